@@ -87,3 +87,142 @@ func AllEqual(rewards []float64) bool {
 	}
 	return true
 }
+
+// Advantages returns the GRPO advantages of many groups at once: sample i has
+// outcome rewards[i] and belongs to group group[i], and its advantage is
+// GroupAdvantages applied to the outcomes of its group (same formula, same
+// summation order, so the results are bit-identical):
+//
+//	A_i = (R_i - mean_{g(i)} R) / (std_{g(i)} R + eps)   (sample std, N-1 divisor)
+//	A_i =  R_i - mean_{g(i)} R                           (cfg.NoStd, Dr. GRPO)
+//
+// Sources: DESIGN.md §4; Shao et al. 2024 (DeepSeekMath) eq. 3; verl
+// core_algos.compute_grpo_outcome_advantage, which also groups by an index
+// array rather than by position. Groups need not be contiguous, and group ids
+// are any ints (dense non-negative ids are fastest). A group of one sample
+// follows verl (mean 0, std 1).
+//
+// The result is written to dst, which must have len(rewards) or be nil
+// (allocate); dst may be rewards itself. len(group) != len(rewards) panics
+// ("metrics: length mismatch"). Empty input returns dst[:0]. A NaN reward makes
+// every advantage of its group NaN and leaves other groups untouched.
+func Advantages(dst, rewards []float64, group []int, cfg AdvantageConfig) []float64 {
+	if len(group) != len(rewards) {
+		panic("metrics: length mismatch")
+	}
+	if dst == nil {
+		dst = make([]float64, len(rewards))
+	}
+	if len(dst) != len(rewards) {
+		panic("metrics: length mismatch")
+	}
+	if len(rewards) == 0 {
+		return dst
+	}
+	idx, ng := denseGroups(group)
+	count := make([]int, ng)
+	mean := make([]float64, ng)
+	for i, g := range idx {
+		count[g]++
+		mean[g] += rewards[i]
+	}
+	for g, c := range count {
+		if c == 1 {
+			mean[g] = 0 // verl: a singleton group has mean 0 and std 1
+		} else if c > 1 {
+			mean[g] /= float64(c)
+		}
+	}
+	ss := make([]float64, ng)
+	for i, g := range idx {
+		d := rewards[i] - mean[g]
+		ss[g] += d * d
+	}
+	for g, c := range count {
+		if c == 1 {
+			ss[g] = 1
+		} else if c > 1 {
+			ss[g] = math.Sqrt(ss[g] / float64(c-1))
+		}
+	}
+	eps := cfg.eps()
+	for i, g := range idx {
+		if cfg.NoStd {
+			dst[i] = rewards[i] - mean[g]
+		} else {
+			dst[i] = (rewards[i] - mean[g]) / (ss[g] + eps)
+		}
+	}
+	return dst
+}
+
+// denseGroups maps arbitrary group ids to dense indices 0..ng-1. When the ids
+// are already small non-negative ints they are used as they are (no copy; some
+// indices may then be empty groups).
+func denseGroups(group []int) (idx []int, ng int) {
+	lo, hi := group[0], group[0]
+	for _, g := range group {
+		lo, hi = min(lo, g), max(hi, g)
+	}
+	if lo >= 0 && hi < 2*len(group)+64 {
+		return group, hi + 1
+	}
+	idx = make([]int, len(group))
+	m := make(map[int]int)
+	for i, g := range group {
+		d, ok := m[g]
+		if !ok {
+			d = len(m)
+			m[g] = d
+		}
+		idx[i] = d
+	}
+	return idx, len(m)
+}
+
+// ZeroStdFraction returns the share of groups whose outcomes are all equal
+// (AllEqual), so that every GRPO advantage in them is zero: DESIGN.md §4
+// zero_std_frac; the quantity DAPO's dynamic sampling filters out (Yu et al.
+// 2025, "DAPO", §3.2).
+//
+//	zero_std_frac = #{g : |g| >= 2, R_1 = ... = R_|g|} / #{g : |g| >= 2}
+//
+// Groups with fewer than two outcomes are left out of both counts: their sample
+// standard deviation is undefined and verl gives a singleton a non-zero
+// advantage (see GroupAdvantages). No eligible group returns NaN; a NaN
+// reward anywhere returns NaN.
+func ZeroStdFraction(groups [][]float64) float64 {
+	var n, zero int
+	for _, g := range groups {
+		for _, r := range g {
+			if math.IsNaN(r) {
+				return math.NaN()
+			}
+		}
+		if len(g) < 2 {
+			continue
+		}
+		n++
+		if AllEqual(g) {
+			zero++
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return float64(zero) / float64(n)
+}
+
+// HomogeneousGroupProb returns the probability that a group of G independent
+// Bernoulli(p) outcomes is all-equal, hence has zero GRPO advantage:
+//
+//	P = p^G + (1-p)^G
+//
+// (all successes or all failures; the effective-batch loss discussed in DAPO,
+// Yu et al. 2025, §3.2). p outside [0, 1], NaN p or G < 1 returns NaN.
+func HomogeneousGroupProb(p float64, G int) float64 {
+	if !(p >= 0 && p <= 1) || G < 1 {
+		return math.NaN()
+	}
+	return math.Pow(p, float64(G)) + math.Pow(1-p, float64(G))
+}

@@ -4,5 +4,7 @@ import ucli "github.com/urfave/cli/v2"
 
 // commands lists gradcouple's top-level commands.
 func commands(env *Env) []*ucli.Command {
-	return []*ucli.Command{}
+	return []*ucli.Command{
+		newInspectCommand(env),
+	}
 }

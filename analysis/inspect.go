@@ -1,0 +1,280 @@
+package analysis
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/gradcouple/gradcouple/metrics"
+	"github.com/gradcouple/gradcouple/trajlog"
+)
+
+// InspectRow summarises the step records of one (run, iteration, split).
+type InspectRow struct {
+	Run          string  `parquet:"run" json:"run"`
+	Iteration    int32   `parquet:"iteration" json:"iteration"`
+	Split        string  `parquet:"split" json:"split"`
+	Groups       int     `parquet:"groups" json:"groups"`
+	Trajectories int     `parquet:"trajectories" json:"trajectories"`
+	Steps        int64   `parquet:"steps" json:"steps"`
+	SuccessRate  float64 `parquet:"success_rate" json:"success_rate"`   // share of trajectories with success
+	MeanGroup    float64 `parquet:"mean_group_size" json:"mean_group"`  // trajectories per group
+	ZeroStdFrac  float64 `parquet:"zero_std_frac" json:"zero_std_frac"` // share of groups whose outcomes are all equal
+	InvalidRate  float64 `parquet:"invalid_rate" json:"invalid_rate"`   // share of steps with valid = false
+	Labelled     float64 `parquet:"labelled_frac" json:"labelled_frac"` // share of steps with a judge label
+	BadLabel     float64 `parquet:"bad_label_frac" json:"bad_label_frac"`
+	AdvantageFit string  `parquet:"advantage_fit" json:"advantage_fit"` // which GRPO convention reproduces the logged advantages
+	AdvMismatch  int     `parquet:"adv_mismatch_trajs" json:"adv_mismatch_trajs"`
+}
+
+// Problem is a semantic inconsistency found in otherwise well-formed logs.
+type Problem struct {
+	Run       string
+	Iteration int32
+	Split     string
+	Where     string // traj_id or group_id
+	Kind      string
+	Detail    string
+}
+
+// InspectReport is the result of Inspect.
+type InspectReport struct {
+	Sources  Sources
+	Rows     []InspectRow
+	Problems []Problem
+}
+
+// Advantage conventions reported in InspectRow.AdvantageFit.
+const (
+	FitStd   = "std"    // (R - mean)/(std + 1e-6), DESIGN.md §4
+	FitNoStd = "no-std" // R - mean (Dr. GRPO)
+	FitZero  = "zero"   // every advantage is 0 (evaluation rows)
+	FitNone  = "none"   // neither convention reproduces the logged values
+)
+
+type sliceKey struct {
+	run   string
+	iter  int32
+	split string
+}
+
+type trajKey struct {
+	sliceKey
+	traj string
+}
+
+type trajAgg struct {
+	group         string
+	outcome       float64
+	success       bool
+	adv           float64
+	steps         int64
+	invalid       int64
+	labelled      int64
+	bad           int64
+	outcomeVaries bool
+	successVaries bool
+	advVaries     bool
+}
+
+// Inspect reads every pattern and summarises the logs per run, iteration and
+// split: groups, trajectories, success, zero-std groups, invalid actions, label
+// coverage, and whether the logged advantages are the GRPO advantages of the
+// logged outcomes (std-normalised or Dr. GRPO, compared with a tolerance of
+// 1e-4 relative plus 1e-5 absolute, the precision of float32 storage).
+func Inspect(ctx context.Context, patterns []string) (*InspectReport, error) {
+	trajs := map[trajKey]*trajAgg{}
+	src, err := scan(ctx, patterns, trajlog.ReadOptions{SkipPrompt: true}, func(r *trajlog.Record) error {
+		k := trajKey{sliceKey{r.Run, r.Iteration, r.Split}, r.TrajID}
+		t := trajs[k]
+		if t == nil {
+			t = &trajAgg{group: r.GroupID, outcome: float64(r.Outcome), success: r.Success, adv: float64(r.Advantage)}
+			trajs[k] = t
+		}
+		t.steps++
+		if !r.Valid {
+			t.invalid++
+		}
+		if r.Label != trajlog.LabelUnknown {
+			t.labelled++
+			if r.Label == trajlog.LabelBad {
+				t.bad++
+			}
+		}
+		t.outcomeVaries = t.outcomeVaries || float64(r.Outcome) != t.outcome
+		t.successVaries = t.successVaries || r.Success != t.success
+		t.advVaries = t.advVaries || float64(r.Advantage) != t.adv
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	rep := &InspectReport{Sources: src}
+
+	// Trajectories by slice and group, in a deterministic order.
+	keys := make([]trajKey, 0, len(trajs))
+	for k := range trajs {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return lessTraj(keys[i], keys[j]) })
+	type groupKey struct {
+		sliceKey
+		group string
+	}
+	groups := map[groupKey][]trajKey{}
+	var groupOrder []groupKey
+	for _, k := range keys {
+		t := trajs[k]
+		g := groupKey{k.sliceKey, t.group}
+		if _, ok := groups[g]; !ok {
+			groupOrder = append(groupOrder, g)
+		}
+		groups[g] = append(groups[g], k)
+		for _, p := range []struct {
+			bad  bool
+			kind string
+		}{
+			{t.outcomeVaries, "outcome-varies"},
+			{t.successVaries, "success-varies"},
+			{t.advVaries, "advantage-varies"},
+		} {
+			if p.bad {
+				rep.Problems = append(rep.Problems, Problem{k.run, k.iter, k.split, k.traj, p.kind,
+					"steps of one trajectory disagree on " + p.kind[:len(p.kind)-len("-varies")]})
+			}
+		}
+	}
+
+	rows := map[sliceKey]*InspectRow{}
+	fit := map[sliceKey]map[string]bool{} // conventions that fit every group of the slice
+	var rewards, adv, want []float64
+	for _, g := range groupOrder {
+		members := groups[g]
+		row := rows[g.sliceKey]
+		if row == nil {
+			row = &InspectRow{Run: g.run, Iteration: g.iter, Split: g.split}
+			rows[g.sliceKey] = row
+			fit[g.sliceKey] = map[string]bool{FitStd: true, FitNoStd: true, FitZero: true}
+		}
+		row.Groups++
+		rewards, adv = rewards[:0], adv[:0]
+		for _, k := range members {
+			t := trajs[k]
+			row.Trajectories++
+			row.Steps += t.steps
+			if t.success {
+				row.SuccessRate++
+			}
+			row.InvalidRate += float64(t.invalid)
+			row.Labelled += float64(t.labelled)
+			row.BadLabel += float64(t.bad)
+			rewards = append(rewards, t.outcome)
+			adv = append(adv, t.adv)
+		}
+		if metrics.AllEqual(rewards) {
+			row.ZeroStdFrac++
+		}
+		if len(members) == 1 && g.split == trajlog.SplitTrain {
+			rep.Problems = append(rep.Problems, Problem{g.run, g.iter, g.split, g.group, "group-of-one",
+				"a training group with a single trajectory has no group baseline (verl uses mean 0, std 1)"})
+		}
+		ok := fit[g.sliceKey]
+		want = resize(want, len(rewards))
+		matchStd := close(adv, metrics.GroupAdvantages(want, rewards, metrics.AdvantageConfig{}))
+		matchNoStd := close(adv, metrics.GroupAdvantages(want, rewards, metrics.AdvantageConfig{NoStd: true}))
+		matchZero := allZero(adv)
+		ok[FitStd] = ok[FitStd] && matchStd
+		ok[FitNoStd] = ok[FitNoStd] && matchNoStd
+		ok[FitZero] = ok[FitZero] && matchZero
+		if !matchStd && !matchNoStd && !matchZero {
+			row.AdvMismatch += len(members)
+			rep.Problems = append(rep.Problems, Problem{g.run, g.iter, g.split, g.group, "advantage-mismatch",
+				fmt.Sprintf("logged advantages %s are not the GRPO advantages of outcomes %s", fmtFloats(adv), fmtFloats(rewards))})
+		}
+	}
+	for k, row := range rows {
+		row.SuccessRate /= float64(row.Trajectories)
+		row.MeanGroup = float64(row.Trajectories) / float64(row.Groups)
+		row.ZeroStdFrac /= float64(row.Groups)
+		if row.Labelled > 0 {
+			row.BadLabel /= row.Labelled
+		} else {
+			row.BadLabel = math.NaN()
+		}
+		row.InvalidRate /= float64(row.Steps)
+		row.Labelled /= float64(row.Steps)
+		row.AdvantageFit = FitNone
+		for _, c := range []string{FitZero, FitStd, FitNoStd} {
+			if fit[k][c] {
+				row.AdvantageFit = c
+				break
+			}
+		}
+		rep.Rows = append(rep.Rows, *row)
+	}
+	sort.Slice(rep.Rows, func(i, j int) bool {
+		a, b := rep.Rows[i], rep.Rows[j]
+		return lessSlice(sliceKey{a.Run, a.Iteration, a.Split}, sliceKey{b.Run, b.Iteration, b.Split})
+	})
+	return rep, nil
+}
+
+func lessSlice(a, b sliceKey) bool {
+	if a.run != b.run {
+		return a.run < b.run
+	}
+	if a.iter != b.iter {
+		return a.iter < b.iter
+	}
+	return a.split < b.split
+}
+
+func lessTraj(a, b trajKey) bool {
+	if a.sliceKey != b.sliceKey {
+		return lessSlice(a.sliceKey, b.sliceKey)
+	}
+	return a.traj < b.traj
+}
+
+func resize(s []float64, n int) []float64 {
+	if cap(s) < n {
+		return make([]float64, n)
+	}
+	return s[:n]
+}
+
+// close reports whether logged float32 advantages equal the recomputed ones
+// within float32 storage precision.
+func close(logged, want []float64) bool {
+	for i := range logged {
+		if math.Abs(logged[i]-want[i]) > 1e-5+1e-4*math.Abs(want[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func allZero(x []float64) bool {
+	for _, v := range x {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func fmtFloats(x []float64) string {
+	s := "["
+	for i, v := range x {
+		if i > 0 {
+			s += " "
+		}
+		if i == 8 {
+			s += "..."
+			break
+		}
+		s += fmt.Sprintf("%.4g", v)
+	}
+	return s + "]"
+}

@@ -1,0 +1,170 @@
+package metrics
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"strings"
+)
+
+// RepStep is the minimal description of one agent step that repetition needs.
+// It is not a project type: callers map their step records into it.
+type RepStep struct {
+	Iteration int    // training iteration whose policy produced the step
+	Traj      string // trajectory id, unique within an iteration
+	Turn      int    // step index within the trajectory (orders the steps)
+	Action    string // action text
+	State     string // observation / state key (for loops)
+	Success   bool   // the trajectory solved its task
+}
+
+// RepetitionStats are the repetition counts of a set of trajectories.
+type RepetitionStats struct {
+	Trajectories int // trajectories
+	Steps        int // steps
+	Repeated     int // steps whose action equals an earlier action of the same trajectory
+	Loops        int // steps whose (action, state) equals an earlier step's of the same trajectory
+	// RepeatingTrajectories counts trajectories with at least one repeated step.
+	RepeatingTrajectories int
+	RepeatRate            float64 // Repeated / Steps; NaN when Steps == 0
+	LoopRate              float64 // Loops / Steps; NaN when Steps == 0
+}
+
+// RepetitionRow is the repetition of one training iteration, overall and split
+// by trajectory outcome.
+type RepetitionRow struct {
+	Iteration int
+	All       RepetitionStats
+	Success   RepetitionStats // trajectories with Success
+	Failure   RepetitionStats // trajectories without Success
+	// MixedSuccess counts trajectories whose steps disagree about Success (bad
+	// data); they are counted as successful.
+	MixedSuccess int
+}
+
+// RepetitionCounter accumulates repetition statistics over a stream of agent
+// steps (DESIGN.md §4 "Repetition"; the repeated-action analysis of Liu et al.,
+// arXiv 2509.23870). Definitions, within one trajectory whose steps are
+// ordered by Turn:
+//
+//	repeated(t) = 1{ exists t' < t : action(t') = action(t) }
+//	loop(t)     = 1{ exists t' < t : action(t') = action(t) and state(t') = state(t) }
+//
+// Every occurrence of an action but the first (by turn) is a repeat, so a
+// trajectory's repeat count is steps - #distinct actions and its loop count is
+// steps - #distinct (action, state) pairs. The counter keeps only those distinct
+// keys, so steps may arrive in any order, interleaved across trajectories and
+// iterations, and the result does not depend on arrival order. Turn is part of
+// the definition but not needed to evaluate it; duplicate turns are not
+// detected. Memory is O(distinct (iteration, trajectory, action, state) keys);
+// strings are copied on first use so callers' buffers are not retained.
+//
+// The zero value is ready to use. A RepetitionCounter is not safe for
+// concurrent use.
+type RepetitionCounter struct {
+	trajIdx map[repTrajKey]int32
+	trajs   []repTraj
+	acts    map[repActKey]struct{}
+	loops   map[repLoopKey]struct{}
+}
+
+type repTrajKey struct {
+	iter int
+	traj string
+}
+
+type repActKey struct {
+	traj   int32
+	action string
+}
+
+type repLoopKey struct {
+	traj          int32
+	action, state string
+}
+
+type repTraj struct {
+	iter                         int
+	steps, distinctAct, distinct int
+	success, failure             bool
+}
+
+// Add records one step.
+func (c *RepetitionCounter) Add(s RepStep) {
+	if c.trajIdx == nil {
+		c.trajIdx = make(map[repTrajKey]int32)
+		c.acts = make(map[repActKey]struct{})
+		c.loops = make(map[repLoopKey]struct{})
+	}
+	t, ok := c.trajIdx[repTrajKey{s.Iteration, s.Traj}]
+	if !ok {
+		t = int32(len(c.trajs))
+		c.trajIdx[repTrajKey{s.Iteration, strings.Clone(s.Traj)}] = t
+		c.trajs = append(c.trajs, repTraj{iter: s.Iteration})
+	}
+	tr := &c.trajs[t]
+	tr.steps++
+	if s.Success {
+		tr.success = true
+	} else {
+		tr.failure = true
+	}
+	if _, ok := c.acts[repActKey{t, s.Action}]; !ok {
+		c.acts[repActKey{t, strings.Clone(s.Action)}] = struct{}{}
+		tr.distinctAct++
+	}
+	if _, ok := c.loops[repLoopKey{t, s.Action, s.State}]; !ok {
+		c.loops[repLoopKey{t, strings.Clone(s.Action), strings.Clone(s.State)}] = struct{}{}
+		tr.distinct++
+	}
+}
+
+// Result returns one row per iteration seen, in increasing iteration order.
+// It does not reset the counter; more steps may be added afterwards.
+func (c *RepetitionCounter) Result() []RepetitionRow {
+	byIter := make(map[int]*RepetitionRow)
+	for _, tr := range c.trajs {
+		row := byIter[tr.iter]
+		if row == nil {
+			row = &RepetitionRow{Iteration: tr.iter}
+			byIter[tr.iter] = row
+		}
+		if tr.success && tr.failure {
+			row.MixedSuccess++
+		}
+		rep, loop := tr.steps-tr.distinctAct, tr.steps-tr.distinct
+		row.All.add(tr.steps, rep, loop)
+		if tr.success {
+			row.Success.add(tr.steps, rep, loop)
+		} else {
+			row.Failure.add(tr.steps, rep, loop)
+		}
+	}
+	rows := make([]RepetitionRow, 0, len(byIter))
+	for _, r := range byIter {
+		r.All.rates()
+		r.Success.rates()
+		r.Failure.rates()
+		rows = append(rows, *r)
+	}
+	slices.SortFunc(rows, func(a, b RepetitionRow) int { return cmp.Compare(a.Iteration, b.Iteration) })
+	return rows
+}
+
+func (s *RepetitionStats) add(steps, rep, loop int) {
+	s.Trajectories++
+	s.Steps += steps
+	s.Repeated += rep
+	s.Loops += loop
+	if rep > 0 {
+		s.RepeatingTrajectories++
+	}
+}
+
+func (s *RepetitionStats) rates() {
+	s.RepeatRate, s.LoopRate = math.NaN(), math.NaN()
+	if s.Steps > 0 {
+		s.RepeatRate = float64(s.Repeated) / float64(s.Steps)
+		s.LoopRate = float64(s.Loops) / float64(s.Steps)
+	}
+}

@@ -1,0 +1,113 @@
+// Package adapter reads other trainers' rollout logs into gradcouple step
+// records (trajlog.Record, DESIGN.md §3.1), deriving what those logs lack, so
+// that every analysis runs on runs made elsewhere.
+//
+// Detect tells the formats apart and Read reads a file or a whole directory;
+// ReadVerl, ReadTRL and ReadRLLM read one file from an io.Reader. Bad input
+// never panics: it gives a *trajlog.ValidationError naming the file, the line
+// or row, and the field.
+//
+// # verl rollout dumps
+//
+// With trainer.rollout_data_dir set, verl's RayPPOTrainer._log_rollout_data
+// decodes prompts and responses (skip_special_tokens=True), sums
+// token_level_scores per sample and calls _dump_generations, which writes
+// {rollout_data_dir}/{global_steps}.jsonl with json.dumps(entry,
+// ensure_ascii=False), one line per sample: input, output, gts (the reward
+// model's ground truth), score, step, plus every reward_extra_infos key whose
+// list has one entry per sample (e.g. acc, pred). Source: volcengine/verl,
+// verl/trainer/ppo/ray_trainer.py, _dump_generations and _log_rollout_data.
+// verl does not dump the GRPO group (non_tensor_batch["uid"]) or the
+// advantages; some forks add a uid key, which is used when present.
+//
+//	prompt      = input              action  = output
+//	step_reward = outcome = score    iteration = step (else the file name)
+//	turn = 0 (single-turn)           traj_id = "<file>:<line>" (derived)
+//	group_id    = uid when present, else derived from identical prompts
+//	split       = train (Options.Split for validation_data_dir dumps)
+//
+// # TRL GRPO completion tables
+//
+// With log_completions=True, TRL's GRPOTrainer.log builds one table per logging
+// step from its completion buffer, {"step", "prompt", "completion",
+// **rewards, **extra, "advantage"} (newer releases add "mode" and write to
+// completions/{mode}/), and saves it with pandas as
+// {output_dir}/completions/completions_{global_step:05d}.parquet. There is one
+// column per reward function, named after the function; prompt is the prompt
+// after the chat template (maybe_apply_chat_template); older releases wrote the
+// step as a string. The TRL dataset card for these logs lists the same columns
+// (step, prompt, completion, <reward_function_name>, advantage). Source:
+// huggingface/trl, trl/trainer/grpo_trainer.py, GRPOTrainer.log and
+// _generate_and_score_completions.
+//
+//	prompt  = prompt        action = completion
+//	outcome = step_reward = sum of the reward columns (see Options.RewardColumns)
+//	advantage = the advantage column when present, else recomputed
+//	iteration = step (int or string; else the file name)
+//	split = eval-in for mode "eval" or a completions/eval directory, else train
+//	group_id = derived from identical prompts; traj_id = "<file>:<row>" (derived)
+//
+// TRL's reward is nansum(rewards_per_func * reward_weights): a reward function
+// that returned None is logged as NaN and left out, as here. reward_weights are
+// not in the table, so the outcome is the unweighted sum (TRL's default weights
+// are all 1); the logged advantage, which TRL computed from the weighted sum, is
+// kept as is. A row whose every reward column is NaN has no outcome and is an
+// error.
+//
+// # rLLM episode logs
+//
+// rLLM's EpisodeLogger (rllm/utils/episode_logger.py, rllm-org/rllm) writes one
+// JSON file per Episode to
+// {episode_log_dir}/episodes/{mode}_step_{step}_epoch_{epoch}/episode_hash{task_hash}_id{episode_id}.json,
+// mode being train or val, with training_step, epoch, episode_id, task,
+// task_hash, is_correct, termination_reason, metrics and trajectories; each
+// trajectory has name, uid, reward (None when the workflow set none) and
+// steps; each step observation, thought, action, reward, done, model_response
+// and chat_completions. Newer rLLM dumps the Episode model itself (id,
+// training_epoch, steps with info and, in Step.to_dict, logprobs and
+// advantage); both are read. The classes are Episode, Trajectory and Step in
+// rllm/agents/agent.py: an Episode id is "{task_id}:{rollout_idx}", and rLLM
+// forms advantage groups from the trajectories of one task_id and trajectory
+// name (TrajectoryGroup, "task1:agent_0").
+//
+//	one record per step; turn = index in the trajectory; iteration = training_step
+//	prompt  = chat_completions up to (not including) the final assistant
+//	          message, the response of this step, rendered "role: content"
+//	          per message and joined by blank lines (the tokenizer's chat
+//	          template is not applied); without chat_completions, the observation
+//	action  = the parsed action (an Action repr "Action(action='x')" is
+//	          unwrapped to x; non-string actions as JSON), else model_response
+//	step_reward = step reward; outcome = trajectory reward, else the sum of
+//	          step rewards (rLLM's Workflow.compute_trajectory_reward default)
+//	success = is_correct; task_id = the episode id before ':' (else
+//	          "hash-"+task_hash); traj_id = trajectory uid
+//	group_id = "step-<n>/<task_id>:<trajectory name>", else derived from
+//	          identical first prompts; logprob = sum of step logprobs if logged
+//	split   = eval-in for a val_step_* directory, else train
+//
+// # Derivation rules
+//
+// What a log lacks is derived the same way for every format, and Result.Derived
+// lists the fields concerned:
+//
+//   - group_id: trajectories whose first prompt is identical at the same
+//     iteration and split form a group, "step-<n>/g-<k>" with k the index of
+//     the group's first appearance in that iteration ("eval-in/step-<n>/g-<k>"
+//     for evaluation rows). Identical prompts that verl or TRL drew from two
+//     different dataset rows are merged into one group.
+//   - advantage: a group where any step lacks a logged advantage is recomputed
+//     with metrics.GroupAdvantages (Options.Advantage) over its trajectories'
+//     outcomes, every step of a trajectory getting its trajectory's value.
+//     Evaluation rows get 0, as in the schema.
+//   - success: where the log has none, outcome > Options.SuccessThreshold.
+//   - label = -1 (unknown) and label_votes = 0: no judge ran.
+//   - valid = true: these logs do not say whether an action was admissible.
+//   - logprob = 0 where not logged: the schema has no NaN, so 0 stands for
+//     "unknown" and "logprob" is listed as derived.
+//   - state_key = StateKey(prompt), the first 16 hex digits of SHA-256 of the
+//     prompt: the same prompt text has the same key in every trajectory.
+//   - traj_id from file and line or row; split where the log does not say.
+//
+// env and task_type are left empty; corrected is false (these trainers apply no
+// prompt correction).
+package adapter

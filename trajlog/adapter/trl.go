@@ -1,0 +1,354 @@
+package adapter
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/gradcouple/gradcouple/trajlog"
+)
+
+// ReadTRL reads one TRL GRPOTrainer completion table
+// (completions_{step:05d}.parquet) from r, which is read whole (at most
+// MaxFileBytes) because parquet needs random access. name is the file name used
+// in errors, in trajectory ids and, when the table has no step column, for the
+// step; a directory named eval in name marks evaluation rows when the table
+// has no mode column. Groups and advantages are derived within this one table.
+//
+// See the package documentation for the mapping. Bad input gives a
+// *trajlog.ValidationError naming name, the 1-based row and the column.
+func ReadTRL(r io.Reader, name string, opts Options) (*Result, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	data, err := readAllLimited(r, MaxFileBytes, name)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := parseTRL(bytes.NewReader(data), int64(len(data)), name, opts)
+	if err != nil {
+		return nil, err
+	}
+	return finish(FormatTRL, rows, opts, defaultRun(name, FormatTRL, false))
+}
+
+// trlKnownColumns are the TRL table columns that are not reward functions.
+var trlKnownColumns = map[string]bool{"step": true, "prompt": true, "completion": true, "advantage": true, "mode": true}
+
+// trlColumn is one top-level leaf column of a TRL table.
+type trlColumn struct {
+	name  string
+	index int
+	kind  parquet.Kind
+}
+
+// numeric reports whether the column holds numbers.
+func (c trlColumn) numeric() bool {
+	switch c.kind {
+	case parquet.Float, parquet.Double, parquet.Int32, parquet.Int64:
+		return true
+	}
+	return false
+}
+
+// parseTRL parses a TRL table of size bytes read from r.
+func parseTRL(r io.ReaderAt, size int64, name string, opts Options) (rows []row, err error) {
+	// parquet-go is not hardened against every malformed file; a panic in it
+	// is reported as bad input rather than crashing the caller.
+	defer func() {
+		if p := recover(); p != nil {
+			rows, err = nil, invalid(name, 0, "", "malformed parquet file (decoder failed: %v)", p)
+		}
+	}()
+	if err := checkParquetFooter(r, size, name); err != nil {
+		return nil, err
+	}
+	f, err := parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		return nil, &trajlog.ValidationError{File: name, Msg: "malformed parquet file: " + err.Error(), Err: err}
+	}
+	cols := map[string]trlColumn{}
+	var order []string // top-level leaf columns in schema order
+	schema := f.Schema()
+	for _, path := range schema.Columns() {
+		if len(path) != 1 {
+			continue // nested (e.g. a list of images): not used
+		}
+		leaf, ok := schema.Lookup(path...)
+		if !ok || leaf.MaxRepetitionLevel > 0 {
+			continue
+		}
+		cols[path[0]] = trlColumn{name: path[0], index: leaf.ColumnIndex, kind: leaf.Node.Type().Kind()}
+		order = append(order, path[0])
+	}
+	for _, c := range []string{"prompt", "completion"} {
+		col, ok := cols[c]
+		if !ok {
+			return nil, invalid(name, 0, c, "missing column (a TRL completion table has step, prompt, completion, one column per reward function and advantage)")
+		}
+		if col.kind != parquet.ByteArray {
+			return nil, invalid(name, 0, c, "column has physical type %v, want a string (BYTE_ARRAY)", col.kind)
+		}
+	}
+	if c, ok := cols["advantage"]; ok && !c.numeric() {
+		return nil, invalid(name, 0, "advantage", "column has physical type %v, want a number", c.kind)
+	}
+	if c, ok := cols["step"]; ok && !c.numeric() && c.kind != parquet.ByteArray {
+		return nil, invalid(name, 0, "step", "column has physical type %v, want an integer or a string", c.kind)
+	}
+	if c, ok := cols["mode"]; ok && c.kind != parquet.ByteArray {
+		return nil, invalid(name, 0, "mode", "column has physical type %v, want a string", c.kind)
+	}
+	var rewards []trlColumn
+	if len(opts.RewardColumns) > 0 {
+		for _, n := range opts.RewardColumns {
+			c, ok := cols[n]
+			if !ok {
+				return nil, invalid(name, 0, n, "reward column named in the options is missing")
+			}
+			if !c.numeric() {
+				return nil, invalid(name, 0, n, "reward column has physical type %v, want a number", c.kind)
+			}
+			rewards = append(rewards, c)
+		}
+	} else {
+		for _, n := range order {
+			c := cols[n]
+			if !trlKnownColumns[n] && !strings.HasPrefix(n, "__index_level_") &&
+				(c.kind == parquet.Float || c.kind == parquet.Double) {
+				rewards = append(rewards, c)
+			}
+		}
+		if len(rewards) == 0 {
+			return nil, invalid(name, 0, "", "no reward columns: want at least one float column besides step, prompt, completion and advantage")
+		}
+	}
+
+	base := filepath.Base(name)
+	fileStep := int64(-1)
+	if m := trlName.FindStringSubmatch(base); m != nil {
+		if n, err := strconv.ParseInt(m[1], 10, 64); err == nil {
+			fileStep = n
+		}
+	}
+	dirSplit := ""
+	if filepath.Base(filepath.Dir(name)) == "eval" {
+		dirSplit = trajlog.SplitEvalIn
+	} else if filepath.Base(filepath.Dir(name)) == "train" {
+		dirSplit = trajlog.SplitTrain
+	}
+
+	byIndex := map[int]string{}
+	for n, c := range cols {
+		byIndex[c.index] = n
+	}
+	var rowNum int64
+	buf := make([]parquet.Row, 128)
+	vals := map[string]parquet.Value{}
+	for _, rg := range f.RowGroups() {
+		rr := rg.Rows()
+		for {
+			n, rerr := rr.ReadRows(buf)
+			for _, pr := range buf[:n] {
+				rowNum++
+				clear(vals)
+				for _, v := range pr {
+					if name, ok := byIndex[v.Column()]; ok {
+						if _, dup := vals[name]; !dup {
+							vals[name] = v
+						}
+					}
+				}
+				rw, err := trlRow(vals, cols, rewards, name, base, rowNum, fileStep, dirSplit)
+				if err != nil {
+					rr.Close()
+					return nil, err
+				}
+				rows = append(rows, rw)
+			}
+			if rerr != nil {
+				rr.Close()
+				if errors.Is(rerr, io.EOF) {
+					break
+				}
+				return nil, &trajlog.ValidationError{File: name, Row: rowNum + 1, Msg: "malformed parquet data: " + rerr.Error(), Err: rerr}
+			}
+		}
+	}
+	return rows, nil
+}
+
+// trlRow maps one table row to a step record.
+func trlRow(vals map[string]parquet.Value, cols map[string]trlColumn, rewards []trlColumn,
+	file, base string, rowNum, fileStep int64, dirSplit string) (row, error) {
+	str := func(c string) (string, error) {
+		v, ok := vals[c]
+		if !ok || v.IsNull() {
+			return "", invalid(file, rowNum, c, "is null, want a string")
+		}
+		return strings.ToValidUTF8(string(v.ByteArray()), "\uFFFD"), nil
+	}
+	prompt, err := str("prompt")
+	if err != nil {
+		return row{}, err
+	}
+	completion, err := str("completion")
+	if err != nil {
+		return row{}, err
+	}
+	rw := newRow()
+
+	// Step: an integer column, or a string (TRL before the parquet tables
+	// wrote str(global_step)); else the file name.
+	step := fileStep
+	if v, ok := vals["step"]; ok && !v.IsNull() {
+		switch cols["step"].kind {
+		case parquet.ByteArray:
+			n, err := strconv.ParseInt(strings.TrimSpace(string(v.ByteArray())), 10, 64)
+			if err != nil {
+				return row{}, invalid(file, rowNum, "step", "%q is not an integer", v.ByteArray())
+			}
+			step = n
+		case parquet.Int32:
+			step = int64(v.Int32())
+		case parquet.Int64:
+			step = v.Int64()
+		default:
+			x := numberOf(v, cols["step"].kind)
+			if x != math.Trunc(x) || math.IsNaN(x) {
+				return row{}, invalid(file, rowNum, "step", "%v is not an integer", x)
+			}
+			step = int64(x)
+		}
+	}
+	switch {
+	case step < 0 && fileStep < 0:
+		return row{}, invalid(file, rowNum, "step", "missing, and the file name is not completions_{step}.parquet")
+	case step < 0 || step > math.MaxInt32:
+		return row{}, invalid(file, rowNum, "step", "%d is outside 0..%d", step, math.MaxInt32)
+	}
+	rw.rec.Iteration = int32(step)
+
+	if v, ok := vals["mode"]; ok && !v.IsNull() {
+		switch m := string(v.ByteArray()); m {
+		case "train":
+			rw.rec.Split, rw.splitDerived = trajlog.SplitTrain, false
+		case "eval":
+			rw.rec.Split, rw.splitDerived = trajlog.SplitEvalIn, false
+		default:
+			return row{}, invalid(file, rowNum, "mode", "%q, want train or eval", m)
+		}
+	} else if dirSplit != "" {
+		rw.rec.Split, rw.splitDerived = dirSplit, false
+	}
+
+	// Outcome: the sum of the reward-function columns. TRL's own total is
+	// nansum(rewards_per_func * reward_weights): a reward function that
+	// returned None is logged as NaN and left out of the sum.
+	var outcome float64
+	applicable := 0
+	for _, c := range rewards {
+		v, ok := vals[c.name]
+		if !ok || v.IsNull() {
+			continue
+		}
+		x := numberOf(v, c.kind)
+		switch {
+		case math.IsNaN(x):
+			continue
+		case math.IsInf(x, 0):
+			return row{}, invalid(file, rowNum, c.name, "reward is %v; a reward must be finite", x)
+		}
+		outcome += x
+		applicable++
+	}
+	if applicable == 0 {
+		return row{}, invalid(file, rowNum, rewards[0].name, "every reward column is null or NaN (all reward functions returned None): no outcome")
+	}
+	if math.IsInf(float64(float32(outcome)), 0) {
+		return row{}, invalid(file, rowNum, rewards[0].name, "summed reward %g is outside the float32 range of the schema", outcome)
+	}
+
+	if v, ok := vals["advantage"]; ok && !v.IsNull() {
+		a := numberOf(v, cols["advantage"].kind)
+		if math.IsNaN(a) || math.IsInf(a, 0) || math.IsInf(float64(float32(a)), 0) {
+			return row{}, invalid(file, rowNum, "advantage", "is %v; an advantage must be finite", a)
+		}
+		rw.rec.Advantage = float32(a)
+		rw.hasAdv = true
+	}
+
+	rw.file, rw.line = file, rowNum
+	rw.rec.TrajID = base + ":" + strconv.FormatInt(rowNum, 10)
+	rw.trajDerived = true
+	rw.rec.Prompt = prompt
+	rw.rec.Action = completion
+	rw.rec.StepReward = float32(outcome)
+	rw.rec.Outcome = float32(outcome)
+	rw.outcome = outcome
+	rw.groupKey = prompt
+	return rw, nil
+}
+
+// numberOf returns a numeric parquet value as float64.
+func numberOf(v parquet.Value, kind parquet.Kind) float64 {
+	switch kind {
+	case parquet.Float:
+		return float64(v.Float())
+	case parquet.Double:
+		return v.Double()
+	case parquet.Int32:
+		return float64(v.Int32())
+	case parquet.Int64:
+		return float64(v.Int64())
+	}
+	return math.NaN()
+}
+
+// checkParquetFooter validates the footer length before parquet-go allocates a
+// buffer of that size, so that a hostile footer claiming gigabytes is refused.
+func checkParquetFooter(r io.ReaderAt, size int64, name string) error {
+	if size < 12 {
+		return invalid(name, 0, "", "not a parquet file: %d bytes", size)
+	}
+	var tail [8]byte
+	if _, err := r.ReadAt(tail[:], size-8); err != nil {
+		return fmt.Errorf("reading parquet footer of %s: %w", name, err)
+	}
+	if string(tail[4:]) != "PAR1" {
+		return invalid(name, 0, "", "not a parquet file (no PAR1 footer magic; truncated?)")
+	}
+	if n := int64(binary.LittleEndian.Uint32(tail[:4])); n > size-12 {
+		return invalid(name, 0, "", "parquet footer claims %d bytes in a %d-byte file (truncated?)", n, size)
+	}
+	return nil
+}
+
+// parquetColumns returns the top-level column names of a parquet file.
+func parquetColumns(r io.ReaderAt, size int64) (cols map[string]bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			cols, err = nil, fmt.Errorf("malformed parquet file (decoder failed: %v)", p)
+		}
+	}()
+	if err := checkParquetFooter(r, size, ""); err != nil {
+		return nil, err
+	}
+	f, err := parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		return nil, err
+	}
+	cols = map[string]bool{}
+	for _, fl := range f.Schema().Fields() {
+		cols[fl.Name()] = true
+	}
+	return cols, nil
+}

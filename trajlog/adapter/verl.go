@@ -1,0 +1,161 @@
+package adapter
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"strconv"
+)
+
+// ReadVerl reads one verl rollout dump ({step}.jsonl, one JSON object per line)
+// from r. name is the file name used in errors, in trajectory ids and, when a
+// line has no step, for the step. Groups and advantages are derived within
+// this one file; use Read on the directory to read a whole run.
+//
+// See the package documentation for the mapping. Every bad line gives a
+// *trajlog.ValidationError naming name, the 1-based line and the field.
+func ReadVerl(r io.Reader, name string, opts Options) (*Result, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	rows, err := parseVerl(r, name)
+	if err != nil {
+		return nil, err
+	}
+	return finish(FormatVerl, rows, opts, defaultRun(name, FormatVerl, false))
+}
+
+// parseVerl parses the lines of one verl dump.
+func parseVerl(r io.Reader, name string) ([]row, error) {
+	base := filepath.Base(name)
+	fileStep := int64(-1)
+	if m := verlName.FindStringSubmatch(base); m != nil {
+		if n, err := strconv.ParseInt(m[1], 10, 64); err == nil {
+			fileStep = n
+		}
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), MaxLineBytes)
+	var rows []row
+	var line int64
+	for sc.Scan() {
+		line++
+		text := bytes.TrimSpace(sc.Bytes())
+		if len(text) == 0 {
+			continue
+		}
+		rw, err := verlLine(text, name, base, line, fileStep)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, rw)
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, invalid(name, line+1, "", "line longer than %d bytes", MaxLineBytes)
+		}
+		return nil, fmt.Errorf("reading verl rollout dump %s: %w", name, err)
+	}
+	return rows, nil
+}
+
+// verlLine maps one dump line to a row.
+func verlLine(text []byte, name, base string, line, fileStep int64) (row, error) {
+	v, err := parsePyJSON(text, line)
+	if err != nil {
+		return row{}, invalid(name, line, "", "invalid JSON: %v", err)
+	}
+	if v.kind != jObject {
+		return row{}, invalid(name, line, "", "line is %s, want a JSON object", v.kind)
+	}
+	input, err := requireString(v, "input", name, line)
+	if err != nil {
+		return row{}, err
+	}
+	output, err := requireString(v, "output", name, line)
+	if err != nil {
+		return row{}, err
+	}
+	score, err := requireReward(v.get("score"), "score", name, line)
+	if err != nil {
+		return row{}, err
+	}
+	var step int64
+	switch sv := v.get("step"); {
+	case sv.present():
+		if step, err = iterationOf(sv, "step", name, line); err != nil {
+			return row{}, err
+		}
+	case fileStep >= 0:
+		step = fileStep
+		if step > math.MaxInt32 {
+			return row{}, invalid(name, line, "step", "step %d from the file name exceeds int32", step)
+		}
+	default:
+		return row{}, invalid(name, line, "step", "missing, and the file name is not {step}.jsonl")
+	}
+	rw := newRow()
+	if uv := v.get("uid"); uv.present() {
+		if uv.kind != jString {
+			return row{}, invalid(name, line, "uid", "is %s, want a string", uv.kind)
+		}
+		rw.rec.GroupID = uv.str
+	}
+	rw.file, rw.line = name, line
+	rw.rec.Iteration = int32(step)
+	rw.rec.TrajID = base + ":" + strconv.FormatInt(line, 10)
+	rw.trajDerived = true
+	rw.rec.Prompt = input
+	rw.rec.Action = output
+	rw.rec.StepReward = float32(score)
+	rw.rec.Outcome = float32(score)
+	rw.outcome = score
+	rw.groupKey = input
+	return rw, nil
+}
+
+// requireString returns the string field key of object v.
+func requireString(v *jvalue, key, file string, line int64) (string, error) {
+	f := v.get(key)
+	switch {
+	case f == nil:
+		return "", invalid(file, line, key, "missing")
+	case f.kind != jString:
+		return "", invalid(file, line, key, "is %s, want a string", f.kind)
+	}
+	return f.str, nil
+}
+
+// requireReward checks that f is a finite number representable as float32.
+// field names it in errors.
+func requireReward(f *jvalue, field, file string, line int64) (float64, error) {
+	switch {
+	case f == nil:
+		return 0, invalid(file, line, field, "missing")
+	case f.kind != jNumber:
+		return 0, invalid(file, line, field, "is %s, want a number", f.kind)
+	case math.IsNaN(f.num):
+		return 0, invalid(file, line, field, "is NaN (json.dumps writes float('nan') as NaN); a reward must be finite")
+	case math.IsInf(f.num, 0) || math.IsInf(float64(float32(f.num)), 0):
+		return 0, invalid(file, line, field, "is %s, outside the float32 range of the schema", f.raw)
+	}
+	return f.num, nil
+}
+
+// iterationOf checks that f is a non-negative integer that fits int32.
+func iterationOf(f *jvalue, field, file string, line int64) (int64, error) {
+	if f.kind != jNumber {
+		return 0, invalid(file, line, field, "is %s, want an integer", f.kind)
+	}
+	if !f.isInteger() {
+		return 0, invalid(file, line, field, "is %s, want an integer", f.raw)
+	}
+	if f.num < 0 || f.num > math.MaxInt32 {
+		return 0, invalid(file, line, field, "is %s, outside 0..%d", f.raw, math.MaxInt32)
+	}
+	return int64(f.num), nil
+}

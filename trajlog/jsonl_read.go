@@ -1,0 +1,199 @@
+package trajlog
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// jsonRecord is Record with pointer fields, so that a missing (or null) field
+// can be told from a zero value.
+type jsonRecord struct {
+	Run        *string  `json:"run"`
+	Iteration  *int32   `json:"iteration"`
+	Split      *string  `json:"split"`
+	Env        *string  `json:"env"`
+	TaskType   *string  `json:"task_type"`
+	TaskID     *string  `json:"task_id"`
+	GroupID    *string  `json:"group_id"`
+	TrajID     *string  `json:"traj_id"`
+	Turn       *int32   `json:"turn"`
+	StateKey   *string  `json:"state_key"`
+	Prompt     *string  `json:"prompt"`
+	Action     *string  `json:"action"`
+	Valid      *bool    `json:"valid"`
+	Logprob    *float32 `json:"logprob"`
+	Label      *int8    `json:"label"`
+	LabelVotes *int8    `json:"label_votes"`
+	Corrected  *bool    `json:"corrected"`
+	StepReward *float32 `json:"step_reward"`
+	Outcome    *float32 `json:"outcome"`
+	Success    *bool    `json:"success"`
+	Advantage  *float32 `json:"advantage"`
+}
+
+// record copies j into r and returns the name of the first missing field, or "".
+func (j *jsonRecord) record(r *Record) string {
+	type pair struct {
+		name string
+		ok   bool
+	}
+	for _, p := range [...]pair{
+		{"run", j.Run != nil}, {"iteration", j.Iteration != nil}, {"split", j.Split != nil},
+		{"env", j.Env != nil}, {"task_type", j.TaskType != nil}, {"task_id", j.TaskID != nil},
+		{"group_id", j.GroupID != nil}, {"traj_id", j.TrajID != nil}, {"turn", j.Turn != nil},
+		{"state_key", j.StateKey != nil}, {"prompt", j.Prompt != nil}, {"action", j.Action != nil},
+		{"valid", j.Valid != nil}, {"logprob", j.Logprob != nil}, {"label", j.Label != nil},
+		{"label_votes", j.LabelVotes != nil}, {"corrected", j.Corrected != nil},
+		{"step_reward", j.StepReward != nil}, {"outcome", j.Outcome != nil},
+		{"success", j.Success != nil}, {"advantage", j.Advantage != nil},
+	} {
+		if !p.ok {
+			return p.name
+		}
+	}
+	*r = Record{
+		Run: *j.Run, Iteration: *j.Iteration, Split: *j.Split, Env: *j.Env,
+		TaskType: *j.TaskType, TaskID: *j.TaskID, GroupID: *j.GroupID, TrajID: *j.TrajID,
+		Turn: *j.Turn, StateKey: *j.StateKey, Prompt: *j.Prompt, Action: *j.Action,
+		Valid: *j.Valid, Logprob: *j.Logprob, Label: *j.Label, LabelVotes: *j.LabelVotes,
+		Corrected: *j.Corrected, StepReward: *j.StepReward, Outcome: *j.Outcome,
+		Success: *j.Success, Advantage: *j.Advantage,
+	}
+	return ""
+}
+
+// jsonlFile reads step records from JSON Lines: one object per line, every
+// Record field present with its JSON type, unknown fields ignored, blank lines
+// skipped.
+type jsonlFile struct {
+	name       string
+	closer     io.Closer
+	br         *bufio.Reader
+	maxLine    int
+	skipPrompt bool
+	line       int64  // lines read so far
+	buf        []byte // a line longer than br's buffer
+	records    int64
+	eof        bool
+}
+
+func newJSONLFile(name string, r io.Reader, closer io.Closer, opts ReadOptions) *jsonlFile {
+	return &jsonlFile{
+		name:       name,
+		closer:     closer,
+		br:         bufio.NewReaderSize(r, 64<<10),
+		maxLine:    opts.maxLine(),
+		skipPrompt: opts.SkipPrompt,
+	}
+}
+
+func (j *jsonlFile) keyValues() map[string]string { return nil }
+
+func (j *jsonlFile) close() error {
+	if j.closer != nil {
+		c := j.closer
+		j.closer = nil
+		return c.Close()
+	}
+	return nil
+}
+
+// nextLine returns the next line without its newline, or io.EOF. It reads at
+// most maxLine+1 bytes of a line before giving up on it.
+func (j *jsonlFile) nextLine() ([]byte, error) {
+	if j.eof {
+		return nil, io.EOF
+	}
+	j.buf = j.buf[:0]
+	for {
+		frag, err := j.br.ReadSlice('\n')
+		line := frag
+		if len(j.buf) > 0 || err == bufio.ErrBufferFull {
+			j.buf = append(j.buf, frag...)
+			line = j.buf
+		}
+		if n := len(bytes.TrimSuffix(line, []byte("\n"))); n > j.maxLine {
+			j.buf = nil
+			return nil, &ValidationError{File: j.name, Row: j.line + 1, Msg: fmt.Sprintf(
+				"line longer than %d bytes (ReadOptions.MaxLineBytes)", j.maxLine)}
+		}
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err == io.EOF:
+			j.eof = true
+			if len(line) == 0 {
+				return nil, io.EOF
+			}
+		case err != nil:
+			return nil, fmt.Errorf("reading step records from %s: %w", j.name, err)
+		}
+		j.line++
+		return bytes.TrimSuffix(line, []byte("\n")), nil
+	}
+}
+
+func (j *jsonlFile) read(dst []Record) (int, error) {
+	n := 0
+	for n < len(dst) {
+		line, err := j.nextLine()
+		if err == io.EOF {
+			if j.records == 0 {
+				msg := "empty file"
+				if j.line > 0 {
+					msg = "empty file: no records, only blank lines"
+				}
+				return n, &ValidationError{File: j.name, Msg: msg}
+			}
+			return n, io.EOF
+		}
+		if err != nil {
+			return n, err
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		if err := j.decode(line, &dst[n]); err != nil {
+			return n, err
+		}
+		j.records++
+		n++
+	}
+	return n, nil
+}
+
+// decode parses one line into r and validates it.
+func (j *jsonlFile) decode(line []byte, r *Record) error {
+	var jr jsonRecord
+	if err := json.Unmarshal(line, &jr); err != nil {
+		ve := &ValidationError{File: j.name, Row: j.line, Err: err}
+		var te *json.UnmarshalTypeError
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &te) && te.Field != "":
+			ve.Field = te.Field
+			ve.Msg = fmt.Sprintf("got JSON %s, want %s", te.Value, te.Type)
+		case errors.As(err, &te):
+			ve.Msg = fmt.Sprintf("got JSON %s, want an object", te.Value)
+		case errors.As(err, &se):
+			ve.Msg = fmt.Sprintf("invalid JSON at byte %d of the line: %v", se.Offset, err)
+		default:
+			ve.Msg = "invalid JSON: " + err.Error()
+		}
+		return ve
+	}
+	if missing := jr.record(r); missing != "" {
+		return &ValidationError{File: j.name, Row: j.line, Field: missing, Msg: "missing (or null)"}
+	}
+	if j.skipPrompt {
+		r.Prompt = ""
+	}
+	if f, msg := r.Validate(); f != "" {
+		return &ValidationError{File: j.name, Row: j.line, Field: f, Msg: msg}
+	}
+	return nil
+}

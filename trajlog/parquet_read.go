@@ -1,0 +1,537 @@
+package trajlog
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
+	"github.com/parquet-go/parquet-go/format"
+)
+
+// maxPageValues bounds the values of one page. parquet-go sizes some decode
+// buffers by the count in the page header before looking at the data, and a
+// dictionary-encoded page can claim millions of values in a few bytes. Real
+// writers put at most about a hundred thousand values in a page.
+const maxPageValues = 1 << 24
+
+// valueBatch is the number of values decoded per call into parquet-go.
+const valueBatch = 1024
+
+// internMax bounds the per-column table of recently seen short strings, and
+// internLen the length of the strings it holds. Columns such as run, split,
+// env, traj_id and action repeat heavily; sharing their strings saves an
+// allocation per value.
+const (
+	internMax = 4096
+	internLen = 128
+)
+
+// parquetFile reads step records from one parquet file, column by column in
+// batches, reading only the columns it needs.
+type parquetFile struct {
+	name    string
+	closer  io.Closer // the file, when the Reader opened it
+	ra      io.ReaderAt
+	size    int64
+	dataEnd int64 // end of the column data: the footer starts here
+	maxPage int64
+	pf      *parquet.File
+	kv      map[string]string
+	cols    []*pqColumn // in Record order; prompt absent with SkipPrompt
+	rg      int         // index of the next row group to open
+	inRG    bool
+	left    int64 // rows left in the open row group
+	row     int64 // rows returned so far
+	vals    []parquet.Value
+	hdrBuf  []byte
+
+	skipPrompt bool
+}
+
+// pqColumn is the state of one column being read.
+type pqColumn struct {
+	f      *field
+	leaf   int
+	pages  parquet.Pages
+	page   parquet.Page
+	vr     parquet.ValueReader
+	last   string
+	intern map[string]string
+}
+
+func corrupt(name string, format string, args ...any) *ValidationError {
+	return &ValidationError{File: name, Msg: fmt.Sprintf(format, args...)}
+}
+
+// openParquet opens a step-record parquet file: it checks the footer, the
+// schema version and the column types, and reads no rows.
+func openParquet(name string, ra io.ReaderAt, size int64, opts ReadOptions) (p *parquetFile, err error) {
+	defer func() {
+		if e := recover(); e != nil {
+			p, err = nil, corrupt(name, "corrupt parquet file: decoder failed: %v", e)
+		}
+	}()
+	if size == 0 {
+		return nil, corrupt(name, "empty file")
+	}
+	if size < 12 {
+		return nil, corrupt(name, "not a parquet file: %d bytes is too short for the parquet header and footer", size)
+	}
+	var head, tail [8]byte
+	if _, err := ra.ReadAt(head[:4], 0); err != nil {
+		return nil, fmt.Errorf("reading step records from %s: %w", name, err)
+	}
+	if _, err := ra.ReadAt(tail[:], size-8); err != nil {
+		return nil, fmt.Errorf("reading step records from %s: %w", name, err)
+	}
+	if string(head[:4]) != "PAR1" {
+		return nil, corrupt(name, "not a parquet file: no PAR1 magic at the start")
+	}
+	switch string(tail[4:]) {
+	case "PAR1":
+	case "PARE":
+		return nil, corrupt(name, "encrypted parquet files are not supported")
+	default:
+		return nil, corrupt(name, "truncated or corrupt parquet file: no PAR1 magic at the end (a writer interrupted before Close leaves such a file)")
+	}
+	footerLen := int64(binary.LittleEndian.Uint32(tail[:4]))
+	if footerLen > size-12 {
+		return nil, corrupt(name, "truncated or corrupt parquet file: the footer claims %d bytes of a %d-byte file", footerLen, size)
+	}
+	footer := make([]byte, footerLen)
+	if _, err := ra.ReadAt(footer, size-8-footerLen); err != nil {
+		return nil, fmt.Errorf("reading step records from %s: %w", name, err)
+	}
+	if n, err := checkThrift(footer); err != nil || n != len(footer) {
+		if err == nil {
+			err = fmt.Errorf("%d trailing bytes", len(footer)-n)
+		}
+		return nil, corrupt(name, "corrupt parquet footer: %v", err)
+	}
+	pf, err := parquet.OpenFile(ra, size,
+		parquet.SkipPageIndex(true),
+		parquet.SkipBloomFilters(true),
+		parquet.ReadBufferSize(64<<10),
+	)
+	if err != nil {
+		return nil, &ValidationError{File: name, Msg: "corrupt parquet footer: " + err.Error(), Err: err}
+	}
+	p = &parquetFile{
+		name:    name,
+		ra:      ra,
+		size:    size,
+		dataEnd: size - 8 - footerLen,
+		maxPage: opts.maxPage(),
+		pf:      pf,
+		kv:      make(map[string]string),
+		vals:    make([]parquet.Value, valueBatch),
+	}
+	for _, kv := range pf.Metadata().KeyValueMetadata {
+		p.kv[kv.Key] = kv.Value
+	}
+	v, ok := p.kv[MetadataSchemaKey]
+	if !ok {
+		return nil, &ValidationError{File: name, Err: ErrSchemaVersion, Msg: fmt.Sprintf(
+			"no %s in the key-value metadata: not a gradcouple step-record file (convert other logs with an adapter; a file re-written by DuckDB needs KV_METADATA {'%s': '%s'})",
+			MetadataSchemaKey, MetadataSchemaKey, SchemaVersion)}
+	}
+	if v != SchemaVersion {
+		return nil, &ValidationError{File: name, Err: ErrSchemaVersion, Msg: fmt.Sprintf(
+			"schema version %q, this build reads version %q", clip(v), SchemaVersion)}
+	}
+	if err := p.mapColumns(opts.SkipPrompt); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// mapColumns finds every Record column in the file schema and checks its type.
+func (p *parquetFile) mapColumns(skipPrompt bool) error {
+	root := p.pf.Root()
+	if root == nil {
+		return corrupt(p.name, "corrupt parquet file: no root column")
+	}
+	for i := range fields {
+		f := &fields[i]
+		c := root.Column(f.name)
+		if c == nil {
+			return &ValidationError{File: p.name, Field: f.name, Msg: "missing required column"}
+		}
+		if msg := checkColumnType(c, f.kind); msg != "" {
+			return &ValidationError{File: p.name, Field: f.name, Msg: msg}
+		}
+		if skipPrompt && i == fieldPrompt {
+			p.skipPrompt = true
+			continue
+		}
+		pc := &pqColumn{f: f, leaf: c.Index()}
+		if f.kind == kindString && i != fieldPrompt {
+			pc.intern = make(map[string]string)
+		}
+		p.cols = append(p.cols, pc)
+	}
+	return nil
+}
+
+// checkColumnType returns why c cannot hold values of kind k, or "". Columns
+// may be optional (as DuckDB and pyarrow write them) as long as they hold no
+// nulls; narrower integer annotations are accepted for integer columns.
+func checkColumnType(c *parquet.Column, k kind) string {
+	if !c.Leaf() {
+		return fmt.Sprintf("is a group of %d columns, want %s", len(c.Columns()), k)
+	}
+	if c.Repeated() {
+		return fmt.Sprintf("is repeated, want a single %s", k)
+	}
+	t := c.Type()
+	var lt format.LogicalTypeValue
+	if l := t.LogicalType(); l != nil {
+		lt = l.Value
+	}
+	got := t.Kind().String()
+	if lt != nil {
+		got += " (" + lt.String() + ")"
+	}
+	bad := fmt.Sprintf("has type %s, want %s", got, k)
+	switch k {
+	case kindString:
+		if t.Kind() != parquet.ByteArray {
+			return bad
+		}
+		switch lt.(type) {
+		case nil, *format.StringType, *format.EnumType:
+			return ""
+		}
+		return bad
+	case kindInt32, kindInt8:
+		if t.Kind() != parquet.Int32 {
+			return bad
+		}
+		switch it := lt.(type) {
+		case nil:
+			return ""
+		case *format.IntType:
+			if it.IsSigned || it.BitWidth < 32 {
+				return ""
+			}
+		}
+		return bad
+	case kindBool:
+		if t.Kind() != parquet.Boolean {
+			return bad
+		}
+	case kindFloat32:
+		if t.Kind() != parquet.Float || lt != nil {
+			return bad
+		}
+	}
+	return ""
+}
+
+func (p *parquetFile) keyValues() map[string]string { return p.kv }
+
+func (p *parquetFile) close() error {
+	p.closeRowGroup()
+	if p.closer != nil {
+		c := p.closer
+		p.closer = nil
+		return c.Close()
+	}
+	return nil
+}
+
+func (p *parquetFile) read(dst []Record) (int, error) {
+	for !p.inRG || p.left == 0 {
+		if p.inRG {
+			p.closeRowGroup()
+		}
+		if p.rg >= len(p.pf.Metadata().RowGroups) {
+			return 0, io.EOF
+		}
+		if err := p.openRowGroup(p.rg); err != nil {
+			return 0, err
+		}
+		p.rg++
+	}
+	n := len(dst)
+	if int64(n) > p.left {
+		n = int(p.left)
+	}
+	dst = dst[:n]
+	bad, badErr := n, error(nil) // first bad row in dst and its error
+	for _, c := range p.cols {
+		row, err := p.readColumn(c, dst[:bad])
+		if err != nil {
+			if row < 0 { // the column itself is broken
+				return 0, err
+			}
+			bad, badErr = row, err
+		}
+	}
+	if p.skipPrompt {
+		for i := range dst[:bad] {
+			dst[i].Prompt = "" // SkipPrompt: the prompt column is not read
+		}
+	}
+	for i := range dst[:bad] {
+		if f, msg := dst[i].Validate(); f != "" {
+			bad, badErr = i, &ValidationError{File: p.name, Row: p.row + int64(i) + 1, Field: f, Msg: msg}
+			break
+		}
+	}
+	p.row += int64(bad)
+	p.left -= int64(bad)
+	return bad, badErr
+}
+
+// readColumn decodes len(dst) values of column c into dst. It returns the
+// index of the first row with a bad value and its error, or row -1 with an
+// error that concerns the column as a whole (truncation, corruption).
+func (p *parquetFile) readColumn(c *pqColumn, dst []Record) (int, error) {
+	off := 0
+	for off < len(dst) {
+		if c.vr == nil {
+			page, err := c.pages.ReadPage()
+			if err != nil {
+				if err == io.EOF {
+					return -1, corrupt(p.name, "corrupt parquet file: column %s ends before row %d", c.f.name, p.row+int64(off)+1)
+				}
+				return -1, &ValidationError{File: p.name, Field: c.f.name, Msg: "corrupt parquet page: " + err.Error(), Err: err}
+			}
+			c.page, c.vr = page, page.Values()
+		}
+		k, err := c.vr.ReadValues(p.vals[:min(len(dst)-off, len(p.vals))])
+		if k > 0 {
+			if j, msg := c.assign(dst[off:off+k], p.vals[:k]); msg != "" {
+				return off + j, &ValidationError{File: p.name, Row: p.row + int64(off+j) + 1, Field: c.f.name, Msg: msg}
+			}
+			off += k
+		}
+		switch {
+		case err == io.EOF:
+			c.releasePage()
+		case err != nil:
+			return -1, &ValidationError{File: p.name, Field: c.f.name, Msg: "corrupt parquet page: " + err.Error(), Err: err}
+		case k == 0:
+			return -1, corrupt(p.name, "corrupt parquet page in column %s: no values decoded", c.f.name)
+		}
+	}
+	return 0, nil
+}
+
+// assign stores vals into the column's field of dst, and returns the index of
+// the first value that does not fit (null, out of range) with a message.
+func (c *pqColumn) assign(dst []Record, vals []parquet.Value) (int, string) {
+	f := c.f
+	for j := range vals {
+		v := &vals[j]
+		if v.IsNull() {
+			return j, "null value"
+		}
+		switch f.kind {
+		case kindString:
+			if v.Kind() != parquet.ByteArray {
+				return j, "corrupt value of kind " + v.Kind().String()
+			}
+			*f.str(&dst[j]) = c.str(v.ByteArray())
+		case kindInt32:
+			if v.Kind() != parquet.Int32 {
+				return j, "corrupt value of kind " + v.Kind().String()
+			}
+			*f.i32(&dst[j]) = v.Int32()
+		case kindInt8:
+			if v.Kind() != parquet.Int32 {
+				return j, "corrupt value of kind " + v.Kind().String()
+			}
+			x := v.Int32()
+			if x < math.MinInt8 || x > math.MaxInt8 {
+				return j, fmt.Sprintf("value %d out of the int8 range", x)
+			}
+			*f.i8(&dst[j]) = int8(x)
+		case kindBool:
+			if v.Kind() != parquet.Boolean {
+				return j, "corrupt value of kind " + v.Kind().String()
+			}
+			*f.bl(&dst[j]) = v.Boolean()
+		case kindFloat32:
+			if v.Kind() != parquet.Float {
+				return j, "corrupt value of kind " + v.Kind().String()
+			}
+			*f.f32(&dst[j]) = v.Float()
+		}
+	}
+	return 0, ""
+}
+
+// str returns b as a string, sharing the string of an equal recent value.
+func (c *pqColumn) str(b []byte) string {
+	if string(b) == c.last {
+		return c.last
+	}
+	if c.intern == nil || len(b) > internLen {
+		c.last = string(b)
+		return c.last
+	}
+	s, ok := c.intern[string(b)]
+	if !ok {
+		if len(c.intern) >= internMax {
+			clear(c.intern)
+		}
+		s = string(b)
+		c.intern[s] = s
+	}
+	c.last = s
+	return s
+}
+
+func (c *pqColumn) releasePage() {
+	if c.page != nil {
+		parquet.Release(c.page)
+	}
+	c.page, c.vr = nil, nil
+}
+
+// openRowGroup checks the metadata and page headers of row group i for the
+// columns read, and opens their pages.
+func (p *parquetFile) openRowGroup(i int) error {
+	md := &p.pf.Metadata().RowGroups[i]
+	rgs := p.pf.RowGroups()
+	if i >= len(rgs) {
+		return corrupt(p.name, "corrupt parquet footer: row group %d is missing", i)
+	}
+	chunks := rgs[i].ColumnChunks()
+	rows := md.NumRows
+	if rows < 0 {
+		return corrupt(p.name, "corrupt parquet footer: row group %d has %d rows", i, rows)
+	}
+	p.inRG, p.left = true, rows
+	for _, c := range p.cols {
+		if c.leaf < 0 || c.leaf >= len(md.Columns) || c.leaf >= len(chunks) {
+			return corrupt(p.name, "corrupt parquet footer: row group %d has no chunk for column %s", i, c.f.name)
+		}
+		cm := &md.Columns[c.leaf].MetaData
+		if cm.NumValues != rows {
+			return &ValidationError{File: p.name, Field: c.f.name, Msg: fmt.Sprintf(
+				"corrupt parquet file: row group %d holds %d values of the column for %d rows", i, cm.NumValues, rows)}
+		}
+		if err := p.checkPages(c, cm, rows); err != nil {
+			return err
+		}
+		c.pages = chunks[c.leaf].Pages()
+	}
+	return nil
+}
+
+func (p *parquetFile) closeRowGroup() {
+	for _, c := range p.cols {
+		c.releasePage()
+		if c.pages != nil {
+			c.pages.Close()
+			c.pages = nil
+		}
+	}
+	p.inRG, p.left = false, 0
+}
+
+// checkPages walks the page headers of a column chunk before parquet-go reads
+// it, and rejects sizes and counts that do not fit the chunk or the limits:
+// parquet-go allocates what a page header claims before reading the page.
+func (p *parquetFile) checkPages(c *pqColumn, cm *format.ColumnMetaData, rows int64) error {
+	bad := func(format string, args ...any) error {
+		return &ValidationError{File: p.name, Field: c.f.name, Msg: "corrupt parquet column chunk: " + fmt.Sprintf(format, args...)}
+	}
+	start := cm.DataPageOffset // where parquet-go starts reading
+	if cm.DictionaryPageOffset != 0 {
+		start = cm.DictionaryPageOffset
+	}
+	end := start + cm.TotalCompressedSize
+	if start < 4 || cm.TotalCompressedSize < 0 || end > p.dataEnd || end < start {
+		return bad("chunk at bytes [%d, %d+%d) lies outside the column data [4, %d)", start, start, cm.TotalCompressedSize, p.dataEnd)
+	}
+	var values int64
+	for off := start; off < end; {
+		hdr, n, err := p.readPageHeader(off, end)
+		if err != nil {
+			return bad("page header at byte %d: %v", off, err)
+		}
+		off += int64(n)
+		if hdr.CompressedPageSize < 0 || int64(hdr.CompressedPageSize) > end-off {
+			return bad("page at byte %d claims %d bytes, the chunk has %d left", off, hdr.CompressedPageSize, end-off)
+		}
+		if hdr.UncompressedPageSize < 0 || int64(hdr.UncompressedPageSize) > p.maxPage {
+			return bad("page at byte %d claims %d uncompressed bytes, more than the limit of %d (ReadOptions.MaxPageBytes)", off, hdr.UncompressedPageSize, p.maxPage)
+		}
+		var nv int32
+		switch {
+		case hdr.Type == format.DataPage && hdr.DataPageHeader.Valid:
+			nv = hdr.DataPageHeader.V.NumValues
+			values += int64(nv)
+		case hdr.Type == format.DataPageV2 && hdr.DataPageHeaderV2.Valid:
+			h := &hdr.DataPageHeaderV2.V
+			nv = h.NumValues
+			if h.NumRows != nv || h.NumNulls < 0 || h.NumNulls > nv ||
+				h.DefinitionLevelsByteLength < 0 || h.RepetitionLevelsByteLength < 0 ||
+				int64(h.DefinitionLevelsByteLength)+int64(h.RepetitionLevelsByteLength) > int64(hdr.CompressedPageSize) {
+				return bad("page at byte %d has an inconsistent header", off)
+			}
+			values += int64(nv)
+		case hdr.Type == format.DictionaryPage && hdr.DictionaryPageHeader.Valid:
+			nv = hdr.DictionaryPageHeader.V.NumValues
+		case hdr.Type == format.IndexPage:
+		default:
+			return bad("page at byte %d has type %v without its header", off, hdr.Type)
+		}
+		if nv < 0 || nv > maxPageValues {
+			return bad("page at byte %d claims %d values", off, nv)
+		}
+		if values > rows {
+			return bad("pages hold more values than the %d rows of the row group", rows)
+		}
+		off += int64(hdr.CompressedPageSize)
+	}
+	if values != rows {
+		return bad("pages hold %d values for %d rows", values, rows)
+	}
+	return nil
+}
+
+// readPageHeader reads and checks the page header at off, reading at most up
+// to end, and returns it with its length.
+func (p *parquetFile) readPageHeader(off, end int64) (*format.PageHeader, int, error) {
+	want := int64(1024)
+	for {
+		if want > end-off {
+			want = end - off
+		}
+		if int64(cap(p.hdrBuf)) < want {
+			p.hdrBuf = make([]byte, want)
+		}
+		b := p.hdrBuf[:want]
+		if k, err := p.ra.ReadAt(b, off); k < len(b) {
+			if err == nil || errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, 0, err
+		}
+		n, err := checkThrift(b)
+		if err == errThriftShort && want < end-off && want < 16<<20 {
+			want *= 8
+			continue
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		hdr := new(format.PageHeader)
+		if err := thrift.Unmarshal(new(thrift.CompactProtocol), b[:n], hdr); err != nil {
+			return nil, 0, err
+		}
+		if int64(cap(p.hdrBuf)) > 1<<20 {
+			p.hdrBuf = nil // do not keep a large buffer for one large header
+		}
+		return hdr, n, nil
+	}
+}
