@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 
 	"github.com/gradcouple/gradcouple/metrics"
 	"github.com/gradcouple/gradcouple/trajlog"
@@ -89,7 +90,9 @@ func Inspect(ctx context.Context, patterns []string) (*InspectReport, error) {
 		k := trajKey{sliceKey{r.Run, r.Iteration, r.Split}, r.TrajID}
 		t := trajs[k]
 		if t == nil {
-			t = &trajAgg{group: r.GroupID, outcome: float64(r.Outcome), success: r.Success, adv: float64(r.Advantage)}
+			// Keys outlive the reader's buffer: copy them.
+			k = trajKey{sliceKey{strings.Clone(r.Run), r.Iteration, strings.Clone(r.Split)}, strings.Clone(r.TrajID)}
+			t = &trajAgg{group: strings.Clone(r.GroupID), outcome: float64(r.Outcome), success: r.Success, adv: float64(r.Advantage)}
 			trajs[k] = t
 		}
 		t.steps++

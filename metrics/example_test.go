@@ -17,8 +17,8 @@ func ExampleAdvantages() {
 	drGRPO := metrics.Advantages(nil, rewards, group, metrics.AdvantageConfig{NoStd: true})
 	fmt.Printf("%.3f\n", drGRPO)
 	// Output:
-	// [1.155 -1.155 -0.577 0.577 0.577 0.577]
-	// [0.667 -0.667 -0.333 0.333 0.333 0.333]
+	// [0.577 -1.155 -1.155 0.577 0.577 0.577]
+	// [0.333 -0.667 -0.667 0.333 0.333 0.333]
 }
 
 func ExampleHomogeneousGroupProb() {
@@ -69,22 +69,24 @@ func ExampleConsistencyCounter() {
 			r.Iteration, r.Eligible, r.States, r.High, r.HighGood, r.HighBad)
 	}
 	// Output:
-	// hall: modal "open door 1", E[M] = 6.22, P(high) = 1.00
+	// hall: modal "open door 1", E[M] = 6.19, P(high) = 1.00
 	// kitchen: modal "take apple 1", E[M] = 7.00, P(high) = 1.00
-	// iteration 3: 2 of 3 states eligible, high 1.00 (good 0.61, bad 0.39)
+	// iteration 3: 2 of 3 states eligible, high 1.00 (good 0.60, bad 0.40)
 }
 
 func ExampleAdvantageMass() {
-	q, r := 0.3, 0.2 // the flawed action is taken 30% of the time and costs 20 points of success
+	q, r := 0.4, 0.2 // the flawed action is taken 40% of the time and costs 20 points of success
 	fmt.Printf("E[A|a] = %.3f, mass = %.4f, mass with G = 8 (Dr. GRPO) = %.4f\n",
 		metrics.ExpectedAdvantage(q, r), metrics.AdvantageMass(q, r), metrics.GroupAdvantageMass(q, r, 8))
 	// Output:
-	// E[A|a] = -0.140, mass = -0.0420, mass with G = 8 (Dr. GRPO) = -0.0368
+	// E[A|a] = -0.120, mass = -0.0480, mass with G = 8 (Dr. GRPO) = -0.0420
 }
 
+// The Dr. GRPO Monte Carlo agrees with the exact finite-G value
+// (G-1)/G q r (q-1), not with the lemma's G -> infinity value q r (q-1).
 func ExampleSimulateLemma() {
 	rng := rand.New(rand.NewPCG(1, 2))
-	s, err := metrics.SimulateLemma(0.3, 0.2, 0.6, metrics.LemmaSimConfig{G: 8, Groups: 50000,
+	s, err := metrics.SimulateLemma(0.4, 0.2, 0.6, metrics.LemmaSimConfig{G: 8, Groups: 50000,
 		Adv: metrics.AdvantageConfig{NoStd: true}}, rng)
 	if err != nil {
 		panic(err)
@@ -92,7 +94,7 @@ func ExampleSimulateLemma() {
 	fmt.Printf("Monte Carlo %.4f in [%.4f, %.4f]; exact %.4f; G->inf %.4f\n",
 		s.Mass.Point, s.Mass.Lo, s.Mass.Hi, s.Exact, s.Asymptotic)
 	// Output:
-	// Monte Carlo -0.0366 in [-0.0377, -0.0356]; exact -0.0368; G->inf -0.0420
+	// Monte Carlo -0.0425 in [-0.0432, -0.0418]; exact -0.0420; G->inf -0.0480
 }
 
 func ExampleSqueezePath() {
@@ -120,7 +122,7 @@ func ExampleStratifiedBootstrap() {
 	iv := metrics.StratifiedBootstrap(scores, metrics.PooledIQM, metrics.BootstrapConfig{}, rng)
 	fmt.Printf("IQM %.3f, 95%% CI [%.3f, %.3f]\n", iv.Point, iv.Lo, iv.Hi)
 	// Output:
-	// IQM 0.609, 95% CI [0.570, 0.653]
+	// IQM 0.611, 95% CI [0.581, 0.642]
 }
 
 func ExampleIQM() {
@@ -141,5 +143,5 @@ func ExampleProbImprovement() {
 func ExampleEMA() {
 	fmt.Printf("%.3f\n", metrics.EMA(nil, []float64{1, 2, 3, 2, 1}, 0.6))
 	// Output:
-	// [1.000 1.625 2.184 2.123 1.779]
+	// [1.000 1.625 2.327 2.176 1.666]
 }

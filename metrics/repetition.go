@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"math"
 	"slices"
-	"strings"
 )
 
 // RepStep is the minimal description of one agent step that repetition needs.
@@ -62,25 +61,21 @@ type RepetitionRow struct {
 // The zero value is ready to use. A RepetitionCounter is not safe for
 // concurrent use.
 type RepetitionCounter struct {
+	names   interner // trajectory ids, actions and states
 	trajIdx map[repTrajKey]int32
 	trajs   []repTraj
-	acts    map[repActKey]struct{}
-	loops   map[repLoopKey]struct{}
+	acts    map[uint64]struct{}     // pair(trajectory, action)
+	loops   map[repLoopKey]struct{} // (pair(trajectory, action), state)
 }
 
 type repTrajKey struct {
 	iter int
-	traj string
-}
-
-type repActKey struct {
-	traj   int32
-	action string
+	traj int32
 }
 
 type repLoopKey struct {
-	traj          int32
-	action, state string
+	trajAct uint64
+	state   int32
 }
 
 type repTraj struct {
@@ -93,13 +88,14 @@ type repTraj struct {
 func (c *RepetitionCounter) Add(s RepStep) {
 	if c.trajIdx == nil {
 		c.trajIdx = make(map[repTrajKey]int32)
-		c.acts = make(map[repActKey]struct{})
+		c.acts = make(map[uint64]struct{})
 		c.loops = make(map[repLoopKey]struct{})
 	}
-	t, ok := c.trajIdx[repTrajKey{s.Iteration, s.Traj}]
+	key := repTrajKey{s.Iteration, c.names.id(s.Traj)}
+	t, ok := c.trajIdx[key]
 	if !ok {
 		t = int32(len(c.trajs))
-		c.trajIdx[repTrajKey{s.Iteration, strings.Clone(s.Traj)}] = t
+		c.trajIdx[key] = t
 		c.trajs = append(c.trajs, repTraj{iter: s.Iteration})
 	}
 	tr := &c.trajs[t]
@@ -109,12 +105,14 @@ func (c *RepetitionCounter) Add(s RepStep) {
 	} else {
 		tr.failure = true
 	}
-	if _, ok := c.acts[repActKey{t, s.Action}]; !ok {
-		c.acts[repActKey{t, strings.Clone(s.Action)}] = struct{}{}
+	ta := pair(t, c.names.id(s.Action))
+	if _, ok := c.acts[ta]; !ok {
+		c.acts[ta] = struct{}{}
 		tr.distinctAct++
 	}
-	if _, ok := c.loops[repLoopKey{t, s.Action, s.State}]; !ok {
-		c.loops[repLoopKey{t, strings.Clone(s.Action), strings.Clone(s.State)}] = struct{}{}
+	lk := repLoopKey{ta, c.names.id(s.State)}
+	if _, ok := c.loops[lk]; !ok {
+		c.loops[lk] = struct{}{}
 		tr.distinct++
 	}
 }

@@ -1,6 +1,9 @@
 package trajlog
 
 import (
+	"fmt"
+	"os"
+	"time"
 	"bytes"
 	"errors"
 	"io"
@@ -93,6 +96,11 @@ func FuzzParquet(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		tm := time.AfterFunc(5*time.Second, func() {
+			os.WriteFile(fmt.Sprintf("/tmp/hang-%d.parquet", time.Now().UnixNano()), data, 0o644)
+			panic("hang")
+		})
+		defer tm.Stop()
 		for _, skip := range []bool{false, true} {
 			opts := ReadOptions{SkipPrompt: skip}
 			r, err := NewParquetReader(bytes.NewReader(data), int64(len(data)), "fuzz.parquet", opts)

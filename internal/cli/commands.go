@@ -5,6 +5,11 @@ import ucli "github.com/urfave/cli/v2"
 // commands lists gradcouple's top-level commands.
 func commands(env *Env) []*ucli.Command {
 	return []*ucli.Command{
+		newConvertCommand(env),
 		newInspectCommand(env),
+		newRepetitionCommand(env),
+		newConsistencyCommand(env),
+		newAdvantageCommand(env),
+		newSqueezeCommand(env),
 	}
 }

@@ -35,6 +35,11 @@ func emit(w io.Writer, out string, rows any, meta map[string]string) error {
 	if out == "" {
 		return nil
 	}
+	return emitFile(w, out, rows, meta)
+}
+
+// emitFile writes rows to out (atomically) and says so on w.
+func emitFile(w io.Writer, out string, rows any, meta map[string]string) error {
 	if err := table.WriteFile(out, rows, meta); err != nil {
 		return err
 	}

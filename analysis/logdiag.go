@@ -1,0 +1,330 @@
+package analysis
+
+import (
+	"context"
+	"hash/fnv"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/gradcouple/gradcouple/metrics"
+	"github.com/gradcouple/gradcouple/trajlog"
+)
+
+// runSplit identifies the records of one run and split.
+type runSplit struct{ run, split string }
+
+func lessRunSplit(a, b runSplit) bool {
+	if a.run != b.run {
+		return a.run < b.run
+	}
+	return a.split < b.split
+}
+
+// LogFilter selects step records.
+type LogFilter struct {
+	// Split keeps only records of this split ("" keeps every split).
+	Split string
+}
+
+func (f LogFilter) keep(r *trajlog.Record) bool {
+	return f.Split == "" || r.Split == f.Split
+}
+
+// RepetitionRow is the repetition of one (run, split, iteration), overall and
+// split by trajectory outcome (DESIGN.md §4, paper Fig. 2).
+type RepetitionRow struct {
+	Run              string  `parquet:"run" json:"run"`
+	Split            string  `parquet:"split" json:"split"`
+	Iteration        int32   `parquet:"iteration" json:"iteration"`
+	Trajectories     int     `parquet:"trajectories" json:"trajectories"`
+	Steps            int     `parquet:"steps" json:"steps"`
+	RepeatRate       float64 `parquet:"repeat_rate" json:"repeat_rate"`
+	LoopRate         float64 `parquet:"loop_rate" json:"loop_rate"`
+	SuccessTrajs     int     `parquet:"success_trajs" json:"success_trajs"`
+	SuccessRepeat    float64 `parquet:"success_repeat_rate" json:"success_repeat_rate"`
+	SuccessLoop      float64 `parquet:"success_loop_rate" json:"success_loop_rate"`
+	SuccessRepeating float64 `parquet:"success_repeating_traj_frac" json:"success_repeating_traj_frac"`
+	FailureTrajs     int     `parquet:"failure_trajs" json:"failure_trajs"`
+	FailureRepeat    float64 `parquet:"failure_repeat_rate" json:"failure_repeat_rate"`
+	FailureLoop      float64 `parquet:"failure_loop_rate" json:"failure_loop_rate"`
+	FailureRepeating float64 `parquet:"failure_repeating_traj_frac" json:"failure_repeating_traj_frac"`
+}
+
+// Repetition computes repetition rates per run, split and iteration from step
+// records (metrics.RepetitionCounter): a step repeats when its action equals an
+// earlier action of the same trajectory, and is a loop when its state key is
+// also the same.
+func Repetition(ctx context.Context, patterns []string, filter LogFilter) ([]RepetitionRow, Sources, error) {
+	counters := map[runSplit]*metrics.RepetitionCounter{}
+	src, err := scan(ctx, patterns, trajlog.ReadOptions{SkipPrompt: true}, func(r *trajlog.Record) error {
+		if !filter.keep(r) {
+			return nil
+		}
+		k := runSplit{r.Run, r.Split}
+		c := counters[k]
+		if c == nil {
+			c = new(metrics.RepetitionCounter)
+			counters[runSplit{strings.Clone(r.Run), strings.Clone(r.Split)}] = c
+		}
+		c.Add(metrics.RepStep{
+			Iteration: int(r.Iteration), Traj: r.TrajID, Turn: int(r.Turn),
+			Action: r.Action, State: r.StateKey, Success: r.Success,
+		})
+		return nil
+	})
+	if err != nil {
+		return nil, src, err
+	}
+	var rows []RepetitionRow
+	for _, k := range sortedRunSplits(counters) {
+		for _, res := range counters[k].Result() {
+			rows = append(rows, RepetitionRow{
+				Run: k.run, Split: k.split, Iteration: int32(res.Iteration),
+				Trajectories: res.All.Trajectories, Steps: res.All.Steps,
+				RepeatRate: res.All.RepeatRate, LoopRate: res.All.LoopRate,
+				SuccessTrajs: res.Success.Trajectories, SuccessRepeat: res.Success.RepeatRate,
+				SuccessLoop: res.Success.LoopRate, SuccessRepeating: frac(res.Success.RepeatingTrajectories, res.Success.Trajectories),
+				FailureTrajs: res.Failure.Trajectories, FailureRepeat: res.Failure.RepeatRate,
+				FailureLoop: res.Failure.LoopRate, FailureRepeating: frac(res.Failure.RepeatingTrajectories, res.Failure.Trajectories),
+			})
+		}
+	}
+	return rows, src, nil
+}
+
+// ConsistencyRow is the action consistency from logs of one (run, split,
+// iteration): the share of recurring states whose K-sample modal count reaches
+// the threshold, split by the judge label of the modal action (paper Figs. 1, 5).
+type ConsistencyRow struct {
+	Run             string  `parquet:"run" json:"run"`
+	Split           string  `parquet:"split" json:"split"`
+	Iteration       int32   `parquet:"iteration" json:"iteration"`
+	States          int     `parquet:"states" json:"states"`
+	Eligible        int     `parquet:"eligible_states" json:"eligible_states"`
+	MeanConsistency float64 `parquet:"mean_consistency" json:"mean_consistency"`
+	High            float64 `parquet:"high" json:"high"`
+	HighGood        float64 `parquet:"high_good" json:"high_good"`
+	HighBad         float64 `parquet:"high_bad" json:"high_bad"`
+	HighUnknown     float64 `parquet:"high_unknown" json:"high_unknown"`
+	K               int     `parquet:"k" json:"k"`
+	Threshold       int     `parquet:"threshold" json:"threshold"`
+}
+
+// StateConsistencyRow is the consistency of one recurring state.
+type StateConsistencyRow struct {
+	Run         string  `parquet:"run" json:"run"`
+	Split       string  `parquet:"split" json:"split"`
+	Iteration   int32   `parquet:"iteration" json:"iteration"`
+	State       string  `parquet:"state_key" json:"state_key"`
+	Occurrences int     `parquet:"occurrences" json:"occurrences"`
+	Actions     int     `parquet:"actions" json:"actions"`
+	ModalAction string  `parquet:"modal_action" json:"modal_action"`
+	ModalCount  int     `parquet:"modal_count" json:"modal_count"`
+	ModalLabel  int8    `parquet:"modal_label" json:"modal_label"`
+	Consistency float64 `parquet:"consistency" json:"consistency"`
+	High        float64 `parquet:"p_high" json:"p_high"`
+}
+
+// Consistency computes action consistency where state keys recur in the logs
+// (metrics.ConsistencyCounter), per run, split and iteration, and per state.
+func Consistency(ctx context.Context, patterns []string, filter LogFilter, cfg metrics.ConsistencyConfig) ([]ConsistencyRow, []StateConsistencyRow, Sources, error) {
+	counters := map[runSplit]*metrics.ConsistencyCounter{}
+	src, err := scan(ctx, patterns, trajlog.ReadOptions{SkipPrompt: true}, func(r *trajlog.Record) error {
+		if !filter.keep(r) {
+			return nil
+		}
+		k := runSplit{r.Run, r.Split}
+		c := counters[k]
+		if c == nil {
+			c = metrics.NewConsistencyCounter(cfg)
+			counters[runSplit{strings.Clone(r.Run), strings.Clone(r.Split)}] = c
+		}
+		c.Add(metrics.ConsistencySample{Iteration: int(r.Iteration), State: r.StateKey, Action: r.Action, Label: r.Label})
+		return nil
+	})
+	if err != nil {
+		return nil, nil, src, err
+	}
+	kk, th := cfg.K, cfg.Threshold
+	if kk == 0 {
+		kk = metrics.DefaultConsistencyK
+	}
+	if th == 0 {
+		th = metrics.DefaultConsistencyThreshold
+	}
+	var rows []ConsistencyRow
+	var states []StateConsistencyRow
+	for _, k := range sortedRunSplits(counters) {
+		c := counters[k]
+		for _, res := range c.Result() {
+			rows = append(rows, ConsistencyRow{
+				Run: k.run, Split: k.split, Iteration: int32(res.Iteration),
+				States: res.States, Eligible: res.Eligible, MeanConsistency: res.MeanConsistency,
+				High: res.High, HighGood: res.HighGood, HighBad: res.HighBad, HighUnknown: res.HighUnknown,
+				K: kk, Threshold: th,
+			})
+		}
+		for _, s := range c.States() {
+			states = append(states, StateConsistencyRow{
+				Run: k.run, Split: k.split, Iteration: int32(s.Iteration), State: s.State,
+				Occurrences: s.Occurrences, Actions: s.Actions, ModalAction: s.ModalAction,
+				ModalCount: s.ModalCount, ModalLabel: s.ModalLabel, Consistency: s.Consistency, High: s.High,
+			})
+		}
+	}
+	return rows, states, src, nil
+}
+
+// AdvantageOptions set the empirical expected-advantage check.
+type AdvantageOptions struct {
+	Filter LogFilter
+	// PoolIterations estimates over all iterations of a run together instead
+	// of per iteration (more visits, but a mixture of policies).
+	PoolIterations bool
+	Mass           metrics.MassConfig
+	Seed           uint64
+}
+
+// AdvantageRow is the empirical Lemma 3.1 check for one (state, action) of a
+// run (and iteration, unless pooled): q, r, the logged advantage mass and the
+// prediction q r (q-1), with percentile bootstrap intervals.
+type AdvantageRow struct {
+	Run          string  `parquet:"run" json:"run"`
+	Iteration    int32   `parquet:"iteration" json:"iteration"` // -1 when iterations are pooled
+	State        string  `parquet:"state_key" json:"state_key"`
+	Action       string  `parquet:"action" json:"action"`
+	Visits       int     `parquet:"visits" json:"visits"`
+	ActionVisits int     `parquet:"action_visits" json:"action_visits"`
+	Trajectories int     `parquet:"trajectories" json:"trajectories"`
+	Q            float64 `parquet:"q" json:"q"`
+	QLo          float64 `parquet:"q_lo" json:"q_lo"`
+	QHi          float64 `parquet:"q_hi" json:"q_hi"`
+	R            float64 `parquet:"r" json:"r"`
+	RLo          float64 `parquet:"r_lo" json:"r_lo"`
+	RHi          float64 `parquet:"r_hi" json:"r_hi"`
+	Mass         float64 `parquet:"mass" json:"mass"`
+	MassLo       float64 `parquet:"mass_lo" json:"mass_lo"`
+	MassHi       float64 `parquet:"mass_hi" json:"mass_hi"`
+	Prediction   float64 `parquet:"prediction" json:"prediction"`
+	PredLo       float64 `parquet:"prediction_lo" json:"prediction_lo"`
+	PredHi       float64 `parquet:"prediction_hi" json:"prediction_hi"`
+	Seed         uint64  `parquet:"seed" json:"seed"`
+}
+
+// AdvantageSummary condenses the rows: among (state, action) pairs whose
+// interval for r lies above zero (the action lowers success: "flawed"), how
+// many have a negative advantage mass, as Lemma 3.1 predicts.
+type AdvantageSummary struct {
+	Pairs          int // (state, action) rows
+	Flawed         int // rows with r_lo > 0
+	FlawedNegative int // of those, rows with mass < 0
+	FlawedMassCI   int // of those, rows whose mass interval lies below zero
+}
+
+// Advantage runs the empirical expected-advantage check of DESIGN.md §4 on the
+// training rows of the logs (evaluation rows carry no advantage).
+func Advantage(ctx context.Context, patterns []string, opts AdvantageOptions) ([]AdvantageRow, AdvantageSummary, Sources, error) {
+	type key struct {
+		run  string
+		iter int32
+	}
+	accs := map[key]*metrics.MassAccumulator{}
+	split := opts.Filter.Split
+	if split == "" {
+		split = trajlog.SplitTrain
+	}
+	src, err := scan(ctx, patterns, trajlog.ReadOptions{SkipPrompt: true}, func(r *trajlog.Record) error {
+		if r.Split != split {
+			return nil
+		}
+		k := key{r.Run, r.Iteration}
+		if opts.PoolIterations {
+			k.iter = -1
+		}
+		a := accs[k]
+		if a == nil {
+			a = new(metrics.MassAccumulator)
+			k.run = strings.Clone(k.run)
+			accs[k] = a
+		}
+		// Trajectory and group ids are unique within an iteration.
+		prefix := ""
+		if opts.PoolIterations {
+			prefix = strconv.Itoa(int(r.Iteration)) + "/"
+		}
+		a.Add(metrics.MassSample{
+			State: r.StateKey, Traj: prefix + r.TrajID, Group: prefix + r.GroupID,
+			Action: r.Action, Success: r.Success, Advantage: float64(r.Advantage),
+		})
+		return nil
+	})
+	if err != nil {
+		return nil, AdvantageSummary{}, src, err
+	}
+	keys := make([]key, 0, len(accs))
+	for k := range accs {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].run != keys[j].run {
+			return keys[i].run < keys[j].run
+		}
+		return keys[i].iter < keys[j].iter
+	})
+	var rows []AdvantageRow
+	var sum AdvantageSummary
+	for _, k := range keys {
+		// One stream per (run, iteration), derived from the seed, so a row
+		// does not depend on which other runs were read.
+		rng := rand.New(rand.NewPCG(opts.Seed, hashKey(k.run, k.iter)))
+		for _, e := range accs[k].Estimate(opts.Mass, rng) {
+			rows = append(rows, AdvantageRow{
+				Run: k.run, Iteration: k.iter, State: e.State, Action: e.Action,
+				Visits: e.Visits, ActionVisits: e.ActionVisits, Trajectories: e.Trajectories,
+				Q: e.Q.Point, QLo: e.Q.Lo, QHi: e.Q.Hi,
+				R: e.R.Point, RLo: e.R.Lo, RHi: e.R.Hi,
+				Mass: e.Mass.Point, MassLo: e.Mass.Lo, MassHi: e.Mass.Hi,
+				Prediction: e.Prediction.Point, PredLo: e.Prediction.Lo, PredHi: e.Prediction.Hi,
+				Seed: opts.Seed,
+			})
+			sum.Pairs++
+			if e.R.Lo > 0 {
+				sum.Flawed++
+				if e.Mass.Point < 0 {
+					sum.FlawedNegative++
+				}
+				if e.Mass.Hi < 0 {
+					sum.FlawedMassCI++
+				}
+			}
+		}
+	}
+	return rows, sum, src, nil
+}
+
+func sortedRunSplits[V any](m map[runSplit]V) []runSplit {
+	keys := make([]runSplit, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return lessRunSplit(keys[i], keys[j]) })
+	return keys
+}
+
+func frac(a, b int) float64 {
+	if b == 0 {
+		return math.NaN()
+	}
+	return float64(a) / float64(b)
+}
+
+// hashKey hashes a run name and an iteration (FNV-1a), for per-stream seeds.
+func hashKey(run string, iter int32) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(run))
+	h.Write([]byte(strconv.Itoa(int(iter))))
+	return h.Sum64()
+}
