@@ -48,10 +48,11 @@ type InspectReport struct {
 
 // Advantage conventions reported in InspectRow.AdvantageFit.
 const (
-	FitStd   = "std"    // (R - mean)/(std + 1e-6), DESIGN.md §4
-	FitNoStd = "no-std" // R - mean (Dr. GRPO)
-	FitZero  = "zero"   // every advantage is 0 (evaluation rows)
-	FitNone  = "none"   // neither convention reproduces the logged values
+	FitStd    = "std"         // (R - mean)/(std + 1e-6), DESIGN.md §4 and verl
+	FitStdTRL = "std-eps1e-4" // (R - mean)/(std + 1e-4), TRL's GRPOTrainer
+	FitNoStd  = "no-std"      // R - mean (Dr. GRPO)
+	FitZero   = "zero"        // every advantage is 0 (evaluation rows)
+	FitNone   = "none"        // neither convention reproduces the logged values
 )
 
 type sliceKey struct {
@@ -82,7 +83,7 @@ type trajAgg struct {
 // Inspect reads every pattern and summarises the logs per run, iteration and
 // split: groups, trajectories, success, zero-std groups, invalid actions, label
 // coverage, and whether the logged advantages are the GRPO advantages of the
-// logged outcomes (std-normalised or Dr. GRPO, compared with a tolerance of
+// logged outcomes (std-normalised with verl's or TRL's epsilon, or Dr. GRPO, compared with a tolerance of
 // 1e-4 relative plus 1e-5 absolute, the precision of float32 storage).
 func Inspect(ctx context.Context, patterns []string) (*InspectReport, error) {
 	trajs := map[trajKey]*trajAgg{}
@@ -158,7 +159,7 @@ func Inspect(ctx context.Context, patterns []string) (*InspectReport, error) {
 		if row == nil {
 			row = &InspectRow{Run: g.run, Iteration: g.iter, Split: g.split}
 			rows[g.sliceKey] = row
-			fit[g.sliceKey] = map[string]bool{FitStd: true, FitNoStd: true, FitZero: true}
+			fit[g.sliceKey] = map[string]bool{FitStd: true, FitStdTRL: true, FitNoStd: true, FitZero: true}
 		}
 		row.Groups++
 		rewards, adv = rewards[:0], adv[:0]
@@ -185,12 +186,14 @@ func Inspect(ctx context.Context, patterns []string) (*InspectReport, error) {
 		ok := fit[g.sliceKey]
 		want = resize(want, len(rewards))
 		matchStd := close(adv, metrics.GroupAdvantages(want, rewards, metrics.AdvantageConfig{}))
+		matchTRL := close(adv, metrics.GroupAdvantages(want, rewards, metrics.AdvantageConfig{Eps: 1e-4}))
 		matchNoStd := close(adv, metrics.GroupAdvantages(want, rewards, metrics.AdvantageConfig{NoStd: true}))
 		matchZero := allZero(adv)
 		ok[FitStd] = ok[FitStd] && matchStd
+		ok[FitStdTRL] = ok[FitStdTRL] && matchTRL
 		ok[FitNoStd] = ok[FitNoStd] && matchNoStd
 		ok[FitZero] = ok[FitZero] && matchZero
-		if !matchStd && !matchNoStd && !matchZero {
+		if !matchStd && !matchTRL && !matchNoStd && !matchZero {
 			row.AdvMismatch += len(members)
 			rep.Problems = append(rep.Problems, Problem{g.run, g.iter, g.split, g.group, "advantage-mismatch",
 				fmt.Sprintf("logged advantages %s are not the GRPO advantages of outcomes %s", fmtFloats(adv), fmtFloats(rewards))})
@@ -208,7 +211,7 @@ func Inspect(ctx context.Context, patterns []string) (*InspectReport, error) {
 		row.InvalidRate /= float64(row.Steps)
 		row.Labelled /= float64(row.Steps)
 		row.AdvantageFit = FitNone
-		for _, c := range []string{FitZero, FitStd, FitNoStd} {
+		for _, c := range []string{FitZero, FitStd, FitStdTRL, FitNoStd} {
 			if fit[k][c] {
 				row.AdvantageFit = c
 				break

@@ -59,9 +59,6 @@ func NewApp(env *Env) *ucli.App {
 		OnUsageError: func(c *ucli.Context, err error, _ bool) error {
 			return &UsageError{Msg: err.Error()}
 		},
-		CommandNotFound: func(c *ucli.Context, name string) {
-			fmt.Fprintf(env.Stderr, "gradcouple: unknown command %q; see 'gradcouple --help'\n", name)
-		},
 		Commands: commands(env),
 	}
 	for _, cmd := range app.Commands {
@@ -87,11 +84,21 @@ func Run(ctx context.Context, args []string, env *Env) error {
 		env.Log = slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	app := NewApp(env)
-	err := app.RunContext(ctx, args)
-	if err != nil && strings.HasPrefix(err.Error(), "flag provided but not defined") {
-		return &UsageError{Msg: err.Error()}
+	var unknown string
+	app.CommandNotFound = func(c *ucli.Context, name string) { unknown = name }
+	err := app.RunContext(ctx, interspersed(app, args))
+	if err != nil {
+		for _, prefix := range []string{"flag provided but not defined", "Required flag", "invalid value"} {
+			if strings.HasPrefix(err.Error(), prefix) {
+				return &UsageError{Msg: err.Error()}
+			}
+		}
+		return err
 	}
-	return err
+	if unknown != "" {
+		return &UsageError{Msg: fmt.Sprintf("unknown command %q; see 'gradcouple --help'", unknown)}
+	}
+	return nil
 }
 
 // argsN checks that a command got exactly n positional arguments.

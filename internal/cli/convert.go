@@ -35,7 +35,7 @@ func newConvertCommand(env *Env) *ucli.Command {
 			"with --no-std), state_key from the prompt text, label unknown. The derived fields are listed\n" +
 			"on stdout and stored in the parquet metadata (gradcouple.derived).",
 		Flags: []ucli.Flag{
-			&ucli.StringFlag{Name: "out", Aliases: []string{"o"}, Required: true, Usage: "write step records to `FILE` (.parquet or .jsonl)"},
+			&ucli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write step records to `FILE` (.parquet or .jsonl)"},
 			&ucli.StringFlag{Name: "format", Value: "auto", Usage: "input format `F`: auto, verl, trl or rllm"},
 			&ucli.StringFlag{Name: "run", Usage: "run `NAME` for every record (default: from the input's directory)"},
 			&ucli.StringFlag{Name: "split", Usage: "set the split of every record to `SPLIT` (default: from the log, else train)"},
@@ -61,6 +61,9 @@ func newConvertCommand(env *Env) *ucli.Command {
 }
 
 func runConvert(ctx context.Context, opts ConvertOptions, env *Env) error {
+	if opts.Out == "" {
+		return &UsageError{Msg: "convert: --out FILE is required"}
+	}
 	if _, err := trajlog.FormatOf(opts.Out); err != nil {
 		return &UsageError{Msg: err.Error()}
 	}
