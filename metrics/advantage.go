@@ -96,7 +96,8 @@ func AllEqual(rewards []float64) bool {
 //	A_i = (R_i - mean_{g(i)} R) / (std_{g(i)} R + eps)   (sample std, N-1 divisor)
 //	A_i =  R_i - mean_{g(i)} R                           (cfg.NoStd, Dr. GRPO)
 //
-// Sources: DESIGN.md §4; Shao et al. 2024 (DeepSeekMath) eq. 3; verl
+// Sources: DESIGN.md §4; Shao et al. 2024 (DeepSeekMath) §4.1.2, the advantage
+// inside the GRPO objective eq. 3; verl
 // core_algos.compute_grpo_outcome_advantage, which also groups by an index
 // array rather than by position. Groups need not be contiguous, and group ids
 // are any ints (dense non-negative ids are fastest). A group of one sample

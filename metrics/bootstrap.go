@@ -40,8 +40,8 @@ func (c BootstrapConfig) withDefaults() BootstrapConfig {
 // StratifiedBootstrap returns stat(strata) with a percentile bootstrap
 // confidence interval, resampling with replacement within each stratum and
 // keeping every stratum's size (Agarwal et al. 2021, "Deep Reinforcement
-// Learning at the Edge of the Statistical Precipice", §4 and rliable's
-// StratifiedBootstrap: strata are tasks, values are runs). For replicate b,
+// Learning at the Edge of the Statistical Precipice", NeurIPS, and rliable's
+// library.StratifiedBootstrap: strata are tasks, values are runs). For replicate b,
 //
 //	x*_{i,k} = x_{i, U_{b,i,k}},  U uniform on {0..n_i-1},  theta*_b = stat(x*)
 //	[Lo, Hi] = [Q((1-level)/2), Q((1+level)/2)] of theta*_1..theta*_B
@@ -183,7 +183,7 @@ func PooledIQM(strata [][]float64) float64 {
 // ProbImprovement returns P(X > Y) estimated from samples x and y: the
 // Mann-Whitney U statistic of x over y divided by n m, ties counting 1/2
 // (rliable metrics.probability_of_improvement for one task; Agarwal et al.
-// 2021, §4):
+// 2021):
 //
 //	P(X > Y) = 1/(n m) sum_i sum_j ( 1{x_i > y_j} + 1/2 1{x_i = y_j} )
 //

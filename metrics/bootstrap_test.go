@@ -48,10 +48,10 @@ func TestIQMMatchesScipyTrimMean(t *testing.T) {
 	}{
 		{[]float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 5.5}, // cut 2: mean(3..8)
 		{[]float64{100, 2, 3, 1, 4}, 3},                 // cut 1: mean(2,3,4)
-		{[]float64{1, 2, 60}, 21},                        // cut 0: plain mean
-		{[]float64{1, 2, 3, 4, 5, 60}, 3.5},              // cut 1: mean(2..5)
-		{[]float64{4, 1, 3, 2}, 2.5},                     // cut 1
-		{[]float64{1, 2, 3, 4, 5, 6, 700}, 4},            // cut 1: mean(2..6)
+		{[]float64{1, 2, 60}, 21},                       // cut 0: plain mean
+		{[]float64{1, 2, 3, 4, 5, 60}, 3.5},             // cut 1: mean(2..5)
+		{[]float64{4, 1, 3, 2}, 2.5},                    // cut 1
+		{[]float64{1, 2, 3, 4, 5, 6, 700}, 4},           // cut 1: mean(2..6)
 		// Whole-value trimming, not the fractional IQM (which gives
 		// (0.75*2 + 3 + 0.75*10)/2.5 = 4.8 here).
 		{[]float64{1, 2, 3, 10, 100}, 5},
@@ -147,7 +147,8 @@ func TestProbImprovementMatchesDefinition(t *testing.T) {
 		// x=1: 0; x=2: two ties -> 1; x=3: beats two 2s -> 2; U = 3 of 9.
 		t.Errorf("hand example: %v, want 1/3", got)
 	}
-	if got := ProbImprovement([]float64{5, 1, 3}, []float64{3, 5, 1}); got != 0.5 {
+	x0, y0 := []float64{5, 1, 3}, []float64{3, 5, 1}
+	if got := ProbImprovement(x0, y0); got != 0.5 || !slices.Equal(x0, []float64{5, 1, 3}) || !slices.Equal(y0, []float64{3, 5, 1}) {
 		t.Errorf("identical samples: %v, want 0.5", got)
 	}
 	rng := rand.New(rand.NewPCG(4, 4))

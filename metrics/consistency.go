@@ -127,33 +127,28 @@ type ConsistencyRow struct {
 // with the default configuration. Not safe for concurrent use.
 type ConsistencyCounter struct {
 	cfg      ConsistencyConfig
+	names    interner // states and actions
 	stateIdx map[consStateKey]int32
 	states   []consState
-	actIdx   map[consActKey]int32
+	actIdx   map[uint64]int32 // pair(state index, action id) -> index into acts
 	acts     []consAct
 }
 
 type consStateKey struct {
 	iter  int
-	state string
+	state int32
 }
 
 type consState struct {
 	iter  int
-	state string
+	state int32
 	n     int
 }
 
-type consActKey struct {
-	st     int32
-	action string
-}
-
 type consAct struct {
-	st        int32
-	action    string
-	count     int
-	good, bad int32
+	st, action int32
+	count      int
+	good, bad  int32
 }
 
 // NewConsistencyCounter returns a counter with the given configuration. A
@@ -166,21 +161,21 @@ func NewConsistencyCounter(cfg ConsistencyConfig) *ConsistencyCounter {
 func (c *ConsistencyCounter) Add(s ConsistencySample) {
 	if c.stateIdx == nil {
 		c.stateIdx = make(map[consStateKey]int32)
-		c.actIdx = make(map[consActKey]int32)
+		c.actIdx = make(map[uint64]int32)
 	}
-	st, ok := c.stateIdx[consStateKey{s.Iteration, s.State}]
+	key := consStateKey{s.Iteration, c.names.id(s.State)}
+	st, ok := c.stateIdx[key]
 	if !ok {
 		st = int32(len(c.states))
-		state := strings.Clone(s.State)
-		c.stateIdx[consStateKey{s.Iteration, state}] = st
-		c.states = append(c.states, consState{iter: s.Iteration, state: state})
+		c.stateIdx[key] = st
+		c.states = append(c.states, consState{iter: s.Iteration, state: key.state})
 	}
 	c.states[st].n++
-	a, ok := c.actIdx[consActKey{st, s.Action}]
+	action := c.names.id(s.Action)
+	a, ok := c.actIdx[pair(st, action)]
 	if !ok {
 		a = int32(len(c.acts))
-		action := strings.Clone(s.Action)
-		c.actIdx[consActKey{st, action}] = a
+		c.actIdx[pair(st, action)] = a
 		c.acts = append(c.acts, consAct{st: st, action: action})
 	}
 	act := &c.acts[a]
@@ -221,9 +216,10 @@ func (c *ConsistencyCounter) States() []StateConsistency {
 			continue
 		}
 		ids := order[start[si]:start[si+1]]
-		slices.SortFunc(ids, func(x, y int32) int { return strings.Compare(c.acts[x].action, c.acts[y].action) })
+		name := c.names.strs
+		slices.SortFunc(ids, func(x, y int32) int { return strings.Compare(name[c.acts[x].action], name[c.acts[y].action]) })
 		counts, labels = counts[:0], labels[:0]
-		row := StateConsistency{Iteration: s.iter, State: s.state, Occurrences: s.n, Actions: len(ids)}
+		row := StateConsistency{Iteration: s.iter, State: name[s.state], Occurrences: s.n, Actions: len(ids)}
 		for _, id := range ids {
 			a := c.acts[id]
 			lab := LabelUnknown
@@ -235,7 +231,7 @@ func (c *ConsistencyCounter) States() []StateConsistency {
 			counts = append(counts, a.count)
 			labels = append(labels, lab)
 			if a.count > row.ModalCount {
-				row.ModalAction, row.ModalCount, row.ModalLabel = a.action, a.count, lab
+				row.ModalAction, row.ModalCount, row.ModalLabel = name[a.action], a.count, lab
 			}
 		}
 		var split [3]float64

@@ -151,8 +151,9 @@ type LemmaSim struct {
 // E[A_j] = 0, hence E[A_j | a_j] <= 0 and the mass is <= 0 for r >= 0. For
 // large G it approaches StdAdvantageMass.
 //
-// Errors (matching ErrParameter): q, p or p - r outside [0, 1], G < 2,
-// negative Groups, Level outside (0, 1). A nil rng panics.
+// Errors (matching ErrParameter): q, p or p - r outside [0, 1] or NaN, G < 2,
+// negative Groups, Level outside (0, 1). With Groups == 1 the standard errors
+// and intervals are NaN. A nil rng panics.
 func SimulateLemma(q, r, p float64, cfg LemmaSimConfig, rng *rand.Rand) (LemmaSim, error) {
 	if cfg.G == 0 {
 		cfg.G = 8

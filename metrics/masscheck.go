@@ -22,9 +22,15 @@ type MassSample struct {
 // and the BootstrapConfig defaults (2000 resamples, 95%).
 type MassConfig struct {
 	// MinVisits: only states with at least this many visits are estimated.
-	// Zero means 20.
+	// Zero means 20; a negative value admits every state.
 	MinVisits int
-	Bootstrap BootstrapConfig
+	// MinClusters: the bootstrap resamples rollout groups only when the
+	// trajectories visiting a state come from at least this many groups;
+	// otherwise it resamples trajectories (a percentile bootstrap over very
+	// few clusters is degenerate: one group gives a zero-width interval).
+	// Zero means 20; values below 1 act as 1.
+	MinClusters int
+	Bootstrap   BootstrapConfig
 }
 
 // MassEstimate is the empirical Lemma 3.1 check for one (state, action).
@@ -34,7 +40,10 @@ type MassEstimate struct {
 	ActionVisits       int // visits to State that took Action
 	Trajectories       int // trajectories that visited State
 	ActionTrajectories int // of those, trajectories that took Action there at least once
-	Clusters           int // bootstrap resampling units: rollout groups among the Trajectories
+	// Clusters is the number of bootstrap resampling units: rollout groups
+	// when ByGroup, else trajectories.
+	Clusters int
+	ByGroup  bool
 	// Q, R, Mass and Prediction are point estimates with percentile bootstrap
 	// intervals (see MassAccumulator).
 	Q, R, Mass, Prediction Interval
@@ -70,9 +79,12 @@ type MassEstimate struct {
 // an empty Group is its own cluster), the same resample for every action of
 // s. Clustering matters for Mass: the advantages of one group sum to zero, so
 // resampling single trajectories overstates the variance (in the tests, a
-// nominal 95% interval then covered 99%; by group it covers 95%). States are
-// processed in key order, actions in text order and clusters in order of
-// their first trajectory id, so the result is deterministic for a seeded rng.
+// nominal 95% interval then covered 99%; by group it covers 95%). When the
+// state's trajectories come from fewer than cfg.MinClusters groups, single
+// trajectories are resampled instead (conservative for Mass; ByGroup false).
+// States are processed in key order, actions in text order and clusters in
+// order of their first trajectory id, so the result is deterministic for a
+// seeded rng.
 //
 // A NaN advantage makes Mass NaN for its (state, action). Memory is
 // O(distinct (state, trajectory, action) keys). The zero value is ready to
@@ -84,7 +96,8 @@ type MassAccumulator struct {
 	trajs    []massTraj
 	visitIdx map[[2]int32]int32 // (state, traj) -> visit
 	visits   []massVisit
-	actIdx   map[massActKey]int32 // (visit, action) -> act
+	actions  interner
+	actIdx   map[uint64]int32 // pair(visit, action id) -> index into acts
 	acts     []massAct
 }
 
@@ -98,16 +111,10 @@ type massVisit struct {
 	n        int
 }
 
-type massActKey struct {
-	visit  int32
-	action string
-}
-
 type massAct struct {
-	visit  int32
-	action string
-	k      int
-	sumAdv float64
+	visit, action int32
+	k             int
+	sumAdv        float64
 }
 
 // Add records one visit.
@@ -116,7 +123,7 @@ func (m *MassAccumulator) Add(s MassSample) {
 		m.stateIdx = make(map[string]int32)
 		m.trajIdx = make(map[string]int32)
 		m.visitIdx = make(map[[2]int32]int32)
-		m.actIdx = make(map[massActKey]int32)
+		m.actIdx = make(map[uint64]int32)
 	}
 	st, ok := m.stateIdx[s.State]
 	if !ok {
@@ -142,12 +149,12 @@ func (m *MassAccumulator) Add(s MassSample) {
 		m.visits = append(m.visits, massVisit{st: st, traj: tr})
 	}
 	m.visits[v].n++
-	a, ok := m.actIdx[massActKey{v, s.Action}]
+	action := m.actions.id(s.Action)
+	a, ok := m.actIdx[pair(v, action)]
 	if !ok {
 		a = int32(len(m.acts))
-		k := strings.Clone(s.Action)
-		m.actIdx[massActKey{v, k}] = a
-		m.acts = append(m.acts, massAct{visit: v, action: k})
+		m.actIdx[pair(v, action)] = a
+		m.acts = append(m.acts, massAct{visit: v, action: action})
 	}
 	m.acts[a].k++
 	m.acts[a].sumAdv += s.Advantage
@@ -160,6 +167,9 @@ func (m *MassAccumulator) Add(s MassSample) {
 func (m *MassAccumulator) Estimate(cfg MassConfig, rng *rand.Rand) []MassEstimate {
 	if cfg.MinVisits == 0 {
 		cfg.MinVisits = 20
+	}
+	if cfg.MinClusters == 0 {
+		cfg.MinClusters = 20
 	}
 	bc := cfg.Bootstrap.withDefaults()
 	if rng == nil {
@@ -190,7 +200,7 @@ func (m *MassAccumulator) Estimate(cfg MassConfig, rng *rand.Rand) []MassEstimat
 		if total < cfg.MinVisits || total == 0 {
 			continue
 		}
-		out = append(out, m.estimateState(st, vis, actsOf, bc, rng)...)
+		out = append(out, m.estimateState(st, vis, actsOf, cfg.MinClusters, bc, rng)...)
 	}
 	return out
 }
@@ -202,7 +212,7 @@ type massCell struct {
 	sumAdv float64
 }
 
-func (m *MassAccumulator) estimateState(st int32, vis []int32, actsOf [][]int32, bc BootstrapConfig, rng *rand.Rand) []MassEstimate {
+func (m *MassAccumulator) estimateState(st int32, vis []int32, actsOf [][]int32, minClusters int, bc BootstrapConfig, rng *rand.Rand) []MassEstimate {
 	slices.SortFunc(vis, func(a, b int32) int {
 		return strings.Compare(m.trajs[m.visits[a].traj].id, m.trajs[m.visits[b].traj].id)
 	})
@@ -230,8 +240,16 @@ func (m *MassAccumulator) estimateState(st int32, vis []int32, actsOf [][]int32,
 		}
 		for _, a := range actsOf[v] {
 			act := m.acts[a]
-			cellsOf[act.action] = append(cellsOf[act.action], massCell{t: t, k: float64(act.k), sumAdv: act.sumAdv})
+			name := m.actions.strs[act.action]
+			cellsOf[name] = append(cellsOf[name], massCell{t: t, k: float64(act.k), sumAdv: act.sumAdv})
 		}
+	}
+	byGroup := U < T // some trajectories share a group
+	if U < minClusters {
+		for t := range unit {
+			unit[t] = t
+		}
+		U, byGroup = T, false
 	}
 	actions := make([]string, 0, len(cellsOf))
 	for a := range cellsOf {
@@ -306,7 +324,7 @@ func (m *MassAccumulator) estimateState(st int32, vis []int32, actsOf [][]int32,
 	for i, a := range actions {
 		cells := cellsOf[a]
 		pt := eval(ones, V, N, S, cells)
-		e := MassEstimate{State: m.states[st], Action: a, Visits: visits, Trajectories: T, ActionTrajectories: len(cells), Clusters: U}
+		e := MassEstimate{State: m.states[st], Action: a, Visits: visits, Trajectories: T, ActionTrajectories: len(cells), Clusters: U, ByGroup: byGroup}
 		for _, c := range cells {
 			e.ActionVisits += int(c.k)
 		}

@@ -83,7 +83,7 @@ func TestMassAccumulatorRecoversSyntheticTruth(t *testing.T) {
 	for _, e := range est {
 		w := worlds[e.State]
 		qb, rb, mass := massTruth(e.Action, w[0], w[1], w[2], G)
-		if e.Visits != 1200 || e.Trajectories != 1200 || e.Clusters != 150 || e.Undefined != 0 {
+		if e.Visits != 1200 || e.Trajectories != 1200 || e.Clusters != 150 || !e.ByGroup || e.Undefined != 0 {
 			t.Errorf("%s/%s: visits %d trajectories %d clusters %d undefined %d", e.State, e.Action, e.Visits, e.Trajectories, e.Clusters, e.Undefined)
 		}
 		for _, c := range []struct {
@@ -140,6 +140,32 @@ func TestMassAccumulatorCoverage(t *testing.T) {
 	if c := coverage(false); c < 0.97 {
 		t.Errorf("trajectory-level coverage %v, expected over-coverage (>= 0.97)", c)
 	}
+}
+
+// A state visited by the trajectories of a single rollout group cannot be
+// cluster-resampled (one cluster gives a zero-width interval); the bootstrap
+// falls back to trajectories and the intervals still cover the truth.
+func TestMassAccumulatorFewGroupsFallsBack(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 3))
+	const G = 400
+	q, r, p := 0.3, 0.3, 0.7
+	var acc MassAccumulator
+	massWorld(&acc, rng, "s", q, r, p, 1, G, true)
+	est := acc.Estimate(MassConfig{Bootstrap: BootstrapConfig{Resamples: 1000, Level: 0.999}}, rng)
+	qb, rb, mass := massTruth("flawed", q, r, p, G)
+	for _, e := range est {
+		if e.Action != "flawed" {
+			continue
+		}
+		if e.ByGroup || e.Clusters != G {
+			t.Errorf("ByGroup %v, Clusters %d: want trajectory resampling", e.ByGroup, e.Clusters)
+		}
+		if !(e.Q.Lo < e.Q.Hi) || !e.Q.Contains(qb) || !e.R.Contains(rb) || !e.Mass.Contains(mass) {
+			t.Errorf("q %+v (%v), r %+v (%v), mass %+v (%v)", e.Q, qb, e.R, rb, e.Mass, mass)
+		}
+		return
+	}
+	t.Fatal("no estimate for the flawed action")
 }
 
 func TestMassAccumulatorUndefinedR(t *testing.T) {

@@ -55,8 +55,9 @@ type RepetitionRow struct {
 // keys, so steps may arrive in any order, interleaved across trajectories and
 // iterations, and the result does not depend on arrival order. Turn is part of
 // the definition but not needed to evaluate it; duplicate turns are not
-// detected. Memory is O(distinct (iteration, trajectory, action, state) keys);
-// strings are copied on first use so callers' buffers are not retained.
+// detected. Strings are compared exactly; empty strings are ordinary keys.
+// Memory is O(distinct (iteration, trajectory, action, state) keys); each
+// distinct string is copied once, so callers' buffers are not retained.
 //
 // The zero value is ready to use. A RepetitionCounter is not safe for
 // concurrent use.

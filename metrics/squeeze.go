@@ -129,17 +129,21 @@ func ExpectedGradient(dst, logits, p []float64, cfg SqueezeConfig) []float64 {
 
 // SqueezePath iterates the expected GRPO update theta <- theta + eta g(theta)
 // (ExpectedGradient) for cfg.Steps steps from the given logits and returns the
-// policy over time: row t is pi after t updates, rows 0..Steps. A negative
-// Steps or Eta panics. With the full
-// update this is exact gradient ascent on E[R], so for a small enough step
-// E[R] never decreases; Theorem 3.2 of Liu et al. (arXiv 2509.23870) is about
-// what happens to the bad actions meanwhile: with actions ordered
+// policy over time: row t is pi after t updates, rows 0..Steps.
+//
+// With the full update this is exact gradient ascent on E[R], so for a small
+// enough step E[R] never decreases. Theorem 3.2 of Liu et al. (arXiv
+// 2509.23870) is about the bad actions meanwhile: with actions ordered
 // (good, bad2, bad1) and p_g > p_b2 > p_b1, pi_b2 may rise while
 // pi_b1 + pi_b2 falls. That is not unconditional: when a middling bad action
 // dominates (pi = (0.01, 0.7, 0.29), p = (1, 0.3, 0)) the exact expected
-// update first lowers pi_g, since d pi_g/dt = pi_g (pi_g (p_g - pbar) -
-// sum_k pi_k^2 (p_k - pbar)) < 0 there; the tests pin both cases. Inputs are
-// not modified; len(p) != len(logits) panics.
+// update first lowers pi_g, since
+//
+//	d pi_g/dt = pi_g (pi_g (p_g - pbar) - sum_k pi_k^2 (p_k - pbar)) < 0
+//
+// there; the tests pin both cases. Inputs are not modified; len(p) !=
+// len(logits) panics, and so does a negative Steps or Eta. NaN inputs give
+// NaN rows.
 func SqueezePath(logits, p []float64, cfg SqueezeConfig) [][]float64 {
 	if len(p) != len(logits) {
 		panic("metrics: length mismatch")
