@@ -44,10 +44,16 @@ type RepetitionRow struct {
 	RepeatRate       float64 `parquet:"repeat_rate" json:"repeat_rate"`
 	LoopRate         float64 `parquet:"loop_rate" json:"loop_rate"`
 	SuccessTrajs     int     `parquet:"success_trajs" json:"success_trajs"`
+	SuccessSteps     int     `parquet:"success_steps" json:"success_steps"`
+	SuccessRepeated  int     `parquet:"success_repeated" json:"success_repeated"`
+	SuccessLoops     int     `parquet:"success_loops" json:"success_loops"`
 	SuccessRepeat    float64 `parquet:"success_repeat_rate" json:"success_repeat_rate"`
 	SuccessLoop      float64 `parquet:"success_loop_rate" json:"success_loop_rate"`
 	SuccessRepeating float64 `parquet:"success_repeating_traj_frac" json:"success_repeating_traj_frac"`
 	FailureTrajs     int     `parquet:"failure_trajs" json:"failure_trajs"`
+	FailureSteps     int     `parquet:"failure_steps" json:"failure_steps"`
+	FailureRepeated  int     `parquet:"failure_repeated" json:"failure_repeated"`
+	FailureLoops     int     `parquet:"failure_loops" json:"failure_loops"`
 	FailureRepeat    float64 `parquet:"failure_repeat_rate" json:"failure_repeat_rate"`
 	FailureLoop      float64 `parquet:"failure_loop_rate" json:"failure_loop_rate"`
 	FailureRepeating float64 `parquet:"failure_repeating_traj_frac" json:"failure_repeating_traj_frac"`
@@ -58,41 +64,65 @@ type RepetitionRow struct {
 // earlier action of the same trajectory, and is a loop when its state key is
 // also the same.
 func Repetition(ctx context.Context, patterns []string, filter LogFilter) ([]RepetitionRow, Sources, error) {
-	counters := map[runSplit]*metrics.RepetitionCounter{}
-	src, err := scan(ctx, patterns, trajlog.ReadOptions{SkipPrompt: true}, func(r *trajlog.Record) error {
-		if !filter.keep(r) {
-			return nil
-		}
-		k := runSplit{r.Run, r.Split}
-		c := counters[k]
-		if c == nil {
-			c = new(metrics.RepetitionCounter)
-			counters[runSplit{strings.Clone(r.Run), strings.Clone(r.Split)}] = c
-		}
-		c.Add(metrics.RepStep{
-			Iteration: int(r.Iteration), Traj: r.TrajID, Turn: int(r.Turn),
-			Action: r.Action, State: r.StateKey, Success: r.Success,
-		})
-		return nil
-	})
+	p := newRepetitionPass(filter)
+	src, err := scan(ctx, patterns, trajlog.ReadOptions{SkipPrompt: true}, p.add)
 	if err != nil {
 		return nil, src, err
 	}
+	return p.rows(), src, nil
+}
+
+// repetitionPass accumulates repetition per run and split during a scan.
+type repetitionPass struct {
+	filter   LogFilter
+	counters map[runSplit]*metrics.RepetitionCounter
+	last     *metrics.RepetitionCounter
+	lastKey  runSplit
+}
+
+func newRepetitionPass(filter LogFilter) *repetitionPass {
+	return &repetitionPass{filter: filter, counters: map[runSplit]*metrics.RepetitionCounter{}}
+}
+
+func (p *repetitionPass) add(r *trajlog.Record) error {
+	if !p.filter.keep(r) {
+		return nil
+	}
+	c := p.last
+	if c == nil || r.Run != p.lastKey.run || r.Split != p.lastKey.split {
+		k := runSplit{strings.Clone(r.Run), strings.Clone(r.Split)}
+		c = p.counters[k]
+		if c == nil {
+			c = new(metrics.RepetitionCounter)
+			p.counters[k] = c
+		}
+		p.last, p.lastKey = c, k
+	}
+	c.Add(metrics.RepStep{
+		Iteration: int(r.Iteration), Traj: r.TrajID, Turn: int(r.Turn),
+		Action: r.Action, State: r.StateKey, Success: r.Success,
+	})
+	return nil
+}
+
+func (p *repetitionPass) rows() []RepetitionRow {
 	var rows []RepetitionRow
-	for _, k := range sortedRunSplits(counters) {
-		for _, res := range counters[k].Result() {
+	for _, k := range sortedRunSplits(p.counters) {
+		for _, res := range p.counters[k].Result() {
 			rows = append(rows, RepetitionRow{
 				Run: k.run, Split: k.split, Iteration: int32(res.Iteration),
 				Trajectories: res.All.Trajectories, Steps: res.All.Steps,
 				RepeatRate: res.All.RepeatRate, LoopRate: res.All.LoopRate,
-				SuccessTrajs: res.Success.Trajectories, SuccessRepeat: res.Success.RepeatRate,
+				SuccessTrajs: res.Success.Trajectories, SuccessSteps: res.Success.Steps,
+				SuccessRepeated: res.Success.Repeated, SuccessLoops: res.Success.Loops, SuccessRepeat: res.Success.RepeatRate,
 				SuccessLoop: res.Success.LoopRate, SuccessRepeating: frac(res.Success.RepeatingTrajectories, res.Success.Trajectories),
-				FailureTrajs: res.Failure.Trajectories, FailureRepeat: res.Failure.RepeatRate,
+				FailureTrajs: res.Failure.Trajectories, FailureSteps: res.Failure.Steps,
+				FailureRepeated: res.Failure.Repeated, FailureLoops: res.Failure.Loops, FailureRepeat: res.Failure.RepeatRate,
 				FailureLoop: res.Failure.LoopRate, FailureRepeating: frac(res.Failure.RepeatingTrajectories, res.Failure.Trajectories),
 			})
 		}
 	}
-	return rows, src, nil
+	return rows
 }
 
 // ConsistencyRow is the action consistency from logs of one (run, split,
@@ -131,24 +161,63 @@ type StateConsistencyRow struct {
 // Consistency computes action consistency where state keys recur in the logs
 // (metrics.ConsistencyCounter), per run, split and iteration, and per state.
 func Consistency(ctx context.Context, patterns []string, filter LogFilter, cfg metrics.ConsistencyConfig) ([]ConsistencyRow, []StateConsistencyRow, Sources, error) {
-	counters := map[runSplit]*metrics.ConsistencyCounter{}
-	src, err := scan(ctx, patterns, trajlog.ReadOptions{SkipPrompt: true}, func(r *trajlog.Record) error {
-		if !filter.keep(r) {
-			return nil
-		}
-		k := runSplit{r.Run, r.Split}
-		c := counters[k]
-		if c == nil {
-			c = metrics.NewConsistencyCounter(cfg)
-			counters[runSplit{strings.Clone(r.Run), strings.Clone(r.Split)}] = c
-		}
-		c.Add(metrics.ConsistencySample{Iteration: int(r.Iteration), State: r.StateKey, Action: r.Action, Label: r.Label})
-		return nil
-	})
+	p := newConsistencyPass(filter, cfg)
+	src, err := scan(ctx, patterns, trajlog.ReadOptions{SkipPrompt: true}, p.add)
 	if err != nil {
 		return nil, nil, src, err
 	}
-	kk, th := cfg.K, cfg.Threshold
+	rows, states := p.rows()
+	return rows, states, src, nil
+}
+
+// LogDiagnostics computes repetition and consistency in one scan of the logs,
+// with the results of Repetition and Consistency.
+func LogDiagnostics(ctx context.Context, patterns []string, filter LogFilter, cfg metrics.ConsistencyConfig) ([]RepetitionRow, []ConsistencyRow, []StateConsistencyRow, Sources, error) {
+	rp, cp := newRepetitionPass(filter), newConsistencyPass(filter, cfg)
+	src, err := scan(ctx, patterns, trajlog.ReadOptions{SkipPrompt: true}, func(r *trajlog.Record) error {
+		rp.add(r)
+		return cp.add(r)
+	})
+	if err != nil {
+		return nil, nil, nil, src, err
+	}
+	rows, states := cp.rows()
+	return rp.rows(), rows, states, src, nil
+}
+
+// consistencyPass accumulates consistency per run and split during a scan.
+type consistencyPass struct {
+	filter   LogFilter
+	cfg      metrics.ConsistencyConfig
+	counters map[runSplit]*metrics.ConsistencyCounter
+	last     *metrics.ConsistencyCounter
+	lastKey  runSplit
+}
+
+func newConsistencyPass(filter LogFilter, cfg metrics.ConsistencyConfig) *consistencyPass {
+	return &consistencyPass{filter: filter, cfg: cfg, counters: map[runSplit]*metrics.ConsistencyCounter{}}
+}
+
+func (p *consistencyPass) add(r *trajlog.Record) error {
+	if !p.filter.keep(r) {
+		return nil
+	}
+	c := p.last
+	if c == nil || r.Run != p.lastKey.run || r.Split != p.lastKey.split {
+		k := runSplit{strings.Clone(r.Run), strings.Clone(r.Split)}
+		c = p.counters[k]
+		if c == nil {
+			c = metrics.NewConsistencyCounter(p.cfg)
+			p.counters[k] = c
+		}
+		p.last, p.lastKey = c, k
+	}
+	c.Add(metrics.ConsistencySample{Iteration: int(r.Iteration), State: r.StateKey, Action: r.Action, Label: r.Label})
+	return nil
+}
+
+func (p *consistencyPass) rows() ([]ConsistencyRow, []StateConsistencyRow) {
+	kk, th := p.cfg.K, p.cfg.Threshold
 	if kk == 0 {
 		kk = metrics.DefaultConsistencyK
 	}
@@ -157,8 +226,8 @@ func Consistency(ctx context.Context, patterns []string, filter LogFilter, cfg m
 	}
 	var rows []ConsistencyRow
 	var states []StateConsistencyRow
-	for _, k := range sortedRunSplits(counters) {
-		c := counters[k]
+	for _, k := range sortedRunSplits(p.counters) {
+		c := p.counters[k]
 		for _, res := range c.Result() {
 			rows = append(rows, ConsistencyRow{
 				Run: k.run, Split: k.split, Iteration: int32(res.Iteration),
@@ -175,7 +244,7 @@ func Consistency(ctx context.Context, patterns []string, filter LogFilter, cfg m
 			})
 		}
 	}
-	return rows, states, src, nil
+	return rows, states
 }
 
 // AdvantageOptions set the empirical expected-advantage check.

@@ -21,6 +21,7 @@ type synthConfig struct {
 	Q, R, P                     float64
 	RepeatProb                  float64 // chance that a later turn repeats "look"
 	PromptBytes                 int     // approximate prompt length
+	StateCycle                  int     // >0: turn t is in state t mod StateCycle (states recur within a trajectory)
 	Seed                        uint64
 }
 
@@ -57,7 +58,7 @@ func synthLogs(cfg synthConfig, emit func(iter int, recs []trajlog.Record)) {
 						Run: "synth", Iteration: int32(it), Split: trajlog.SplitTrain, Env: "synth",
 						TaskType: "walk", TaskID: fmt.Sprint("task-", task),
 						GroupID: fmt.Sprintf("it%d-task%d", it, task), TrajID: fmt.Sprintf("it%d-task%d-%d", it, task, j),
-						Turn: int32(t), StateKey: fmt.Sprintf("task%d/s%d", task, t), Prompt: prompt, Action: action,
+						Turn: int32(t), StateKey: fmt.Sprintf("task%d/s%d", task, stateOf(cfg, t)), Prompt: prompt, Action: action,
 						Valid: true, Label: label, LabelVotes: 5 * label, Outcome: float32(rewards[j]), Success: success,
 					})
 				}
@@ -85,4 +86,11 @@ func writeSynth(tb testing.TB, dir string, cfg synthConfig) string {
 		}
 	})
 	return dir
+}
+
+func stateOf(cfg synthConfig, turn int) int {
+	if cfg.StateCycle > 0 {
+		return turn % cfg.StateCycle
+	}
+	return turn
 }

@@ -27,3 +27,6 @@ func (in *interner) id(s string) int32 {
 
 // pair packs two ids into one map key.
 func pair(a, b int32) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b)) }
+
+// str returns the string of an id.
+func (in *interner) str(id int32) string { return in.strs[id] }

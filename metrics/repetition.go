@@ -65,8 +65,11 @@ type RepetitionCounter struct {
 	names   interner // trajectory ids, actions and states
 	trajIdx map[repTrajKey]int32
 	trajs   []repTraj
-	acts    map[uint64]struct{}     // pair(trajectory, action)
-	loops   map[repLoopKey]struct{} // (pair(trajectory, action), state)
+	// The steps of a trajectory usually arrive together: the last one seen
+	// is remembered to skip two map lookups.
+	last    int32
+	lastKey string
+	lastIt  int
 }
 
 type repTrajKey struct {
@@ -74,30 +77,40 @@ type repTrajKey struct {
 	traj int32
 }
 
-type repLoopKey struct {
-	trajAct uint64
-	state   int32
-}
-
+// repTraj holds one trajectory's distinct (action, state) pairs in a small
+// slice: trajectories have tens of steps, where a linear scan beats a map.
 type repTraj struct {
 	iter                         int
 	steps, distinctAct, distinct int
 	success, failure             bool
+	pairs                        []uint64 // pair(action, state), distinct
+	// Long trajectories switch to sets once pairs reaches repLinearMax, so
+	// that a step costs O(1) rather than O(steps).
+	pairSet map[uint64]struct{}
+	actSet  map[int32]struct{}
 }
 
-// Add records one step.
+// repLinearMax is the number of distinct pairs up to which a trajectory is
+// scanned linearly.
+const repLinearMax = 48
+
+// Add counts one step.
 func (c *RepetitionCounter) Add(s RepStep) {
 	if c.trajIdx == nil {
 		c.trajIdx = make(map[repTrajKey]int32)
-		c.acts = make(map[uint64]struct{})
-		c.loops = make(map[repLoopKey]struct{})
+		c.last = -1
 	}
-	key := repTrajKey{s.Iteration, c.names.id(s.Traj)}
-	t, ok := c.trajIdx[key]
-	if !ok {
-		t = int32(len(c.trajs))
-		c.trajIdx[key] = t
-		c.trajs = append(c.trajs, repTraj{iter: s.Iteration})
+	t := c.last
+	if t < 0 || s.Iteration != c.lastIt || s.Traj != c.lastKey {
+		key := repTrajKey{s.Iteration, c.names.id(s.Traj)}
+		var ok bool
+		t, ok = c.trajIdx[key]
+		if !ok {
+			t = int32(len(c.trajs))
+			c.trajIdx[key] = t
+			c.trajs = append(c.trajs, repTraj{iter: s.Iteration})
+		}
+		c.last, c.lastIt, c.lastKey = t, s.Iteration, c.names.str(key.traj)
 	}
 	tr := &c.trajs[t]
 	tr.steps++
@@ -106,15 +119,40 @@ func (c *RepetitionCounter) Add(s RepStep) {
 	} else {
 		tr.failure = true
 	}
-	ta := pair(t, c.names.id(s.Action))
-	if _, ok := c.acts[ta]; !ok {
-		c.acts[ta] = struct{}{}
+	act, state := c.names.id(s.Action), c.names.id(s.State)
+	p := pair(act, state)
+	if tr.pairSet != nil {
+		if _, ok := tr.pairSet[p]; ok {
+			return
+		}
+		tr.pairSet[p] = struct{}{}
+		tr.distinct++
+		if _, ok := tr.actSet[act]; !ok {
+			tr.actSet[act] = struct{}{}
+			tr.distinctAct++
+		}
+		return
+	}
+	seenAct := false
+	for _, q := range tr.pairs {
+		if q == p {
+			return // same action and state: a loop, hence also a repeat
+		}
+		seenAct = seenAct || int32(q>>32) == act
+	}
+	tr.pairs = append(tr.pairs, p)
+	tr.distinct++
+	if !seenAct {
 		tr.distinctAct++
 	}
-	lk := repLoopKey{ta, c.names.id(s.State)}
-	if _, ok := c.loops[lk]; !ok {
-		c.loops[lk] = struct{}{}
-		tr.distinct++
+	if len(tr.pairs) == repLinearMax {
+		tr.pairSet = make(map[uint64]struct{}, 2*repLinearMax)
+		tr.actSet = make(map[int32]struct{}, 2*repLinearMax)
+		for _, q := range tr.pairs {
+			tr.pairSet[q] = struct{}{}
+			tr.actSet[int32(q>>32)] = struct{}{}
+		}
+		tr.pairs = nil
 	}
 }
 

@@ -64,6 +64,9 @@ func TestRepetitionMixedSuccess(t *testing.T) {
 
 // Steps arriving shuffled and interleaved give the same result as the
 // definition applied to each trajectory in turn order.
+// Lengths up to 300 steps with up to 30 x 12 distinct (action, state) pairs
+// exercise both the linear scan and the set representation of long
+// trajectories (repLinearMax).
 func TestRepetitionOrderFreeMatchesDefinition(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 8))
 	var steps []RepStep
@@ -71,10 +74,13 @@ func TestRepetitionOrderFreeMatchesDefinition(t *testing.T) {
 		for tr := range 40 {
 			success := rng.IntN(2) == 0
 			n := 1 + rng.IntN(15)
+			if tr%5 == 0 {
+				n = 1 + rng.IntN(300)
+			}
 			for turn := range n {
 				steps = append(steps, RepStep{
 					Iteration: it, Traj: fmt.Sprint("traj", tr), Turn: turn,
-					Action: fmt.Sprint("act", rng.IntN(4)), State: fmt.Sprint("s", rng.IntN(3)), Success: success,
+					Action: fmt.Sprint("act", rng.IntN(4+26*(tr%2))), State: fmt.Sprint("s", rng.IntN(3+9*(tr%2))), Success: success,
 				})
 			}
 		}
