@@ -44,19 +44,19 @@ type RepetitionRow struct {
 	RepeatRate       float64 `parquet:"repeat_rate" json:"repeat_rate"`
 	LoopRate         float64 `parquet:"loop_rate" json:"loop_rate"`
 	SuccessTrajs     int     `parquet:"success_trajs" json:"success_trajs"`
-	SuccessSteps     int     `parquet:"success_steps" json:"success_steps"`
-	SuccessRepeated  int     `parquet:"success_repeated" json:"success_repeated"`
-	SuccessLoops     int     `parquet:"success_loops" json:"success_loops"`
+	SuccessSteps     int     `parquet:"success_steps" json:"success_steps" text:"-"`
+	SuccessRepeated  int     `parquet:"success_repeated" json:"success_repeated" text:"-"`
+	SuccessLoops     int     `parquet:"success_loops" json:"success_loops" text:"-"`
 	SuccessRepeat    float64 `parquet:"success_repeat_rate" json:"success_repeat_rate"`
-	SuccessLoop      float64 `parquet:"success_loop_rate" json:"success_loop_rate"`
-	SuccessRepeating float64 `parquet:"success_repeating_traj_frac" json:"success_repeating_traj_frac"`
+	SuccessLoop      float64 `parquet:"success_loop_rate" json:"success_loop_rate" text:"-"`
+	SuccessRepeating float64 `parquet:"success_repeating_traj_frac" json:"success_repeating_traj_frac" text:"-"`
 	FailureTrajs     int     `parquet:"failure_trajs" json:"failure_trajs"`
-	FailureSteps     int     `parquet:"failure_steps" json:"failure_steps"`
-	FailureRepeated  int     `parquet:"failure_repeated" json:"failure_repeated"`
-	FailureLoops     int     `parquet:"failure_loops" json:"failure_loops"`
+	FailureSteps     int     `parquet:"failure_steps" json:"failure_steps" text:"-"`
+	FailureRepeated  int     `parquet:"failure_repeated" json:"failure_repeated" text:"-"`
+	FailureLoops     int     `parquet:"failure_loops" json:"failure_loops" text:"-"`
 	FailureRepeat    float64 `parquet:"failure_repeat_rate" json:"failure_repeat_rate"`
-	FailureLoop      float64 `parquet:"failure_loop_rate" json:"failure_loop_rate"`
-	FailureRepeating float64 `parquet:"failure_repeating_traj_frac" json:"failure_repeating_traj_frac"`
+	FailureLoop      float64 `parquet:"failure_loop_rate" json:"failure_loop_rate" text:"-"`
+	FailureRepeating float64 `parquet:"failure_repeating_traj_frac" json:"failure_repeating_traj_frac" text:"-"`
 }
 
 // Repetition computes repetition rates per run, split and iteration from step
@@ -261,26 +261,29 @@ type AdvantageOptions struct {
 // run (and iteration, unless pooled): q, r, the logged advantage mass and the
 // prediction q r (q-1), with percentile bootstrap intervals.
 type AdvantageRow struct {
-	Run          string  `parquet:"run" json:"run"`
-	Iteration    int32   `parquet:"iteration" json:"iteration"` // -1 when iterations are pooled
-	State        string  `parquet:"state_key" json:"state_key"`
-	Action       string  `parquet:"action" json:"action"`
-	Visits       int     `parquet:"visits" json:"visits"`
-	ActionVisits int     `parquet:"action_visits" json:"action_visits"`
-	Trajectories int     `parquet:"trajectories" json:"trajectories"`
-	Q            float64 `parquet:"q" json:"q"`
-	QLo          float64 `parquet:"q_lo" json:"q_lo"`
-	QHi          float64 `parquet:"q_hi" json:"q_hi"`
-	R            float64 `parquet:"r" json:"r"`
-	RLo          float64 `parquet:"r_lo" json:"r_lo"`
-	RHi          float64 `parquet:"r_hi" json:"r_hi"`
-	Mass         float64 `parquet:"mass" json:"mass"`
-	MassLo       float64 `parquet:"mass_lo" json:"mass_lo"`
-	MassHi       float64 `parquet:"mass_hi" json:"mass_hi"`
-	Prediction   float64 `parquet:"prediction" json:"prediction"`
-	PredLo       float64 `parquet:"prediction_lo" json:"prediction_lo"`
-	PredHi       float64 `parquet:"prediction_hi" json:"prediction_hi"`
-	Seed         uint64  `parquet:"seed" json:"seed"`
+	Run          string `parquet:"run" json:"run"`
+	Iteration    int32  `parquet:"iteration" json:"iteration"` // -1 when iterations are pooled
+	State        string `parquet:"state_key" json:"state_key"`
+	Action       string `parquet:"action" json:"action"`
+	Visits       int    `parquet:"visits" json:"visits"`
+	ActionVisits int    `parquet:"action_visits" json:"action_visits" text:"-"`
+	Trajectories int    `parquet:"trajectories" json:"trajectories" text:"-"`
+	// Resampling is the bootstrap unit: "group" (rollout groups, when at
+	// least MassConfig.MinClusters groups visited the state) or "trajectory".
+	Resampling string  `parquet:"resampling" json:"resampling" text:"-"`
+	Q          float64 `parquet:"q" json:"q"`
+	QLo        float64 `parquet:"q_lo" json:"q_lo"`
+	QHi        float64 `parquet:"q_hi" json:"q_hi"`
+	R          float64 `parquet:"r" json:"r"`
+	RLo        float64 `parquet:"r_lo" json:"r_lo"`
+	RHi        float64 `parquet:"r_hi" json:"r_hi"`
+	Mass       float64 `parquet:"mass" json:"mass"`
+	MassLo     float64 `parquet:"mass_lo" json:"mass_lo"`
+	MassHi     float64 `parquet:"mass_hi" json:"mass_hi"`
+	Prediction float64 `parquet:"prediction" json:"prediction"`
+	PredLo     float64 `parquet:"prediction_lo" json:"prediction_lo" text:"-"`
+	PredHi     float64 `parquet:"prediction_hi" json:"prediction_hi" text:"-"`
+	Seed       uint64  `parquet:"seed" json:"seed" text:"-"`
 }
 
 // AdvantageSummary condenses the rows: among (state, action) pairs whose
@@ -352,7 +355,7 @@ func Advantage(ctx context.Context, patterns []string, opts AdvantageOptions) ([
 		for _, e := range accs[k].Estimate(opts.Mass, rng) {
 			rows = append(rows, AdvantageRow{
 				Run: k.run, Iteration: k.iter, State: e.State, Action: e.Action,
-				Visits: e.Visits, ActionVisits: e.ActionVisits, Trajectories: e.Trajectories,
+				Visits: e.Visits, ActionVisits: e.ActionVisits, Trajectories: e.Trajectories, Resampling: resampling(e),
 				Q: e.Q.Point, QLo: e.Q.Lo, QHi: e.Q.Hi,
 				R: e.R.Point, RLo: e.R.Lo, RHi: e.R.Hi,
 				Mass: e.Mass.Point, MassLo: e.Mass.Lo, MassHi: e.Mass.Hi,
@@ -396,4 +399,11 @@ func hashKey(run string, iter int32) uint64 {
 	h.Write([]byte(run))
 	h.Write([]byte(strconv.Itoa(int(iter))))
 	return h.Sum64()
+}
+
+func resampling(e metrics.MassEstimate) string {
+	if e.ByGroup {
+		return "group"
+	}
+	return "trajectory"
 }

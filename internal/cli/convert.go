@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -81,7 +82,7 @@ func runConvert(ctx context.Context, opts ConvertOptions, env *Env) error {
 	if format != "" {
 		detected, err := adapter.Detect(opts.Input)
 		if err != nil {
-			return err
+			return formatError(err)
 		}
 		if detected != format {
 			return &UsageError{Msg: fmt.Sprintf("convert: %s looks like %s, not %s", opts.Input, detected, format)}
@@ -92,7 +93,7 @@ func runConvert(ctx context.Context, opts ConvertOptions, env *Env) error {
 		Advantage: metrics.AdvantageConfig{NoStd: opts.NoStd},
 	})
 	if err != nil {
-		return err
+		return formatError(err)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -115,4 +116,15 @@ func runConvert(ctx context.Context, opts ConvertOptions, env *Env) error {
 	}
 	fmt.Fprintf(w, "wrote %s\n", opts.Out)
 	return nil
+}
+
+// formatError marks the adapters' format errors (unknown, mixed, already
+// canonical) as bad input.
+func formatError(err error) error {
+	for _, target := range []error{adapter.ErrUnknownFormat, adapter.ErrMixedFormats, adapter.ErrCanonical} {
+		if errors.Is(err, target) {
+			return badInput(err)
+		}
+	}
+	return err
 }

@@ -40,3 +40,18 @@ func ExitCode(err error) int {
 	}
 	return ExitFailure
 }
+
+// inputError marks an error of a lower package as bad input.
+type inputError struct{ err error }
+
+func (e *inputError) Error() string  { return e.err.Error() }
+func (e *inputError) Unwrap() error  { return e.err }
+func (e *inputError) BadInput() bool { return true }
+
+// badInput marks err (if not nil) as bad input, exit status 2.
+func badInput(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &inputError{err}
+}

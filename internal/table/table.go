@@ -3,6 +3,9 @@
 // DuckDB. Column names come from each field's `parquet` tag (the part before the
 // first comma), or the field name; a field tagged `parquet:"-"` is skipped.
 //
+// A field tagged `text:"-"` is left out of the text table (to keep it readable
+// in a terminal) but written to files.
+//
 // NaN and infinite floats are written as empty CSV cells, JSON null, and NaN in
 // parquet, so that every reader sees a missing value rather than a parse error.
 package table
@@ -53,11 +56,11 @@ type column struct {
 }
 
 // columns lists the exported columns of a struct type.
-func columns(t reflect.Type) []column {
+func columns(t reflect.Type, text bool) []column {
 	var cols []column
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		if !f.IsExported() {
+		if !f.IsExported() || (text && f.Tag.Get("text") == "-") {
 			continue
 		}
 		name := f.Name
@@ -86,7 +89,7 @@ func sliceOf(rows any) reflect.Value {
 
 // Header returns the column names of rows, a slice of structs.
 func Header(rows any) []string {
-	cols := columns(sliceOf(rows).Type().Elem())
+	cols := columns(sliceOf(rows).Type().Elem(), false)
 	names := make([]string, len(cols))
 	for i, c := range cols {
 		names[i] = c.name
@@ -134,7 +137,7 @@ func cell(v reflect.Value, text bool) string {
 // Strings have newlines and tabs escaped so that each row stays on one line.
 func WriteText(w io.Writer, rows any) error {
 	v := sliceOf(rows)
-	cols := columns(v.Type().Elem())
+	cols := columns(v.Type().Elem(), true)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	for i, c := range cols {
 		if i > 0 {
@@ -159,7 +162,7 @@ func WriteText(w io.Writer, rows any) error {
 // WriteCSV writes rows as CSV with a header line.
 func WriteCSV(w io.Writer, rows any) error {
 	v := sliceOf(rows)
-	cols := columns(v.Type().Elem())
+	cols := columns(v.Type().Elem(), false)
 	cw := csv.NewWriter(w)
 	rec := make([]string, len(cols))
 	for i, c := range cols {
@@ -185,7 +188,7 @@ func WriteCSV(w io.Writer, rows any) error {
 // column order. NaN and infinities become null.
 func WriteJSON(w io.Writer, rows any) error {
 	v := sliceOf(rows)
-	cols := columns(v.Type().Elem())
+	cols := columns(v.Type().Elem(), false)
 	bw := bufio.NewWriter(w)
 	bw.WriteString("[")
 	for r := 0; r < v.Len(); r++ {

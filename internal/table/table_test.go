@@ -16,11 +16,12 @@ type row struct {
 	Name  string  `parquet:"name"`
 	Count int32   `parquet:"count"`
 	Rate  float64 `parquet:"rate"`
+	Wide  int     `parquet:"wide" text:"-"`
 	skip  int
 	Gone  int `parquet:"-"`
 }
 
-var rows = []row{{"a\tb", 3, 0.5, 0, 9}, {"c", 4, math.NaN(), 0, 9}}
+var rows = []row{{"a\tb", 3, 0.5, 0, 0, 9}, {"c", 4, math.NaN(), 0, 0, 9}}
 
 func TestText(t *testing.T) {
 	var b bytes.Buffer
@@ -31,7 +32,7 @@ func TestText(t *testing.T) {
 	if len(lines) != 3 {
 		t.Fatalf("got %d lines, want 3:\n%s", len(lines), b.String())
 	}
-	if !strings.Contains(lines[0], "name") || strings.Contains(lines[0], "Gone") {
+	if !strings.Contains(lines[0], "name") || strings.Contains(lines[0], "Gone") || strings.Contains(lines[0], "wide") {
 		t.Errorf("header %q", lines[0])
 	}
 	if !strings.Contains(lines[1], `a\tb`) || !strings.Contains(lines[2], "-") {
@@ -42,7 +43,7 @@ func TestText(t *testing.T) {
 func TestCSVAndJSON(t *testing.T) {
 	var b bytes.Buffer
 	WriteCSV(&b, rows)
-	want := "name,count,rate\na\tb,3,0.5\nc,4,\n"
+	want := "name,count,rate,wide\na\tb,3,0.5,0\nc,4,,0\n"
 	if b.String() != want {
 		t.Errorf("csv = %q, want %q", b.String(), want)
 	}
