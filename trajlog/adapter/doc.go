@@ -13,10 +13,11 @@
 // decodes prompts and responses (skip_special_tokens=True), sums
 // token_level_scores per sample and calls _dump_generations, which writes
 // {rollout_data_dir}/{global_steps}.jsonl with json.dumps(entry,
-// ensure_ascii=False), one line per sample: input, output, gts (the reward
-// model's ground truth), score, step, plus every reward_extra_infos key whose
-// list has one entry per sample (e.g. acc, pred). Source: volcengine/verl,
-// verl/trainer/ppo/ray_trainer.py, _dump_generations and _log_rollout_data.
+// ensure_ascii=False), one line per sample: input, output, score, step, in
+// newer releases gts (the reward model's ground truth), plus every
+// reward_extra_infos key whose list has one entry per sample (e.g. acc, pred).
+// Source: volcengine/verl, verl/trainer/ppo/ray_trainer.py, _dump_generations
+// and _log_rollout_data.
 // verl does not dump the GRPO group (non_tensor_batch["uid"]) or the
 // advantages; some forks add a uid key, which is used when present.
 //
@@ -30,15 +31,18 @@
 //
 // With log_completions=True, TRL's GRPOTrainer.log builds one table per logging
 // step from its completion buffer, {"step", "prompt", "completion",
-// **rewards, **extra, "advantage"} (newer releases add "mode" and write to
-// completions/{mode}/), and saves it with pandas as
-// {output_dir}/completions/completions_{global_step:05d}.parquet. There is one
-// column per reward function, named after the function; prompt is the prompt
-// after the chat template (maybe_apply_chat_template); older releases wrote the
-// step as a string. The TRL dataset card for these logs lists the same columns
-// (step, prompt, completion, <reward_function_name>, advantage). Source:
-// huggingface/trl, trl/trainer/grpo_trainer.py, GRPOTrainer.log and
-// _generate_and_score_completions.
+// **rewards, **extra, "advantage"}, and recent releases save it with pandas as
+// {output_dir}/completions/completions_{global_step:05d}.parquet (some versions
+// and wrappers add a "mode" column and write to completions/{mode}/). There is
+// one column per reward function, named after the function (reward_func_names);
+// prompt is the prompt after the chat template (maybe_apply_chat_template);
+// releases that only logged to wandb wrote the step as a string. The TRL
+// dataset card for these logs lists the same columns (step, prompt, completion,
+// <reward_function_name>, advantage). Source: huggingface/trl,
+// trl/trainer/grpo_trainer.py, GRPOTrainer.log and
+// _generate_and_score_completions (rewards = nansum over reward functions of
+// rewards_per_func * reward_weights; advantages = (R - mean) / (std + 1e-4)
+// per group of num_generations consecutive rows).
 //
 //	prompt  = prompt        action = completion
 //	outcome = step_reward = sum of the reward columns (see Options.RewardColumns)

@@ -169,7 +169,9 @@ func TestMalformedTRL(t *testing.T) {
 }
 
 func rllmString(in, name string) func() (*adapter.Result, error) {
-	return func() (*adapter.Result, error) { return adapter.ReadRLLM(strings.NewReader(in), name, adapter.Options{}) }
+	return func() (*adapter.Result, error) {
+		return adapter.ReadRLLM(strings.NewReader(in), name, adapter.Options{})
+	}
 }
 
 func TestMalformedRLLM(t *testing.T) {

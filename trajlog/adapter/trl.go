@@ -2,7 +2,6 @@ package adapter
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -68,12 +67,16 @@ func parseTRL(r io.ReaderAt, size int64, name string, opts Options) (rows []row,
 			rows, err = nil, invalid(name, 0, "", "malformed parquet file (decoder failed: %v)", p)
 		}
 	}()
-	if err := checkParquetFooter(r, size, name); err != nil {
+	dataEnd, err := checkParquetFile(r, size, name)
+	if err != nil {
 		return nil, err
 	}
 	f, err := parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
 		return nil, &trajlog.ValidationError{File: name, Msg: "malformed parquet file: " + err.Error(), Err: err}
+	}
+	if err := checkParquetPages(f, r, dataEnd, name); err != nil {
+		return nil, err
 	}
 	cols := map[string]trlColumn{}
 	var order []string // top-level leaf columns in schema order
@@ -313,25 +316,6 @@ func numberOf(v parquet.Value, kind parquet.Kind) float64 {
 	return math.NaN()
 }
 
-// checkParquetFooter validates the footer length before parquet-go allocates a
-// buffer of that size, so that a hostile footer claiming gigabytes is refused.
-func checkParquetFooter(r io.ReaderAt, size int64, name string) error {
-	if size < 12 {
-		return invalid(name, 0, "", "not a parquet file: %d bytes", size)
-	}
-	var tail [8]byte
-	if _, err := r.ReadAt(tail[:], size-8); err != nil {
-		return fmt.Errorf("reading parquet footer of %s: %w", name, err)
-	}
-	if string(tail[4:]) != "PAR1" {
-		return invalid(name, 0, "", "not a parquet file (no PAR1 footer magic; truncated?)")
-	}
-	if n := int64(binary.LittleEndian.Uint32(tail[:4])); n > size-12 {
-		return invalid(name, 0, "", "parquet footer claims %d bytes in a %d-byte file (truncated?)", n, size)
-	}
-	return nil
-}
-
 // parquetColumns returns the top-level column names of a parquet file.
 func parquetColumns(r io.ReaderAt, size int64) (cols map[string]bool, err error) {
 	defer func() {
@@ -339,7 +323,7 @@ func parquetColumns(r io.ReaderAt, size int64) (cols map[string]bool, err error)
 			cols, err = nil, fmt.Errorf("malformed parquet file (decoder failed: %v)", p)
 		}
 	}()
-	if err := checkParquetFooter(r, size, ""); err != nil {
+	if _, err := checkParquetFile(r, size, ""); err != nil {
 		return nil, err
 	}
 	f, err := parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
