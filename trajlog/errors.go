@@ -20,6 +20,9 @@ type ValidationError struct {
 	Err   error // underlying cause, may be nil
 }
 
+// Error formats the error as "FILE: row R: field F: MSG", leaving out the row
+// when Row is 0 and the field when Field is empty. For JSONL files the row is
+// the line number.
 func (e *ValidationError) Error() string {
 	s := e.File
 	if e.Row > 0 {
@@ -31,6 +34,8 @@ func (e *ValidationError) Error() string {
 	return s + ": " + e.Msg
 }
 
+// Unwrap returns the underlying cause (nil if none), so that errors.Is
+// matches, for example, ErrSchemaVersion.
 func (e *ValidationError) Unwrap() error { return e.Err }
 
 // BadInput reports that the error is about the input data (exit status 2).

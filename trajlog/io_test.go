@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress/zstd"
 )
 
 // TestFieldsMatchRecord keeps the column table in step with the Record struct.
@@ -461,6 +462,9 @@ func TestWriterRefusesInvalid(t *testing.T) {
 			t.Errorf("WriteFile(%s) = %v", name, err)
 		}
 	}
+	if err := WriteFile(filepath.Join(dir, "x.jsonl"), nil, Meta{}); err == nil {
+		t.Errorf("WriteFile(x.jsonl, no records) succeeded")
+	}
 	if err := WriteFile(filepath.Join(dir, "x.csv"), nil, Meta{}); err == nil {
 		t.Errorf("WriteFile(x.csv) succeeded")
 	}
@@ -545,7 +549,7 @@ func toOptional(r Record) optionalRecord {
 func writeRaw[T any](t testing.TB, rows []T, kv map[string]string) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	var opts []parquet.WriterOption
+	opts := []parquet.WriterOption{parquet.Compression(&zstd.Codec{})}
 	for k, v := range kv {
 		opts = append(opts, parquet.KeyValueMetadata(k, v))
 	}
@@ -630,5 +634,75 @@ func TestReaderAfterEnd(t *testing.T) {
 	}
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestReaderAcrossFiles(t *testing.T) {
+	dir := t.TempDir()
+	recs := genRecords(12, 30)
+	if err := WriteFile(filepath.Join(dir, "iter-1.parquet"), recs[:10], Meta{Derived: []string{"advantage"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(filepath.Join(dir, "iter-2.parquet"), recs[10:20], Meta{Derived: []string{"group_id", "advantage"}}); err != nil {
+		t.Fatal(err)
+	}
+	lines := jsonlLines(t, recs[20:])
+	lines[2] = strings.Replace(lines[2], `"label":`, `"label":"good","x":`, 1)
+	bad := filepath.Join(dir, "iter-3.jsonl")
+	os.WriteFile(bad, []byte(strings.Join(lines, "\n")), 0o644)
+
+	r, err := Open(dir, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	buf := make([]Record, 4)
+	var got []Record
+	for {
+		n, err := r.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			var ve *ValidationError
+			if !errors.As(err, &ve) || ve.File != bad || ve.Row != 3 || ve.Field != "label" {
+				t.Fatalf("err = %v, want %s row 3 field label", err, bad)
+			}
+			break
+		}
+	}
+	equalBits(t, got, recs[:22]) // the two lines before the bad one come through
+	if r.File() != bad {
+		t.Errorf("File() = %q, want %q", r.File(), bad)
+	}
+	if diff := cmp.Diff([]string{"group_id", "advantage"}, r.Derived()); diff != "" {
+		t.Errorf("Derived (-want +got):\n%s", diff)
+	}
+}
+
+func TestCheckThrift(t *testing.T) {
+	deep := bytes.Repeat([]byte{0x1c}, 100) // field 1, type struct, nested 100 deep
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		want string // substring of the error; "" for success
+	}{
+		{"empty struct", []byte{0}, ""},
+		{"scalars", []byte{0x15, 0x02, 0x16, 0x04, 0x11, 0x12, 0x13, 0x7f, 0x17, 1, 2, 3, 4, 5, 6, 7, 8, 0x18, 2, 'h', 'i', 0}, ""},
+		{"list of structs", []byte{0x19, 0x2c, 0x00, 0x15, 0x02, 0x00, 0x00}, ""},
+		{"deep nesting", deep, "nested more than"},
+		{"list claims 2^31 structs", []byte{0x19, 0xfc, 0xff, 0xff, 0xff, 0xff, 0x07, 0}, "continues past the end"},
+		{"list claims 2^40", []byte{0x19, 0xfc, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20, 0}, "claims"},
+		{"binary claims 4 GiB", []byte{0x18, 0xff, 0xff, 0xff, 0xff, 0x0f, 0}, "claims"},
+		{"binary past the end", []byte{0x18, 0x10, 'a', 0}, "continues past the end"},
+		{"unknown type", []byte{0x1e, 0}, "unknown thrift type"},
+		{"varint too long", []byte{0x15, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0}, "varint"},
+		{"no stop", []byte{0x15, 0x02}, "continues past the end"},
+	} {
+		n, err := checkThrift(tc.b)
+		switch {
+		case tc.want == "" && (err != nil || n != len(tc.b)):
+			t.Errorf("%s: checkThrift = %d, %v; want %d, nil", tc.name, n, err, len(tc.b))
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: checkThrift = %d, %v; want an error containing %q", tc.name, n, err, tc.want)
+		}
 	}
 }

@@ -208,7 +208,7 @@ func TestFixtures(t *testing.T) {
 	files := map[string][]Record{
 		filepath.Join(root, "run", "logs", "iter-000001.parquet"): recs[:48],
 		filepath.Join(root, "run", "logs", "iter-000002.parquet"): recs[48:],
-		filepath.Join(root, "steps.jsonl"):                         recs[:24],
+		filepath.Join(root, "steps.jsonl"):                        recs[:24],
 	}
 	if *update {
 		for p, rs := range files {

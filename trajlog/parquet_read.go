@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
+	"sync"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/encoding/thrift"
@@ -19,7 +21,11 @@ import (
 const maxPageValues = 1 << 24
 
 // valueBatch is the number of values decoded per call into parquet-go.
-const valueBatch = 1024
+const valueBatch = 256
+
+// parallelMin is the batch size from which the prompt column is decoded on
+// its own goroutine, in parallel with the other columns.
+const parallelMin = 64
 
 // internMax bounds the per-column table of recently seen short strings, and
 // internLen the length of the strings it holds. Columns such as run, split,
@@ -42,11 +48,11 @@ type parquetFile struct {
 	pf      *parquet.File
 	kv      map[string]string
 	cols    []*pqColumn // in Record order; prompt absent with SkipPrompt
+	prompt  *pqColumn   // the prompt column, nil with SkipPrompt
 	rg      int         // index of the next row group to open
 	inRG    bool
 	left    int64 // rows left in the open row group
 	row     int64 // rows returned so far
-	vals    []parquet.Value
 	hdrBuf  []byte
 
 	skipPrompt bool
@@ -59,6 +65,7 @@ type pqColumn struct {
 	pages  parquet.Pages
 	page   parquet.Page
 	vr     parquet.ValueReader
+	vals   []parquet.Value // scratch for decoded values
 	last   string
 	intern map[string]string
 }
@@ -128,7 +135,6 @@ func openParquet(name string, ra io.ReaderAt, size int64, opts ReadOptions) (p *
 		maxPage: opts.maxPage(),
 		pf:      pf,
 		kv:      make(map[string]string),
-		vals:    make([]parquet.Value, valueBatch),
 	}
 	for _, kv := range pf.Metadata().KeyValueMetadata {
 		p.kv[kv.Key] = kv.Value
@@ -168,9 +174,12 @@ func (p *parquetFile) mapColumns(skipPrompt bool) error {
 			p.skipPrompt = true
 			continue
 		}
-		pc := &pqColumn{f: f, leaf: c.Index()}
+		pc := &pqColumn{f: f, leaf: c.Index(), vals: make([]parquet.Value, valueBatch)}
 		if f.kind == kindString && i != fieldPrompt {
 			pc.intern = make(map[string]string)
+		}
+		if i == fieldPrompt {
+			p.prompt = pc
 		}
 		p.cols = append(p.cols, pc)
 	}
@@ -262,15 +271,53 @@ func (p *parquetFile) read(dst []Record) (int, error) {
 		n = int(p.left)
 	}
 	dst = dst[:n]
+
+	// Decode the prompt column, most of the work, on its own goroutine while
+	// this one decodes the others. Each column writes only its own field of
+	// dst and its own state. The deferred Wait keeps the goroutine from
+	// outliving read even when a decoder panics here.
+	var wg sync.WaitGroup
+	var pRow int
+	var pErr error
+	parallel := p.prompt != nil && n >= parallelMin && runtime.GOMAXPROCS(0) > 1
+	if parallel {
+		wg.Add(1)
+		defer wg.Wait()
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if e := recover(); e != nil {
+					pRow, pErr = -1, &ValidationError{File: p.name, Field: p.prompt.f.name,
+						Msg: fmt.Sprintf("corrupt file: decoder failed: %v", e)}
+				}
+			}()
+			pRow, pErr = p.readColumn(p.prompt, dst)
+		}()
+	}
 	bad, badErr := n, error(nil) // first bad row in dst and its error
-	for _, c := range p.cols {
-		row, err := p.readColumn(c, dst[:bad])
-		if err != nil {
-			if row < 0 { // the column itself is broken
-				return 0, err
+	note := func(row int, err error) {
+		switch {
+		case err == nil:
+		case row < 0: // the column itself is broken: nothing of the batch is usable
+			if bad >= 0 {
+				bad, badErr = -1, err
 			}
+		case row < bad:
 			bad, badErr = row, err
 		}
+	}
+	for _, c := range p.cols {
+		if parallel && c == p.prompt {
+			continue
+		}
+		note(p.readColumn(c, dst))
+	}
+	if parallel {
+		wg.Wait()
+		note(pRow, pErr)
+	}
+	if bad < 0 {
+		return 0, badErr
 	}
 	if p.skipPrompt {
 		for i := range dst[:bad] {
@@ -290,7 +337,8 @@ func (p *parquetFile) read(dst []Record) (int, error) {
 
 // readColumn decodes len(dst) values of column c into dst. It returns the
 // index of the first row with a bad value and its error, or row -1 with an
-// error that concerns the column as a whole (truncation, corruption).
+// error that concerns the column as a whole (truncation, corruption). It
+// touches only c and c's field of dst, so columns may be read concurrently.
 func (p *parquetFile) readColumn(c *pqColumn, dst []Record) (int, error) {
 	off := 0
 	for off < len(dst) {
@@ -304,9 +352,9 @@ func (p *parquetFile) readColumn(c *pqColumn, dst []Record) (int, error) {
 			}
 			c.page, c.vr = page, page.Values()
 		}
-		k, err := c.vr.ReadValues(p.vals[:min(len(dst)-off, len(p.vals))])
+		k, err := c.vr.ReadValues(c.vals[:min(len(dst)-off, len(c.vals))])
 		if k > 0 {
-			if j, msg := c.assign(dst[off:off+k], p.vals[:k]); msg != "" {
+			if j, msg := c.assign(dst[off:off+k], c.vals[:k]); msg != "" {
 				return off + j, &ValidationError{File: p.name, Row: p.row + int64(off+j) + 1, Field: c.f.name, Msg: msg}
 			}
 			off += k

@@ -128,9 +128,11 @@ func ReadAll(pattern string, opts ReadOptions) ([]Record, error) {
 	}
 }
 
-// NewParquetReader returns a Reader over one parquet file held in ra, of size
-// bytes; name is used in errors and by File. The caller keeps ownership of
-// ra: Close does not close it. Errors are as for Open.
+// NewParquetReader returns a Reader over one parquet file held in ra (which
+// must not be nil and must be safe for concurrent ReadAt calls, as *os.File
+// and *bytes.Reader are), of size bytes; name is used in errors and by File.
+// The caller keeps ownership of ra: Close does not close it. The footer,
+// schema and schema version are checked here, with errors as for Open.
 func NewParquetReader(ra io.ReaderAt, size int64, name string, opts ReadOptions) (*Reader, error) {
 	pf, err := openParquet(name, ra, size, opts)
 	if err != nil {
@@ -141,9 +143,9 @@ func NewParquetReader(ra io.ReaderAt, size int64, name string, opts ReadOptions)
 	return r, nil
 }
 
-// NewJSONLReader returns a Reader over JSONL records read from rd; name is
-// used in errors and by File. The caller keeps ownership of rd: Close does
-// not close it.
+// NewJSONLReader returns a Reader over JSONL records read from rd, which must
+// not be nil; name is used in errors and by File. The caller keeps ownership
+// of rd: Close does not close it. Errors appear at the first Read.
 func NewJSONLReader(rd io.Reader, name string, opts ReadOptions) *Reader {
 	r := &Reader{files: []string{name}, opts: opts, next: 1}
 	r.setCurrent(name, newJSONLFile(name, rd, nil, opts))

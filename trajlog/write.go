@@ -228,6 +228,8 @@ type JSONLWriter struct {
 }
 
 // NewJSONLWriter returns a writer of step records to w, which must not be nil.
+// A writer closed without records leaves w empty, which readers reject as an
+// empty file.
 func NewJSONLWriter(w io.Writer) *JSONLWriter {
 	return newJSONLWriter(w, "output")
 }
@@ -300,8 +302,8 @@ func FormatOf(path string) (string, error) {
 // or .jsonl), atomically: the data goes to a temporary file that is renamed
 // over path, so on any error path is left as it was and no partial file
 // remains. Records are validated before anything is created. meta is ignored
-// for JSONL, which has no metadata. An empty recs writes a valid file with no
-// rows.
+// for JSONL, which has no metadata. An empty recs writes a valid parquet file
+// with no rows; for JSONL it is an error, since readers reject empty files.
 func WriteFile(path string, recs []Record, meta Meta) error {
 	format, err := FormatOf(path)
 	if err != nil {
@@ -309,6 +311,9 @@ func WriteFile(path string, recs []Record, meta Meta) error {
 	}
 	if err := checkWrite(path, 1, recs); err != nil {
 		return err
+	}
+	if format == FormatJSONL && len(recs) == 0 {
+		return fmt.Errorf("writing step records to %s: no records (an empty JSONL file is not a valid log; use .parquet)", path)
 	}
 	if format == FormatParquet {
 		if _, err := meta.keyValues(); err != nil {
