@@ -114,3 +114,18 @@ func TestMalformedForeignLogsExit2(t *testing.T) {
 		}
 	}
 }
+
+// TestMalformedFixturesExit2 runs `inspect` on every committed fixture of
+// testdata/malformed (written by `go test ./trajlog -run Malformed -update`).
+func TestMalformedFixturesExit2(t *testing.T) {
+	fixtures, _ := filepath.Glob("../../testdata/malformed/*")
+	if len(fixtures) == 0 {
+		t.Fatal("no fixtures in testdata/malformed")
+	}
+	for _, f := range fixtures {
+		_, stderr, code := run(t, "inspect", f)
+		if code != ExitBadInput || !strings.Contains(stderr, filepath.Base(f)) || strings.Count(strings.TrimRight(stderr, "\n"), "\n") != 0 {
+			t.Errorf("inspect %s: exit %d, stderr %q", f, code, stderr)
+		}
+	}
+}
