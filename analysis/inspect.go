@@ -185,9 +185,9 @@ func Inspect(ctx context.Context, patterns []string) (*InspectReport, error) {
 		}
 		ok := fit[g.sliceKey]
 		want = resize(want, len(rewards))
-		matchStd := close(adv, metrics.GroupAdvantages(want, rewards, metrics.AdvantageConfig{}))
-		matchTRL := close(adv, metrics.GroupAdvantages(want, rewards, metrics.AdvantageConfig{Eps: 1e-4}))
-		matchNoStd := close(adv, metrics.GroupAdvantages(want, rewards, metrics.AdvantageConfig{NoStd: true}))
+		matchStd := approxEqual(adv, metrics.GroupAdvantages(want, rewards, metrics.AdvantageConfig{}))
+		matchTRL := approxEqual(adv, metrics.GroupAdvantages(want, rewards, metrics.AdvantageConfig{Eps: 1e-4}))
+		matchNoStd := approxEqual(adv, metrics.GroupAdvantages(want, rewards, metrics.AdvantageConfig{NoStd: true}))
 		matchZero := allZero(adv)
 		ok[FitStd] = ok[FitStd] && matchStd
 		ok[FitStdTRL] = ok[FitStdTRL] && matchTRL
@@ -250,9 +250,9 @@ func resize(s []float64, n int) []float64 {
 	return s[:n]
 }
 
-// close reports whether logged float32 advantages equal the recomputed ones
+// approxEqual reports whether logged float32 advantages equal the recomputed ones
 // within float32 storage precision.
-func close(logged, want []float64) bool {
+func approxEqual(logged, want []float64) bool {
 	for i := range logged {
 		if math.Abs(logged[i]-want[i]) > 1e-5+1e-4*math.Abs(want[i]) {
 			return false

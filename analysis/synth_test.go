@@ -3,6 +3,7 @@ package analysis
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -76,7 +77,7 @@ func synthLogs(cfg synthConfig, emit func(iter int, recs []trajlog.Record)) {
 func writeSynth(tb testing.TB, dir string, cfg synthConfig) string {
 	tb.Helper()
 	logs := filepath.Join(dir, "logs")
-	if err := mkdir(logs); err != nil {
+	if err := os.MkdirAll(logs, 0o755); err != nil {
 		tb.Fatal(err)
 	}
 	synthLogs(cfg, func(it int, recs []trajlog.Record) {
