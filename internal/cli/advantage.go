@@ -69,6 +69,7 @@ func runAdvantage(ctx context.Context, opts AdvantageOptions, env *Env) error {
 	if err != nil {
 		return err
 	}
+	logSources(env, src)
 	w := env.Stdout
 	fmt.Fprintf(w, "%d step records from %d file(s); %d (state, action) pairs at states with >= %d visits (seed %d)\n\n",
 		src.Rows, len(src.Files), sum.Pairs, opts.MinVisits, opts.Seed)

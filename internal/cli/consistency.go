@@ -61,6 +61,7 @@ func runConsistency(ctx context.Context, opts ConsistencyOptions, env *Env) erro
 	if err != nil {
 		return err
 	}
+	logSources(env, src)
 	fmt.Fprintf(env.Stdout, "%d step records from %d file(s); %d states occur at least %d times\n\n",
 		src.Rows, len(src.Files), len(states), opts.K)
 	if err := emit(env.Stdout, opts.Out, rows, nil); err != nil {

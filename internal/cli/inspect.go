@@ -24,7 +24,8 @@ func newInspectCommand(env *Env) *ucli.Command {
 		Description: "LOGS are step-record files (.parquet or .jsonl), directories of per-iteration files\n" +
 			"(a run directory's logs/ is found), or globs. Convert other trainers' logs first with\n" +
 			"'gradcouple convert'. The advantage_fit column says which GRPO convention reproduces the\n" +
-			"logged advantages from the logged outcomes: std, no-std (Dr. GRPO), zero (evaluation) or none.",
+			"logged advantages from the logged outcomes: std (verl, eps 1e-6), std-eps1e-4 (TRL), no-std\n" +
+			"(Dr. GRPO), zero (evaluation rows) or none.",
 		Flags: []ucli.Flag{
 			outFlag,
 			&ucli.IntFlag{Name: "max-problems", Value: 20, Usage: "list at most `N` problems (0: none)"},
@@ -47,6 +48,7 @@ func runInspect(ctx context.Context, opts InspectOptions, env *Env) error {
 	if err != nil {
 		return err
 	}
+	logSources(env, rep.Sources)
 	w := env.Stdout
 	fmt.Fprintf(w, "%d step records from %d file(s)\n", rep.Sources.Rows, len(rep.Sources.Files))
 	if len(rep.Sources.Derived) > 0 {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/gradcouple/gradcouple/analysis"
+
 	"github.com/gradcouple/gradcouple/internal/table"
 	ucli "github.com/urfave/cli/v2"
 )
@@ -45,4 +47,12 @@ func emitFile(w io.Writer, out string, rows any, meta map[string]string) error {
 	}
 	fmt.Fprintf(w, "wrote %s\n", out)
 	return nil
+}
+
+// logSources reports at debug level which files an analysis read.
+func logSources(env *Env, src analysis.Sources) {
+	for _, f := range src.Files {
+		env.Log.Debug("read step records", "file", f)
+	}
+	env.Log.Info("scanned logs", "files", len(src.Files), "rows", src.Rows, "derived", src.Derived)
 }

@@ -54,6 +54,7 @@ func runRepetition(ctx context.Context, opts RepetitionOptions, env *Env) error 
 	if err != nil {
 		return err
 	}
+	logSources(env, src)
 	fmt.Fprintf(env.Stdout, "%d step records from %d file(s)\n\n", src.Rows, len(src.Files))
 	return emit(env.Stdout, opts.Out, rows, nil)
 }
