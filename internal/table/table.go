@@ -114,6 +114,9 @@ func cell(v reflect.Value, text bool) string {
 			bits = 32
 		}
 		if text {
+			if f == 0 {
+				f = 0 // print -0 as 0
+			}
 			return strconv.FormatFloat(f, 'g', 4, bits)
 		}
 		return strconv.FormatFloat(f, 'g', -1, bits)
