@@ -1,7 +1,6 @@
 package trajlog
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -10,15 +9,10 @@ import (
 	"sync"
 
 	"github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
-)
 
-// maxPageValues bounds the values of one page. parquet-go sizes some decode
-// buffers by the count in the page header before looking at the data, and a
-// dictionary-encoded page can claim millions of values in a few bytes. Real
-// writers put at most about a hundred thousand values in a page.
-const maxPageValues = 1 << 24
+	"github.com/gradcouple/gradcouple/internal/pqguard"
+)
 
 // valueBatch is the number of values decoded per call into parquet-go.
 const valueBatch = 256
@@ -39,21 +33,18 @@ const (
 // parquetFile reads step records from one parquet file, column by column in
 // batches, reading only the columns it needs.
 type parquetFile struct {
-	name    string
-	closer  io.Closer // the file, when the Reader opened it
-	ra      io.ReaderAt
-	size    int64
-	dataEnd int64 // end of the column data: the footer starts here
-	maxPage int64
-	pf      *parquet.File
-	kv      map[string]string
-	cols    []*pqColumn // in Record order; prompt absent with SkipPrompt
-	prompt  *pqColumn   // the prompt column, nil with SkipPrompt
-	rg      int         // index of the next row group to open
-	inRG    bool
-	left    int64 // rows left in the open row group
-	row     int64 // rows returned so far
-	hdrBuf  []byte
+	name   string
+	closer io.Closer     // the file, when the Reader opened it
+	guard  *pqguard.File // checks column chunks before parquet-go reads them
+	pf     *parquet.File
+	leaves int // leaf columns in the schema
+	kv     map[string]string
+	cols   []*pqColumn // in Record order; prompt absent with SkipPrompt
+	prompt *pqColumn   // the prompt column, nil with SkipPrompt
+	rg     int         // index of the next row group to open
+	inRG   bool
+	left   int64 // rows left in the open row group
+	row    int64 // rows returned so far
 
 	skipPrompt bool
 }
@@ -82,42 +73,13 @@ func openParquet(name string, ra io.ReaderAt, size int64, opts ReadOptions) (p *
 			p, err = nil, corrupt(name, "corrupt parquet file: decoder failed: %v", e)
 		}
 	}()
-	if size == 0 {
-		return nil, corrupt(name, "empty file")
-	}
-	if size < 12 {
-		return nil, corrupt(name, "not a parquet file: %d bytes is too short for the parquet header and footer", size)
-	}
-	var head, tail [8]byte
-	if _, err := ra.ReadAt(head[:4], 0); err != nil {
-		return nil, fmt.Errorf("reading step records from %s: %w", name, err)
-	}
-	if _, err := ra.ReadAt(tail[:], size-8); err != nil {
-		return nil, fmt.Errorf("reading step records from %s: %w", name, err)
-	}
-	if string(head[:4]) != "PAR1" {
-		return nil, corrupt(name, "not a parquet file: no PAR1 magic at the start")
-	}
-	switch string(tail[4:]) {
-	case "PAR1":
-	case "PARE":
-		return nil, corrupt(name, "encrypted parquet files are not supported")
-	default:
-		return nil, corrupt(name, "truncated or corrupt parquet file: no PAR1 magic at the end (a writer interrupted before Close leaves such a file)")
-	}
-	footerLen := int64(binary.LittleEndian.Uint32(tail[:4]))
-	if footerLen > size-12 {
-		return nil, corrupt(name, "truncated or corrupt parquet file: the footer claims %d bytes of a %d-byte file", footerLen, size)
-	}
-	footer := make([]byte, footerLen)
-	if _, err := ra.ReadAt(footer, size-8-footerLen); err != nil {
-		return nil, fmt.Errorf("reading step records from %s: %w", name, err)
-	}
-	if n, err := checkThrift(footer); err != nil || n != len(footer) {
-		if err == nil {
-			err = fmt.Errorf("%d trailing bytes", len(footer)-n)
+	guard, err := pqguard.Open(ra, size, pqguard.Limits{MaxPageBytes: opts.maxPage()})
+	if err != nil {
+		var re *pqguard.ReadError
+		if errors.As(err, &re) {
+			return nil, fmt.Errorf("reading step records from %s: %w", name, err)
 		}
-		return nil, corrupt(name, "corrupt parquet footer: %v", err)
+		return nil, corrupt(name, "%v", err)
 	}
 	pf, err := parquet.OpenFile(ra, size,
 		parquet.SkipPageIndex(true),
@@ -128,13 +90,11 @@ func openParquet(name string, ra io.ReaderAt, size int64, opts ReadOptions) (p *
 		return nil, &ValidationError{File: name, Msg: "corrupt parquet footer: " + err.Error(), Err: err}
 	}
 	p = &parquetFile{
-		name:    name,
-		ra:      ra,
-		size:    size,
-		dataEnd: size - 8 - footerLen,
-		maxPage: opts.maxPage(),
-		pf:      pf,
-		kv:      make(map[string]string),
+		name:   name,
+		guard:  guard,
+		pf:     pf,
+		leaves: countLeaves(pf.Root()),
+		kv:     make(map[string]string),
 	}
 	for _, kv := range pf.Metadata().KeyValueMetadata {
 		p.kv[kv.Key] = kv.Value
@@ -153,6 +113,22 @@ func openParquet(name string, ra io.ReaderAt, size int64, opts ReadOptions) (p *
 		return nil, err
 	}
 	return p, nil
+}
+
+// countLeaves returns the number of leaf columns under c (without the
+// allocations of parquet.Schema.Columns).
+func countLeaves(c *parquet.Column) int {
+	if c == nil {
+		return 0
+	}
+	if c.Leaf() {
+		return 1
+	}
+	n := 0
+	for _, k := range c.Columns() {
+		n += countLeaves(k)
+	}
+	return n
 }
 
 // mapColumns finds every Record column in the file schema and checks its type.
@@ -451,23 +427,27 @@ func (p *parquetFile) openRowGroup(i int) error {
 	if i >= len(rgs) {
 		return corrupt(p.name, "corrupt parquet footer: row group %d is missing", i)
 	}
+	if err := pqguard.RowGroup(md, p.leaves); err != nil {
+		return corrupt(p.name, "corrupt parquet footer: row group %d: %v", i, err)
+	}
 	chunks := rgs[i].ColumnChunks()
 	rows := md.NumRows
-	if rows < 0 {
-		return corrupt(p.name, "corrupt parquet footer: row group %d has %d rows", i, rows)
-	}
 	p.inRG, p.left = true, rows
 	for _, c := range p.cols {
 		if c.leaf < 0 || c.leaf >= len(md.Columns) || c.leaf >= len(chunks) {
 			return corrupt(p.name, "corrupt parquet footer: row group %d has no chunk for column %s", i, c.f.name)
 		}
-		cm := &md.Columns[c.leaf].MetaData
-		if cm.NumValues != rows {
-			return &ValidationError{File: p.name, Field: c.f.name, Msg: fmt.Sprintf(
-				"corrupt parquet file: row group %d holds %d values of the column for %d rows", i, cm.NumValues, rows)}
-		}
-		if err := p.checkPages(c, cm, rows); err != nil {
-			return err
+		// Every column read is flat: checkColumnType refuses repeated ones.
+		if err := p.guard.Chunk(&md.Columns[c.leaf].MetaData, rows, true); err != nil {
+			var re *pqguard.ReadError
+			if errors.As(err, &re) {
+				return fmt.Errorf("reading step records from %s: column %s: %w", p.name, c.f.name, err)
+			}
+			msg := fmt.Sprintf("corrupt parquet column chunk in row group %d: %v", i, err)
+			if errors.Is(err, pqguard.ErrPageLimit) {
+				msg += " (ReadOptions.MaxPageBytes)"
+			}
+			return &ValidationError{File: p.name, Field: c.f.name, Msg: msg}
 		}
 		c.pages = chunks[c.leaf].Pages()
 	}
@@ -483,103 +463,4 @@ func (p *parquetFile) closeRowGroup() {
 		}
 	}
 	p.inRG, p.left = false, 0
-}
-
-// checkPages walks the page headers of a column chunk before parquet-go reads
-// it, and rejects sizes and counts that do not fit the chunk or the limits:
-// parquet-go allocates what a page header claims before reading the page.
-func (p *parquetFile) checkPages(c *pqColumn, cm *format.ColumnMetaData, rows int64) error {
-	bad := func(format string, args ...any) error {
-		return &ValidationError{File: p.name, Field: c.f.name, Msg: "corrupt parquet column chunk: " + fmt.Sprintf(format, args...)}
-	}
-	start := cm.DataPageOffset // where parquet-go starts reading
-	if cm.DictionaryPageOffset != 0 {
-		start = cm.DictionaryPageOffset
-	}
-	end := start + cm.TotalCompressedSize
-	if start < 4 || cm.TotalCompressedSize < 0 || end > p.dataEnd || end < start {
-		return bad("chunk at bytes [%d, %d+%d) lies outside the column data [4, %d)", start, start, cm.TotalCompressedSize, p.dataEnd)
-	}
-	var values int64
-	for off := start; off < end; {
-		hdr, n, err := p.readPageHeader(off, end)
-		if err != nil {
-			return bad("page header at byte %d: %v", off, err)
-		}
-		off += int64(n)
-		if hdr.CompressedPageSize < 0 || int64(hdr.CompressedPageSize) > end-off {
-			return bad("page at byte %d claims %d bytes, the chunk has %d left", off, hdr.CompressedPageSize, end-off)
-		}
-		if hdr.UncompressedPageSize < 0 || int64(hdr.UncompressedPageSize) > p.maxPage {
-			return bad("page at byte %d claims %d uncompressed bytes, more than the limit of %d (ReadOptions.MaxPageBytes)", off, hdr.UncompressedPageSize, p.maxPage)
-		}
-		var nv int32
-		switch {
-		case hdr.Type == format.DataPage && hdr.DataPageHeader.Valid:
-			nv = hdr.DataPageHeader.V.NumValues
-			values += int64(nv)
-		case hdr.Type == format.DataPageV2 && hdr.DataPageHeaderV2.Valid:
-			h := &hdr.DataPageHeaderV2.V
-			nv = h.NumValues
-			if h.NumRows != nv || h.NumNulls < 0 || h.NumNulls > nv ||
-				h.DefinitionLevelsByteLength < 0 || h.RepetitionLevelsByteLength < 0 ||
-				int64(h.DefinitionLevelsByteLength)+int64(h.RepetitionLevelsByteLength) > int64(hdr.CompressedPageSize) {
-				return bad("page at byte %d has an inconsistent header", off)
-			}
-			values += int64(nv)
-		case hdr.Type == format.DictionaryPage && hdr.DictionaryPageHeader.Valid:
-			nv = hdr.DictionaryPageHeader.V.NumValues
-		case hdr.Type == format.IndexPage:
-		default:
-			return bad("page at byte %d has type %v without its header", off, hdr.Type)
-		}
-		if nv < 0 || nv > maxPageValues {
-			return bad("page at byte %d claims %d values", off, nv)
-		}
-		if values > rows {
-			return bad("pages hold more values than the %d rows of the row group", rows)
-		}
-		off += int64(hdr.CompressedPageSize)
-	}
-	if values != rows {
-		return bad("pages hold %d values for %d rows", values, rows)
-	}
-	return nil
-}
-
-// readPageHeader reads and checks the page header at off, reading at most up
-// to end, and returns it with its length.
-func (p *parquetFile) readPageHeader(off, end int64) (*format.PageHeader, int, error) {
-	want := int64(1024)
-	for {
-		if want > end-off {
-			want = end - off
-		}
-		if int64(cap(p.hdrBuf)) < want {
-			p.hdrBuf = make([]byte, want)
-		}
-		b := p.hdrBuf[:want]
-		if k, err := p.ra.ReadAt(b, off); k < len(b) {
-			if err == nil || errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, 0, err
-		}
-		n, err := checkThrift(b)
-		if err == errThriftShort && want < end-off && want < 16<<20 {
-			want *= 8
-			continue
-		}
-		if err != nil {
-			return nil, 0, err
-		}
-		hdr := new(format.PageHeader)
-		if err := thrift.Unmarshal(new(thrift.CompactProtocol), b[:n], hdr); err != nil {
-			return nil, 0, err
-		}
-		if int64(cap(p.hdrBuf)) > 1<<20 {
-			p.hdrBuf = nil // do not keep a large buffer for one large header
-		}
-		return hdr, n, nil
-	}
 }

@@ -67,7 +67,7 @@ func parseTRL(r io.ReaderAt, size int64, name string, opts Options) (rows []row,
 			rows, err = nil, invalid(name, 0, "", "malformed parquet file (decoder failed: %v)", p)
 		}
 	}()
-	dataEnd, err := checkParquetFile(r, size, name)
+	guard, err := checkParquetFile(r, size, name)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +75,7 @@ func parseTRL(r io.ReaderAt, size int64, name string, opts Options) (rows []row,
 	if err != nil {
 		return nil, &trajlog.ValidationError{File: name, Msg: "malformed parquet file: " + err.Error(), Err: err}
 	}
-	if err := checkParquetPages(f, r, dataEnd, name); err != nil {
+	if err := checkParquetPages(guard, f, name); err != nil {
 		return nil, err
 	}
 	cols := map[string]trlColumn{}
