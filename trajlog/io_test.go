@@ -678,31 +678,3 @@ func TestReaderAcrossFiles(t *testing.T) {
 	}
 }
 
-func TestCheckThrift(t *testing.T) {
-	deep := bytes.Repeat([]byte{0x1c}, 100) // field 1, type struct, nested 100 deep
-	for _, tc := range []struct {
-		name string
-		b    []byte
-		want string // substring of the error; "" for success
-	}{
-		{"empty struct", []byte{0}, ""},
-		{"scalars", []byte{0x15, 0x02, 0x16, 0x04, 0x11, 0x12, 0x13, 0x7f, 0x17, 1, 2, 3, 4, 5, 6, 7, 8, 0x18, 2, 'h', 'i', 0}, ""},
-		{"list of structs", []byte{0x19, 0x2c, 0x00, 0x15, 0x02, 0x00, 0x00}, ""},
-		{"deep nesting", deep, "nested more than"},
-		{"list claims 2^31 structs", []byte{0x19, 0xfc, 0xff, 0xff, 0xff, 0xff, 0x07, 0}, "continues past the end"},
-		{"list claims 2^40", []byte{0x19, 0xfc, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20, 0}, "claims"},
-		{"binary claims 4 GiB", []byte{0x18, 0xff, 0xff, 0xff, 0xff, 0x0f, 0}, "claims"},
-		{"binary past the end", []byte{0x18, 0x10, 'a', 0}, "continues past the end"},
-		{"unknown type", []byte{0x1e, 0}, "unknown thrift type"},
-		{"varint too long", []byte{0x15, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0}, "varint"},
-		{"no stop", []byte{0x15, 0x02}, "continues past the end"},
-	} {
-		n, err := checkThrift(tc.b)
-		switch {
-		case tc.want == "" && (err != nil || n != len(tc.b)):
-			t.Errorf("%s: checkThrift = %d, %v; want %d, nil", tc.name, n, err, len(tc.b))
-		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-			t.Errorf("%s: checkThrift = %d, %v; want an error containing %q", tc.name, n, err, tc.want)
-		}
-	}
-}
