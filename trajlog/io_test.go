@@ -677,4 +677,3 @@ func TestReaderAcrossFiles(t *testing.T) {
 		t.Errorf("Derived (-want +got):\n%s", diff)
 	}
 }
-

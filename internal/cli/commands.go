@@ -11,5 +11,6 @@ func commands(env *Env) []*ucli.Command {
 		newConsistencyCommand(env),
 		newAdvantageCommand(env),
 		newSqueezeCommand(env),
+		newEnvCommand(env),
 	}
 }
