@@ -1,0 +1,77 @@
+package env
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestJudge(t *testing.T) {
+	task := allTasks(t, Household, SplitTrain, 1)[0]
+	e := start(t, task)
+	good, bad := OptimalActions(e)[0], "look"
+	if IsOptimal(e, bad) {
+		t.Fatal("look is optimal")
+	}
+	// A perfect judge reports the truth unanimously.
+	for _, c := range []struct {
+		action string
+		want   bool
+	}{{good, true}, {bad, false}, {"no such action", false}} {
+		g, v := (Judge{}).Verdict(e, c.action, nil)
+		if g != c.want || (g && v != DefaultJudgments) || (!g && v != 0) {
+			t.Errorf("perfect judge on %q: %v %d", c.action, g, v)
+		}
+	}
+	// Deterministic given the rng; exactly J draws whatever Eps.
+	j := Judge{J: 7, Eps: 0.3}
+	r1, r2 := rand.New(rand.NewPCG(1, 2)), rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 100; i++ {
+		g1, v1 := j.Verdict(e, good, r1)
+		g2, v2 := j.Verdict(e, good, r2)
+		if g1 != g2 || v1 != v2 {
+			t.Fatal("judge not deterministic")
+		}
+	}
+	ra, rb := rand.New(rand.NewPCG(5, 6)), rand.New(rand.NewPCG(5, 6))
+	(Judge{J: 7, Eps: 0}).Verdict(e, good, ra)
+	(Judge{J: 7, Eps: 0.9}).Verdict(e, good, rb)
+	if ra.Uint64() != rb.Uint64() {
+		t.Error("the number of draws depends on Eps")
+	}
+	// Majority of J noisy votes: P(good verdict | good action) =
+	// P(Binomial(J, 1-eps) > J/2). For J=5, eps=0.2: 0.94208.
+	j = Judge{J: 5, Eps: 0.2}
+	rng := rand.New(rand.NewPCG(7, 8))
+	const n = 40000
+	hits, votes := 0, 0
+	for i := 0; i < n; i++ {
+		g, v := j.Verdict(e, good, rng)
+		if g {
+			hits++
+		}
+		votes += v
+	}
+	if p := float64(hits) / n; math.Abs(p-0.94208) > 0.006 {
+		t.Errorf("majority accuracy %.4f, want 0.94208", p)
+	}
+	if m := float64(votes) / n; math.Abs(m-4) > 0.03 {
+		t.Errorf("mean votes %.3f, want 4", m)
+	}
+	// With an even J a tie is bad.
+	if g, _ := (Judge{J: 2}).vote(true, nil); !g {
+		t.Error("J=2 unanimous good is not good")
+	}
+	if g, v := (Judge{J: 4, Eps: 1}).vote(true, rand.New(rand.NewPCG(1, 1))); g || v != 0 {
+		t.Errorf("eps 1 flips every judgment: %v %d", g, v)
+	}
+}
+
+func TestJudgeNeedsRNG(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("no panic for Eps > 0 without rng")
+		}
+	}()
+	(Judge{Eps: 0.1}).vote(true, nil)
+}
