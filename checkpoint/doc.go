@@ -1,0 +1,39 @@
+// Package checkpoint reads and writes the actor's checkpoints (DESIGN.md
+// §3.2, §3.3): safetensors files, Hugging Face GPT-2 configs and vocabularies,
+// and checkpoint directories, so that a checkpoint written here loads in
+// PyTorch with transformers.GPT2LMHeadModel.from_pretrained(dir) and a
+// GPT-2 checkpoint written there loads here.
+//
+// # Safetensors
+//
+// A safetensors file (https://github.com/huggingface/safetensors) is an
+// 8-byte little-endian header length N, N bytes of JSON header
+// {name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__":
+// {string: string}}, and the data buffer, in which each tensor's
+// little-endian, row-major bytes are [begin, end). ReadSafetensors reads and
+// validates a header from an io.ReaderAt and returns a File from which
+// tensors are read on demand (Tensor for raw bytes; Float32 and Float64
+// decode F32, F64, F16 and BF16). WriteSafetensors writes deterministically,
+// in the reference implementation's tensor order, with the header padded
+// with spaces to a multiple of 8 bytes.
+//
+// # Checkpoint directories
+//
+// Save writes a Checkpoint (config, F32 weights under HF GPT-2 names,
+// vocabulary, optional Adam state, free-form facts) as a directory that
+// appears atomically; Load reads one back and validates every file against
+// the config. GPT2Shapes lists the parameter tensors and their shapes in HF's
+// layout (Conv1D weights stored [in, out]) and fixes the parameter order.
+//
+// # Bad input
+//
+// Files are hostile until checked. No length or shape read from a file is
+// used to allocate memory before it has been checked against the real size
+// of the file (a header claiming terabytes is refused after reading 8
+// bytes); offsets must tile the data buffer exactly; dtypes and shapes must
+// agree with the byte lengths and, for a model file, with the config. Every
+// problem is a *ValidationError naming the file, and the tensor and field
+// when there is one; its BadInput method makes the command line exit with
+// status 2. Nothing in this package panics on any input; fuzz targets cover
+// the header, config and vocabulary parsers.
+package checkpoint
