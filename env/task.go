@@ -34,8 +34,9 @@ func (t Task) Fingerprint() string {
 	return strings.Repeat("0", 16-len(s)) + s
 }
 
-// evalInShare is the share of in-domain instances held out as eval-in: an
-// instance belongs to eval-in when its fingerprint is 0 modulo 5.
+// evalInModulus splits the in-domain instances: an instance belongs to
+// eval-in when its fingerprint is 0 modulo evalInModulus (a fifth of them),
+// to train otherwise.
 const evalInModulus = 5
 
 // maxCandidates bounds the rejection loop of NewTask; the expected number of

@@ -93,10 +93,9 @@ func runEnvPlay(opts EnvPlayOptions, e *Env) error {
 			action = adm[k-1]
 		}
 		past = append(past, env.Turn{Observation: g.Observation(), Action: env.ParseAction(action)})
-		obs, reward, _ := g.Step(action)
-		fmt.Fprintf(w, "%s\n", obs)
-		if reward > 0 {
-			fmt.Fprintf(w, "Reward %g.\n", reward)
+		// The next turn shows the observation; the last one is shown here.
+		if obs, reward, done := g.Step(action); done {
+			fmt.Fprintf(w, "%s\nReward %g.\n", obs, reward)
 		}
 	}
 	switch {

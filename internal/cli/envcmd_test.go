@@ -73,7 +73,7 @@ func TestEnvPlayScripted(t *testing.T) {
 	}
 	// Nonsense costs steps; end of input stops quietly.
 	out, _, code := runWithStdin(t, "dance\nsing\n", "env", "play", "--env", "lab", "--seed", "3")
-	if code != 0 || strings.Count(out, "> Nothing happens.") != 2 || !strings.Contains(out, "Stopped after 2 steps.") {
+	if code != 0 || strings.Count(out, ". Nothing happens.") != 2 || !strings.Contains(out, "Stopped after 2 steps.") {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
 	out, _, _ = runWithStdin(t, "quit\n", "env", "play")
