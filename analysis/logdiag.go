@@ -227,8 +227,8 @@ func (p *consistencyPass) rows() ([]ConsistencyRow, []StateConsistencyRow) {
 	var rows []ConsistencyRow
 	var states []StateConsistencyRow
 	for _, k := range sortedRunSplits(p.counters) {
-		c := p.counters[k]
-		for _, res := range c.Result() {
+		res, sts := p.counters[k].Report()
+		for _, res := range res {
 			rows = append(rows, ConsistencyRow{
 				Run: k.run, Split: k.split, Iteration: int32(res.Iteration),
 				States: res.States, Eligible: res.Eligible, MeanConsistency: res.MeanConsistency,
@@ -236,7 +236,7 @@ func (p *consistencyPass) rows() ([]ConsistencyRow, []StateConsistencyRow) {
 				K: kk, Threshold: th,
 			})
 		}
-		for _, s := range c.States() {
+		for _, s := range sts {
 			states = append(states, StateConsistencyRow{
 				Run: k.run, Split: k.split, Iteration: int32(s.Iteration), State: s.State,
 				Occurrences: s.Occurrences, Actions: s.Actions, ModalAction: s.ModalAction,

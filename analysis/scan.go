@@ -16,48 +16,43 @@ type Sources struct {
 	Rows    int64    // step records read
 }
 
-// scanBatch is the number of records read per call; it bounds memory.
-const scanBatch = 4096
+// scanBatch is the number of records read per call, and scanBuffers the
+// number of batches in flight; together they bound memory.
+const (
+	scanBatch   = 4096
+	scanBuffers = 3
+)
+
+// batch is a slice of records read from one Reader.
+type batch struct {
+	recs []trajlog.Record
+	n    int
+}
 
 // scan streams the step records of every pattern (a file, a directory or a glob)
-// to fn, in file order and row order. The *Record passed to fn is reused: fn must
-// copy what it keeps. Reading stops at the first error, which names the file and
+// to fn, in file order and row order. Decoding runs on its own goroutine, one
+// batch ahead of fn, so reading and counting overlap; fn is called from the
+// calling goroutine, in order. The *Record passed to fn is reused: fn must copy
+// what it keeps. Reading stops at the first error, which names the file and
 // row, or when ctx is cancelled.
 func scan(ctx context.Context, patterns []string, opts trajlog.ReadOptions, fn func(*trajlog.Record) error) (Sources, error) {
 	var src Sources
 	derived := map[string]bool{}
-	buf := make([]trajlog.Record, scanBatch)
 	for _, p := range patterns {
 		r, err := trajlog.Open(p, opts)
 		if err != nil {
 			return src, err
 		}
-		for {
-			if err := ctx.Err(); err != nil {
-				r.Close()
-				return src, err
-			}
-			n, err := r.Read(buf)
-			for i := 0; i < n; i++ {
-				if ferr := fn(&buf[i]); ferr != nil {
-					r.Close()
-					return src, ferr
-				}
-			}
-			src.Rows += int64(n)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				r.Close()
-				return src, err
-			}
-		}
+		n, err := scanReader(ctx, r, fn)
+		src.Rows += n
 		src.Files = append(src.Files, r.Files()...)
 		for _, d := range r.Derived() {
 			derived[d] = true
 		}
-		if err := r.Close(); err != nil {
+		if cerr := r.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
 			return src, err
 		}
 	}
@@ -66,4 +61,61 @@ func scan(ctx context.Context, patterns []string, opts trajlog.ReadOptions, fn f
 	}
 	sort.Strings(src.Derived)
 	return src, nil
+}
+
+// scanReader feeds every record of r to fn, decoding on a second goroutine.
+func scanReader(ctx context.Context, r *trajlog.Reader, fn func(*trajlog.Record) error) (int64, error) {
+	free := make(chan *batch, scanBuffers)
+	full := make(chan *batch, scanBuffers)
+	for i := 0; i < scanBuffers; i++ {
+		free <- &batch{recs: make([]trajlog.Record, scanBatch)}
+	}
+	stop := make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		defer close(full)
+		for {
+			var b *batch
+			select {
+			case b = <-free:
+			case <-stop:
+				errc <- nil
+				return
+			}
+			n, err := r.Read(b.recs)
+			b.n = n
+			if n > 0 {
+				full <- b
+			}
+			if err != nil {
+				if errors.Is(err, io.EOF) {
+					err = nil
+				}
+				errc <- err
+				return
+			}
+		}
+	}()
+	var rows int64
+	var ferr error
+	for b := range full {
+		if ferr == nil {
+			ferr = ctx.Err()
+		}
+		for i := 0; i < b.n && ferr == nil; i++ {
+			ferr = fn(&b.recs[i])
+		}
+		if ferr == nil {
+			rows += int64(b.n)
+		}
+		if ferr != nil {
+			close(stop)
+			for range full { // let the reader finish
+			}
+			<-errc
+			return rows, ferr
+		}
+		free <- b
+	}
+	return rows, <-errc
 }

@@ -3,8 +3,10 @@ package metrics
 import (
 	"cmp"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Defaults of ConsistencyConfig (DESIGN.md §4; Liu et al., arXiv 2509.23870:
@@ -207,38 +209,56 @@ func (c *ConsistencyCounter) States() []StateConsistency {
 		fill[a.st]++
 	}
 
-	var rows []StateConsistency
-	var ms modalScratch
-	var counts []int
-	var labels []int8
+	// The per-state estimates are independent: eligible states are split into
+	// contiguous chunks computed in parallel, each row written to its own slot,
+	// so the result does not depend on GOMAXPROCS.
+	var eligible []int
 	for si, s := range c.states {
-		if s.n < cfg.K || s.n == 0 {
-			continue
+		if s.n >= cfg.K && s.n > 0 {
+			eligible = append(eligible, si)
 		}
-		ids := order[start[si]:start[si+1]]
-		name := c.names.strs
-		slices.SortFunc(ids, func(x, y int32) int { return strings.Compare(name[c.acts[x].action], name[c.acts[y].action]) })
-		counts, labels = counts[:0], labels[:0]
-		row := StateConsistency{Iteration: s.iter, State: name[s.state], Occurrences: s.n, Actions: len(ids)}
-		for _, id := range ids {
-			a := c.acts[id]
-			lab := LabelUnknown
-			if a.good > a.bad {
-				lab = LabelGood
-			} else if a.bad > a.good {
-				lab = LabelBad
-			}
-			counts = append(counts, a.count)
-			labels = append(labels, lab)
-			if a.count > row.ModalCount {
-				row.ModalAction, row.ModalCount, row.ModalLabel = name[a.action], a.count, lab
-			}
-		}
-		var split [3]float64
-		row.Consistency, row.High, split = ms.modalStats(counts, labels, cfg.K, cfg.Threshold)
-		row.HighGood, row.HighBad, row.HighUnknown = split[0], split[1], split[2]
-		rows = append(rows, row)
 	}
+	rows := make([]StateConsistency, len(eligible))
+	workers := min(runtime.GOMAXPROCS(0), 1+len(eligible)/64)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo, hi := w*len(eligible)/workers, (w+1)*len(eligible)/workers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var ms modalScratch
+			var counts []int
+			var labels []int8
+			for i := lo; i < hi; i++ {
+				si := eligible[i]
+				s := c.states[si]
+				ids := order[start[si]:start[si+1]]
+				name := c.names.strs
+				slices.SortFunc(ids, func(x, y int32) int { return strings.Compare(name[c.acts[x].action], name[c.acts[y].action]) })
+				counts, labels = counts[:0], labels[:0]
+				row := StateConsistency{Iteration: s.iter, State: name[s.state], Occurrences: s.n, Actions: len(ids)}
+				for _, id := range ids {
+					a := c.acts[id]
+					lab := LabelUnknown
+					if a.good > a.bad {
+						lab = LabelGood
+					} else if a.bad > a.good {
+						lab = LabelBad
+					}
+					counts = append(counts, a.count)
+					labels = append(labels, lab)
+					if a.count > row.ModalCount {
+						row.ModalAction, row.ModalCount, row.ModalLabel = name[a.action], a.count, lab
+					}
+				}
+				var split [3]float64
+				row.Consistency, row.High, split = ms.modalStats(counts, labels, cfg.K, cfg.Threshold)
+				row.HighGood, row.HighBad, row.HighUnknown = split[0], split[1], split[2]
+				rows[i] = row
+			}
+		}()
+	}
+	wg.Wait()
 	slices.SortFunc(rows, func(a, b StateConsistency) int {
 		if c := cmp.Compare(a.Iteration, b.Iteration); c != 0 {
 			return c
@@ -252,7 +272,15 @@ func (c *ConsistencyCounter) States() []StateConsistency {
 // eligible state), in increasing iteration order. It equals ConsistencyRows of
 // States, plus the count of all states seen.
 func (c *ConsistencyCounter) Result() []ConsistencyRow {
-	rows := ConsistencyRows(c.States())
+	rows, _ := c.Report()
+	return rows
+}
+
+// Report returns Result and States together, computing the per-state
+// estimates (the costly part) once.
+func (c *ConsistencyCounter) Report() ([]ConsistencyRow, []StateConsistency) {
+	states := c.States()
+	rows := ConsistencyRows(states)
 	seen := make(map[int]int)
 	for _, s := range c.states {
 		seen[s.iter]++
@@ -271,7 +299,7 @@ func (c *ConsistencyCounter) Result() []ConsistencyRow {
 			MeanConsistency: nan, High: nan, HighGood: nan, HighBad: nan, HighUnknown: nan})
 	}
 	slices.SortFunc(rows, func(a, b ConsistencyRow) int { return cmp.Compare(a.Iteration, b.Iteration) })
-	return rows
+	return rows, states
 }
 
 // ConsistencyRows aggregates per-state rows into per-iteration rows (means

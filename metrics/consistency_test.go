@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"testing"
 )
 
@@ -251,5 +252,24 @@ func TestModalStatsLargeKFinite(t *testing.T) {
 	// about 9.6); E[M] >= E[k_1], and P(M >= 250) is about one half.
 	if !(m >= 249.75-1e-9 && m <= 250.5) || !(h > 0.3 && h < 0.7) || math.Abs(s[0]+s[1]+s[2]-h) > 1e-9 {
 		t.Errorf("E[M]=%v P(high)=%v split=%v", m, h, s)
+	}
+}
+
+// The per-state estimates are computed in parallel; the result must not
+// depend on GOMAXPROCS.
+func TestConsistencyIndependentOfGOMAXPROCS(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	c := NewConsistencyCounter(ConsistencyConfig{})
+	for i := 0; i < 20000; i++ {
+		c.Add(ConsistencySample{Iteration: rng.IntN(3), State: fmt.Sprint("s", rng.IntN(400)),
+			Action: fmt.Sprint("a", rng.IntN(6)), Label: int8(rng.IntN(3)) - 1})
+	}
+	prev := runtime.GOMAXPROCS(1)
+	one := c.States()
+	runtime.GOMAXPROCS(2)
+	two := c.States()
+	runtime.GOMAXPROCS(prev)
+	if len(one) < 100 || !reflect.DeepEqual(one, two) {
+		t.Fatalf("GOMAXPROCS 1 and 2 differ (or too few states: %d)", len(one))
 	}
 }
