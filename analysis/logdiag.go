@@ -16,6 +16,34 @@ import (
 // runSplit identifies the records of one run and split.
 type runSplit struct{ run, split string }
 
+// bySplit holds one accumulator per (run, split), remembering the last one
+// used: records of one run and split usually arrive together.
+type bySplit[T any] struct {
+	m       map[runSplit]*T
+	newT    func() *T
+	last    *T
+	lastKey runSplit
+}
+
+func newBySplit[T any](newT func() *T) *bySplit[T] {
+	return &bySplit[T]{m: map[runSplit]*T{}, newT: newT}
+}
+
+// get returns the accumulator of r's run and split, creating it if needed.
+func (b *bySplit[T]) get(r *trajlog.Record) *T {
+	if b.last != nil && r.Run == b.lastKey.run && r.Split == b.lastKey.split {
+		return b.last
+	}
+	k := runSplit{strings.Clone(r.Run), strings.Clone(r.Split)}
+	t := b.m[k]
+	if t == nil {
+		t = b.newT()
+		b.m[k] = t
+	}
+	b.last, b.lastKey = t, k
+	return t
+}
+
 func lessRunSplit(a, b runSplit) bool {
 	if a.run != b.run {
 		return a.run < b.run
@@ -75,30 +103,18 @@ func Repetition(ctx context.Context, patterns []string, filter LogFilter) ([]Rep
 // repetitionPass accumulates repetition per run and split during a scan.
 type repetitionPass struct {
 	filter   LogFilter
-	counters map[runSplit]*metrics.RepetitionCounter
-	last     *metrics.RepetitionCounter
-	lastKey  runSplit
+	counters *bySplit[metrics.RepetitionCounter]
 }
 
 func newRepetitionPass(filter LogFilter) *repetitionPass {
-	return &repetitionPass{filter: filter, counters: map[runSplit]*metrics.RepetitionCounter{}}
+	return &repetitionPass{filter: filter, counters: newBySplit(func() *metrics.RepetitionCounter { return new(metrics.RepetitionCounter) })}
 }
 
 func (p *repetitionPass) add(r *trajlog.Record) error {
 	if !p.filter.keep(r) {
 		return nil
 	}
-	c := p.last
-	if c == nil || r.Run != p.lastKey.run || r.Split != p.lastKey.split {
-		k := runSplit{strings.Clone(r.Run), strings.Clone(r.Split)}
-		c = p.counters[k]
-		if c == nil {
-			c = new(metrics.RepetitionCounter)
-			p.counters[k] = c
-		}
-		p.last, p.lastKey = c, k
-	}
-	c.Add(metrics.RepStep{
+	p.counters.get(r).Add(metrics.RepStep{
 		Iteration: int(r.Iteration), Traj: r.TrajID, Turn: int(r.Turn),
 		Action: r.Action, State: r.StateKey, Success: r.Success,
 	})
@@ -107,8 +123,8 @@ func (p *repetitionPass) add(r *trajlog.Record) error {
 
 func (p *repetitionPass) rows() []RepetitionRow {
 	var rows []RepetitionRow
-	for _, k := range sortedRunSplits(p.counters) {
-		for _, res := range p.counters[k].Result() {
+	for _, k := range sortedRunSplits(p.counters.m) {
+		for _, res := range p.counters.m[k].Result() {
 			rows = append(rows, RepetitionRow{
 				Run: k.run, Split: k.split, Iteration: int32(res.Iteration),
 				Trajectories: res.All.Trajectories, Steps: res.All.Steps,
@@ -189,30 +205,19 @@ func LogDiagnostics(ctx context.Context, patterns []string, filter LogFilter, cf
 type consistencyPass struct {
 	filter   LogFilter
 	cfg      metrics.ConsistencyConfig
-	counters map[runSplit]*metrics.ConsistencyCounter
-	last     *metrics.ConsistencyCounter
-	lastKey  runSplit
+	counters *bySplit[metrics.ConsistencyCounter]
 }
 
 func newConsistencyPass(filter LogFilter, cfg metrics.ConsistencyConfig) *consistencyPass {
-	return &consistencyPass{filter: filter, cfg: cfg, counters: map[runSplit]*metrics.ConsistencyCounter{}}
+	return &consistencyPass{filter: filter, cfg: cfg,
+		counters: newBySplit(func() *metrics.ConsistencyCounter { return metrics.NewConsistencyCounter(cfg) })}
 }
 
 func (p *consistencyPass) add(r *trajlog.Record) error {
 	if !p.filter.keep(r) {
 		return nil
 	}
-	c := p.last
-	if c == nil || r.Run != p.lastKey.run || r.Split != p.lastKey.split {
-		k := runSplit{strings.Clone(r.Run), strings.Clone(r.Split)}
-		c = p.counters[k]
-		if c == nil {
-			c = metrics.NewConsistencyCounter(p.cfg)
-			p.counters[k] = c
-		}
-		p.last, p.lastKey = c, k
-	}
-	c.Add(metrics.ConsistencySample{Iteration: int(r.Iteration), State: r.StateKey, Action: r.Action, Label: r.Label})
+	p.counters.get(r).Add(metrics.ConsistencySample{Iteration: int(r.Iteration), State: r.StateKey, Action: r.Action, Label: r.Label})
 	return nil
 }
 
@@ -226,8 +231,8 @@ func (p *consistencyPass) rows() ([]ConsistencyRow, []StateConsistencyRow) {
 	}
 	var rows []ConsistencyRow
 	var states []StateConsistencyRow
-	for _, k := range sortedRunSplits(p.counters) {
-		res, sts := p.counters[k].Report()
+	for _, k := range sortedRunSplits(p.counters.m) {
+		res, sts := p.counters.m[k].Report()
 		for _, res := range res {
 			rows = append(rows, ConsistencyRow{
 				Run: k.run, Split: k.split, Iteration: int32(res.Iteration),

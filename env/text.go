@@ -14,11 +14,11 @@ import (
 // separates tokens and is not a token. "take apple 1 from countertop 1." is
 // ["take" "apple" "1" "from" "countertop" "1" "."]; "-18" is ["-" "18"].
 func Tokens(text string) []string {
-	return appendTokens(nil, text)
+	return AppendTokens(nil, text)
 }
 
-// appendTokens appends the tokens of text to dst.
-func appendTokens(dst []string, text string) []string {
+// AppendTokens appends the tokens of text (see Tokens) to dst and returns it.
+func AppendTokens(dst []string, text string) []string {
 	text = strings.ToLower(text)
 	for i := 0; i < len(text); {
 		c := text[i]

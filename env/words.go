@@ -101,7 +101,7 @@ func Words(envName string) []string {
 	}
 	var words []string
 	for _, t := range texts {
-		words = appendTokens(words, strings.ReplaceAll(strings.ReplaceAll(t, "%o", " "), "%r", " "))
+		words = AppendTokens(words, strings.ReplaceAll(strings.ReplaceAll(t, "%o", " "), "%r", " "))
 	}
 	slices.Sort(words)
 	return slices.Compact(words)

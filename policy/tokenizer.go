@@ -2,11 +2,10 @@ package policy
 
 import (
 	"fmt"
+	"github.com/gradcouple/gradcouple/env"
 	"io"
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/gradcouple/gradcouple/checkpoint"
 )
@@ -90,35 +89,7 @@ func (t *Tokenizer) Tokens() []string { return slices.Clone(t.tokens) }
 // recognised in text: "<eos>" splits into "<", "eos", ">".
 func Split(text string) []string { return appendSplit(nil, text) }
 
-func appendSplit(dst []string, text string) []string {
-	text = strings.ToLower(text)
-	for i := 0; i < len(text); {
-		c := text[i]
-		switch {
-		case 'a' <= c && c <= 'z':
-			j := i + 1
-			for j < len(text) && 'a' <= text[j] && text[j] <= 'z' {
-				j++
-			}
-			dst = append(dst, text[i:j])
-			i = j
-		case '0' <= c && c <= '9':
-			j := i + 1
-			for j < len(text) && '0' <= text[j] && text[j] <= '9' {
-				j++
-			}
-			dst = append(dst, text[i:j])
-			i = j
-		default:
-			r, n := utf8.DecodeRuneInString(text[i:])
-			if !unicode.IsSpace(r) {
-				dst = append(dst, text[i:i+n])
-			}
-			i += n
-		}
-	}
-	return dst
-}
+func appendSplit(dst []string, text string) []string { return env.AppendTokens(dst, text) }
 
 // Encode returns the ids of the tokens of text (Split); a token not in the
 // vocabulary becomes UnkID. It never returns PadID, EOSID or VerdictID.

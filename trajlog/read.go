@@ -1,6 +1,7 @@
 package trajlog
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -412,7 +413,7 @@ func naturalCompare(a, b string) int {
 			i, j := digitRun(x), digitRun(y)
 			nx, ny := strings.TrimLeft(x[:i], "0"), strings.TrimLeft(y[:j], "0")
 			if len(nx) != len(ny) {
-				return cmpInt(len(nx), len(ny))
+				return cmp.Compare(len(nx), len(ny))
 			}
 			if c := strings.Compare(nx, ny); c != 0 {
 				return c
@@ -421,11 +422,11 @@ func naturalCompare(a, b string) int {
 			continue
 		}
 		if x[0] != y[0] {
-			return cmpInt(int(x[0]), int(y[0]))
+			return cmp.Compare(int(x[0]), int(y[0]))
 		}
 		x, y = x[1:], y[1:]
 	}
-	if c := cmpInt(len(x), len(y)); c != 0 {
+	if c := cmp.Compare(len(x), len(y)); c != 0 {
 		return c
 	}
 	return strings.Compare(a, b)
@@ -439,14 +440,4 @@ func digitRun(s string) int {
 		i++
 	}
 	return i
-}
-
-func cmpInt(a, b int) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

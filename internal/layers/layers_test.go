@@ -6,12 +6,17 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 )
 
 const module = "github.com/gradcouple/gradcouple/"
+
+// globalRand matches calls of math/rand/v2's package-level functions, which
+// draw from the unseeded global source.
+var globalRand = regexp.MustCompile(`\brand\.(Int|IntN|Int32|Int32N|Int64|Int64N|Uint32|Uint32N|Uint64|Uint64N|UintN|Float32|Float64|NormFloat64|ExpFloat64|Perm|Shuffle|N)\(`)
 
 // rank orders the packages of DESIGN.md §2 from the top of the stack down; a
 // package may import only packages of lower rank. Subpackages take the rank
@@ -80,6 +85,8 @@ func TestLayers(t *testing.T) {
 				if ok && dr >= r && !strings.HasPrefix(dep+"/", pkg+"/") && !strings.HasPrefix(pkg+"/", dep+"/") {
 					t.Errorf("%s: %s imports %s, which is not below it", path, pkg, dep)
 				}
+			case p == "math/rand":
+				t.Errorf("%s: use math/rand/v2 with an explicit seeded source, not math/rand", path)
 			case strings.HasPrefix(p, "github.com/urfave/cli") && pkg != "internal/cli":
 				t.Errorf("%s: only internal/cli may import urfave/cli", path)
 			case pkg == "metrics" || pkg == "coupling":
@@ -91,14 +98,15 @@ func TestLayers(t *testing.T) {
 				}
 			}
 		}
-		if pkg != "cmd/gradcouple" {
-			src, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			if strings.Contains(string(src), "os.Exit(") {
-				t.Errorf("%s: only cmd/gradcouple may call os.Exit", path)
-			}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if pkg != "cmd/gradcouple" && strings.Contains(string(src), "os.Exit(") {
+			t.Errorf("%s: only cmd/gradcouple may call os.Exit", path)
+		}
+		if m := globalRand.FindString(string(src)); m != "" {
+			t.Errorf("%s: %s uses the global random source; inject a *rand.Rand", path, m)
 		}
 		return nil
 	})
