@@ -15,7 +15,10 @@
 // tensors are read on demand (Tensor for raw bytes; Float32 and Float64
 // decode F32, F64, F16 and BF16). WriteSafetensors writes deterministically,
 // in the reference implementation's tensor order, with the header padded
-// with spaces to a multiple of 8 bytes.
+// with spaces to a multiple of 8 bytes. StreamWriter writes the same bytes
+// for tensors declared up front (name, dtype, shape) whose data are then
+// written in order, piece by piece, so a tensor larger than memory (a
+// per-sample gradient matrix) streams to disk as it is computed.
 //
 // # Checkpoint directories
 //

@@ -804,35 +804,52 @@ func WriteSafetensors(w io.Writer, tensors []Tensor, meta map[string]string) err
 // buildHeader checks tensors and meta and returns the padded header and the
 // order in which the tensors' data follow it.
 func buildHeader(tensors []Tensor, meta map[string]string) ([]byte, []int, error) {
+	decls := make([]TensorDecl, len(tensors))
+	data := make([][]byte, len(tensors))
+	for i, t := range tensors {
+		decls[i] = TensorDecl{Name: t.Name, DType: t.DType, Shape: t.Shape}
+		data[i] = t.Data
+	}
+	hdr, order, _, err := buildDeclHeader(decls, data, meta)
+	return hdr, order, err
+}
+
+// buildDeclHeader checks the declared tensors (and, when data is not nil,
+// that data[i] has tensor i's byte length) and meta, and returns the padded
+// header, the order in which the tensors' data follow it and each tensor's
+// byte length.
+func buildDeclHeader(tensors []TensorDecl, data [][]byte, meta map[string]string) ([]byte, []int, []int64, error) {
 	fail := func(name, format string, args ...any) error {
 		return fmt.Errorf("checkpoint: writing safetensors: tensor %q: %s", name, fmt.Sprintf(format, args...))
 	}
 	seen := make(map[string]bool, len(tensors))
-	for _, t := range tensors {
+	sizes := make([]int64, len(tensors))
+	for i, t := range tensors {
 		switch {
 		case t.Name == "":
-			return nil, nil, fail(t.Name, "empty name")
+			return nil, nil, nil, fail(t.Name, "empty name")
 		case t.Name == metadataKey:
-			return nil, nil, fail(t.Name, "the name is reserved for metadata")
+			return nil, nil, nil, fail(t.Name, "the name is reserved for metadata")
 		case !utf8.ValidString(t.Name):
-			return nil, nil, fail(t.Name, "name is not valid UTF-8")
+			return nil, nil, nil, fail(t.Name, "name is not valid UTF-8")
 		case seen[t.Name]:
-			return nil, nil, fail(t.Name, "duplicate name")
+			return nil, nil, nil, fail(t.Name, "duplicate name")
 		case !t.DType.Valid():
-			return nil, nil, fail(t.Name, "unknown dtype %q", t.DType)
+			return nil, nil, nil, fail(t.Name, "unknown dtype %q", t.DType)
 		}
 		seen[t.Name] = true
 		nbytes, ok := byteLen(t.Shape, t.DType)
 		if !ok {
-			return nil, nil, fail(t.Name, "shape %v with dtype %s is negative, overflows or is not a whole number of bytes", t.Shape, t.DType)
+			return nil, nil, nil, fail(t.Name, "shape %v with dtype %s is negative, overflows or is not a whole number of bytes", t.Shape, t.DType)
 		}
-		if int64(len(t.Data)) != nbytes {
-			return nil, nil, fail(t.Name, "shape %v of dtype %s needs %d bytes, Data has %d", t.Shape, t.DType, nbytes, len(t.Data))
+		if data != nil && int64(len(data[i])) != nbytes {
+			return nil, nil, nil, fail(t.Name, "shape %v of dtype %s needs %d bytes, Data has %d", t.Shape, t.DType, nbytes, len(data[i]))
 		}
+		sizes[i] = nbytes
 	}
 	for k, v := range meta {
 		if !utf8.ValidString(k) || !utf8.ValidString(v) {
-			return nil, nil, fmt.Errorf("checkpoint: writing safetensors: metadata %q is not valid UTF-8", k)
+			return nil, nil, nil, fmt.Errorf("checkpoint: writing safetensors: metadata %q is not valid UTF-8", k)
 		}
 	}
 	order := make([]int, len(tensors))
@@ -884,7 +901,7 @@ func buildHeader(tensors []Tensor, meta map[string]string) ([]byte, []int, error
 			}
 			b.WriteString(strconv.Itoa(d))
 		}
-		end := off + int64(len(t.Data))
+		end := off + sizes[i]
 		fmt.Fprintf(&b, `],"data_offsets":[%d,%d]}`, off, end)
 		off = end
 	}
@@ -893,9 +910,9 @@ func buildHeader(tensors []Tensor, meta map[string]string) ([]byte, []int, error
 		b.WriteByte(' ')
 	}
 	if b.Len() > DefaultMaxHeaderBytes {
-		return nil, nil, fmt.Errorf("checkpoint: writing safetensors: header of %d bytes exceeds the format's limit of %d", b.Len(), DefaultMaxHeaderBytes)
+		return nil, nil, nil, fmt.Errorf("checkpoint: writing safetensors: header of %d bytes exceeds the format's limit of %d", b.Len(), DefaultMaxHeaderBytes)
 	}
-	return b.Bytes(), order, nil
+	return b.Bytes(), order, sizes, nil
 }
 
 // byteLen returns the byte length of a tensor of the given shape and dtype,
