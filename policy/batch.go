@@ -362,7 +362,7 @@ func (m *Model) PerSampleGrads(dst []float64, terms []Term, sel Selection) []flo
 	if len(dst) != len(terms)*sel.dim {
 		panic("policy: PerSampleGrads length mismatch")
 	}
-	m.perSample(terms, sel, func(i int, g []float64) {
+	m.perSample(terms, sel, func(i int, g []float64, _ float64) {
 		sel.gather(dst[i*sel.dim:(i+1)*sel.dim], g)
 	})
 	return dst
@@ -378,8 +378,27 @@ func (m *Model) PerSampleGrads32(dst []float32, terms []Term, sel Selection) []f
 	if len(dst) != len(terms)*sel.dim {
 		panic("policy: PerSampleGrads32 length mismatch")
 	}
-	m.perSample(terms, sel, func(i int, g []float64) {
+	m.perSample(terms, sel, func(i int, g []float64, _ float64) {
 		sel.gather32(dst[i*sel.dim:(i+1)*sel.dim], g)
+	})
+	return dst
+}
+
+// PerSampleGrads32Values is PerSampleGrads32 that also sets values[n] to
+// the value of term n, computed in the same forward pass: for
+// Term{Seq: s, Weight: 1} (ActionTerms) it is log pi(a_n | s_n), the
+// LogProbs value, bit for bit. values must have len(terms) entries.
+func (m *Model) PerSampleGrads32Values(dst []float32, values []float64, terms []Term, sel Selection) []float32 {
+	sel = m.resolve(sel)
+	if dst == nil {
+		dst = make([]float32, len(terms)*sel.dim)
+	}
+	if len(dst) != len(terms)*sel.dim || len(values) != len(terms) {
+		panic("policy: PerSampleGrads32Values length mismatch")
+	}
+	m.perSample(terms, sel, func(i int, g []float64, v float64) {
+		sel.gather32(dst[i*sel.dim:(i+1)*sel.dim], g)
+		values[i] = v
 	})
 	return dst
 }
@@ -394,7 +413,10 @@ func ActionTerms(seqs []Seq) []Term {
 	return ts
 }
 
-func (m *Model) perSample(terms []Term, sel Selection, emit func(i int, g []float64)) {
+// perSample computes the gradient of each term alone and passes it, with
+// the term's value (sum of weight x log-probability, in target order), to
+// emit.
+func (m *Model) perSample(terms []Term, sel Selection, emit func(i int, g []float64, value float64)) {
 	for i := range terms {
 		m.checkSeq(terms[i].Seq)
 	}
@@ -406,11 +428,15 @@ func (m *Model) perSample(terms []Term, sel Selection, emit func(i int, g []floa
 		g := ws.grad
 		clear(g)
 		var j job
+		var value float64
 		if termJob(&j, &terms[i]) {
 			ws.run(&j)
+			for k, w := range j.w {
+				value += w * ws.logp[k]
+			}
 			ws.backward(&j, g, sel)
 		}
-		emit(i, g)
+		emit(i, g, value)
 	})
 }
 

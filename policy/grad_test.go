@@ -301,3 +301,32 @@ func TestInputsUnchanged(t *testing.T) {
 		t.Error("inputs modified")
 	}
 }
+
+// TestPerSampleGrads32Values: the values that come with the rows are the
+// terms' values (LogProbs, bit for bit, for action terms; the objective of
+// the term alone for any term), and the rows are PerSampleGrads32's.
+func TestPerSampleGrads32Values(t *testing.T) {
+	m := randomModel(t, tinyConfig, 11, 0.5)
+	rng := rand.New(rand.NewPCG(12, 13))
+	terms := mixedTerms(rng, tinyConfig.VocabSize)
+	vals := make([]float64, len(terms))
+	rows := m.PerSampleGrads32Values(nil, vals, terms, Selection{})
+	if !slices.Equal(rows, m.PerSampleGrads32(nil, terms, Selection{})) {
+		t.Error("rows differ from PerSampleGrads32")
+	}
+	for n := range terms {
+		want := objective(m, terms[n:n+1])
+		if math.Abs(vals[n]-want) > 1e-12*max(1, math.Abs(want)) {
+			t.Errorf("term %d: value %v, objective %v", n, vals[n], want)
+		}
+	}
+	var seqs []Seq
+	for range 5 {
+		seqs = append(seqs, randSeq(rng, tinyConfig.VocabSize, 1+rng.IntN(20), rng.IntN(6)))
+	}
+	vals = make([]float64, len(seqs))
+	m.PerSampleGrads32Values(nil, vals, ActionTerms(seqs), Selection{})
+	if lp := m.LogProbs(nil, seqs); !slices.Equal(vals, lp) {
+		t.Errorf("values %v, LogProbs %v", vals, lp)
+	}
+}

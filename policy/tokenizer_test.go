@@ -157,3 +157,24 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		t.Errorf("saved %v as %v, want float32 rounding %v", m.Params[5], m3.Params[5], float32(m.Params[5]))
 	}
 }
+
+// TestEnvTokenizer: the union of the environments' words, every bundled
+// environment by default, and an error for an unknown name.
+func TestEnvTokenizer(t *testing.T) {
+	all, err := EnvTokenizer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	both, _ := EnvTokenizer(env.Lab, env.Household)
+	want := NewTokenizer(append(env.Words(env.Household), env.Words(env.Lab)...))
+	if !slices.Equal(all.Tokens(), want.Tokens()) || !slices.Equal(both.Tokens(), want.Tokens()) {
+		t.Error("EnvTokenizer() is not the union of every environment's words")
+	}
+	lab, _ := EnvTokenizer(env.Lab)
+	if !slices.Equal(lab.Tokens(), NewTokenizer(env.Words(env.Lab)).Tokens()) || lab.Size() >= all.Size() {
+		t.Errorf("lab tokenizer: %d tokens, all %d", lab.Size(), all.Size())
+	}
+	if _, err := EnvTokenizer("kitchen"); err == nil || !strings.Contains(err.Error(), `"kitchen"`) {
+		t.Errorf("unknown environment: %v", err)
+	}
+}

@@ -12,5 +12,7 @@ func commands(env *Env) []*ucli.Command {
 		newAdvantageCommand(env),
 		newSqueezeCommand(env),
 		newEnvCommand(env),
+		newTrainCommand(env),
+		newModelCommand(env),
 	}
 }

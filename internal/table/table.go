@@ -136,6 +136,37 @@ func cell(v reflect.Value, text bool) string {
 	return fmt.Sprint(v.Interface())
 }
 
+// Cells returns the columns of the text table of rows (a slice of structs) and
+// their cells formatted as WriteText formats them (floats to 4 significant
+// digits, NaN as "-", newlines and tabs escaped); numeric marks the columns
+// of numbers, which read best right-aligned. The HTML report renders tables
+// from it. Strings are returned as they are: escaping belongs to the caller.
+func Cells(rows any) (header []string, numeric []bool, cells [][]string) {
+	v := sliceOf(rows)
+	cols := columns(v.Type().Elem(), true)
+	header = make([]string, len(cols))
+	numeric = make([]bool, len(cols))
+	elem := v.Type().Elem()
+	for i, c := range cols {
+		header[i] = c.name
+		switch elem.FieldByIndex(c.index).Type.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+			reflect.Float32, reflect.Float64:
+			numeric[i] = true
+		}
+	}
+	cells = make([][]string, v.Len())
+	for r := range cells {
+		row := v.Index(r)
+		cells[r] = make([]string, len(cols))
+		for i, c := range cols {
+			cells[r][i] = cell(row.FieldByIndex(c.index), true)
+		}
+	}
+	return header, numeric, cells
+}
+
 // WriteText writes rows as a column-aligned text table with a header line.
 // Strings have newlines and tabs escaped so that each row stays on one line.
 func WriteText(w io.Writer, rows any) error {

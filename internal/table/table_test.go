@@ -40,6 +40,19 @@ func TestText(t *testing.T) {
 	}
 }
 
+func TestCells(t *testing.T) {
+	header, numeric, cells := Cells(rows)
+	if want := []string{"name", "count", "rate"}; strings.Join(header, ",") != strings.Join(want, ",") {
+		t.Errorf("header = %q, want %q", header, want)
+	}
+	if numeric[0] || !numeric[1] || !numeric[2] {
+		t.Errorf("numeric = %v, want [false true true]", numeric)
+	}
+	if len(cells) != 2 || cells[0][0] != `a\tb` || cells[0][2] != "0.5" || cells[1][2] != "-" {
+		t.Errorf("cells = %q", cells)
+	}
+}
+
 func TestCSVAndJSON(t *testing.T) {
 	var b bytes.Buffer
 	WriteCSV(&b, rows)

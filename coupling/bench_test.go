@@ -1,0 +1,41 @@
+package coupling
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// gramFlops is the nominal flop count of G G^T, 2 N^2 D, the convention of
+// GEMM benchmarks; Gram, like OpenBLAS's syrk behind NumPy's G @ G.T, does
+// about half of it by symmetry.
+func gramFlops(n, d int) float64 { return 2 * float64(n) * float64(n) * float64(d) }
+
+func benchGram(b *testing.B, n, d int) {
+	g := randRows(rand.New(rand.NewPCG(uint64(n), uint64(d))), n, d)
+	dst := make([]float32, n*n)
+	b.SetBytes(int64(4 * n * d))
+	b.ResetTimer()
+	for range b.N {
+		if _, err := Gram(dst, g, n, d, GramConfig{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(gramFlops(n, d)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// BenchmarkGram is the Gram of N = 4096 rows of D = 16384 float32
+// coordinates (DESIGN.md §6), the size compared with NumPy.
+func BenchmarkGram(b *testing.B) {
+	b.Logf("kernel %s", KernelName())
+	benchGram(b, 4096, 16384)
+}
+
+// BenchmarkGramScaling is the scaling table over N and D.
+func BenchmarkGramScaling(b *testing.B) {
+	for _, n := range []int{256, 1024, 4096} {
+		for _, d := range []int{1024, 4096, 16384} {
+			b.Run(fmt.Sprintf("N=%d/D=%d", n, d), func(b *testing.B) { benchGram(b, n, d) })
+		}
+	}
+}

@@ -1,0 +1,210 @@
+package figure
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The headless Chromium test opens a sample report the way a reader would
+// and checks that the browser reports nothing on its console and that every
+// figure is drawn. It needs Debian's chromium and runs only with
+// GRADCOUPLE_CHROMIUM=1; GRADCOUPLE_CHROMIUM_OUT=DIR keeps the report and
+// the screenshot there. CHROMIUM overrides the browser binary.
+
+// figureBorder is the colour of figure.plot's border in the report's style
+// sheet, used to find the figures in a screenshot.
+var figureBorder = color.RGBA{0xbc, 0xc4, 0xcc, 0xff}
+
+type chromiumRun struct {
+	log string // stderr with --enable-logging
+	out []byte // stdout (the DOM with --dump-dom)
+}
+
+func runChromium(t *testing.T, bin, page string, args ...string) chromiumRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir=" + t.TempDir(), "--enable-logging=stderr", "--v=0",
+		"--force-device-scale-factor=1", "--hide-scrollbars"}
+	cmd := exec.CommandContext(ctx, bin, append(append(base, args...), "file://"+page)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s: %v\n%s", bin, err, stderr.String())
+	}
+	return chromiumRun{log: stderr.String(), out: stdout.Bytes()}
+}
+
+// consoleLines returns the browser console messages in a --enable-logging
+// log ("INFO:CONSOLE(12)] "message", source: ..."). The report has no
+// script, so any console message is an error: a blocked load, a CSP
+// violation, a parse error.
+func consoleLines(log string) []string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, ":CONSOLE") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// figureBoxes finds the rectangles drawn with figureBorder: a top edge is a
+// horizontal run of at least minW border pixels; its box ends at the next
+// row with the same run below it.
+func figureBoxes(img image.Image, minW int) []image.Rectangle {
+	b := img.Bounds()
+	isBorder := func(x, y int) bool {
+		r, g, bl, _ := img.At(x, y).RGBA()
+		return uint8(r>>8) == figureBorder.R && uint8(g>>8) == figureBorder.G && uint8(bl>>8) == figureBorder.B
+	}
+	type run struct{ x0, x1, y int }
+	var edges []run
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		start := -1
+		for x := b.Min.X; x <= b.Max.X; x++ {
+			if x < b.Max.X && isBorder(x, y) {
+				if start < 0 {
+					start = x
+				}
+				continue
+			}
+			if start >= 0 && x-start >= minW {
+				edges = append(edges, run{start, x, y})
+			}
+			start = -1
+		}
+	}
+	var boxes []image.Rectangle
+	for i := 0; i+1 < len(edges); i++ {
+		top, bot := edges[i], edges[i+1]
+		if top.x0 == bot.x0 && top.x1 == bot.x1 && bot.y-top.y > 20 {
+			boxes = append(boxes, image.Rect(top.x0, top.y, top.x1, bot.y+1))
+			i++
+		}
+	}
+	return boxes
+}
+
+// ink returns the share of non-white pixels inside r (inset by 2 pixels) and
+// the number of saturated pixels (data drawn in colour: lines, bands, cells).
+func ink(img image.Image, r image.Rectangle) (share float64, coloured int) {
+	r = r.Inset(2)
+	n, dark := 0, 0
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			c := color.RGBAModel.Convert(img.At(x, y)).(color.RGBA)
+			n++
+			if c.R < 245 || c.G < 245 || c.B < 245 {
+				dark++
+			}
+			hi := max(c.R, c.G, c.B)
+			lo := min(c.R, c.G, c.B)
+			if hi-lo > 60 {
+				coloured++
+			}
+		}
+	}
+	return float64(dark) / float64(max(n, 1)), coloured
+}
+
+func TestReportInChromium(t *testing.T) {
+	if os.Getenv("GRADCOUPLE_CHROMIUM") != "1" {
+		t.Skip("set GRADCOUPLE_CHROMIUM=1 to open the report in headless Chromium")
+	}
+	bin := os.Getenv("CHROMIUM")
+	if bin == "" {
+		var err error
+		if bin, err = exec.LookPath("chromium"); err != nil {
+			t.Fatal("chromium not found (apt-get install -y chromium, or set CHROMIUM)")
+		}
+	}
+	dir := t.TempDir()
+	if out := os.Getenv("GRADCOUPLE_CHROMIUM_OUT"); out != "" {
+		dir = out
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Control: a page that breaks the rules must be caught by both checks:
+	// console messages from a blocked remote image and script, and an empty
+	// figure frame.
+	control := filepath.Join(dir, "control.html")
+	os.WriteFile(control, []byte(`<!DOCTYPE html><html><head>
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<style>figure.plot { border: 1px solid #bcc4cc; height: 300px; margin: 20px; }</style></head>
+<body><figure class="plot"></figure><img src="http://127.0.0.1:9/x.png"><script>console.error("x")</script></body></html>`), 0o644)
+	shot := filepath.Join(dir, "control.png")
+	run := runChromium(t, bin, control, "--screenshot="+shot, "--window-size=800,600")
+	if len(consoleLines(run.log)) == 0 {
+		t.Errorf("control page: no console messages found; the console check cannot see errors\n%s", run.log)
+	}
+	img := decodePNG(t, shot)
+	if boxes := figureBoxes(img, 200); len(boxes) != 1 {
+		t.Errorf("control page: found %d figure frames, want 1", len(boxes))
+	} else if share, col := ink(img, boxes[0]); share > 0.01 || col > 0 {
+		t.Errorf("control page: empty frame has ink %.3f, %d coloured pixels", share, col)
+	}
+
+	// The report.
+	page := filepath.Join(dir, "report.html")
+	if err := sampleReport(hostile).WriteFile(page); err != nil {
+		t.Fatal(err)
+	}
+	shot = filepath.Join(dir, "report.png")
+	run = runChromium(t, bin, page, "--screenshot="+shot, "--window-size=1280,7000")
+	if lines := consoleLines(run.log); len(lines) > 0 {
+		t.Errorf("console messages while loading the report:\n%s", strings.Join(lines, "\n"))
+	}
+	img = decodePNG(t, shot)
+	boxes := figureBoxes(img, 400)
+	if len(boxes) != 9 {
+		t.Errorf("found %d figures in the screenshot, want 9 (window too short?)", len(boxes))
+	}
+	for i, r := range boxes {
+		share, col := ink(img, r)
+		t.Logf("figure %d at %v: %.1f%% ink, %d coloured pixels", i+1, r, 100*share, col)
+		if share < 0.03 || col < 500 {
+			t.Errorf("figure %d at %v looks blank: %.1f%% ink, %d coloured pixels", i+1, r, 100*share, col)
+		}
+	}
+
+	// The DOM as Chromium parsed it: nine inline SVG figures, no script
+	// element, the action text present as text.
+	dom := string(runChromium(t, bin, page, "--dump-dom").out)
+	if n := strings.Count(dom, "<svg"); n != 9 {
+		t.Errorf("DOM has %d <svg> elements, want 9", n)
+	}
+	if strings.Contains(strings.ToLower(dom), "<script") {
+		t.Error("DOM has a script element")
+	}
+	if !strings.Contains(dom, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Error("the action text is not in the DOM as text")
+	}
+}
+
+func decodePNG(t *testing.T, path string) image.Image {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(fmt.Errorf("screenshot %s: %w", path, err))
+	}
+	return img
+}

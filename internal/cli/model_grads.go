@@ -1,0 +1,111 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/gradcouple/gradcouple/analysis"
+	ucli "github.com/urfave/cli/v2"
+)
+
+// ModelGradsOptions are the inputs of `gradcouple model grads`.
+type ModelGradsOptions struct {
+	Checkpoint string
+	Samples    string
+	Out        string
+	Tensors    []string
+	Limit      int
+}
+
+func newModelGradsCommand(e *Env) *ucli.Command {
+	return &ucli.Command{
+		Name:  "grads",
+		Usage: "per-sample gradients g_n = grad log pi(a_n | s_n) of logged steps as a gradient store",
+		Description: "Writes OUT.safetensors with the F32 tensor \"grads\" [N, D] (row n: step record n of the log,\n" +
+			"columns in the flat parameter order, see the metadata key \"params\": a JSON list of\n" +
+			"{name, offset, shape}) and OUT.samples.parquet (row, run, iteration, traj_id, turn,\n" +
+			"state_key, action, label, advantage, logprob, ...). Gradients are exact, computed in float64\n" +
+			"and rounded to float32; they stream to disk in chunks, so memory stays bounded.",
+		Flags: []ucli.Flag{
+			checkpointFlag, samplesFlag,
+			&ucli.StringFlag{Name: "out", Aliases: []string{"o"}, Required: true, Usage: "write the gradient matrix to `FILE.safetensors` (and FILE.samples.parquet)"},
+			&ucli.StringFlag{Name: "tensors", Usage: "only the tensors `NAME,...` (HF names, or prefixes ending in '.', e.g. transformer.h.1.)"},
+			limitFlag,
+		},
+		Action: func(c *ucli.Context) error {
+			if err := argsN(c, 0, "no arguments"); err != nil {
+				return err
+			}
+			var tensors []string
+			for _, t := range strings.Split(c.String("tensors"), ",") {
+				if t = strings.TrimSpace(t); t != "" {
+					tensors = append(tensors, t)
+				}
+			}
+			return runModelGrads(c.Context, ModelGradsOptions{
+				Checkpoint: c.String("checkpoint"), Samples: c.String("samples"), Out: c.String("out"),
+				Tensors: tensors, Limit: c.Int("limit"),
+			}, e)
+		},
+	}
+}
+
+// GradParamRow is one line of the parameter-order table that grads prints.
+type GradParamRow struct {
+	Tensor  string `parquet:"tensor"`
+	Columns string `parquet:"columns"`
+	Shape   string `parquet:"shape"`
+}
+
+func runModelGrads(ctx context.Context, opts ModelGradsOptions, e *Env) error {
+	if !strings.HasSuffix(opts.Out, ".safetensors") {
+		return &UsageError{Msg: fmt.Sprintf("--out %q: want a FILE.safetensors", opts.Out)}
+	}
+	if opts.Limit < 0 {
+		return &UsageError{Msg: fmt.Sprintf("--limit %d: want 0 or more", opts.Limit)}
+	}
+	m, tok, err := loadModel(opts.Checkpoint)
+	if err != nil {
+		return err
+	}
+	if _, err := m.Select(opts.Tensors...); err != nil {
+		return &UsageError{Msg: "--tensors: " + strings.TrimPrefix(err.Error(), "policy: ")}
+	}
+	prog, done := progress(e, "gradients")
+	rep, err := analysis.WriteGrads(ctx, m, tok, []string{opts.Samples}, opts.Out, analysis.GradsOptions{
+		ModelOptions: analysis.ModelOptions{Limit: opts.Limit, Progress: prog},
+		Tensors:      opts.Tensors,
+		Checkpoint:   opts.Checkpoint,
+	})
+	done()
+	if err != nil {
+		return err
+	}
+	logSources(e, rep.Sources)
+	w := e.Stdout
+	fmt.Fprintf(w, "%d step records from %d file(s): %d tokens, %d out of the vocabulary (<unk>) in %d records\n",
+		rep.N, len(rep.Sources.Files), rep.Tokens.Tokens, rep.Tokens.Unknown, rep.Tokens.UnknownIn)
+	scope := "every parameter"
+	if len(opts.Tensors) > 0 {
+		scope = fmt.Sprintf("%d of %d tensors", len(rep.Params), len(m.Tensors()))
+	}
+	fmt.Fprintf(w, "per-sample gradients g_n = grad log pi(a_n | s_n): %d x %d F32 (%.1f MB) over %s\n\n",
+		rep.N, rep.D, float64(rep.Bytes)/1e6, scope)
+	rows := make([]GradParamRow, len(rep.Params))
+	for i, p := range rep.Params {
+		size := 1
+		dims := make([]string, len(p.Shape))
+		for j, d := range p.Shape {
+			size *= d
+			dims[j] = strconv.Itoa(d)
+		}
+		rows[i] = GradParamRow{Tensor: p.Name, Columns: fmt.Sprintf("%d-%d", p.Offset, p.Offset+size-1), Shape: "[" + strings.Join(dims, ", ") + "]"}
+	}
+	if err := emit(w, "", rows, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nwrote %s\nwrote %s\n", opts.Out, rep.SamplesPath)
+	return nil
+}

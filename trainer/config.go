@@ -1,0 +1,325 @@
+package trainer
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/gradcouple/gradcouple/env"
+	"go.yaml.in/yaml/v3"
+)
+
+// Algorithms.
+const (
+	AlgoGRPO = "grpo" // GRPO: PPO-clip on group-relative outcome advantages
+	AlgoGCD  = "gcd"  // GRPO + generative classification disentanglement + prompt correction
+)
+
+// Presets.
+const (
+	PresetDefault = "default" // the run of the README: GRPO or GCD on household in ~10 minutes on 2 cores
+	PresetQuick   = "quick"   // a smaller run for the quickstart: a few minutes on 2 cores
+)
+
+// Config is the complete, resolved configuration of a run. It is written to
+// run.json, and with the seed it determines every record of the run.
+//
+// Unlike most settings structs of gradcouple, a zero field does not mean
+// "default" here: zero is a meaningful value for many fields (lambda = 0,
+// no cold start, beta = 0), and run.json must show the values actually
+// used. Start from Defaults and change fields.
+type Config struct {
+	// Run names the run in every step record (default: the run
+	// directory's base name).
+	Run  string `yaml:"run" json:"run"`
+	Env  string `yaml:"env" json:"env"`   // env.Household or env.Lab
+	Algo string `yaml:"algo" json:"algo"` // AlgoGRPO or AlgoGCD
+	Seed uint64 `yaml:"seed" json:"seed"`
+	// Iterations is the number of GRPO updates. Iteration i collects
+	// rollouts with the policy after i updates; iteration Iterations only
+	// evaluates the final policy.
+	Iterations int `yaml:"iterations" json:"iterations"`
+	// TrainTasks is the pool of train tasks, seeds 0..TrainTasks-1 of the
+	// train split; each iteration draws Rollout.Tasks of them.
+	TrainTasks int `yaml:"train_tasks" json:"train_tasks"`
+	// CheckpointEvery keeps checkpoints/iter-i for i a multiple of it (and
+	// the last iteration); 0 keeps only the first and the last. Resuming
+	// restarts from the last checkpoint, so it also bounds the work redone.
+	CheckpointEvery int `yaml:"checkpoint_every" json:"checkpoint_every"`
+
+	Model     ModelConfig     `yaml:"model" json:"model"`
+	ColdStart ColdStartConfig `yaml:"cold_start" json:"cold_start"`
+	Rollout   RolloutConfig   `yaml:"rollout" json:"rollout"`
+	Update    UpdateConfig    `yaml:"update" json:"update"`
+	GCD       GCDConfig       `yaml:"gcd" json:"gcd"`
+	Judge     JudgeConfig     `yaml:"judge" json:"judge"`
+	Eval      EvalConfig      `yaml:"eval" json:"eval"`
+}
+
+// ModelConfig is the actor's size and prompt (policy.Config).
+type ModelConfig struct {
+	Dim     int `yaml:"dim" json:"dim"`         // embedding width
+	Layers  int `yaml:"layers" json:"layers"`   // transformer blocks
+	Heads   int `yaml:"heads" json:"heads"`     // attention heads (divide dim)
+	Context int `yaml:"context" json:"context"` // positions: the longest prompt + action + 2
+	History int `yaml:"history" json:"history"` // past (observation, action) pairs in a prompt; 0: none
+}
+
+// ColdStartConfig is the supervised warm-up on oracle demonstrations
+// (DESIGN.md §4) that runs before iteration 0.
+type ColdStartConfig struct {
+	// Demos is the number of demonstrated train tasks (seeds 0..Demos-1 of
+	// the train split, every step of env.Demonstration); 0 turns the cold
+	// start off.
+	Demos int     `yaml:"demos" json:"demos"`
+	Steps int     `yaml:"steps" json:"steps"` // Adam steps
+	Batch int     `yaml:"batch" json:"batch"` // samples per step
+	LR    float64 `yaml:"lr" json:"lr"`
+	// Verdict also trains the verdict (GCD) on the demonstrations: each
+	// demonstrated step as "good", and one uniformly drawn non-optimal
+	// admissible action in the same state as "bad", with the judge's
+	// labels. Only when GCD.Lambda > 0.
+	Verdict bool `yaml:"verdict" json:"verdict"`
+}
+
+// RolloutConfig is how training rollouts are collected.
+type RolloutConfig struct {
+	Tasks       int     `yaml:"tasks" json:"tasks"`           // B: tasks per iteration
+	GroupSize   int     `yaml:"group_size" json:"group_size"` // G: rollouts per task
+	Temperature float64 `yaml:"temperature" json:"temperature"`
+	// Unconstrained samples free text (up to MaxActionTokens tokens)
+	// instead of restricting tokens to the admissible actions; text that is
+	// no admissible action is an invalid step ("Nothing happens.").
+	Unconstrained   bool `yaml:"unconstrained" json:"unconstrained"`
+	MaxActionTokens int  `yaml:"max_action_tokens" json:"max_action_tokens"`
+	// MaxSteps ends an episode (unsolved) after this many steps, in
+	// training and evaluation; 0 means the environment's own limit (30).
+	MaxSteps int `yaml:"max_steps" json:"max_steps"`
+	// InvalidPenalty is subtracted from the outcome for every invalid step:
+	// outcome = success - InvalidPenalty * invalid steps.
+	InvalidPenalty float64 `yaml:"invalid_penalty" json:"invalid_penalty"`
+}
+
+// UpdateConfig is the PPO-clip update and its Adam optimizer.
+type UpdateConfig struct {
+	Epochs      int     `yaml:"epochs" json:"epochs"`           // passes over an iteration's samples
+	MiniBatches int     `yaml:"minibatches" json:"minibatches"` // optimizer steps per epoch
+	Clip        float64 `yaml:"clip" json:"clip"`               // PPO clip epsilon
+	KLBeta      float64 `yaml:"kl_beta" json:"kl_beta"`         // coefficient of the k3 KL to the reference (the cold-start policy)
+	NoStd       bool    `yaml:"no_std" json:"no_std"`           // Dr. GRPO advantages (no division by the group std)
+	LR          float64 `yaml:"lr" json:"lr"`
+	Beta1       float64 `yaml:"beta1" json:"beta1"`
+	Beta2       float64 `yaml:"beta2" json:"beta2"`
+	AdamEps     float64 `yaml:"adam_eps" json:"adam_eps"`
+	GradClip    float64 `yaml:"grad_clip" json:"grad_clip"` // global gradient-norm clip; 0: none
+}
+
+// GCDConfig is generative classification disentanglement (DESIGN.md §4):
+// the verdict loss and prompt-based correction.
+type GCDConfig struct {
+	// Lambda weighs the verdict cross-entropy: L = L_GRPO + Lambda * CE
+	// (mean over a mini-batch's samples). 0 switches it off.
+	Lambda float64 `yaml:"lambda" json:"lambda"`
+	// Correction turns on prompt-based correction in training rollouts:
+	// when the actor's own p(bad) for the action it drew is above
+	// Threshold, or the action was already taken Repeats times in the
+	// trajectory, a line naming the action is added to the prompt and the
+	// action is drawn again, at most MaxTries times per step.
+	Correction bool    `yaml:"correction" json:"correction"`
+	Threshold  float64 `yaml:"threshold" json:"threshold"`
+	Repeats    int     `yaml:"repeats" json:"repeats"` // 0: no repeat rule
+	MaxTries   int     `yaml:"max_tries" json:"max_tries"`
+}
+
+// JudgeConfig is the environment's judge (env.Judge) that labels every step.
+type JudgeConfig struct {
+	J   int     `yaml:"j" json:"j"`
+	Eps float64 `yaml:"eps" json:"eps"`
+}
+
+// EvalConfig is the evaluation on eval-in and eval-out.
+type EvalConfig struct {
+	// Every evaluates at iterations that are multiples of it and at the
+	// last; 0 turns evaluation off.
+	Every int `yaml:"every" json:"every"`
+	// Tasks is the number of tasks per split (seeds 0..Tasks-1), each
+	// played once greedily and once sampled at the rollout temperature.
+	Tasks   int  `yaml:"tasks" json:"tasks"`
+	Greedy  bool `yaml:"greedy" json:"greedy"`
+	Sampled bool `yaml:"sampled" json:"sampled"`
+}
+
+// Presets returns the preset names.
+func Presets() []string { return []string{PresetDefault, PresetQuick} }
+
+// Defaults returns the configuration of a preset and algorithm. For GCD the
+// verdict loss, correction and cold-start verdict training are on; for GRPO
+// they are off.
+func Defaults(preset, algo string) (Config, error) {
+	c := Config{
+		Env: env.Household, Algo: algo, Seed: 1,
+		Iterations: 60, TrainTasks: 1000, CheckpointEvery: 10,
+		Model:     ModelConfig{Dim: 64, Layers: 2, Heads: 4, Context: 320, History: 2},
+		ColdStart: ColdStartConfig{Demos: 64, Steps: 150, Batch: 32, LR: 1e-3},
+		Rollout:   RolloutConfig{Tasks: 8, GroupSize: 8, Temperature: 1, MaxActionTokens: 12},
+		Update: UpdateConfig{Epochs: 2, MiniBatches: 2, Clip: 0.2, KLBeta: 0.01, LR: 3e-4,
+			Beta1: 0.9, Beta2: 0.999, AdamEps: 1e-8, GradClip: 1},
+		GCD:   GCDConfig{Threshold: 0.5, Repeats: 2, MaxTries: 2},
+		Judge: JudgeConfig{J: env.DefaultJudgments, Eps: 0.1},
+		Eval:  EvalConfig{Every: 10, Tasks: 50, Greedy: true, Sampled: true},
+	}
+	switch preset {
+	case PresetDefault, "":
+	case PresetQuick:
+		c.Iterations = 20
+		c.CheckpointEvery = 5
+		c.Eval.Every = 5
+		c.Eval.Tasks = 30
+	default:
+		return Config{}, fmt.Errorf("%w: preset %q (want %s)", ErrConfig, preset, strings.Join(Presets(), " or "))
+	}
+	switch algo {
+	case AlgoGRPO:
+	case AlgoGCD:
+		c.GCD.Lambda = 1
+		c.GCD.Correction = true
+		c.ColdStart.Verdict = true
+	default:
+		return Config{}, fmt.Errorf("%w: algo %q (want grpo or gcd)", ErrConfig, algo)
+	}
+	return c, nil
+}
+
+// Validate checks that c describes a run the trainer can do. The error wraps
+// ErrConfig and names the field by its YAML path.
+func (c Config) Validate() error {
+	bad := func(field string, v any, want string) error {
+		return fmt.Errorf("%w: %s = %v: want %s", ErrConfig, field, v, want)
+	}
+	finite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+	switch {
+	case c.Env != env.Household && c.Env != env.Lab:
+		return bad("env", c.Env, "household or lab")
+	case c.Algo != AlgoGRPO && c.Algo != AlgoGCD:
+		return bad("algo", c.Algo, "grpo or gcd")
+	case c.Algo == AlgoGRPO && (c.GCD.Lambda != 0 || c.GCD.Correction):
+		return fmt.Errorf("%w: algo grpo with gcd.lambda %v and gcd.correction %v: GCD parts need algo gcd", ErrConfig, c.GCD.Lambda, c.GCD.Correction)
+	case c.Iterations < 0:
+		return bad("iterations", c.Iterations, ">= 0")
+	case c.TrainTasks < 1:
+		return bad("train_tasks", c.TrainTasks, ">= 1")
+	case c.CheckpointEvery < 0:
+		return bad("checkpoint_every", c.CheckpointEvery, ">= 0")
+	case c.Model.Dim < 1 || c.Model.Layers < 1 || c.Model.Heads < 1 || c.Model.Dim%c.Model.Heads != 0:
+		return fmt.Errorf("%w: model dim %d, layers %d, heads %d: want positive sizes with heads dividing dim", ErrConfig, c.Model.Dim, c.Model.Layers, c.Model.Heads)
+	case c.Model.Context < 32 || c.Model.Context > 4096:
+		return bad("model.context", c.Model.Context, "32 to 4096")
+	case c.Model.History < 0:
+		return bad("model.history", c.Model.History, ">= 0")
+	case c.ColdStart.Demos < 0:
+		return bad("cold_start.demos", c.ColdStart.Demos, ">= 0")
+	case c.ColdStart.Demos > 0 && (c.ColdStart.Steps < 0 || c.ColdStart.Batch < 1):
+		return fmt.Errorf("%w: cold_start steps %d, batch %d: want steps >= 0 and batch >= 1", ErrConfig, c.ColdStart.Steps, c.ColdStart.Batch)
+	case !(c.ColdStart.LR >= 0) || !finite(c.ColdStart.LR):
+		return bad("cold_start.lr", c.ColdStart.LR, "a finite value >= 0")
+	case c.Rollout.Tasks < 1 || c.Rollout.Tasks > c.TrainTasks:
+		return bad("rollout.tasks", c.Rollout.Tasks, fmt.Sprintf("1 to train_tasks (%d)", c.TrainTasks))
+	case c.Rollout.GroupSize < 1:
+		return bad("rollout.group_size", c.Rollout.GroupSize, ">= 1")
+	case !(c.Rollout.Temperature > 0) || !finite(c.Rollout.Temperature):
+		return bad("rollout.temperature", c.Rollout.Temperature, "> 0")
+	case c.Rollout.MaxSteps < 0:
+		return bad("rollout.max_steps", c.Rollout.MaxSteps, ">= 0")
+	case c.Rollout.MaxActionTokens < 1:
+		return bad("rollout.max_action_tokens", c.Rollout.MaxActionTokens, ">= 1")
+	case !(c.Rollout.InvalidPenalty >= 0) || !finite(c.Rollout.InvalidPenalty):
+		return bad("rollout.invalid_penalty", c.Rollout.InvalidPenalty, "a finite value >= 0")
+	case c.Update.Epochs < 1:
+		return bad("update.epochs", c.Update.Epochs, ">= 1")
+	case c.Update.MiniBatches < 1:
+		return bad("update.minibatches", c.Update.MiniBatches, ">= 1")
+	case !(c.Update.Clip > 0 && c.Update.Clip < 1):
+		return bad("update.clip", c.Update.Clip, "in (0, 1)")
+	case !(c.Update.KLBeta >= 0) || !finite(c.Update.KLBeta):
+		return bad("update.kl_beta", c.Update.KLBeta, "a finite value >= 0")
+	case !(c.Update.LR >= 0) || !finite(c.Update.LR):
+		return bad("update.lr", c.Update.LR, "a finite value >= 0")
+	case !(c.Update.Beta1 >= 0 && c.Update.Beta1 < 1):
+		return bad("update.beta1", c.Update.Beta1, "in [0, 1)")
+	case !(c.Update.Beta2 >= 0 && c.Update.Beta2 < 1):
+		return bad("update.beta2", c.Update.Beta2, "in [0, 1)")
+	case !(c.Update.AdamEps > 0) || !finite(c.Update.AdamEps):
+		return bad("update.adam_eps", c.Update.AdamEps, "> 0")
+	case !(c.Update.GradClip >= 0) || !finite(c.Update.GradClip):
+		return bad("update.grad_clip", c.Update.GradClip, ">= 0")
+	case !(c.GCD.Lambda >= 0) || !finite(c.GCD.Lambda):
+		return bad("gcd.lambda", c.GCD.Lambda, "a finite value >= 0")
+	case !(c.GCD.Threshold >= 0 && c.GCD.Threshold <= 1):
+		return bad("gcd.threshold", c.GCD.Threshold, "in [0, 1]")
+	case c.GCD.Repeats < 0:
+		return bad("gcd.repeats", c.GCD.Repeats, ">= 0")
+	case c.GCD.MaxTries < 0:
+		return bad("gcd.max_tries", c.GCD.MaxTries, ">= 0")
+	case c.Judge.J < 1 || c.Judge.J > math.MaxInt8:
+		return bad("judge.j", c.Judge.J, "1 to 127")
+	case !(c.Judge.Eps >= 0 && c.Judge.Eps <= 1):
+		return bad("judge.eps", c.Judge.Eps, "in [0, 1]")
+	case c.Eval.Every < 0:
+		return bad("eval.every", c.Eval.Every, ">= 0")
+	case c.Eval.Every > 0 && c.Eval.Tasks < 1:
+		return bad("eval.tasks", c.Eval.Tasks, ">= 1")
+	case c.Eval.Every > 0 && !c.Eval.Greedy && !c.Eval.Sampled:
+		return fmt.Errorf("%w: eval.every %d with neither eval.greedy nor eval.sampled", ErrConfig, c.Eval.Every)
+	}
+	return nil
+}
+
+// DecodeConfig reads a YAML configuration from r over base: keys present in
+// the file replace base's values, absent keys keep them. Unknown keys are
+// an error (a typo must not be silently ignored). name is the file name
+// used in errors. The result is not validated.
+func DecodeConfig(r io.Reader, name string, base Config) (Config, error) {
+	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	if err != nil {
+		return Config{}, fmt.Errorf("reading %s: %w", name, err)
+	}
+	c := base
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return base, nil // an empty file
+		}
+		return Config{}, fmt.Errorf("%w: %s: %v", ErrConfig, name, err)
+	}
+	return c, nil
+}
+
+// PeekAlgo returns the algo key of a YAML configuration ("" if absent), so
+// that a caller can pick the defaults before decoding the rest over them.
+func PeekAlgo(r io.Reader, name string) (string, error) {
+	var v struct {
+		Algo string `yaml:"algo"`
+	}
+	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", name, err)
+	}
+	if err := yaml.Unmarshal(data, &v); err != nil {
+		return "", fmt.Errorf("%w: %s: %v", ErrConfig, name, err)
+	}
+	return v.Algo, nil
+}
+
+// WriteYAML writes c as YAML, in the form DecodeConfig reads.
+func (c Config) WriteYAML(w io.Writer) error {
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
+		return err
+	}
+	return enc.Close()
+}

@@ -1,0 +1,218 @@
+package trainer
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/gradcouple/gradcouple/policy"
+)
+
+// actionTrie is the prefix tree of the token sequences of a set of actions,
+// each ended by <eos>: constrained sampling allows, at each position, only
+// the tokens that continue some action. (policy.Trie does the same inside
+// policy.Model.Sample; the trainer walks its own so that one key-value
+// cache serves the draw, its per-token log-probabilities and the verdict.)
+type actionTrie struct {
+	nodes   []trieNode
+	actions []string
+	depth   int // tokens of the longest action
+}
+
+type trieNode struct {
+	toks  []int // allowed next tokens, increasing
+	child []int // node of each; for <eos>: -1 - action index
+}
+
+func newActionTrie(tok *policy.Tokenizer, actions []string) *actionTrie {
+	tr := &actionTrie{nodes: []trieNode{{}}}
+	for _, a := range actions {
+		ids := tok.Encode(a)
+		if len(ids) == 0 {
+			continue
+		}
+		n := 0
+		for _, id := range ids {
+			i, found := slices.BinarySearch(tr.nodes[n].toks, id)
+			if found {
+				n = tr.nodes[n].child[i]
+				continue
+			}
+			tr.nodes = append(tr.nodes, trieNode{})
+			c := len(tr.nodes) - 1
+			nd := &tr.nodes[n]
+			nd.toks = slices.Insert(nd.toks, i, id)
+			nd.child = slices.Insert(nd.child, i, c)
+			n = c
+		}
+		nd := &tr.nodes[n]
+		i, found := slices.BinarySearch(nd.toks, policy.EOSID)
+		if found {
+			continue // same tokens as an earlier action
+		}
+		tr.actions = append(tr.actions, a)
+		nd.toks = slices.Insert(nd.toks, i, policy.EOSID)
+		nd.child = slices.Insert(nd.child, i, -len(tr.actions))
+		tr.depth = max(tr.depth, len(ids))
+	}
+	return tr
+}
+
+// drawOptions sets how one action is drawn.
+type drawOptions struct {
+	temp      float64
+	greedy    bool
+	maxTokens int         // unconstrained: the longest action
+	trie      *actionTrie // nil: unconstrained
+}
+
+// draw is one drawn action with what the trainer needs of it.
+type draw struct {
+	text    string    // the action text (the trie's action, or the decoded tokens)
+	tokens  []int     // action tokens without <eos>
+	tokLogp []float64 // log pi(token | ...) for each token and the final <eos>, temperature 1, full vocabulary
+	forced  []bool    // the constraint allowed only this token (same length as tokLogp)
+	logp    float64   // their sum: log pi(action | prompt)
+	// Sums over the drawn positions: the entropy of the distribution the
+	// token was drawn from (temperature and constraint applied), the
+	// full-vocabulary entropy of pi, and pi's mass on the allowed tokens.
+	entropy, entVocab, mass float64
+	ended                   bool // false: cut at maxTokens (its <eos> term is not a drawn token)
+	verdict                 policy.Verdict
+}
+
+// sampler draws actions with one key-value cache; one per goroutine.
+type sampler struct {
+	m     *policy.Model
+	tok   *policy.Tokenizer
+	cache *policy.Cache
+	w     []float64 // scratch, vocabulary length
+	cand  []int
+	all   []int
+}
+
+func newSampler(m *policy.Model, tok *policy.Tokenizer) *sampler {
+	V := m.Config().VocabSize
+	s := &sampler{m: m, tok: tok, cache: m.NewCache(), w: make([]float64, V)}
+	for v := range V {
+		s.all = append(s.all, v)
+	}
+	return s
+}
+
+// fits reports whether a prompt of n tokens leaves room for the longest
+// action, <eos> and <verdict>.
+func (s *sampler) fits(n int, o drawOptions) bool {
+	longest := o.maxTokens
+	if o.trie != nil {
+		longest = o.trie.depth
+	}
+	return n >= 1 && n+longest+2 <= s.m.Config().Context
+}
+
+// draw samples an action for prompt (which must fit, see fits) token by
+// token from softmax(z / temp) restricted to the trie's continuations (or
+// any token when unconstrained), then feeds <eos> <verdict> to read the
+// verdict. It consumes one uniform per drawn token (none when greedy).
+func (s *sampler) draw(prompt []int, o drawOptions, rng *rand.Rand) draw {
+	kc := s.cache
+	kc.Truncate(0)
+	logits := kc.Prefill(prompt)
+	var d draw
+	node := 0
+	for {
+		lse, ent := logSumExpEntropy(logits)
+		cand := s.all
+		if o.trie != nil {
+			cand = o.trie.nodes[node].toks
+		}
+		tk, sent := pick(logits, cand, o.temp, o.greedy, s.w, rng)
+		d.tokLogp = append(d.tokLogp, logits[tk]-lse)
+		d.forced = append(d.forced, len(cand) == 1)
+		d.entropy += sent
+		d.entVocab += ent
+		for _, v := range cand {
+			d.mass += math.Exp(logits[v] - lse)
+		}
+		if tk == policy.EOSID {
+			d.ended = true
+			break
+		}
+		d.tokens = append(d.tokens, tk)
+		if o.trie != nil {
+			nd := o.trie.nodes[node]
+			node = nd.child[slices.Index(nd.toks, tk)]
+		}
+		logits = kc.Append(tk)
+		if o.trie == nil && len(d.tokens) >= o.maxTokens {
+			lse, _ := logSumExpEntropy(logits)
+			d.tokLogp = append(d.tokLogp, logits[policy.EOSID]-lse)
+			d.forced = append(d.forced, false)
+			break
+		}
+	}
+	for _, lp := range d.tokLogp {
+		d.logp += lp
+	}
+	if o.trie != nil {
+		nd := o.trie.nodes[node]
+		d.text = o.trie.actions[-1-nd.child[slices.Index(nd.toks, policy.EOSID)]]
+	} else {
+		d.text = s.tok.Decode(d.tokens)
+	}
+	kc.Append(policy.EOSID)
+	logits = kc.Append(policy.VerdictID)
+	lse, _ := logSumExpEntropy(logits)
+	d.verdict = policy.Verdict{LogGood: logits[policy.GoodID] - lse, LogBad: logits[policy.BadID] - lse}
+	return d
+}
+
+// logSumExpEntropy returns log sum exp(z) and the entropy of softmax(z).
+func logSumExpEntropy(z []float64) (lse, entropy float64) {
+	mx := math.Inf(-1)
+	for _, v := range z {
+		mx = max(mx, v)
+	}
+	var sum, sz float64
+	for _, v := range z {
+		e := math.Exp(v - mx)
+		sum += e
+		sz += e * (v - mx)
+	}
+	lse = mx + math.Log(sum)
+	return lse, math.Log(sum) - sz/sum
+}
+
+// pick draws a token of cand with probability proportional to
+// exp(logits/temp), or the most likely one (the first on ties) when greedy,
+// and returns it with the entropy of that distribution. It consumes one
+// uniform unless greedy. w is scratch of length >= len(cand).
+func pick(logits []float64, cand []int, temp float64, greedy bool, w []float64, rng *rand.Rand) (int, float64) {
+	mx := math.Inf(-1)
+	best := cand[0]
+	for _, v := range cand {
+		if z := logits[v] / temp; z > mx {
+			mx, best = z, v
+		}
+	}
+	var sum, sz float64
+	for i, v := range cand {
+		z := logits[v]/temp - mx
+		w[i] = math.Exp(z)
+		sum += w[i]
+		sz += w[i] * z
+	}
+	ent := math.Log(sum) - sz/sum
+	if greedy {
+		return best, ent
+	}
+	u := rng.Float64() * sum
+	var acc float64
+	for i := range cand {
+		acc += w[i]
+		if u < acc {
+			return cand[i], ent
+		}
+	}
+	return cand[len(cand)-1], ent
+}
