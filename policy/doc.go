@@ -174,4 +174,7 @@
 //
 // EvalPairs gives, for text pairs, the token ids, log-probs and per-sample
 // gradients in the flat order, to compare against such a reference.
+// scripts/torch/reference.py is one, written from this specification
+// without transformers; TestTorchAnchor (GRADCOUPLE_TORCH=1) checks that it
+// agrees to ~1e-15 relative in float64 and compares throughputs.
 package policy
