@@ -177,7 +177,7 @@ func TestReportInChromium(t *testing.T) {
 	for i, r := range boxes {
 		share, col := ink(img, r)
 		t.Logf("figure %d at %v: %.1f%% ink, %d coloured pixels", i+1, r, 100*share, col)
-		if share < 0.03 || col < 500 {
+		if share < 0.01 || col < 1000 {
 			t.Errorf("figure %d at %v looks blank: %.1f%% ink, %d coloured pixels", i+1, r, 100*share, col)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 )
 
+// TestDumpSamples is not a check: with FIGURE_DUMP=DIR it writes every sample
+// figure as PNG, SVG and PDF into DIR for a person to look at.
 func TestDumpSamples(t *testing.T) {
 	dir := os.Getenv("FIGURE_DUMP")
 	if dir == "" {

@@ -46,7 +46,8 @@ const DefaultDPI = 200
 // shared legend and, for heatmaps, a colour bar. Constructors in this package
 // build it from result values (copying what they keep, so later changes to
 // the inputs do not show); Render draws it, any number of times, also from
-// several goroutines.
+// several goroutines. The zero Figure draws nothing useful: use a
+// constructor. Width, Height and DPI may be changed before rendering.
 type Figure struct {
 	// Width and Height are the printed size.
 	Width, Height vg.Length
@@ -173,6 +174,8 @@ const (
 	margin   = 4 * vg.Millimeter
 	panelGap = 8 * vg.Millimeter
 	barWidth = 0.9 * vg.Inch
+	// titleGap separates a panel title from the top of its data area.
+	titleGap = vg.Length(7) // points
 	// legendGap separates the legend from the panel titles below it.
 	legendGap = 6 * vg.Millimeter / 2
 )
@@ -190,12 +193,42 @@ func (l layout) draw(c draw.Canvas) {
 	if len(l.panels) == 0 {
 		return
 	}
-	t := draw.Tiles{Rows: len(l.panels), Cols: len(l.panels[0]), PadX: panelGap, PadY: panelGap / 2}
+	// Panel titles are drawn at a fixed height above each data area rather
+	// than by gonum/plot at the top of each tile, which plot.Align shifts by
+	// the height of the top tick label: titles of one row line up.
+	titles := make([][]string, len(l.panels))
+	var titleH vg.Length
+	sty := textStyle(titleSize, draw.XCenter, draw.YBottom)
+	for i, row := range l.panels {
+		titles[i] = make([]string, len(row))
+		for j, p := range row {
+			if p != nil && p.Title.Text != "" {
+				titles[i][j] = p.Title.Text
+				titleH = max(titleH, sty.Height(p.Title.Text)+titleGap)
+				p.Title.Text = ""
+			}
+		}
+	}
+	defer func() { // the layout is drawn again on the next Render
+		for i, row := range l.panels {
+			for j, p := range row {
+				if p != nil {
+					p.Title.Text = titles[i][j]
+				}
+			}
+		}
+	}()
+	t := draw.Tiles{Rows: len(l.panels), Cols: len(l.panels[0]), PadX: panelGap, PadY: panelGap / 2, PadTop: titleH}
 	canvases := plot.Align(l.panels, t, area)
 	for i, row := range l.panels {
 		for j, p := range row {
-			if p != nil {
-				p.Draw(canvases[i][j])
+			if p == nil {
+				continue
+			}
+			p.Draw(canvases[i][j])
+			if titles[i][j] != "" {
+				data := p.DataCanvas(canvases[i][j])
+				c.FillText(sty, vg.Point{X: (data.Min.X + data.Max.X) / 2, Y: data.Max.Y + titleGap}, titles[i][j])
 			}
 		}
 	}
@@ -278,7 +311,7 @@ func drawLegend(c draw.Canvas, entries []legendEntry) vg.Length {
 // rgba converts any colour to RGBA.
 func rgba(c color.Color) color.RGBA {
 	if c == nil {
-		return Black
+		return black
 	}
 	r, g, b, a := c.RGBA()
 	return color.RGBA{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8), uint8(a >> 8)}

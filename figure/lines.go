@@ -110,7 +110,7 @@ type noData struct{}
 
 func (noData) Plot(c draw.Canvas, _ *plot.Plot) {
 	sty := textStyle(labelSize, draw.XCenter, draw.YCenter)
-	sty.Color = Grey
+	sty.Color = grey
 	c.FillText(sty, c.Center(), "no data")
 }
 

@@ -114,8 +114,8 @@ func Lines(title string, panels ...Panel) *Figure {
 }
 
 var (
-	goodColours = []color.RGBA{BluishGreen, Blue, SkyBlue}
-	badColours  = []color.RGBA{Vermillion, Orange, ReddishPurple, Yellow}
+	goodColours = []color.RGBA{bluishGreen, blue, skyBlue}
+	badColours  = []color.RGBA{vermillion, orange, reddishPurple, yellow}
 )
 
 // Squeeze draws the squeezing simulator (Theorem 3.2, paper Fig. 4): in a
@@ -170,10 +170,10 @@ func Squeeze(panels ...SqueezePanel) *Figure {
 				}
 			}
 			dashes := []vg.Length{vg.Points(4), vg.Points(2)}
-			addCurve(p, steps, y, draw.LineStyle{Color: Black, Width: vg.Points(lineWidth), Dashes: dashes})
+			addCurve(p, steps, y, draw.LineStyle{Color: black, Width: vg.Points(lineWidth), Dashes: dashes})
 			if !seen["total bad mass"] {
 				seen["total bad mass"] = true
-				l.legend = append(l.legend, legendEntry{label: "total bad mass", col: Black, dashes: dashes, line: true})
+				l.legend = append(l.legend, legendEntry{label: "total bad mass", col: black, dashes: dashes, line: true})
 			}
 		}
 		p.Y.Min, p.Y.Max = 0, 1
@@ -274,8 +274,8 @@ func Lemma(points []LemmaPoint, curves []LemmaCurve) *Figure {
 		if lo < hi {
 			pad := (hi - lo) * 0.05
 			addCurve(p, []float64{lo - pad, hi + pad}, []float64{lo - pad, hi + pad},
-				draw.LineStyle{Color: Grey, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(3), vg.Points(2)}})
-			l.legend = append(l.legend, legendEntry{label: "y = x", col: Grey, line: true, dashes: []vg.Length{vg.Points(3), vg.Points(2)}})
+				draw.LineStyle{Color: grey, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(3), vg.Points(2)}})
+			l.legend = append(l.legend, legendEntry{label: "y = x", col: grey, line: true, dashes: []vg.Length{vg.Points(3), vg.Points(2)}})
 		} else {
 			p.Add(noData{})
 		}
@@ -387,7 +387,7 @@ func FinalPerformance(scores []ScorePanel, improvements []Improvement) *Figure {
 		}
 		rows = max(rows, len(labels))
 		p := intervalPanel("probability of improvement", "P(X > Y)", labels, ivs, cols)
-		half := draw.LineStyle{Color: Grey, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(3), vg.Points(2)}}
+		half := draw.LineStyle{Color: grey, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(3), vg.Points(2)}}
 		addCurve(p, []float64{0.5, 0.5}, []float64{p.Y.Min, p.Y.Max}, half)
 		p.X.Min, p.X.Max = math.Min(p.X.Min, 0), math.Max(p.X.Max, 1)
 		row = append(row, p)

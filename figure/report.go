@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 
@@ -50,7 +51,8 @@ type Section struct {
 // and formatted as in the text tables of the CLI (internal/table: the
 // `parquet` tag names a column, `text:"-"` leaves it out). At most MaxRows
 // rows are shown (zero means 50); the note under the table says how many
-// were left out. Long tables start folded.
+// were left out. Long tables start folded. Rows that are not a slice of
+// structs panic (a programmer error).
 type Table struct {
 	Caption string
 	Rows    any
@@ -99,7 +101,10 @@ func (r *Report) WriteTo(w io.Writer) (int64, error) {
 			if label == "" {
 				label = s.Title
 			}
-			svg, err := inlineSVG(b.Bytes(), label)
+			// Draw every figure at the same scale: a full-width figure
+			// fills the column, a single panel takes its share of it.
+			pct := int(math.Round(float64(100 * s.Figure.Width / fullWidth)))
+			svg, err := inlineSVG(b.Bytes(), label, pct)
 			if err != nil {
 				return 0, fmt.Errorf("inlining figure of section %q: %w", s.Title, err)
 			}
@@ -175,7 +180,7 @@ h2 { font-size: 20px; margin: 36px 0 8px; border-bottom: 1px solid #d0d7de; padd
 .meta { color: #57606a; margin: 0 0 12px; }
 nav ol { columns: 2; padding-left: 20px; }
 figure.plot { margin: 12px 0; padding: 8px; border: 1px solid #bcc4cc; background: #fff; }
-svg.plot { display: block; width: 100%; height: auto; }
+svg.plot { display: block; width: 100%; height: auto; margin: 0 auto; }
 svg.plot text { font-family: "Liberation Sans", Arimo, Arial, Helvetica, sans-serif !important; }
 table { border-collapse: collapse; font-size: 13px; margin: 6px 0; }
 th, td { border: 1px solid #d0d7de; padding: 2px 8px; text-align: left; vertical-align: top; }

@@ -169,16 +169,16 @@ func TestInlineSVGRefuses(t *testing.T) {
 		"nested svg":    `<svg></svg>`,
 		"bad path":      `<path d="M0,0 javascript"/>`,
 	} {
-		_, err := inlineSVG([]byte(head+body+`</svg>`), "x")
+		_, err := inlineSVG([]byte(head+body+`</svg>`), "x", 100)
 		if !errors.Is(err, errUnsafeSVG) {
 			t.Errorf("%s: err = %v, want errUnsafeSVG", name, err)
 		}
 	}
-	out, err := inlineSVG([]byte(head+`<text x="1" y="2" style="font-size:9px">&lt;script&gt; &amp; "q"</text>`+`</svg>`), `a"<b>`)
+	out, err := inlineSVG([]byte(head+`<text x="1" y="2" style="font-size:9px">&lt;script&gt; &amp; "q"</text>`+`</svg>`), `a"<b>`, 60)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `<svg class="plot" role="img" aria-label="a&#34;&lt;b&gt;" width="10pt" height="10pt" viewBox="0 0 10 10"><text x="1" y="2" style="font-size:9px">&lt;script&gt; &amp; &#34;q&#34;</text></svg>`; out != want {
+	if want := `<svg class="plot" role="img" aria-label="a&#34;&lt;b&gt;" style="width:60%" width="10pt" height="10pt" viewBox="0 0 10 10"><text x="1" y="2" style="font-size:9px">&lt;script&gt; &amp; &#34;q&#34;</text></svg>`; out != want {
 		t.Errorf("inlineSVG =\n%s\nwant\n%s", out, want)
 	}
 }

@@ -18,20 +18,20 @@ import (
 // palette recommended for readers with colour-vision deficiencies, plus a
 // neutral grey for "unknown".
 var (
-	Black         = color.RGBA{0x00, 0x00, 0x00, 0xff}
-	Orange        = color.RGBA{0xe6, 0x9f, 0x00, 0xff}
-	SkyBlue       = color.RGBA{0x56, 0xb4, 0xe9, 0xff}
-	BluishGreen   = color.RGBA{0x00, 0x9e, 0x73, 0xff}
-	Yellow        = color.RGBA{0xf0, 0xe4, 0x42, 0xff}
-	Blue          = color.RGBA{0x00, 0x72, 0xb2, 0xff}
-	Vermillion    = color.RGBA{0xd5, 0x5e, 0x00, 0xff}
-	ReddishPurple = color.RGBA{0xcc, 0x79, 0xa7, 0xff}
-	Grey          = color.RGBA{0x80, 0x80, 0x80, 0xff}
+	black         = color.RGBA{0x00, 0x00, 0x00, 0xff}
+	orange        = color.RGBA{0xe6, 0x9f, 0x00, 0xff}
+	skyBlue       = color.RGBA{0x56, 0xb4, 0xe9, 0xff}
+	bluishGreen   = color.RGBA{0x00, 0x9e, 0x73, 0xff}
+	yellow        = color.RGBA{0xf0, 0xe4, 0x42, 0xff}
+	blue          = color.RGBA{0x00, 0x72, 0xb2, 0xff}
+	vermillion    = color.RGBA{0xd5, 0x5e, 0x00, 0xff}
+	reddishPurple = color.RGBA{0xcc, 0x79, 0xa7, 0xff}
+	grey          = color.RGBA{0x80, 0x80, 0x80, 0xff}
 )
 
 // okabeIto is the order in which series without a reserved colour get their
 // colours. Yellow comes last: it is hard to see on white.
-var okabeIto = []color.RGBA{Blue, Orange, BluishGreen, Vermillion, ReddishPurple, SkyBlue, Black, Yellow}
+var okabeIto = []color.RGBA{blue, orange, bluishGreen, vermillion, reddishPurple, skyBlue, black, yellow}
 
 // Series labels with a fixed meaning keep the same colour in every figure:
 // the judge labels (DESIGN.md §3.1) and trajectory outcomes.
@@ -44,11 +44,11 @@ const (
 )
 
 var reserved = map[string]color.RGBA{
-	LabelGood:    BluishGreen,
-	LabelBad:     Vermillion,
-	LabelUnknown: Grey,
-	LabelSuccess: Blue,
-	LabelFailure: Orange,
+	LabelGood:    bluishGreen,
+	LabelBad:     vermillion,
+	LabelUnknown: grey,
+	LabelSuccess: blue,
+	LabelFailure: orange,
 }
 
 // colours assigns a colour to each label: reserved labels get theirs, others

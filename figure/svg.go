@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -19,10 +20,10 @@ var errUnsafeSVG = errors.New("figure: SVG outside the allowed subset")
 // refused, so a change in gonum/plot cannot slip active content into the
 // report unnoticed.
 var svgAllowed = map[string]map[string]func(string) bool{
-	"svg":   {"width": isLength, "height": isLength, "viewBox": isNumbers},
-	"g":     {"transform": isTransform},
-	"path":  {"d": isPathData, "style": isStyle},
-	"text":  {"x": isLength, "y": isLength, "transform": isTransform, "style": isStyle},
+	"svg":  {"width": isLength, "height": isLength, "viewBox": isNumbers},
+	"g":    {"transform": isTransform},
+	"path": {"d": isPathData, "style": isStyle},
+	"text": {"x": isLength, "y": isLength, "transform": isTransform, "style": isStyle},
 	"image": {"x": isLength, "y": isLength, "width": isLength, "height": isLength, "href": isDataImage, "transform": isTransform,
 		"preserveAspectRatio": func(s string) bool { return s == "none" }, "style": isStyle},
 }
@@ -61,10 +62,11 @@ func isDataImage(s string) bool {
 // inlineSVG re-serialises an SVG document from vgsvg for inlining in HTML:
 // the XML prolog and comments are dropped, every element and attribute must
 // be on the allow-list, text is escaped afresh, and the root gets role="img",
-// the accessible name label (escaped) and class "plot". Namespace
+// the accessible name label (escaped), class "plot" and a width of pct
+// percent of its container. Namespace
 // declarations are dropped (HTML puts <svg> in the SVG namespace) and
 // xlink:href becomes href.
-func inlineSVG(src []byte, label string) (string, error) {
+func inlineSVG(src []byte, label string, pct int) (string, error) {
 	d := xml.NewDecoder(bytes.NewReader(src))
 	var b strings.Builder
 	depth := 0
@@ -89,6 +91,7 @@ func inlineSVG(src []byte, label string) (string, error) {
 			b.WriteString("<" + name)
 			if depth == 0 {
 				b.WriteString(` class="plot" role="img" aria-label="` + html.EscapeString(label) + `"`)
+				b.WriteString(` style="width:` + strconv.Itoa(min(max(pct, 1), 100)) + `%"`)
 			}
 			for _, a := range t.Attr {
 				if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
