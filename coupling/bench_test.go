@@ -39,3 +39,46 @@ func BenchmarkGramScaling(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTopK streams the cosine tiles of N = 4096, D = 4096 and keeps
+// the 100 most coupled pairs.
+func BenchmarkTopK(b *testing.B) {
+	n, d := 4096, 4096
+	g := randRows(rand.New(rand.NewPCG(2, 2)), n, d)
+	b.ResetTimer()
+	for range b.N {
+		TopK(g, n, d, TopKConfig{K: 100}, GramConfig{})
+	}
+	b.ReportMetric(gramFlops(n, d)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// BenchmarkGroupMeans is the O(N D) group statistics of N = 4096, D = 16384.
+func BenchmarkGroupMeans(b *testing.B) {
+	n, d := 4096, 16384
+	g := randRows(rand.New(rand.NewPCG(3, 3)), n, d)
+	group := make([]int, n)
+	for i := range group {
+		group[i] = i % 2
+	}
+	b.SetBytes(int64(4 * n * d))
+	b.ResetTimer()
+	for range b.N {
+		GroupMeans(g, n, d, group, 2)
+	}
+}
+
+// BenchmarkProject projects N = 1024 rows of D = 16384 to K = 1024.
+func BenchmarkProject(b *testing.B) {
+	n, d, k := 1024, 16384, 1024
+	g := randRows(rand.New(rand.NewPCG(4, 4)), n, d)
+	dst := make([]float32, n*k)
+	for _, kind := range []ProjectionKind{Rademacher, Gaussian} {
+		b.Run([]string{"Rademacher", "Gaussian"}[kind], func(b *testing.B) {
+			p := Projection{D: d, K: k, Kind: kind, Seed: 1}
+			b.SetBytes(int64(4 * n * d))
+			for range b.N {
+				p.Project(dst, g, n)
+			}
+		})
+	}
+}

@@ -171,7 +171,8 @@ func TestGramTilesErrors(t *testing.T) {
 // the median and 1e-7 at the maximum (the diagonal, where it is the final
 // rounding to float32); the cosines are within 1e-8 of the reference. For
 // comparison the test logs a plain float32 running sum over all D
-// coordinates, about 30 times worse.
+// coordinates: 1.4e-8 at the median and 4.2e-6 at the maximum, 6 and 40
+// times worse.
 func TestGramPrecision(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")

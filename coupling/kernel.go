@@ -32,9 +32,18 @@ func gramKernelGo(mr, nr, k int, a, b []float32, c []float64, ldc int) {
 		al := a[l*mr : l*mr+mr]
 		bl := b[l*nr : l*nr+nr]
 		for i, ai := range al {
-			ti := t[i*nr : i*nr+nr]
+			ti := t[i*nr : i*nr+len(bl)]
+			a64 := float64(ai)
 			for j, bj := range bl {
-				ti[j] = fma32(ai, bj, ti[j])
+				// fma32 inlined: the slow path only for float32 midpoints
+				// and tiny sums
+				p := a64 * float64(bj)
+				s := p + float64(ti[j])
+				if math.Float64bits(s)&(1<<29-1) != 1<<28 && math.Abs(s) >= 0x1p-126 {
+					ti[j] = float32(s)
+				} else {
+					ti[j] = fma32Slow(p, float64(ti[j]), s)
+				}
 			}
 		}
 	}

@@ -92,7 +92,7 @@ func TopK(g []float32, n, d int, cfg TopKConfig, gc GramConfig) []Pair {
 	if k <= 0 {
 		k = 10
 	}
-	plan := NewTilePlan(n, gc.tileRows())
+	plan := NewTilePlan(n, gc.denseTileRows(n))
 	tiles := plan.Tiles()
 	norms := SquaredNorms(nil, g, n, d)
 	workers := max(1, min(gc.workers(), len(tiles)))
