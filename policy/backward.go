@@ -15,13 +15,21 @@ func (ws *workspace) backward(j *job, grad []float64, sel Selection) {
 	n := len(j.pos)
 	T := ws.T
 
-	// d objective / d logits = w * (onehot(tgt) - softmax)
+	// d objective / d logits = w * (onehot(tgt) - softmax), the softmax
+	// over the target's allowed tokens when it is restricted
 	for i := range n {
 		row := ws.logits[i*V : i*V+V]
 		drow := ws.dlog[i*V : i*V+V]
 		w, lse := j.w[i], ws.lse[i]
-		for k, v := range row {
-			drow[k] = -w * math.Exp(v-lse)
+		if i < len(j.allowed) && j.allowed[i] != nil {
+			clear(drow)
+			for _, k := range j.allowed[i] {
+				drow[k] = -w * math.Exp(row[k]-lse)
+			}
+		} else {
+			for k, v := range row {
+				drow[k] = -w * math.Exp(v-lse)
+			}
 		}
 		drow[j.tgt[i]] += w
 	}

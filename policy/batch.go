@@ -16,6 +16,14 @@ import (
 type Seq struct {
 	Prompt []int
 	Action []int
+	// Allowed, if not nil, restricts the softmax at each action position
+	// t = 0..len(Action) (the action's tokens, then <eos>) to the token ids
+	// Allowed[t], which must contain the target; a nil Allowed[t] means the
+	// full vocabulary. Log-probabilities and gradients are then those of the
+	// constrained distribution a decoder restricted to a Trie samples from:
+	// log softmax(z_{P-1+t}) renormalised over Allowed[t]. The verdict is
+	// never restricted.
+	Allowed [][]int
 }
 
 // Pair is a (prompt, action) pair of texts.
@@ -102,6 +110,31 @@ func (m *Model) checkSeq(s Seq) {
 			}
 		}
 	}
+	if s.Allowed == nil {
+		return
+	}
+	if len(s.Allowed) != len(s.Action)+1 {
+		panic(fmt.Sprintf("policy: %d allowed sets for an action of %d tokens (want %d)", len(s.Allowed), len(s.Action), len(s.Action)+1))
+	}
+	for t, set := range s.Allowed {
+		if set == nil {
+			continue
+		}
+		tgt := EOSID
+		if t < len(s.Action) {
+			tgt = s.Action[t]
+		}
+		found := false
+		for _, id := range set {
+			if id < 0 || id >= m.cfg.VocabSize {
+				panic(fmt.Sprintf("policy: allowed token id %d out of range [0, %d)", id, m.cfg.VocabSize))
+			}
+			found = found || id == tgt
+		}
+		if !found {
+			panic(fmt.Sprintf("policy: target %d of action position %d is not among its allowed tokens", tgt, t))
+		}
+	}
 }
 
 // actionJob fills j for the log-probabilities of s's action tokens and
@@ -110,7 +143,7 @@ func (m *Model) checkSeq(s Seq) {
 func actionJob(j *job, s Seq, withAction bool, verdict int) {
 	P, A := len(s.Prompt), len(s.Action)
 	j.toks = append(append(j.toks[:0], s.Prompt...), s.Action...)
-	j.pos, j.tgt, j.w = j.pos[:0], j.tgt[:0], j.w[:0]
+	j.pos, j.tgt, j.w, j.allowed = j.pos[:0], j.tgt[:0], j.w[:0], j.allowed[:0]
 	if withAction {
 		for t := 0; t <= A; t++ {
 			j.pos = append(j.pos, P-1+t)
@@ -119,12 +152,18 @@ func actionJob(j *job, s Seq, withAction bool, verdict int) {
 			} else {
 				j.tgt = append(j.tgt, EOSID)
 			}
+			var set []int
+			if s.Allowed != nil {
+				set = s.Allowed[t]
+			}
+			j.allowed = append(j.allowed, set)
 		}
 	}
 	if verdict != 0 {
 		j.toks = append(j.toks, EOSID, VerdictID)
 		j.pos = append(j.pos, P+A+1)
 		j.tgt = append(j.tgt, verdict)
+		j.allowed = append(j.allowed, nil)
 	}
 }
 

@@ -58,6 +58,13 @@
 // the log-probs of the action tokens are the same in this longer sequence,
 // so one pass serves a term with both parts.
 //
+// Seq.Allowed restricts the softmax at action position t to a set of
+// tokens (the continuations a Trie allows there): log pi(y_t) is then
+// z[y_t] - log sum_{v in Allowed[t]} exp z[v], the log-probability under
+// the distribution that constrained decoding at temperature 1 samples from,
+// and gradients are those of that restricted log-softmax. A token that is
+// the only one allowed has log-probability 0 and no gradient.
+//
 // A pair must fit the context: P+A+2 <= Context. EncodePair reports an
 // error wrapping ErrTooLong otherwise; nothing is truncated silently. The
 // environments' prompts are at most ~235 tokens and actions at most 8.

@@ -16,10 +16,11 @@ const attnBlock = 32
 // target's log-probability in the objective whose gradient is taken (nil for
 // a forward pass only).
 type job struct {
-	toks []int
-	pos  []int
-	tgt  []int
-	w    []float64
+	toks    []int
+	pos     []int
+	tgt     []int
+	w       []float64
+	allowed [][]int // per target: the tokens its softmax runs over; nil means all (see Seq.Allowed)
 }
 
 // layerTape holds the activations of one block that the backward pass needs.
@@ -210,7 +211,7 @@ func (ws *workspace) attention(tp *layerTape, r0 int) {
 // head computes the final LayerNorm and the LM head at the target positions
 // and the log-probability of each target. It needs forward over all layers
 // with s0 <= min(pos).
-func (ws *workspace) head(pos, tgt []int) {
+func (ws *workspace) head(pos, tgt []int, allowed [][]int) {
 	m := ws.m
 	c := m.cfg
 	d, V := c.Dim, c.VocabSize
@@ -225,7 +226,11 @@ func (ws *workspace) head(pos, tgt []int) {
 	gemm(&ws.g, false, true, n, V, d, ws.hf, d, P[m.lay.wte:], d, ws.logits, V, false)
 	for i := range n {
 		row := ws.logits[i*V : i*V+V]
-		ws.lse[i] = logSumExp(row)
+		if i < len(allowed) && allowed[i] != nil {
+			ws.lse[i] = logSumExpOf(row, allowed[i])
+		} else {
+			ws.lse[i] = logSumExp(row)
+		}
 		ws.logp[i] = row[tgt[i]] - ws.lse[i]
 	}
 }
@@ -238,7 +243,7 @@ func (ws *workspace) run(j *job) {
 	}
 	ws.reserve(len(j.toks), len(j.pos))
 	ws.forward(j.toks, ws.m.cfg.Layers, s0)
-	ws.head(j.pos, j.tgt)
+	ws.head(j.pos, j.tgt, j.allowed)
 }
 
 func logSumExp(row []float64) float64 {
@@ -249,6 +254,19 @@ func logSumExp(row []float64) float64 {
 	var s float64
 	for _, v := range row {
 		s += math.Exp(v - mx)
+	}
+	return mx + math.Log(s)
+}
+
+// logSumExpOf is log sum_{v in ids} exp(row[v]).
+func logSumExpOf(row []float64, ids []int) float64 {
+	mx := math.Inf(-1)
+	for _, v := range ids {
+		mx = max(mx, row[v])
+	}
+	var s float64
+	for _, v := range ids {
+		s += math.Exp(row[v] - mx)
 	}
 	return mx + math.Log(s)
 }

@@ -64,6 +64,68 @@ func mixedTerms(rng *rand.Rand, V int) []Term {
 		{Seq: randSeq(rng, V, 20, 5), Verdict: BadID, VerdictWeight: -1.1},
 		{Seq: randSeq(rng, V, 7, 1), Weight: 0},
 		{Seq: randSeq(rng, V, 30, 6), Weight: 0.2, TokenWeights: []float64{1, 0, 0, -0.5, 0, 0, 0.3}},
+		{Seq: allowedSeq(rng, V, 9, 3), Weight: -0.8, TokenWeights: []float64{0.5, 0, 1, -2}, Verdict: GoodID, VerdictWeight: 0.6},
+	}
+}
+
+// allowedSeq is randSeq with a restricted softmax (Seq.Allowed) at every
+// action position but one: sets of 1, 2 and more tokens, always holding the
+// target.
+func allowedSeq(rng *rand.Rand, V, P, A int) Seq {
+	s := randSeq(rng, V, P, A)
+	s.Allowed = make([][]int, A+1)
+	for t := range s.Allowed {
+		if t == 1 {
+			continue // full vocabulary here
+		}
+		tgt := EOSID
+		if t < A {
+			tgt = s.Action[t]
+		}
+		set := []int{tgt}
+		for range t {
+			if v := rng.IntN(V); !slices.Contains(set, v) {
+				set = append(set, v)
+			}
+		}
+		s.Allowed[t] = set
+	}
+	return s
+}
+
+// TestAllowedLogProbs: a restricted log-probability is the full one
+// renormalised over the allowed tokens, each of which is read from a
+// sequence with that token as the target.
+func TestAllowedLogProbs(t *testing.T) {
+	m := randomModel(t, tinyConfig, 4, 0.5)
+	rng := rand.New(rand.NewPCG(5, 6))
+	s := allowedSeq(rng, tinyConfig.VocabSize, 10, 4)
+	got := m.TokenLogProbs([]Seq{s})[0]
+	full := m.TokenLogProbs([]Seq{{Prompt: s.Prompt, Action: s.Action}})[0]
+	for pos, set := range s.Allowed {
+		if set == nil {
+			if got[pos] != full[pos] {
+				t.Errorf("position %d (unrestricted): %v, want %v", pos, got[pos], full[pos])
+			}
+			continue
+		}
+		var z float64
+		for _, v := range set {
+			alt := Seq{Prompt: s.Prompt, Action: append(slices.Clone(s.Action[:pos]), v)}
+			lp := m.TokenLogProbs([]Seq{alt})[0][pos]
+			if v == EOSID {
+				alt.Action = alt.Action[:pos]
+				lp = m.TokenLogProbs([]Seq{alt})[0][pos]
+			}
+			z += math.Exp(lp)
+		}
+		want := full[pos] - math.Log(z)
+		if math.Abs(got[pos]-want) > 1e-12 {
+			t.Errorf("position %d: restricted log-prob %v, want %v", pos, got[pos], want)
+		}
+		if len(set) == 1 && got[pos] != 0 {
+			t.Errorf("position %d: a forced token has log-prob %v", pos, got[pos])
+		}
 	}
 }
 

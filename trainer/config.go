@@ -45,6 +45,11 @@ type Config struct {
 	// TrainTasks is the pool of train tasks, seeds 0..TrainTasks-1 of the
 	// train split; each iteration draws Rollout.Tasks of them.
 	TrainTasks int `yaml:"train_tasks" json:"train_tasks"`
+	// Init, if not empty, is a checkpoint directory to start from instead
+	// of a new model and the cold start (e.g. the checkpoint 0 of another
+	// run, so that GRPO and GCD start from the same policy). Its
+	// vocabulary must be this environment's (Tokenizer).
+	Init string `yaml:"init" json:"init"`
 	// CheckpointEvery keeps checkpoints/iter-i for i a multiple of it (and
 	// the last iteration); 0 keeps only the first and the last. Resuming
 	// restarts from the last checkpoint, so it also bounds the work redone.

@@ -50,7 +50,7 @@ type step struct {
 	prompt   string // the prompt the action was drawn from (with correction lines)
 	seq      policy.Seq
 	action   string
-	tokLogp  []float64 // log pi_old of each action token and <eos>
+	conLogp  []float64 // log pi_old of each action token and <eos> under the sampling policy (constrained, temperature 1)
 	forced   []bool    // tokens the constraint forced
 	logp     float64
 	// Sums over the drawn tokens (see draw) and their number.
@@ -114,8 +114,8 @@ func (s *sampler) play(task env.Task, pc playConfig, rng, judgeRNG *rand.Rand) (
 			st.corrected = st.tries > 0
 		}
 		st.action = env.ParseAction(d.text)
-		st.seq = policy.Seq{Prompt: ids, Action: d.tokens}
-		st.tokLogp, st.forced, st.logp, st.ntok = d.tokLogp, d.forced, d.logp, len(d.tokLogp)
+		st.seq = policy.Seq{Prompt: ids, Action: d.tokens, Allowed: d.allowed}
+		st.conLogp, st.forced, st.logp, st.ntok = d.conLogp, d.forced, d.logp, len(d.tokLogp)
 		st.entropy, st.entVocab, st.mass = d.entropy, d.entVocab, d.mass
 		if !d.ended {
 			st.ntok-- // the forced <eos> was not drawn

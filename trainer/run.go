@@ -112,14 +112,20 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	if !empty {
 		return nil, fmt.Errorf("%w: %s (resume it, or choose another directory)", ErrRunExists, opts.Dir)
 	}
-	for _, d := range []string{opts.Dir, filepath.Join(opts.Dir, LogsDir), filepath.Join(opts.Dir, CheckpointsDir)} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, err
-		}
+	if err := clean(opts.Dir, 0, -1); err != nil { // an interrupted first run.json
+		return nil, err
+	}
+	// run.json first: until it exists the directory holds nothing, so an
+	// interrupted start can simply be started again.
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return nil, err
 	}
 	man := &Manifest{Format: FormatVersion, Version: opts.Version, Run: cfg.Run, Env: cfg.Env, Algo: cfg.Algo,
 		Seed: cfg.Seed, Preset: opts.Preset, Config: cfg, Started: opts.now()}
 	if err := writeManifest(opts.Dir, man); err != nil {
+		return nil, err
+	}
+	if err := makeDirs(opts.Dir); err != nil {
 		return nil, err
 	}
 	t, err := newTrainer(cfg, opts)
@@ -154,6 +160,9 @@ func Resume(ctx context.Context, opts Options) (*Result, error) {
 		return &Result{AlreadyFinished: true, Metrics: lines}, nil
 	}
 	opts.Preset = man.Preset
+	if err := makeDirs(opts.Dir); err != nil {
+		return nil, err
+	}
 	t, err := newTrainer(cfg, opts)
 	if err != nil {
 		return nil, err
@@ -203,6 +212,16 @@ func Resume(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	return t.loop(ctx, man, from, true, 0)
+}
+
+// makeDirs creates the subdirectories of a run directory.
+func makeDirs(dir string) error {
+	for _, d := range []string{LogsDir, CheckpointsDir} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (o Options) now() string {
@@ -259,12 +278,26 @@ func Tokenizer(envName string) *policy.Tokenizer {
 // fresh runs the cold start and then every iteration from 0.
 func (t *trainer) fresh(ctx context.Context, man *Manifest) (*Result, error) {
 	start := time.Now()
-	cs, err := t.coldStart(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if t.cfg.ColdStart.Demos > 0 {
-		t.cold = &cs
+	if t.cfg.Init != "" {
+		m, tok, err := policy.Load(t.cfg.Init)
+		if err != nil {
+			return nil, fmt.Errorf("%w: init: %w", ErrConfig, err)
+		}
+		if !slices.Equal(tok.Tokens(), t.tok.Tokens()) {
+			return nil, fmt.Errorf("%w: init: %s has another vocabulary than the %s tokenizer", ErrConfig, t.cfg.Init, t.cfg.Env)
+		}
+		if m.Config() != t.model.Config() {
+			return nil, fmt.Errorf("%w: init: %s has model %+v, the configuration asks for %+v", ErrConfig, t.cfg.Init, m.Config(), t.model.Config())
+		}
+		t.model = m
+	} else {
+		cs, err := t.coldStart(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if t.cfg.ColdStart.Demos > 0 {
+			t.cold = &cs
+		}
 	}
 	if err := t.hook(-1, stageColdStart); err != nil {
 		return nil, err
@@ -537,7 +570,7 @@ func (t *trainer) train(i int, trajs []trajectory, m *Metrics) []trajlog.Record 
 		recs = t.appendRecords(recs, i, env.SplitTrain, group, fmt.Sprintf("%s:%d", group, n%G), tr, adv[n])
 		for k := range tr.steps {
 			s := &tr.steps[k]
-			samples = append(samples, &sample{seq: s.seq, oldLogp: s.tokLogp, forced: s.forced, adv: adv[n], label: verdictID(s.good)})
+			samples = append(samples, &sample{seq: s.seq, oldLogp: s.conLogp, forced: s.forced, adv: adv[n], label: verdictID(s.good)})
 		}
 	}
 	lc := lossConfig{clip: cfg.Update.Clip, beta: cfg.Update.KLBeta, lambda: cfg.GCD.Lambda}

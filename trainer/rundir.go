@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -254,22 +253,20 @@ func clean(dir string, keep, keepCkpt int) error {
 	return nil
 }
 
-// isEmptyDir reports whether dir is missing or has no entries.
+// isEmptyDir reports whether dir is missing or holds nothing but the
+// temporary file of an interrupted first write of run.json.
 func isEmptyDir(dir string) (bool, error) {
-	f, err := os.Open(dir)
+	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return true, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	defer f.Close()
-	_, err = f.Readdirnames(1)
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return true, nil
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), "."+ManifestFile+".tmp-") {
+			return false, nil
 		}
-		return false, err
 	}
-	return false, nil
+	return true, nil
 }

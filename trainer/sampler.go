@@ -71,8 +71,13 @@ type draw struct {
 	text    string    // the action text (the trie's action, or the decoded tokens)
 	tokens  []int     // action tokens without <eos>
 	tokLogp []float64 // log pi(token | ...) for each token and the final <eos>, temperature 1, full vocabulary
-	forced  []bool    // the constraint allowed only this token (same length as tokLogp)
-	logp    float64   // their sum: log pi(action | prompt)
+	// The same under the constrained policy (softmax over the allowed
+	// tokens at temperature 1, see policy.Seq.Allowed), the allowed tokens
+	// of each position (nil when unconstrained) and whether only one was.
+	conLogp []float64
+	allowed [][]int
+	forced  []bool
+	logp    float64 // their sum: log pi(action | prompt)
 	// Sums over the drawn positions: the entropy of the distribution the
 	// token was drawn from (temperature and constraint applied), the
 	// full-vocabulary entropy of pi, and pi's mass on the allowed tokens.
@@ -131,8 +136,14 @@ func (s *sampler) draw(prompt []int, o drawOptions, rng *rand.Rand) draw {
 		d.forced = append(d.forced, len(cand) == 1)
 		d.entropy += sent
 		d.entVocab += ent
-		for _, v := range cand {
-			d.mass += math.Exp(logits[v] - lse)
+		if o.trie != nil {
+			lseC := logSumExpOf(logits, cand)
+			d.conLogp = append(d.conLogp, logits[tk]-lseC)
+			d.allowed = append(d.allowed, cand)
+			d.mass += math.Exp(lseC - lse)
+		} else {
+			d.conLogp = append(d.conLogp, logits[tk]-lse)
+			d.mass++
 		}
 		if tk == policy.EOSID {
 			d.ended = true
@@ -147,6 +158,7 @@ func (s *sampler) draw(prompt []int, o drawOptions, rng *rand.Rand) draw {
 		if o.trie == nil && len(d.tokens) >= o.maxTokens {
 			lse, _ := logSumExpEntropy(logits)
 			d.tokLogp = append(d.tokLogp, logits[policy.EOSID]-lse)
+			d.conLogp = append(d.conLogp, logits[policy.EOSID]-lse)
 			d.forced = append(d.forced, false)
 			break
 		}
@@ -181,6 +193,19 @@ func logSumExpEntropy(z []float64) (lse, entropy float64) {
 	}
 	lse = mx + math.Log(sum)
 	return lse, math.Log(sum) - sz/sum
+}
+
+// logSumExpOf is log sum_{v in ids} exp(z[v]).
+func logSumExpOf(z []float64, ids []int) float64 {
+	mx := math.Inf(-1)
+	for _, v := range ids {
+		mx = max(mx, z[v])
+	}
+	var sum float64
+	for _, v := range ids {
+		sum += math.Exp(z[v] - mx)
+	}
+	return mx + math.Log(sum)
 }
 
 // pick draws a token of cand with probability proportional to

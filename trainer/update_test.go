@@ -26,6 +26,20 @@ func tinyModel(t testing.TB, n int) (*policy.Model, []policy.Seq) {
 		for range 1 + rng.IntN(3) {
 			s.Action = append(s.Action, 6+rng.IntN(24))
 		}
+		if len(seqs)%2 == 1 {
+			// constrained decoding: a forced token, then choices among 3
+			for t := range len(s.Action) + 1 {
+				tgt := policy.EOSID
+				if t < len(s.Action) {
+					tgt = s.Action[t]
+				}
+				set := []int{tgt}
+				if t > 0 {
+					set = append(set, (tgt+1)%30, (tgt+2)%30)
+				}
+				s.Allowed = append(s.Allowed, set)
+			}
+		}
 		seqs = append(seqs, s)
 	}
 	return m, seqs
@@ -42,11 +56,18 @@ func refLoss(m *policy.Model, batch []*sample, lc lossConfig) float64 {
 	ver := m.Verdicts(nil, seqs)
 	T := 0
 	for _, s := range batch {
-		T += len(s.oldLogp)
+		for t := range s.oldLogp {
+			if !s.forced[t] {
+				T++
+			}
+		}
 	}
 	var L float64
 	for n, s := range batch {
 		for t, old := range s.oldLogp {
+			if s.forced[t] {
+				continue
+			}
 			rho := math.Exp(cur[n][t] - old)
 			cl := min(max(rho, 1-lc.clip), 1+lc.clip)
 			L -= min(rho*s.adv, cl*s.adv) / float64(T)
@@ -76,9 +97,10 @@ func TestMiniBatchGradient(t *testing.T) {
 		if n%3 == 0 {
 			sm.label = policy.BadID
 		}
-		for _, lp := range cur[n] {
+		for t, lp := range cur[n] {
 			sm.oldLogp = append(sm.oldLogp, lp+0.4*(rng.Float64()-0.5)*2)
 			sm.refLogp = append(sm.refLogp, lp+0.3*rng.NormFloat64())
+			sm.forced = append(sm.forced, s.Allowed != nil && len(s.Allowed[t]) == 1)
 		}
 		batch = append(batch, sm)
 	}
@@ -114,12 +136,6 @@ func TestMiniBatchGradient(t *testing.T) {
 			t.Errorf("direction %d: finite difference %.10g, gradient %.10g", trial, got, want)
 		}
 	}
-	// The reported PG loss and KL are those of refLoss's parts.
-	lcPG := lossConfig{clip: lc.clip}
-	for _, s := range batch {
-		s.refLogp = nil
-	}
-	_ = lcPG
 }
 
 // TestAdam checks two steps against the formulas, with clipping.

@@ -53,6 +53,8 @@ var trainConfigFlags = []trainFlag{
 		func(c *ucli.Context, cfg *trainer.Config) { cfg.Run = c.String("run") }},
 	{&ucli.Uint64Flag{Name: "seed", Usage: "`SEED` of every random stream (default 1)"},
 		func(c *ucli.Context, cfg *trainer.Config) { cfg.Seed = c.Uint64("seed") }},
+	{&ucli.StringFlag{Name: "init", Usage: "start from checkpoint `DIR` instead of the cold start (same model size and environment)"},
+		func(c *ucli.Context, cfg *trainer.Config) { cfg.Init = c.String("init") }},
 	intF("iterations", "GRPO updates `N`; iteration N only evaluates", func(c *trainer.Config) *int { return &c.Iterations }),
 	intF("train-tasks", "pool of train tasks `N` (seeds 0..N-1)", func(c *trainer.Config) *int { return &c.TrainTasks }),
 	intF("checkpoint-every", "keep a checkpoint every `N` iterations (and the first and last)", func(c *trainer.Config) *int { return &c.CheckpointEvery }),
