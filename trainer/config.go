@@ -92,8 +92,12 @@ type ColdStartConfig struct {
 
 // RolloutConfig is how training rollouts are collected.
 type RolloutConfig struct {
-	Tasks       int     `yaml:"tasks" json:"tasks"`           // B: tasks per iteration
-	GroupSize   int     `yaml:"group_size" json:"group_size"` // G: rollouts per task
+	Tasks     int `yaml:"tasks" json:"tasks"`           // B: tasks per iteration
+	GroupSize int `yaml:"group_size" json:"group_size"` // G: rollouts per task
+	// Temperature of the training rollouts (and sampled evaluation). The
+	// update treats drawn tokens as samples of the temperature-1 policy, so
+	// a temperature other than 1 makes rollouts slightly off-policy (PPO's
+	// clip bounds the effect).
 	Temperature float64 `yaml:"temperature" json:"temperature"`
 	// Unconstrained samples free text (up to MaxActionTokens tokens)
 	// instead of restricting tokens to the admissible actions; text that is

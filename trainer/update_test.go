@@ -165,3 +165,42 @@ func TestAdam(t *testing.T) {
 		t.Errorf("step 2: p[0] = %v, want %v", p[0], want)
 	}
 }
+
+// TestPPOUpdateLearns: on a two-armed bandit (one prompt, actions x and y,
+// advantage +1 for x and -1 for y, decoding constrained to {x, y}) a few
+// PPO updates raise the constrained probability of x, and the KL term keeps
+// the policy nearer the reference when beta is large.
+func TestPPOUpdateLearns(t *testing.T) {
+	for _, beta := range []float64{0, 5} {
+		m, _ := tinyModel(t, 1)
+		ref := m.Clone()
+		prompt := []int{7, 8, 9, 10}
+		x, y := 11, 12
+		seq := func(a int) policy.Seq {
+			return policy.Seq{Prompt: prompt, Action: []int{a}, Allowed: [][]int{{x, y}, {policy.EOSID}}}
+		}
+		pX := func(m *policy.Model) float64 { return math.Exp(m.TokenLogProbs([]policy.Seq{seq(x)})[0][0]) }
+		p0 := pX(m)
+		opt := newAdam(m.NumParams(), 1e-2, 0.9, 0.999, 1e-8, 1)
+		for it := range 10 {
+			var samples []*sample
+			for k := range 8 {
+				a, adv := x, 1.0
+				if k%2 == 1 {
+					a, adv = y, -1
+				}
+				s := seq(a)
+				old := m.TokenLogProbs([]policy.Seq{s})[0]
+				r := ref.TokenLogProbs([]policy.Seq{s})[0]
+				samples = append(samples, &sample{seq: s, oldLogp: old, refLogp: r, forced: []bool{false, true}, adv: adv})
+			}
+			perm := func(e int) []int { return rand.New(rand.NewPCG(uint64(it), uint64(e))).Perm(len(samples)) }
+			ppoUpdate(m, opt, samples, lossConfig{clip: 0.2, beta: beta}, 2, 2, perm)
+		}
+		p1 := pX(m)
+		t.Logf("beta %v: p(x) %.4f -> %.4f", beta, p0, p1)
+		if !(p1 > p0+0.05) {
+			t.Errorf("beta %v: p(x) went from %.4f to %.4f; want a clear rise", beta, p0, p1)
+		}
+	}
+}

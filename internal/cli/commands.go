@@ -14,5 +14,7 @@ func commands(env *Env) []*ucli.Command {
 		newEnvCommand(env),
 		newTrainCommand(env),
 		newModelCommand(env),
+		newCouplingCommand(env),
+		newMergeCommand(env),
 	}
 }

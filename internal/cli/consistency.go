@@ -23,23 +23,29 @@ type ConsistencyOptions struct {
 func newConsistencyCommand(env *Env) *ucli.Command {
 	return &ucli.Command{
 		Name:      "consistency",
-		Usage:     "action consistency where states recur in the logs, split by judge label (paper Figs. 1, 5)",
-		ArgsUsage: "LOGS...",
+		Usage:     "action consistency where states recur in the logs, or by resampling from a run's checkpoints (paper Figs. 1, 5)",
+		ArgsUsage: "LOGS... | RUN...",
 		Description: "A state (state_key) that occurs at least K times in an iteration is eligible. Its\n" +
 			"consistency is the expected count of the most frequent action among K of its occurrences\n" +
 			"drawn without replacement (exactly the observed modal count when it occurs K times), and\n" +
 			"it is high when that count reaches the threshold (default 5 of 10). high_good, high_bad and\n" +
-			"high_unknown split the share of high states by the judge label of the modal action.",
-		Flags: []ucli.Flag{
+			"high_unknown split the share of high states by the judge label of the modal action." + resampleDescription,
+		Flags: append([]ucli.Flag{
 			splitFlag,
 			&ucli.IntFlag{Name: "k", Value: metrics.DefaultConsistencyK, Usage: "actions per state, `K`"},
 			&ucli.IntFlag{Name: "threshold", Value: metrics.DefaultConsistencyThreshold, Usage: "modal count `M` at which consistency is high"},
 			outFlag,
 			&ucli.StringFlag{Name: "states-out", Usage: "write the per-state table to `FILE` (.parquet, .csv or .json)"},
-		},
+		}, resampleFlags...),
 		Action: func(c *ucli.Context) error {
 			if c.NArg() < 1 {
-				return &UsageError{Msg: "consistency: want LOGS...; see 'gradcouple consistency --help'"}
+				return &UsageError{Msg: "consistency: want LOGS... or RUN...; see 'gradcouple consistency --help'"}
+			}
+			if resample, err := isResample(c); err != nil || resample {
+				if err != nil {
+					return err
+				}
+				return resampleAction(c, env)
 			}
 			return runConsistency(c.Context, ConsistencyOptions{
 				Logs: c.Args().Slice(), Split: c.String("split"), K: c.Int("k"), Threshold: c.Int("threshold"),

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gradcouple/gradcouple/analysis"
+	"github.com/gradcouple/gradcouple/checkpoint"
 	ucli "github.com/urfave/cli/v2"
 )
 
@@ -17,6 +18,8 @@ type ModelGradsOptions struct {
 	Out        string
 	Tensors    []string
 	Limit      int
+	Format     string // checkpoint.FormatSafetensors (default), FormatNPY or FormatBergson
+	DType      string // F32 (default) or F16
 }
 
 func newModelGradsCommand(e *Env) *ucli.Command {
@@ -27,10 +30,16 @@ func newModelGradsCommand(e *Env) *ucli.Command {
 			"columns in the flat parameter order, see the metadata key \"params\": a JSON list of\n" +
 			"{name, offset, shape}) and OUT.samples.parquet (row, run, iteration, traj_id, turn,\n" +
 			"state_key, action, label, advantage, logprob, ...). Gradients are exact, computed in float64\n" +
-			"and rounded to float32; they stream to disk in chunks, so memory stays bounded.",
+			"and rounded to float32; they stream to disk in chunks, so memory stays bounded.\n" +
+			"--format npy writes OUT.npy (C order) and OUT.samples.parquet; --format bergson writes the\n" +
+			"directory OUT as an EleutherAI Bergson index (gradients.bin + info.json, one module per\n" +
+			"tensor) with samples.parquet inside; --dtype F16 halves the size. All are read back by\n" +
+			"`gradcouple coupling --grads OUT --samples ...`.",
 		Flags: []ucli.Flag{
 			checkpointFlag, samplesFlag,
-			&ucli.StringFlag{Name: "out", Aliases: []string{"o"}, Required: true, Usage: "write the gradient matrix to `FILE.safetensors` (and FILE.samples.parquet)"},
+			&ucli.StringFlag{Name: "out", Aliases: []string{"o"}, Required: true, Usage: "write the gradient matrix to `FILE.safetensors` (and FILE.samples.parquet); FILE.npy or DIR with --format"},
+			&ucli.StringFlag{Name: "format", Value: "safetensors", Usage: "store `FORMAT`: safetensors, npy or bergson"},
+			&ucli.StringFlag{Name: "dtype", Value: "F32", Usage: "element `TYPE`: F32 or F16"},
 			&ucli.StringFlag{Name: "tensors", Usage: "only the tensors `NAME,...` (HF names, or prefixes ending in '.', e.g. transformer.h.1.)"},
 			limitFlag,
 		},
@@ -46,7 +55,7 @@ func newModelGradsCommand(e *Env) *ucli.Command {
 			}
 			return runModelGrads(c.Context, ModelGradsOptions{
 				Checkpoint: c.String("checkpoint"), Samples: c.String("samples"), Out: c.String("out"),
-				Tensors: tensors, Limit: c.Int("limit"),
+				Tensors: tensors, Limit: c.Int("limit"), Format: c.String("format"), DType: strings.ToUpper(c.String("dtype")),
 			}, e)
 		},
 	}
@@ -60,8 +69,18 @@ type GradParamRow struct {
 }
 
 func runModelGrads(ctx context.Context, opts ModelGradsOptions, e *Env) error {
-	if !strings.HasSuffix(opts.Out, ".safetensors") {
-		return &UsageError{Msg: fmt.Sprintf("--out %q: want a FILE.safetensors", opts.Out)}
+	if err := analysis.CheckExport(opts.Format, checkpoint.DType(opts.DType)); err != nil {
+		return &UsageError{Msg: err.Error()}
+	}
+	switch opts.Format {
+	case "", checkpoint.FormatSafetensors:
+		if !strings.HasSuffix(opts.Out, ".safetensors") {
+			return &UsageError{Msg: fmt.Sprintf("--out %q: want a FILE.safetensors", opts.Out)}
+		}
+	case checkpoint.FormatNPY:
+		if !strings.HasSuffix(opts.Out, ".npy") {
+			return &UsageError{Msg: fmt.Sprintf("--out %q: want a FILE.npy with --format npy", opts.Out)}
+		}
 	}
 	if opts.Limit < 0 {
 		return &UsageError{Msg: fmt.Sprintf("--limit %d: want 0 or more", opts.Limit)}
@@ -74,7 +93,11 @@ func runModelGrads(ctx context.Context, opts ModelGradsOptions, e *Env) error {
 		return &UsageError{Msg: "--tensors: " + strings.TrimPrefix(err.Error(), "policy: ")}
 	}
 	prog, done := progress(e, "gradients")
-	rep, err := analysis.WriteGrads(ctx, m, tok, []string{opts.Samples}, opts.Out, analysis.GradsOptions{
+	format := opts.Format
+	if format == "" {
+		format = checkpoint.FormatSafetensors
+	}
+	rep, err := analysis.WriteGradsAs(ctx, m, tok, []string{opts.Samples}, opts.Out, format, checkpoint.DType(opts.DType), analysis.GradsOptions{
 		ModelOptions: analysis.ModelOptions{Limit: opts.Limit, Progress: prog},
 		Tensors:      opts.Tensors,
 		Checkpoint:   opts.Checkpoint,
@@ -91,8 +114,12 @@ func runModelGrads(ctx context.Context, opts ModelGradsOptions, e *Env) error {
 	if len(opts.Tensors) > 0 {
 		scope = fmt.Sprintf("%d of %d tensors", len(rep.Params), len(m.Tensors()))
 	}
-	fmt.Fprintf(w, "per-sample gradients g_n = grad log pi(a_n | s_n): %d x %d F32 (%.1f MB) over %s\n\n",
-		rep.N, rep.D, float64(rep.Bytes)/1e6, scope)
+	dt := opts.DType
+	if dt == "" {
+		dt = "F32"
+	}
+	fmt.Fprintf(w, "per-sample gradients g_n = grad log pi(a_n | s_n): %d x %d %s (%.1f MB, %s) over %s\n\n",
+		rep.N, rep.D, dt, float64(rep.Bytes)/1e6, format, scope)
 	rows := make([]GradParamRow, len(rep.Params))
 	for i, p := range rep.Params {
 		size := 1

@@ -1,0 +1,232 @@
+package analysis
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gradcouple/gradcouple/checkpoint"
+	"github.com/gradcouple/gradcouple/coupling"
+)
+
+// StoreOptions tune CouplingStore.
+type StoreOptions struct {
+	CouplingOptions
+	// Tensor names the matrix of a safetensors store ("" means "grads", or
+	// the only matrix).
+	Tensor string
+	// Name is the run column of the result; "" means the store's base name.
+	Name string
+}
+
+// StoreInfo describes the store and samples CouplingStore read.
+type StoreInfo struct {
+	Format   string
+	DType    checkpoint.DType
+	Rows     int // rows in the store
+	Cols     int // D
+	Modules  int
+	Samples  int // rows analysed (sample table rows)
+	Good     int
+	Bad      int
+	Unknown  int
+	Prompts  bool // the table has prompts: similarity bins are reported
+	Advantag bool // the table has advantages
+}
+
+// storeSamples is the sample table of an external store.
+type storeSamples struct {
+	rows []int // store row of each sample
+	meta sampleMeta
+	info StoreInfo
+}
+
+// readStoreSamples reads the sample table that labels the rows of a store
+// of n rows: a column label (1 good, 0 bad, -1 unknown; also true/false,
+// good/bad) and optionally advantage (A_i, default 0), state_key (or
+// state, state_id: samples with equal values are in the same state; by
+// default each sample is its own state, or samples with identical prompts
+// share one), prompt (enables coupling by prompt similarity) and row (or
+// probe, index: the store row of each sample; by default sample i is row i
+// and the table must have n rows).
+func readStoreSamples(path string, n int) (*storeSamples, error) {
+	t, err := readLooseTable(path)
+	if err != nil {
+		return nil, err
+	}
+	lc := t.first("label", "labels", "y")
+	if lc == "" {
+		return nil, &TableError{File: path, Column: "label", Msg: "missing column: the sample table needs label (1 good, 0 bad, -1 unknown), and usually advantage and state_key"}
+	}
+	s := &storeSamples{}
+	rc := t.first("row", "probe", "index")
+	if rc == "" && t.n != n {
+		return nil, &TableError{File: path, Msg: fmt.Sprintf("%d rows for a store of %d gradients (add a row column to analyse a subset)", t.n, n)}
+	}
+	if t.n < 2 {
+		return nil, &TableError{File: path, Msg: fmt.Sprintf("%d rows: want at least 2 samples", t.n)}
+	}
+	ac := t.first("advantage", "advantages", "adv")
+	sc := t.first("state_key", "state", "state_id")
+	pc := t.first("prompt")
+	used := map[int]int{}
+	stateIdx := map[string]int{}
+	var probes []Probe
+	for i := range t.n {
+		r := i
+		if rc != "" {
+			v, err := t.float(rc, i, -1)
+			if err != nil {
+				return nil, err
+			}
+			if v != float64(int(v)) || v < 0 || int(v) >= n {
+				return nil, t.errorf(i, rc, "row %v is not a row of the store (0..%d)", v, n-1)
+			}
+			r = int(v)
+			if j, dup := used[r]; dup {
+				return nil, t.errorf(i, rc, "row %d is also sample %d", r, j+1)
+			}
+			used[r] = i
+		}
+		lab, err := t.label(lc, i)
+		if err != nil {
+			return nil, err
+		}
+		adv := 0.0
+		if ac != "" {
+			if adv, err = t.float(ac, i, 0); err != nil {
+				return nil, err
+			}
+		}
+		key := fmt.Sprintf("\x02%d", i)
+		switch {
+		case sc != "" && t.str(sc, i) != "":
+			key = "\x00" + t.str(sc, i)
+		case pc != "" && t.str(pc, i) != "":
+			key = "\x01" + t.str(pc, i)
+		}
+		st, ok := stateIdx[key]
+		if !ok {
+			st = len(stateIdx)
+			stateIdx[key] = st
+		}
+		s.rows = append(s.rows, r)
+		s.meta.labels = append(s.meta.labels, lab)
+		s.meta.adv = append(s.meta.adv, adv)
+		s.meta.states = append(s.meta.states, st)
+		if pc != "" {
+			probes = append(probes, Probe{Prompt: t.str(pc, i)})
+		}
+		switch lab {
+		case 1:
+			s.info.Good++
+		case 0:
+			s.info.Bad++
+		default:
+			s.info.Unknown++
+		}
+	}
+	if pc != "" {
+		s.meta.sim = newJaccardIndex(probes).at
+	}
+	s.info.Samples, s.info.Prompts, s.info.Advantag = t.n, pc != "", ac != ""
+	return s, nil
+}
+
+// CouplingStore computes the coupling statistics of a gradient store made
+// elsewhere (DESIGN.md §3.3): EleutherAI Bergson, NumPy .npy or safetensors
+// (checkpoint.OpenGradStore), labelled by the sample table at samples (see
+// readStoreSamples). Rows are read in chunks and, with opts.Project, projected
+// as they are read, so only N x K floats are held. The result has the
+// gradient statistics of Coupling (group coupling, harmful coupling overall
+// and by prompt similarity when the table has prompts); what needs the model
+// (heatmap, representation separation) is NaN. In shard mode (opts.Shard)
+// it writes Gram tiles instead.
+func CouplingStore(ctx context.Context, store, samples string, opts StoreOptions) (*CouplingReport, StoreInfo, error) {
+	start := time.Now()
+	gs, err := checkpoint.OpenGradStore(store, checkpoint.GradStoreOptions{Tensor: opts.Tensor})
+	if err != nil {
+		return nil, StoreInfo{}, err
+	}
+	defer gs.Close()
+	N, D := gs.Rows(), gs.Cols()
+	ss, err := readStoreSamples(samples, N)
+	if err != nil {
+		return nil, StoreInfo{}, err
+	}
+	info := ss.info
+	info.Format, info.DType, info.Rows, info.Cols, info.Modules = gs.Format(), gs.DType(), N, D, len(gs.Modules())
+	n := len(ss.rows)
+	dim := D
+	if opts.Project > 0 {
+		dim = opts.Project
+	}
+	if err := checkBudget(n, dim, opts.CouplingOptions); err != nil {
+		return nil, info, err
+	}
+	where := make(map[int]int, n) // store row -> sample
+	for i, r := range ss.rows {
+		where[r] = i
+	}
+	g := make([]float32, n*dim)
+	var proj *coupling.Projection
+	if opts.Project > 0 {
+		proj = &coupling.Projection{D: D, K: opts.Project, Kind: coupling.Rademacher, Seed: opts.ProjectSeed, Workers: opts.Workers}
+	}
+	chunk := max(1, min(N, opts.chunkBytes()/(4*max(D, 1))))
+	buf := make([]float32, chunk*D)
+	for lo := 0; lo < N; lo += chunk {
+		if err := ctx.Err(); err != nil {
+			return nil, info, err
+		}
+		hi := min(N, lo+chunk)
+		// Skip chunks with no sample.
+		any := false
+		for r := lo; r < hi && !any; r++ {
+			_, any = where[r]
+		}
+		if !any {
+			continue
+		}
+		rows := buf[:(hi-lo)*D]
+		if err := gs.ReadRows(rows, lo, hi); err != nil {
+			return nil, info, err
+		}
+		for r := lo; r < hi; r++ {
+			i, ok := where[r]
+			if !ok {
+				continue
+			}
+			src := rows[(r-lo)*D : (r-lo+1)*D]
+			if proj != nil {
+				proj.Project(g[i*dim:(i+1)*dim], src, 1)
+			} else {
+				copy(g[i*dim:(i+1)*dim], src)
+			}
+		}
+		opts.progress("read rows %d-%d of %d", lo, hi, N)
+	}
+	name := opts.Name
+	if name == "" {
+		name = strings.TrimSuffix(filepath.Base(filepath.Clean(store)), filepath.Ext(store))
+	}
+	rep := &CouplingReport{}
+	if opts.Shard != nil {
+		path, err := writeShard(g, n, dim, ss.meta, shardSource{Run: name, Store: store}, opts.CouplingOptions)
+		if err != nil {
+			return nil, info, err
+		}
+		rep.Shards = append(rep.Shards, path)
+		return rep, info, nil
+	}
+	row := emptyRow(name, 0, n, dim)
+	bins, err := gramStats(&row, g, n, dim, ss.meta, opts.CouplingOptions)
+	if err != nil {
+		return nil, info, err
+	}
+	row.Seconds = time.Since(start).Seconds()
+	rep.Rows, rep.BySim = []CouplingRow{row}, bins
+	return rep, info, nil
+}

@@ -1,0 +1,374 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/gradcouple/gradcouple/analysis"
+	"github.com/gradcouple/gradcouple/checkpoint"
+	"github.com/gradcouple/gradcouple/coupling"
+	ucli "github.com/urfave/cli/v2"
+)
+
+// CouplingOptions are the inputs of `gradcouple coupling`.
+type CouplingOptions struct {
+	Runs []string
+	// External store mode.
+	Grads, Samples, GradsTensor, Name string
+	// Probe set.
+	Probes, ProbesOut string
+	NumProbes         int
+	Pairs, Heat       int
+	ProbeSplit        string
+	ProbeIterations   []int
+	Seed              uint64
+	// Analysis.
+	Checkpoints []int
+	Tensors     []string
+	Eta         float64
+	Project     int
+	ProjectSeed uint64
+	MaxBytes    int64
+	SimEdges    []float64
+	// Shards and exports.
+	Shard        string
+	ShardDir     string
+	TileRows     int
+	Export       string
+	ExportFormat string
+	ExportDType  string
+	// Outputs.
+	Out, SimOut, HeatmapOut string
+}
+
+func newCouplingCommand(e *Env) *ucli.Command {
+	return &ucli.Command{
+		Name:      "coupling",
+		Usage:     "gradient coupling per checkpoint: group cosines, harmful coupling, similar states, separation, measured influence (paper Fig. 3)",
+		ArgsUsage: "RUN... | --grads STORE --samples TABLE",
+		Description: "With run directories (runs/NAME: run.json, logs/, checkpoints/iter-NNNNNN/), a probe set of\n" +
+			"labelled (state, action) samples is drawn once from the logs of all runs (seeded; half good,\n" +
+			"half bad; one per distinct (task, state, action)) and written to --probes-out (reuse it with\n" +
+			"--probes, so that every checkpoint of every run compared sees the same samples). At every\n" +
+			"checkpoint the exact per-sample gradients g_n = grad log pi(a_n|s_n) of the probes give:\n" +
+			"  cos_good, cos_bad, cos_good_bad  mean gradient cosines within and across labels\n" +
+			"  harmful_rate, harmful_mass       pairs (i good with A_i > 0, j bad, other state) whose\n" +
+			"                                   Delta_ij = eta A_i <g_i, g_j> > 0, and the mean positive Delta\n" +
+			"  pair_cos_jaccard                 gradient cosine of good/bad pairs with the most similar prompts\n" +
+			"  probe_acc_state, probe_acc_verdict  linear-probe accuracy of good vs bad from the hidden state\n" +
+			"                                   at the last prompt token and at the GCD verdict marker\n" +
+			"  heat_pearson, heat_rel_err       agreement of the heatmap's predicted Delta_ij with the change of\n" +
+			"                                   log pi(a_j|s_j) measured after the step theta + eta A_i g_i on a copy\n" +
+			"--sim-out has harmful coupling by prompt Jaccard bins; --heatmap-out every heatmap cell.\n\n" +
+			"With --grads STORE --samples TABLE the same gradient statistics come from per-sample gradients\n" +
+			"computed elsewhere: a Bergson index directory (gradients.bin + info.json, or its shards/), a\n" +
+			"NumPy .npy (float32/float16, C order) or a .safetensors (tensor \"grads\" [N, D], or\n" +
+			"--grads-tensor). TABLE (.parquet, .csv, .jsonl) has label (1 good, 0 bad, -1 unknown) and\n" +
+			"optionally advantage, state_key, prompt (for similarity bins) and row (the store row).\n\n" +
+			"Memory: the N x D rows and the N x N Gram must fit --max-bytes; --project K keeps N x K rows.\n" +
+			"--shard i/n writes the Gram tiles of shard i to --shard-dir instead; `gradcouple merge` joins them.",
+		Flags: []ucli.Flag{
+			&ucli.StringFlag{Name: "grads", Usage: "analyse the external gradient store `STORE` (Bergson dir, .npy, .safetensors)"},
+			&ucli.StringFlag{Name: "samples", Usage: "sample `TABLE` labelling the rows of --grads (.parquet, .csv, .jsonl)"},
+			&ucli.StringFlag{Name: "grads-tensor", Usage: "the `NAME` of the matrix in a .safetensors store (default grads)"},
+			&ucli.StringFlag{Name: "name", Usage: "`NAME` of the store in the output (default: its file name)"},
+			&ucli.StringFlag{Name: "probes", Usage: "reuse the probe set `FILE` (.parquet written by --probes-out)"},
+			&ucli.StringFlag{Name: "probes-out", Value: "coupling-probes.parquet", Usage: "write the drawn probe set to `FILE`"},
+			&ucli.IntFlag{Name: "num-probes", Value: 256, Usage: "probe samples `N` (half good, half bad)"},
+			&ucli.IntFlag{Name: "pairs", Value: 32, Usage: "similar-state pairs `P` of each kind (prompt Jaccard, hidden cosine)"},
+			&ucli.IntFlag{Name: "heat", Value: 8, Usage: "heatmap side `H`: H good samples x H bad samples"},
+			&ucli.StringFlag{Name: "probe-split", Value: "train", Usage: "draw probes from `SPLIT` records"},
+			&ucli.StringFlag{Name: "probe-iterations", Usage: "draw probes from log iterations `LIST` (default: all)"},
+			&ucli.Uint64Flag{Name: "seed", Value: 1, Usage: "`SEED` of the probe draw and the linear probes"},
+			&ucli.StringFlag{Name: "checkpoints", Usage: "analyse checkpoint iterations `LIST` (default: every checkpoint)"},
+			&ucli.StringFlag{Name: "tensors", Usage: "gradients over the tensors `NAME,...` only (HF names, or prefixes ending in '.')"},
+			&ucli.Float64Flag{Name: "eta", Value: analysis.DefaultEta, Usage: "step size `ETA` of Delta_ij = eta A_i K_ij and of the measured step"},
+			&ucli.IntFlag{Name: "project", Usage: "project each gradient to `K` dimensions (seeded Rademacher, JL scaling); 0: exact"},
+			&ucli.Uint64Flag{Name: "project-seed", Usage: "`SEED` of the projection"},
+			&ucli.StringFlag{Name: "max-bytes", Value: "4G", Usage: "memory budget `BYTES` of the dense rows and Gram (e.g. 512M, 16G; -1: none)"},
+			&ucli.StringFlag{Name: "sim-edges", Usage: "prompt Jaccard bins `EDGES` (default 0,0.5,0.6,0.7,0.8,0.9,1)"},
+			&ucli.StringFlag{Name: "shard", Usage: "compute only Gram shard `i/n` and write its tiles (see gradcouple merge)"},
+			&ucli.StringFlag{Name: "shard-dir", Value: "shards", Usage: "write shard files to `DIR`"},
+			&ucli.IntFlag{Name: "tile-rows", Usage: "Gram tile side `T` for --shard (default 512; the same for every shard)"},
+			&ucli.StringFlag{Name: "export", Usage: "also write each checkpoint's probe gradients as a store in `DIR`"},
+			&ucli.StringFlag{Name: "export-format", Value: "npy", Usage: "store `FORMAT` of --export: npy, bergson or safetensors"},
+			&ucli.StringFlag{Name: "export-dtype", Value: "F32", Usage: "element `TYPE` of --export: F32 or F16"},
+			outFlag,
+			&ucli.StringFlag{Name: "sim-out", Usage: "write harmful coupling by prompt similarity to `FILE` (.parquet, .csv, .json)"},
+			&ucli.StringFlag{Name: "heatmap-out", Usage: "write the heatmap cells (predicted and measured Delta) to `FILE`"},
+		},
+		Action: func(c *ucli.Context) error {
+			o := CouplingOptions{Runs: c.Args().Slice(), Grads: c.String("grads"), Samples: c.String("samples"),
+				GradsTensor: c.String("grads-tensor"), Name: c.String("name"),
+				Probes: c.String("probes"), ProbesOut: c.String("probes-out"), NumProbes: c.Int("num-probes"),
+				Pairs: c.Int("pairs"), Heat: c.Int("heat"), ProbeSplit: c.String("probe-split"), Seed: c.Uint64("seed"),
+				Eta: c.Float64("eta"), Project: c.Int("project"), ProjectSeed: c.Uint64("project-seed"),
+				Shard: c.String("shard"), ShardDir: c.String("shard-dir"), TileRows: c.Int("tile-rows"),
+				Export: c.String("export"), ExportFormat: c.String("export-format"), ExportDType: c.String("export-dtype"),
+				Out: c.String("out"), SimOut: c.String("sim-out"), HeatmapOut: c.String("heatmap-out")}
+			if !c.IsSet("probes-out") && o.Probes != "" {
+				o.ProbesOut = ""
+			}
+			var err error
+			if o.MaxBytes, err = parseBytes("max-bytes", c.String("max-bytes")); err != nil {
+				return err
+			}
+			if s := c.String("checkpoints"); s != "" {
+				if o.Checkpoints, err = parseInts("checkpoints", s); err != nil {
+					return err
+				}
+			}
+			if s := c.String("probe-iterations"); s != "" {
+				if o.ProbeIterations, err = parseInts("probe-iterations", s); err != nil {
+					return err
+				}
+			}
+			if s := c.String("sim-edges"); s != "" {
+				if o.SimEdges, err = parseFloats("sim-edges", s); err != nil {
+					return err
+				}
+			}
+			o.Tensors = splitList(c.String("tensors"))
+			return runCoupling(c.Context, o, e)
+		},
+	}
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, t := range strings.Split(s, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// parseBytes parses a byte count with an optional K, M, G or T suffix
+// (powers of 1024); -1 means no limit.
+func parseBytes(flag, s string) (int64, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	t = strings.TrimSuffix(t, "B")
+	mult := int64(1)
+	for i, suf := range []string{"K", "M", "G", "T"} {
+		if strings.HasSuffix(t, suf) {
+			mult = int64(1) << (10 * (i + 1))
+			t = strings.TrimSuffix(t, suf)
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || math.IsNaN(v) || (v < 0 && v != -1) || v*float64(mult) > math.MaxInt64/2 {
+		return 0, &UsageError{Msg: fmt.Sprintf("--%s %q: want a byte count such as 512M or 16G, or -1 for no limit", flag, s)}
+	}
+	if v == -1 {
+		return -1, nil
+	}
+	if v == 0 {
+		return 0, &UsageError{Msg: fmt.Sprintf("--%s %q: want a positive byte count, or -1 for no limit", flag, s)}
+	}
+	return int64(v * float64(mult)), nil
+}
+
+func (o CouplingOptions) check() error {
+	if err := firstErr(checkOut(o.Out), checkOut(o.SimOut), checkOut(o.HeatmapOut)); err != nil {
+		return err
+	}
+	if o.Grads != "" {
+		if len(o.Runs) > 0 {
+			return &UsageError{Msg: "coupling: give either run directories or --grads STORE --samples TABLE, not both"}
+		}
+		if o.Samples == "" {
+			return &UsageError{Msg: "coupling --grads: --samples TABLE is required (label, advantage, state_key, prompt per row)"}
+		}
+	} else {
+		if len(o.Runs) == 0 {
+			return &UsageError{Msg: "coupling: want RUN... (run directories with checkpoints/) or --grads STORE --samples TABLE; see 'gradcouple coupling --help'"}
+		}
+		if o.Samples != "" {
+			return &UsageError{Msg: "coupling: --samples labels an external store (--grads); the probes of a run come from its logs (--num-probes)"}
+		}
+	}
+	if o.Eta <= 0 || math.IsInf(o.Eta, 0) {
+		return &UsageError{Msg: fmt.Sprintf("--eta %v: want a positive step size", o.Eta)}
+	}
+	if o.Project < 0 || o.NumProbes < 2 || o.TileRows < 0 {
+		return &UsageError{Msg: "coupling: --project and --tile-rows must be >= 0 and --num-probes >= 2"}
+	}
+	if o.ProbesOut != "" && !strings.HasSuffix(strings.ToLower(o.ProbesOut), ".parquet") {
+		return &UsageError{Msg: fmt.Sprintf("--probes-out %q: want a .parquet file", o.ProbesOut)}
+	}
+	if err := checkSplit(o.ProbeSplit); err != nil {
+		return err
+	}
+	for i := 1; i < len(o.SimEdges); i++ {
+		if !(o.SimEdges[i] > o.SimEdges[i-1]) {
+			return &UsageError{Msg: "--sim-edges: want increasing numbers"}
+		}
+	}
+	if len(o.SimEdges) == 1 {
+		return &UsageError{Msg: "--sim-edges: want at least two edges"}
+	}
+	if o.Export != "" {
+		if o.Grads != "" {
+			return &UsageError{Msg: "--export writes the gradients of a run's probes; with --grads they already are a store"}
+		}
+		if err := analysis.CheckExport(o.ExportFormat, checkpoint.DType(strings.ToUpper(o.ExportDType))); err != nil {
+			return &UsageError{Msg: "--export: " + err.Error()}
+		}
+	}
+	return nil
+}
+
+func runCoupling(ctx context.Context, o CouplingOptions, e *Env) error {
+	if err := o.check(); err != nil {
+		return err
+	}
+	opts := analysis.CouplingOptions{Checkpoints: o.Checkpoints, Tensors: o.Tensors, Eta: o.Eta, Project: o.Project,
+		ProjectSeed: o.ProjectSeed, MaxBytes: o.MaxBytes, SimEdges: o.SimEdges, Seed: o.Seed}
+	if o.Shard != "" {
+		i, n, err := analysis.ParseShard(o.Shard)
+		if err != nil {
+			return &UsageError{Msg: "--" + err.Error()}
+		}
+		opts.Shard = &analysis.ShardOptions{Index: i, Count: n, Dir: o.ShardDir, TileRows: o.TileRows}
+	}
+	if o.Export != "" {
+		opts.Export = &analysis.ExportOptions{Dir: o.Export, Format: o.ExportFormat, DType: checkpoint.DType(strings.ToUpper(o.ExportDType))}
+	}
+	if e.Terminal {
+		opts.Progress = func(what string) { fmt.Fprintf(e.Stderr, "\r\033[K%s", what) }
+		defer fmt.Fprint(e.Stderr, "\r\033[K")
+	}
+	w := e.Stdout
+	var rep *analysis.CouplingReport
+	if o.Grads != "" {
+		r, info, err := analysis.CouplingStore(ctx, o.Grads, o.Samples, analysis.StoreOptions{CouplingOptions: opts, Tensor: o.GradsTensor, Name: o.Name})
+		if err != nil {
+			return couplingError(err)
+		}
+		rep = r
+		fmt.Fprintf(w, "%s store %s: %d x %d %s, %d modules; %d samples from %s (%d good, %d bad, %d unknown)",
+			info.Format, o.Grads, info.Rows, info.Cols, info.DType, info.Modules, info.Samples, o.Samples, info.Good, info.Bad, info.Unknown)
+		if !info.Advantag {
+			fmt.Fprint(w, "; no advantage column: every A_i = 0, so no harmful pairs")
+		}
+		fmt.Fprintln(w)
+	} else {
+		var runs []analysis.Run
+		for _, d := range o.Runs {
+			r, err := analysis.OpenRun(d)
+			if err != nil {
+				return err
+			}
+			runs = append(runs, r)
+		}
+		ps, err := couplingProbes(ctx, o, runs, e)
+		if err != nil {
+			return err
+		}
+		r, err := analysis.Coupling(ctx, runs, ps, opts)
+		if err != nil {
+			return couplingError(err)
+		}
+		rep = r
+		if rep.Unknown > 0 {
+			fmt.Fprintf(w, "warning: %d probe tokens are not in a checkpoint's vocabulary (<unk>)\n", rep.Unknown)
+		}
+	}
+	if opts.Shard != nil {
+		for _, f := range rep.Shards {
+			fmt.Fprintf(w, "wrote %s\n", f)
+		}
+		fmt.Fprintf(w, "Gram shard %s written; when every shard is done: gradcouple merge %s/*.safetensors\n", o.Shard, o.ShardDir)
+		return nil
+	}
+	fmt.Fprintln(w)
+	if err := emit(w, o.Out, rep.Rows, map[string]string{"eta": strconv.FormatFloat(opts.Eta, 'g', -1, 64)}); err != nil {
+		return err
+	}
+	for _, r := range rep.Rows {
+		if !math.IsNaN(r.HeatPearson) {
+			fmt.Fprintf(w, "%s iteration %d: heatmap predicted vs measured Delta log pi at eta %g: Pearson r %.6f, relative error %.2e, slope %.4f (largest |predicted| %.3g)\n",
+				r.Run, r.Iteration, o.Eta, r.HeatPearson, r.HeatRelErr, r.HeatSlope, r.HeatScale)
+		}
+	}
+	if o.SimOut != "" {
+		if err := emitFile(w, o.SimOut, rep.BySim, nil); err != nil {
+			return err
+		}
+	}
+	if o.HeatmapOut != "" {
+		if err := emitFile(w, o.HeatmapOut, rep.Heat, nil); err != nil {
+			return err
+		}
+	}
+	for _, f := range rep.Exports {
+		fmt.Fprintf(w, "wrote %s\n", f)
+	}
+	return nil
+}
+
+// couplingProbes reads the probe file or draws the probe set and writes it.
+func couplingProbes(ctx context.Context, o CouplingOptions, runs []analysis.Run, e *Env) (*analysis.ProbeSet, error) {
+	w := e.Stdout
+	if o.Probes != "" {
+		ps, err := analysis.ReadProbes(o.Probes)
+		if err != nil {
+			return nil, err
+		}
+		good, bad := ps.Heat()
+		fmt.Fprintf(w, "%d probes from %s (%d heatmap cells, %d pairs)\n", len(ps.Probes), o.Probes, len(good)*len(bad), len(ps.Pairs))
+		if o.ProbesOut != "" {
+			if err := analysis.WriteProbes(o.ProbesOut, ps); err != nil {
+				return nil, err
+			}
+		}
+		return ps, nil
+	}
+	po := analysis.ProbeOptions{Split: o.ProbeSplit, Iterations: o.ProbeIterations, Samples: o.NumProbes, Pairs: o.Pairs,
+		Heatmap: o.Heat, Seed: o.Seed, Reference: runs[0].CheckpointDir(runs[0].Checkpoints[0])}
+	if o.Pairs == 0 {
+		po.Pairs = -1
+	}
+	if o.Heat == 0 {
+		po.Heatmap = -1
+	}
+	ps, src, err := analysis.SelectProbes(ctx, runs, po)
+	if err != nil {
+		return nil, err
+	}
+	logSources(e, src)
+	nGood := 0
+	for _, p := range ps.Probes {
+		if p.Label == 1 {
+			nGood++
+		}
+	}
+	good, bad := ps.Heat()
+	fmt.Fprintf(w, "%d probes (%d good, %d bad) drawn with seed %d from %d distinct good and %d bad %s (state, action) pairs in %d step records\n",
+		len(ps.Probes), nGood, len(ps.Probes)-nGood, o.Seed, ps.Candidates[1], ps.Candidates[0], po.Split, src.Rows)
+	fmt.Fprintf(w, "heatmap %d x %d; %d similar-state pairs (reference for hidden-state cosine: %s)\n",
+		len(good), len(bad), len(ps.Pairs), po.Reference)
+	if o.ProbesOut != "" {
+		if err := analysis.WriteProbes(o.ProbesOut, ps); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(w, "wrote %s (reuse with --probes to analyse other runs on the same samples)\n", o.ProbesOut)
+	}
+	return ps, nil
+}
+
+// couplingError marks a refused memory budget as bad input: the request,
+// not the machine, is at fault, and the message says what to change.
+func couplingError(err error) error {
+	if errors.Is(err, coupling.ErrTooLarge) {
+		return badInput(err)
+	}
+	return err
+}

@@ -1,0 +1,68 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gradcouple/gradcouple/analysis"
+	ucli "github.com/urfave/cli/v2"
+)
+
+// MergeOptions are the inputs of `gradcouple merge`.
+type MergeOptions struct {
+	Shards   []string
+	Out      string
+	GramDir  string
+	MaxBytes int64
+}
+
+func newMergeCommand(e *Env) *ucli.Command {
+	return &ucli.Command{
+		Name:      "merge",
+		Usage:     "merge Gram shards of `coupling --shard i/n` and report their coupling statistics",
+		ArgsUsage: "SHARDS...",
+		Description: "Each shard file holds the tiles of one shard of the Gram K_ij = <g_i, g_j> of one checkpoint\n" +
+			"(or store), with the labels, advantages and states of its rows. Shards are grouped by the\n" +
+			"matrix they belong to; every group must have each of its shards exactly once. The dense Gram\n" +
+			"is assembled bit for bit as the unsharded computation gives it, and the table reports the\n" +
+			"group cosines (computed from the rows by the shards) and harmful coupling from the Gram.\n" +
+			"Example (a Slurm array of 4): gradcouple coupling runs/grpo --probes p.parquet --shard $I/4;\n" +
+			"then gradcouple merge shards/*.safetensors --out coupling.csv",
+		Flags: []ucli.Flag{
+			outFlag,
+			&ucli.StringFlag{Name: "gram-dir", Usage: "also write each merged Gram (\"gram\" F32 [N, N]) to `DIR`"},
+			&ucli.StringFlag{Name: "max-bytes", Value: "4G", Usage: "memory budget `BYTES` of a dense Gram (e.g. 16G; -1: none)"},
+		},
+		Action: func(c *ucli.Context) error {
+			if c.NArg() < 1 {
+				return &UsageError{Msg: "merge: want SHARDS... (files written by coupling --shard i/n); see 'gradcouple merge --help'"}
+			}
+			mb, err := parseBytes("max-bytes", c.String("max-bytes"))
+			if err != nil {
+				return err
+			}
+			return runMerge(c.Context, MergeOptions{Shards: c.Args().Slice(), Out: c.String("out"), GramDir: c.String("gram-dir"), MaxBytes: mb}, e)
+		},
+	}
+}
+
+func runMerge(ctx context.Context, o MergeOptions, e *Env) error {
+	if err := checkOut(o.Out); err != nil {
+		return err
+	}
+	rep, err := analysis.MergeShards(o.Shards, analysis.MergeOptions{MaxBytes: o.MaxBytes, GramDir: o.GramDir})
+	if err != nil {
+		return couplingError(err)
+	}
+	for i, r := range rep.Rows {
+		fmt.Fprintf(e.Stdout, "%s iteration %d: %d shard files, %d x %d Gram\n", r.Run, r.Iteration, rep.Files[i], r.N, r.N)
+	}
+	fmt.Fprintln(e.Stdout)
+	if err := emit(e.Stdout, o.Out, rep.Rows, nil); err != nil {
+		return err
+	}
+	for _, g := range rep.Grams {
+		fmt.Fprintf(e.Stdout, "wrote %s\n", g)
+	}
+	return nil
+}
