@@ -306,7 +306,7 @@ func MergeShards(paths []string, opts MergeOptions) (*MergeReport, error) {
 			f.Close()
 			return nil, &TableError{File: p, Msg: "malformed group statistics: " + err.Error()}
 		}
-		if sm.N < 1 || sm.Shards < 1 || sm.Shard < 0 || sm.Shard >= sm.Shards || sm.TileRows < 1 {
+		if sm.N < 1 || sm.N > 1<<26 || sm.Shards < 1 || sm.Shards > 1<<20 || sm.Shard < 0 || sm.Shard >= sm.Shards || sm.TileRows < 1 {
 			f.Close()
 			return nil, &TableError{File: p, Msg: fmt.Sprintf("bad plan: n %d, shard %d of %d, tile rows %d", sm.N, sm.Shard, sm.Shards, sm.TileRows)}
 		}
@@ -443,6 +443,7 @@ func mergeGroup(files []*shardFile, opts MergeOptions) (CouplingRow, string, err
 		states[i] = int(int64(binary.LittleEndian.Uint64(fixed["states"][8*i:])))
 	}
 	row := emptyRow(m.Source.Run, m.Source.Iteration, n, m.Dim)
+	row.Seconds = math.NaN()
 	gs := m.Groups
 	row.CosGood, row.CosBad, row.CosGoodBad = gs.Cosine[0], gs.Cosine[3], gs.Cosine[1]
 	row.InnerGood, row.InnerBad, row.InnerGoodBd = gs.Inner[0], gs.Inner[3], gs.Inner[1]

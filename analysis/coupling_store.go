@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,17 +24,17 @@ type StoreOptions struct {
 
 // StoreInfo describes the store and samples CouplingStore read.
 type StoreInfo struct {
-	Format   string
-	DType    checkpoint.DType
-	Rows     int // rows in the store
-	Cols     int // D
-	Modules  int
-	Samples  int // rows analysed (sample table rows)
-	Good     int
-	Bad      int
-	Unknown  int
-	Prompts  bool // the table has prompts: similarity bins are reported
-	Advantag bool // the table has advantages
+	Format       string
+	DType        checkpoint.DType
+	Rows         int // rows in the store
+	Cols         int // D
+	Modules      int
+	Samples      int // rows analysed (sample table rows)
+	Good         int
+	Bad          int
+	Unknown      int
+	Prompts      bool // the table has prompts: similarity bins are reported
+	HasAdvantage bool // the table has advantages
 }
 
 // storeSamples is the sample table of an external store.
@@ -131,7 +132,7 @@ func readStoreSamples(path string, n int) (*storeSamples, error) {
 	if pc != "" {
 		s.meta.sim = newJaccardIndex(probes).at
 	}
-	s.info.Samples, s.info.Prompts, s.info.Advantag = t.n, pc != "", ac != ""
+	s.info.Samples, s.info.Prompts, s.info.HasAdvantage = t.n, pc != "", ac != ""
 	return s, nil
 }
 
@@ -177,6 +178,7 @@ func CouplingStore(ctx context.Context, store, samples string, opts StoreOptions
 	}
 	chunk := max(1, min(N, opts.chunkBytes()/(4*max(D, 1))))
 	buf := make([]float32, chunk*D)
+	var pbuf []float32
 	for lo := 0; lo < N; lo += chunk {
 		if err := ctx.Err(); err != nil {
 			return nil, info, err
@@ -194,16 +196,28 @@ func CouplingStore(ctx context.Context, store, samples string, opts StoreOptions
 		if err := gs.ReadRows(rows, lo, hi); err != nil {
 			return nil, info, err
 		}
+		// Gather the chunk's samples so that a projection runs once per
+		// chunk (its matrix entries are generated once for all rows).
+		var idx []int
+		k := 0
 		for r := lo; r < hi; r++ {
 			i, ok := where[r]
 			if !ok {
 				continue
 			}
-			src := rows[(r-lo)*D : (r-lo+1)*D]
+			copy(rows[k*D:(k+1)*D], rows[(r-lo)*D:(r-lo+1)*D])
+			idx = append(idx, i)
+			k++
+		}
+		if proj != nil {
+			pbuf = slices.Grow(pbuf[:0], k*dim)[:k*dim]
+			proj.Project(pbuf, rows[:k*D], k)
+		}
+		for j, i := range idx {
 			if proj != nil {
-				proj.Project(g[i*dim:(i+1)*dim], src, 1)
+				copy(g[i*dim:(i+1)*dim], pbuf[j*dim:(j+1)*dim])
 			} else {
-				copy(g[i*dim:(i+1)*dim], src)
+				copy(g[i*dim:(i+1)*dim], rows[j*D:(j+1)*D])
 			}
 		}
 		opts.progress("read rows %d-%d of %d", lo, hi, N)

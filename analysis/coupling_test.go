@@ -65,6 +65,19 @@ func TestSelectProbes(t *testing.T) {
 			}
 		}
 	}
+	// Half the good probes are drawn from positive-advantage records.
+	pos, ngood := 0, 0
+	for _, p := range ps.Probes {
+		if p.Label == 1 {
+			ngood++
+			if p.Advantage > 0 {
+				pos++
+			}
+		}
+	}
+	if pos < ngood/2 {
+		t.Errorf("%d of %d good probes have A > 0, want at least half", pos, ngood)
+	}
 	kinds := map[string]int{}
 	for _, p := range ps.Pairs {
 		kinds[p.Kind]++

@@ -100,6 +100,12 @@ type ProbeOptions struct {
 	// Heatmap is the side of the heatmap: that many good samples with a
 	// positive advantage and as many bad ones; 0 means 8, negative none.
 	Heatmap int
+	// PositiveGood is the share of the good probes drawn from good records
+	// with a positive advantage (the updates that can couple harmfully;
+	// in GRPO logs most good steps of failed or zero-variance groups have
+	// A <= 0); the rest are drawn from all good records. 0 means 0.5,
+	// negative draws every good probe uniformly.
+	PositiveGood float64
 	// Seed makes the draw: records are ranked by a hash of (Seed, run,
 	// iteration, trajectory, turn), so the set does not depend on the order
 	// of the files or on GOMAXPROCS.
@@ -119,6 +125,10 @@ func (o ProbeOptions) withDefaults() ProbeOptions {
 	if o.Heatmap == 0 {
 		o.Heatmap = 8
 	}
+	if o.PositiveGood == 0 {
+		o.PositiveGood = 0.5
+	}
+	o.PositiveGood = min(o.PositiveGood, 1)
 	o.Split = splitOr(o.Split)
 	return o
 }
@@ -252,6 +262,8 @@ func (b *bottomK) add(prio uint64, key string, build func() Probe) {
 	}
 }
 
+func (b *bottomK) len() int { return len(b.h) }
+
 // sorted returns the kept candidates by increasing priority.
 func (b *bottomK) sorted() []*candidate {
 	out := slices.Clone([]*candidate(b.h))
@@ -302,6 +314,7 @@ func SelectProbes(ctx context.Context, runs []Run, opts ProbeOptions) (*ProbeSet
 		return nil, Sources{}, fmt.Errorf("probe set of %d samples: want at least 2", opts.Samples)
 	}
 	keep := [2]*bottomK{{k: opts.Samples, byID: map[string]*candidate{}}, {k: opts.Samples, byID: map[string]*candidate{}}}
+	pos := &bottomK{k: opts.Samples, byID: map[string]*candidate{}}
 	distinct := [2]map[uint64]struct{}{{}, {}}
 	var patterns []string
 	for _, r := range runs {
@@ -319,12 +332,16 @@ func SelectProbes(ctx context.Context, runs []Run, opts ProbeOptions) (*ProbeSet
 		h.Write([]byte(key))
 		distinct[r.Label][h.Sum64()] = struct{}{}
 		prio := recordPriority(opts.Seed, r.Run, r.Iteration, r.TrajID, r.Turn)
-		keep[r.Label].add(prio, key, func() Probe {
+		build := func() Probe {
 			return Probe{Run: strings.Clone(r.Run), Iteration: r.Iteration, Split: strings.Clone(r.Split),
 				TaskID: strings.Clone(r.TaskID), TrajID: strings.Clone(r.TrajID), Turn: r.Turn,
 				StateKey: strings.Clone(r.StateKey), Prompt: strings.Clone(r.Prompt), Action: strings.Clone(r.Action),
 				Label: r.Label, Advantage: r.Advantage}
-		})
+		}
+		keep[r.Label].add(prio, key, build)
+		if r.Label == 1 && r.Advantage > 0 && opts.PositiveGood > 0 {
+			pos.add(prio, key, build)
+		}
 		return nil
 	})
 	if err != nil {
@@ -342,8 +359,19 @@ func SelectProbes(ctx context.Context, runs []Run, opts ProbeOptions) (*ProbeSet
 		return nil, src, fmt.Errorf("%w: need good and bad labelled %s records to draw probes from, found %d good and %d bad in %s",
 			ErrNoRecords, opts.Split, len(good), len(bad), strings.Join(patterns, " "))
 	}
-	for _, c := range good[:ng] {
+	np := min(pos.len(), int(math.Round(opts.PositiveGood*float64(ng))))
+	taken := map[string]bool{}
+	for _, c := range pos.sorted()[:max(np, 0)] {
 		ps.Probes = append(ps.Probes, c.p)
+		taken[c.key] = true
+	}
+	for _, c := range good {
+		if len(ps.Probes) == ng {
+			break
+		}
+		if !taken[c.key] {
+			ps.Probes = append(ps.Probes, c.p)
+		}
 	}
 	for _, c := range bad[:nb] {
 		ps.Probes = append(ps.Probes, c.p)

@@ -28,6 +28,18 @@
 // the config. GPT2Shapes lists the parameter tensors and their shapes in HF's
 // layout (Conv1D weights stored [in, out]) and fixes the parameter order.
 //
+// # Gradient stores
+//
+// Per-sample gradients computed elsewhere, or exported for other tools
+// (DESIGN.md §3.3), are N x D matrices read in row chunks through
+// GradStore (OpenGradStore): EleutherAI Bergson indexes (gradients.bin +
+// info.json, a NumPy structured memmap with one field per module, or the
+// published shards of a sharded run; ParseBergsonInfo, WriteBergsonDir),
+// NumPy .npy files (versions 1.0 to 3.0, float16/32/64, C order;
+// ReadNPYHeader, NPYHeaderBytes) and a 2-D tensor of a safetensors file.
+// F16 and BF16 are converted exactly; AppendFloats writes F32, F16 or BF16
+// rounded to nearest even, as numpy and PyTorch do.
+//
 // # Bad input
 //
 // Files are hostile until checked. No length or shape read from a file is
@@ -38,5 +50,7 @@
 // problem is a *ValidationError naming the file, and the tensor and field
 // when there is one; its BadInput method makes the command line exit with
 // status 2. Nothing in this package panics on any input; fuzz targets cover
-// the header, config and vocabulary parsers.
+// the header, config and vocabulary parsers and the .npy and Bergson
+// headers (a .npy header is read only up to MaxNPYHeaderBytes, an info.json
+// up to MaxBergsonInfoBytes, whatever they claim).
 package checkpoint

@@ -148,3 +148,15 @@ func ExampleLoad_badInput() {
 	// model.safetensors transformer.wte.weight shape true true
 	// [5 4], want [4 4] for the config (vocab_size 4, n_positions 4, n_embd 4, n_inner 16)
 }
+
+// A .npy header as numpy.save writes it, padded to a multiple of 64 bytes,
+// and parsed back.
+func ExampleNPYHeaderBytes() {
+	b, _ := checkpoint.NPYHeaderBytes(checkpoint.F16, []int{1777, 131456})
+	h, _ := checkpoint.ParseNPYHeader(b, "grads.npy")
+	fmt.Printf("%d bytes: %q\n", len(b), b[10:])
+	fmt.Println(h.DType, h.Shape, h.DataOffset)
+	// Output:
+	// 128 bytes: "{'descr': '<f2', 'fortran_order': False, 'shape': (1777, 131456), }                                                  \n"
+	// F16 [1777 131456] 128
+}

@@ -170,23 +170,23 @@ func Presets() []string { return []string{PresetDefault, PresetQuick} }
 func Defaults(preset, algo string) (Config, error) {
 	c := Config{
 		Env: env.Household, Algo: algo, Seed: 1,
-		Iterations: 60, TrainTasks: 1000, CheckpointEvery: 10,
-		Model:     ModelConfig{Dim: 64, Layers: 2, Heads: 4, Context: 320, History: 2},
-		ColdStart: ColdStartConfig{Demos: 64, Steps: 150, Batch: 32, LR: 1e-3},
-		Rollout:   RolloutConfig{Tasks: 8, GroupSize: 8, Temperature: 1, MaxActionTokens: 12},
-		Update: UpdateConfig{Epochs: 2, MiniBatches: 2, Clip: 0.2, KLBeta: 0.01, LR: 3e-4,
+		Iterations: 100, TrainTasks: 1000, CheckpointEvery: 10,
+		Model:     ModelConfig{Dim: 64, Layers: 2, Heads: 4, Context: 320, History: 1},
+		ColdStart: ColdStartConfig{Demos: 1500, Steps: 600, Batch: 32, LR: 2e-3},
+		Rollout:   RolloutConfig{Tasks: 8, GroupSize: 8, Temperature: 1, MaxSteps: 20, MaxActionTokens: 12},
+		Update: UpdateConfig{Epochs: 1, MiniBatches: 2, Clip: 0.2, KLBeta: 0.01, LR: 3e-4,
 			Beta1: 0.9, Beta2: 0.999, AdamEps: 1e-8, GradClip: 1},
 		GCD:   GCDConfig{Threshold: 0.5, Repeats: 2, MaxTries: 2},
 		Judge: JudgeConfig{J: env.DefaultJudgments, Eps: 0.1},
-		Eval:  EvalConfig{Every: 10, Tasks: 50, Greedy: true, Sampled: true},
+		Eval:  EvalConfig{Every: 20, Tasks: 100, Greedy: true, Sampled: true},
 	}
 	switch preset {
 	case PresetDefault, "":
 	case PresetQuick:
-		c.Iterations = 20
+		c.Iterations = 30
 		c.CheckpointEvery = 5
-		c.Eval.Every = 5
-		c.Eval.Tasks = 30
+		c.ColdStart.Demos, c.ColdStart.Steps = 300, 300
+		c.Eval.Every, c.Eval.Tasks = 10, 50
 	default:
 		return Config{}, fmt.Errorf("%w: preset %q (want %s)", ErrConfig, preset, strings.Join(Presets(), " or "))
 	}

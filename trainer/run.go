@@ -167,20 +167,33 @@ func Resume(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The latest checkpoint at or before the first uncommitted iteration.
+	// The latest checkpoint at or before the first uncommitted iteration
+	// that loads (checkpoints appear atomically, so only outside damage
+	// makes one fail; an earlier one then serves).
 	iters, err := checkpointIters(opts.Dir)
 	if err != nil {
 		return nil, err
 	}
 	from := -1
-	for _, n := range iters {
-		if n <= len(lines) {
-			from = n
+	var loadErr error
+	if slices.Contains(iters, 0) {
+		for k := len(iters) - 1; k >= 0 && from < 0; k-- {
+			if n := iters[k]; n <= len(lines) {
+				if loadErr = t.load(n); loadErr == nil {
+					from = n
+				}
+			}
 		}
 	}
-	if from < 0 || !slices.Contains(iters, 0) {
-		// Nothing to resume from (interrupted before checkpoint 0): start
-		// over in place.
+	if from < 0 {
+		if len(lines) > 0 {
+			return nil, fmt.Errorf("%w: %s has %d committed iterations but no usable checkpoint (%v)", ErrRunDir, opts.Dir, len(lines), loadErr)
+		}
+		// Interrupted before checkpoint 0 was written: start over in place,
+		// from a new trainer (a failed load may have replaced parts of t).
+		if t, err = newTrainer(cfg, opts); err != nil {
+			return nil, err
+		}
 		if err := clean(opts.Dir, 0, -1); err != nil {
 			return nil, err
 		}
@@ -202,9 +215,6 @@ func Resume(ctx context.Context, opts Options) (*Result, error) {
 		if err := keepLines(filepath.Join(opts.Dir, f), from); err != nil {
 			return nil, err
 		}
-	}
-	if err := t.load(from); err != nil {
-		return nil, err
 	}
 	man.Finished = ""
 	man.Resumed = append(man.Resumed, ResumeLog{At: opts.now(), From: from})

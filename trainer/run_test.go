@@ -359,3 +359,58 @@ func TestCancel(t *testing.T) {
 	}
 	compareRuns(t, runDir(t, cfg, "run"), dir)
 }
+
+// TestResumeDamagedCheckpoint: when the latest checkpoint does not load
+// (outside damage), Resume restarts from the one before it; when no
+// checkpoint is left for committed iterations, it refuses.
+func TestResumeDamagedCheckpoint(t *testing.T) {
+	cfg := tinyConfig()
+	ref := runDir(t, cfg, "run")
+	dir := filepath.Join(t.TempDir(), "run")
+	hook := func(i int, stage string) error {
+		if i == 3 && stage == stageEval {
+			return errAbort
+		}
+		return nil
+	}
+	if _, err := Run(context.Background(), cfg, Options{Dir: dir, Version: "test", hook: hook}); !errors.Is(err, errAbort) {
+		t.Fatal(err)
+	}
+	model := filepath.Join(dir, CheckpointDir(3), "model.safetensors")
+	if err := os.Truncate(model, 100); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Resume(context.Background(), Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.From != 2 {
+		t.Errorf("resumed from %d, want 2", res.From)
+	}
+	compareRuns(t, ref, dir)
+
+	if err := os.RemoveAll(filepath.Join(dir, CheckpointsDir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ManifestFile), mustManifestUnfinished(t, dir), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Resume(context.Background(), Options{Dir: dir}); !errors.Is(err, ErrRunDir) {
+		t.Fatalf("resume without checkpoints: %v, want ErrRunDir", err)
+	}
+}
+
+// mustManifestUnfinished returns dir's run.json with finished cleared.
+func mustManifestUnfinished(t *testing.T, dir string) []byte {
+	t.Helper()
+	m, err := ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Finished = ""
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

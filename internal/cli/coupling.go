@@ -23,6 +23,7 @@ type CouplingOptions struct {
 	Probes, ProbesOut string
 	NumProbes         int
 	Pairs, Heat       int
+	PositiveGood      float64
 	ProbeSplit        string
 	ProbeIterations   []int
 	Seed              uint64
@@ -52,8 +53,9 @@ func newCouplingCommand(e *Env) *ucli.Command {
 		ArgsUsage: "RUN... | --grads STORE --samples TABLE",
 		Description: "With run directories (runs/NAME: run.json, logs/, checkpoints/iter-NNNNNN/), a probe set of\n" +
 			"labelled (state, action) samples is drawn once from the logs of all runs (seeded; half good,\n" +
-			"half bad; one per distinct (task, state, action)) and written to --probes-out (reuse it with\n" +
-			"--probes, so that every checkpoint of every run compared sees the same samples). At every\n" +
+			"half bad, --positive-good of the good ones with A > 0; one per distinct (task, state, action))\n" +
+			"and written to --probes-out; reuse it with --probes, so that every checkpoint of every run\n" +
+			"compared sees the same samples. At every\n" +
 			"checkpoint the exact per-sample gradients g_n = grad log pi(a_n|s_n) of the probes give:\n" +
 			"  cos_good, cos_bad, cos_good_bad  mean gradient cosines within and across labels\n" +
 			"  harmful_rate, harmful_mass       pairs (i good with A_i > 0, j bad, other state) whose\n" +
@@ -81,6 +83,7 @@ func newCouplingCommand(e *Env) *ucli.Command {
 			&ucli.IntFlag{Name: "num-probes", Value: 256, Usage: "probe samples `N` (half good, half bad)"},
 			&ucli.IntFlag{Name: "pairs", Value: 32, Usage: "similar-state pairs `P` of each kind (prompt Jaccard, hidden cosine)"},
 			&ucli.IntFlag{Name: "heat", Value: 8, Usage: "heatmap side `H`: H good samples x H bad samples"},
+			&ucli.Float64Flag{Name: "positive-good", Value: 0.5, Usage: "share `F` of good probes drawn from records with a positive advantage (0: uniform)"},
 			&ucli.StringFlag{Name: "probe-split", Value: "train", Usage: "draw probes from `SPLIT` records"},
 			&ucli.StringFlag{Name: "probe-iterations", Usage: "draw probes from log iterations `LIST` (default: all)"},
 			&ucli.Uint64Flag{Name: "seed", Value: 1, Usage: "`SEED` of the probe draw and the linear probes"},
@@ -105,7 +108,7 @@ func newCouplingCommand(e *Env) *ucli.Command {
 			o := CouplingOptions{Runs: c.Args().Slice(), Grads: c.String("grads"), Samples: c.String("samples"),
 				GradsTensor: c.String("grads-tensor"), Name: c.String("name"),
 				Probes: c.String("probes"), ProbesOut: c.String("probes-out"), NumProbes: c.Int("num-probes"),
-				Pairs: c.Int("pairs"), Heat: c.Int("heat"), ProbeSplit: c.String("probe-split"), Seed: c.Uint64("seed"),
+				Pairs: c.Int("pairs"), Heat: c.Int("heat"), PositiveGood: c.Float64("positive-good"), ProbeSplit: c.String("probe-split"), Seed: c.Uint64("seed"),
 				Eta: c.Float64("eta"), Project: c.Int("project"), ProjectSeed: c.Uint64("project-seed"),
 				Shard: c.String("shard"), ShardDir: c.String("shard-dir"), TileRows: c.Int("tile-rows"),
 				Export: c.String("export"), ExportFormat: c.String("export-format"), ExportDType: c.String("export-dtype"),
@@ -197,6 +200,9 @@ func (o CouplingOptions) check() error {
 	if o.Eta <= 0 || math.IsInf(o.Eta, 0) {
 		return &UsageError{Msg: fmt.Sprintf("--eta %v: want a positive step size", o.Eta)}
 	}
+	if o.PositiveGood < 0 || o.PositiveGood > 1 {
+		return &UsageError{Msg: fmt.Sprintf("--positive-good %v: want a share in [0, 1]", o.PositiveGood)}
+	}
 	if o.Project < 0 || o.NumProbes < 2 || o.TileRows < 0 {
 		return &UsageError{Msg: "coupling: --project and --tile-rows must be >= 0 and --num-probes >= 2"}
 	}
@@ -255,7 +261,7 @@ func runCoupling(ctx context.Context, o CouplingOptions, e *Env) error {
 		rep = r
 		fmt.Fprintf(w, "%s store %s: %d x %d %s, %d modules; %d samples from %s (%d good, %d bad, %d unknown)",
 			info.Format, o.Grads, info.Rows, info.Cols, info.DType, info.Modules, info.Samples, o.Samples, info.Good, info.Bad, info.Unknown)
-		if !info.Advantag {
+		if !info.HasAdvantage {
 			fmt.Fprint(w, "; no advantage column: every A_i = 0, so no harmful pairs")
 		}
 		fmt.Fprintln(w)
@@ -332,12 +338,15 @@ func couplingProbes(ctx context.Context, o CouplingOptions, runs []analysis.Run,
 		return ps, nil
 	}
 	po := analysis.ProbeOptions{Split: o.ProbeSplit, Iterations: o.ProbeIterations, Samples: o.NumProbes, Pairs: o.Pairs,
-		Heatmap: o.Heat, Seed: o.Seed, Reference: runs[0].CheckpointDir(runs[0].Checkpoints[0])}
+		Heatmap: o.Heat, PositiveGood: o.PositiveGood, Seed: o.Seed, Reference: runs[0].CheckpointDir(runs[0].Checkpoints[0])}
 	if o.Pairs == 0 {
 		po.Pairs = -1
 	}
 	if o.Heat == 0 {
 		po.Heatmap = -1
+	}
+	if o.PositiveGood == 0 {
+		po.PositiveGood = -1
 	}
 	ps, src, err := analysis.SelectProbes(ctx, runs, po)
 	if err != nil {
