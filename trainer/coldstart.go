@@ -19,13 +19,14 @@ type ColdStartStats struct {
 	LossLast     float64 `json:"loss_last"`     // mean loss of the last min(10, steps) steps
 }
 
-// coldSample is one cold-start sample: a demonstrated step (imitation and,
-// with verdict training, a verdict target) or a non-optimal action in the
-// same state (verdict target only).
+// coldSample is one demonstrated step: imitation of the demonstrated
+// action and, with verdict training, the judge's verdict on it and on a
+// non-optimal action of the same state (its partner).
 type coldSample struct {
 	seq     policy.Seq
-	imitate bool
 	verdict int // policy.GoodID, policy.BadID or 0
+	partner *policy.Seq
+	pverd   int
 }
 
 // coldStart trains m by supervised learning on oracle demonstrations
@@ -39,7 +40,7 @@ func (t *trainer) coldStart(ctx context.Context) (ColdStartStats, error) {
 	if cs.Demos == 0 {
 		return st, nil
 	}
-	verdict := cs.Verdict && t.cfg.GCD.Lambda > 0
+	verdict := cs.VerdictWeight > 0
 	tasks, err := env.Tasks(t.cfg.Env, env.SplitTrain, 0, cs.Demos)
 	if err != nil {
 		return st, err
@@ -64,7 +65,7 @@ func (t *trainer) coldStart(ctx context.Context) (ColdStartStats, error) {
 			if err != nil {
 				return st, fmt.Errorf("trainer: cold start %s: %w (raise model.context or lower model.history)", task.ID, err)
 			}
-			s := coldSample{seq: seq, imitate: true}
+			s := coldSample{seq: seq}
 			if verdict {
 				good, _ := t.judge.Verdict(e, a, judgeRNG)
 				s.verdict = verdictID(good)
@@ -81,7 +82,7 @@ func (t *trainer) coldStart(ctx context.Context) (ColdStartStats, error) {
 						return st, fmt.Errorf("trainer: cold start %s: %w", task.ID, err)
 					}
 					good, _ := t.judge.Verdict(e, b, judgeRNG)
-					data = append(data, coldSample{seq: bseq, verdict: verdictID(good)})
+					s.partner, s.pverd = &bseq, verdictID(good)
 				}
 			}
 			data = append(data, s)
@@ -89,11 +90,12 @@ func (t *trainer) coldStart(ctx context.Context) (ColdStartStats, error) {
 			e.Step(a)
 		}
 	}
+	st.Samples = len(data)
 	for _, s := range data {
-		if s.imitate {
-			st.Samples++
-		}
 		if s.verdict != 0 {
+			st.VerdictPairs++
+		}
+		if s.partner != nil {
 			st.VerdictPairs++
 		}
 	}
@@ -132,29 +134,36 @@ func (t *trainer) coldStart(ctx context.Context) (ColdStartStats, error) {
 	return st, nil
 }
 
-// coldStep takes one Adam step on a cold-start batch and returns its loss.
+// coldStep takes one Adam step on a cold-start batch and returns its loss:
+// the token-mean negative log-likelihood of the demonstrated actions plus
+// VerdictWeight times the mean verdict cross-entropy over the judged pairs
+// (each demonstrated action and its partner), so that verdict training
+// adds to imitation without taking batch places from it.
 func (t *trainer) coldStep(opt *adam, grad []float64, batch []coldSample) float64 {
 	T, V := 0, 0
 	for _, s := range batch {
-		if s.imitate {
-			T += len(s.seq.Action) + 1
-		}
+		T += len(s.seq.Action) + 1
 		if s.verdict != 0 {
 			V++
 		}
-	}
-	terms := make([]policy.Term, len(batch))
-	for n, s := range batch {
-		terms[n].Seq = s.seq
-		if s.imitate {
-			terms[n].Weight = -1 / float64(T)
+		if s.partner != nil {
+			V++
 		}
+	}
+	vw := t.cfg.ColdStart.VerdictWeight
+	terms := make([]policy.Term, 0, 2*len(batch))
+	for _, s := range batch {
+		tm := policy.Term{Seq: s.seq, Weight: -1 / float64(T)}
 		if s.verdict != 0 {
-			terms[n].Verdict, terms[n].VerdictWeight = s.verdict, -1/float64(V)
+			tm.Verdict, tm.VerdictWeight = s.verdict, -vw/float64(V)
+		}
+		terms = append(terms, tm)
+		if s.partner != nil {
+			terms = append(terms, policy.Term{Seq: *s.partner, Verdict: s.pverd, VerdictWeight: -vw / float64(V)})
 		}
 	}
 	// With these weights the objective sum w log pi + v log p is the loss
-	// itself: token-mean NLL + mean verdict CE.
+	// itself: token-mean NLL + VerdictWeight * mean verdict CE.
 	_, loss := t.model.Gradient(grad, terms)
 	opt.update(t.model.Params, grad)
 	t.model.RoundToFloat32()

@@ -83,11 +83,16 @@ type ColdStartConfig struct {
 	Steps int     `yaml:"steps" json:"steps"` // Adam steps
 	Batch int     `yaml:"batch" json:"batch"` // samples per step
 	LR    float64 `yaml:"lr" json:"lr"`
-	// Verdict also trains the verdict (GCD) on the demonstrations: each
-	// demonstrated step as "good", and one uniformly drawn non-optimal
-	// admissible action in the same state as "bad", with the judge's
-	// labels. Only when GCD.Lambda > 0.
-	Verdict bool `yaml:"verdict" json:"verdict"`
+	// VerdictWeight, when > 0, also trains the verdict (GCD) on the
+	// demonstrations: each demonstrated step as "good", and one uniformly
+	// drawn non-optimal admissible action of the same state as "bad", with
+	// the judge's labels; the loss is the token-mean NLL of the
+	// demonstrations plus VerdictWeight times the mean verdict CE. Imitation
+	// and the verdict share the parameters, and a weight well below 1 keeps
+	// the verdict from slowing imitation down (measured: with weight 1 the
+	// cold-start policy solves 0.25 of eval-in tasks greedily, with 0.2
+	// about as many as without verdict training).
+	VerdictWeight float64 `yaml:"verdict_weight" json:"verdict_weight"`
 }
 
 // RolloutConfig is how training rollouts are collected.
@@ -195,7 +200,7 @@ func Defaults(preset, algo string) (Config, error) {
 	case AlgoGCD:
 		c.GCD.Lambda = 1
 		c.GCD.Correction = true
-		c.ColdStart.Verdict = true
+		c.ColdStart.VerdictWeight = 0.2
 	default:
 		return Config{}, fmt.Errorf("%w: algo %q (want grpo or gcd)", ErrConfig, algo)
 	}
@@ -234,6 +239,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: cold_start steps %d, batch %d: want steps >= 0 and batch >= 1", ErrConfig, c.ColdStart.Steps, c.ColdStart.Batch)
 	case !(c.ColdStart.LR >= 0) || !finite(c.ColdStart.LR):
 		return bad("cold_start.lr", c.ColdStart.LR, "a finite value >= 0")
+	case !(c.ColdStart.VerdictWeight >= 0) || !finite(c.ColdStart.VerdictWeight):
+		return bad("cold_start.verdict_weight", c.ColdStart.VerdictWeight, "a finite value >= 0")
 	case c.Rollout.Tasks < 1 || c.Rollout.Tasks > c.TrainTasks:
 		return bad("rollout.tasks", c.Rollout.Tasks, fmt.Sprintf("1 to train_tasks (%d)", c.TrainTasks))
 	case c.Rollout.GroupSize < 1:

@@ -17,7 +17,7 @@ func TestDefaultsValid(t *testing.T) {
 			if err := c.Validate(); err != nil {
 				t.Errorf("%s %s: %v", preset, algo, err)
 			}
-			if (algo == AlgoGCD) != (c.GCD.Lambda > 0 && c.GCD.Correction && c.ColdStart.Verdict) {
+			if (algo == AlgoGCD) != (c.GCD.Lambda > 0 && c.GCD.Correction && c.ColdStart.VerdictWeight > 0) {
 				t.Errorf("%s %s: gcd parts %+v", preset, algo, c.GCD)
 			}
 		}

@@ -32,7 +32,7 @@ func tinyConfig() Config {
 	c.TrainTasks = 20
 	c.CheckpointEvery = 2
 	c.Model = ModelConfig{Dim: 8, Layers: 1, Heads: 2, Context: 320, History: 1}
-	c.ColdStart = ColdStartConfig{Demos: 2, Steps: 3, Batch: 4, LR: 1e-2, Verdict: true}
+	c.ColdStart = ColdStartConfig{Demos: 2, Steps: 3, Batch: 4, LR: 1e-2, VerdictWeight: 0.5}
 	c.Rollout.Tasks, c.Rollout.GroupSize, c.Rollout.MaxSteps = 2, 3, 6
 	c.Update.Epochs, c.Update.MiniBatches, c.Update.LR = 2, 2, 1e-2
 	c.Eval = EvalConfig{Every: 2, Tasks: 2, Greedy: true, Sampled: true}

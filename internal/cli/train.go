@@ -67,7 +67,7 @@ var trainConfigFlags = []trainFlag{
 	intF("cold-start-steps", "Adam steps `N` of the cold start", func(c *trainer.Config) *int { return &c.ColdStart.Steps }),
 	intF("cold-start-batch", "samples `N` per cold-start step", func(c *trainer.Config) *int { return &c.ColdStart.Batch }),
 	floatF("cold-start-lr", "learning rate `LR` of the cold start", func(c *trainer.Config) *float64 { return &c.ColdStart.LR }),
-	boolF("cold-start-verdict", "also train the verdict in the cold start (GCD)", func(c *trainer.Config) *bool { return &c.ColdStart.Verdict }),
+	floatF("cold-start-verdict", "weight `W` of the verdict loss in the cold start; 0 for none (GCD: 0.2)", func(c *trainer.Config) *float64 { return &c.ColdStart.VerdictWeight }),
 	intF("tasks", "tasks `B` per iteration", func(c *trainer.Config) *int { return &c.Rollout.Tasks }),
 	intF("group-size", "rollouts `G` per task (a GRPO group)", func(c *trainer.Config) *int { return &c.Rollout.GroupSize }),
 	floatF("temperature", "sampling temperature `T`", func(c *trainer.Config) *float64 { return &c.Rollout.Temperature }),
