@@ -27,6 +27,10 @@ type coldSample struct {
 	verdict int // policy.GoodID, policy.BadID or 0
 	partner *policy.Seq
 	pverd   int
+	// warned is the demonstrated action after a correction line naming
+	// the partner (GCD with correction): the actor learns what a
+	// correction asks of it.
+	warned *policy.Seq
 }
 
 // coldStart trains m by supervised learning on oracle demonstrations
@@ -83,6 +87,11 @@ func (t *trainer) coldStart(ctx context.Context) (ColdStartStats, error) {
 					}
 					good, _ := t.judge.Verdict(e, b, judgeRNG)
 					s.partner, s.pverd = &bseq, verdictID(good)
+					if t.cfg.GCD.Correction {
+						if wseq, err := t.tok.EncodePair(corrected(prompt, b), a, ctxLen); err == nil {
+							s.warned = &wseq
+						}
+					}
 				}
 			}
 			data = append(data, s)
@@ -143,6 +152,9 @@ func (t *trainer) coldStep(opt *adam, grad []float64, batch []coldSample) float6
 	T, V := 0, 0
 	for _, s := range batch {
 		T += len(s.seq.Action) + 1
+		if s.warned != nil {
+			T += len(s.warned.Action) + 1
+		}
 		if s.verdict != 0 {
 			V++
 		}
@@ -151,7 +163,7 @@ func (t *trainer) coldStep(opt *adam, grad []float64, batch []coldSample) float6
 		}
 	}
 	vw := t.cfg.ColdStart.VerdictWeight
-	terms := make([]policy.Term, 0, 2*len(batch))
+	terms := make([]policy.Term, 0, 3*len(batch))
 	for _, s := range batch {
 		tm := policy.Term{Seq: s.seq, Weight: -1 / float64(T)}
 		if s.verdict != 0 {
@@ -160,6 +172,9 @@ func (t *trainer) coldStep(opt *adam, grad []float64, batch []coldSample) float6
 		terms = append(terms, tm)
 		if s.partner != nil {
 			terms = append(terms, policy.Term{Seq: *s.partner, Verdict: s.pverd, VerdictWeight: -vw / float64(V)})
+		}
+		if s.warned != nil {
+			terms = append(terms, policy.Term{Seq: *s.warned, Weight: -1 / float64(T)})
 		}
 	}
 	// With these weights the objective sum w log pi + v log p is the loss

@@ -142,10 +142,19 @@ type GCDConfig struct {
 	// Threshold, or the action was already taken Repeats times in the
 	// trajectory, a line naming the action is added to the prompt and the
 	// action is drawn again, at most MaxTries times per step.
-	Correction bool    `yaml:"correction" json:"correction"`
-	Threshold  float64 `yaml:"threshold" json:"threshold"`
-	Repeats    int     `yaml:"repeats" json:"repeats"` // 0: no repeat rule
-	MaxTries   int     `yaml:"max_tries" json:"max_tries"`
+	Correction bool `yaml:"correction" json:"correction"`
+	// TrainCorrected makes corrected steps policy-gradient samples like any
+	// other. Off, a corrected step trains only the verdict: the correction
+	// steers which states the rollout visits, and the policy learns from
+	// the prompts evaluation sees (without correction lines).
+	TrainCorrected bool `yaml:"train_corrected" json:"train_corrected"`
+	// CorrectEval applies the same correction in evaluation, as part of
+	// the agent (its own verdict triggers it); off, evaluation measures the
+	// policy alone.
+	CorrectEval bool    `yaml:"correct_eval" json:"correct_eval"`
+	Threshold   float64 `yaml:"threshold" json:"threshold"`
+	Repeats     int     `yaml:"repeats" json:"repeats"` // 0: no repeat rule
+	MaxTries    int     `yaml:"max_tries" json:"max_tries"`
 }
 
 // JudgeConfig is the environment's judge (env.Judge) that labels every step.
@@ -175,15 +184,15 @@ func Presets() []string { return []string{PresetDefault, PresetQuick} }
 func Defaults(preset, algo string) (Config, error) {
 	c := Config{
 		Env: env.Household, Algo: algo, Seed: 1,
-		Iterations: 100, TrainTasks: 1000, CheckpointEvery: 10,
+		Iterations: 150, TrainTasks: 1000, CheckpointEvery: 10,
 		Model:     ModelConfig{Dim: 64, Layers: 2, Heads: 4, Context: 320, History: 1},
 		ColdStart: ColdStartConfig{Demos: 1500, Steps: 600, Batch: 32, LR: 2e-3},
 		Rollout:   RolloutConfig{Tasks: 8, GroupSize: 8, Temperature: 1, MaxSteps: 20, MaxActionTokens: 12},
 		Update: UpdateConfig{Epochs: 1, MiniBatches: 2, Clip: 0.2, KLBeta: 0.01, LR: 3e-4,
 			Beta1: 0.9, Beta2: 0.999, AdamEps: 1e-8, GradClip: 1},
-		GCD:   GCDConfig{Threshold: 0.5, Repeats: 2, MaxTries: 2},
+		GCD:   GCDConfig{Threshold: 0.9, Repeats: 2, MaxTries: 2},
 		Judge: JudgeConfig{J: env.DefaultJudgments, Eps: 0.1},
-		Eval:  EvalConfig{Every: 20, Tasks: 100, Greedy: true, Sampled: true},
+		Eval:  EvalConfig{Every: 25, Tasks: 100, Greedy: true, Sampled: true},
 	}
 	switch preset {
 	case PresetDefault, "":
@@ -219,8 +228,9 @@ func (c Config) Validate() error {
 		return bad("env", c.Env, "household or lab")
 	case c.Algo != AlgoGRPO && c.Algo != AlgoGCD:
 		return bad("algo", c.Algo, "grpo or gcd")
-	case c.Algo == AlgoGRPO && (c.GCD.Lambda != 0 || c.GCD.Correction):
-		return fmt.Errorf("%w: algo grpo with gcd.lambda %v and gcd.correction %v: GCD parts need algo gcd", ErrConfig, c.GCD.Lambda, c.GCD.Correction)
+	case c.Algo == AlgoGRPO && (c.GCD.Lambda != 0 || c.GCD.Correction || c.GCD.CorrectEval):
+		return fmt.Errorf("%w: algo grpo with gcd.lambda %v, gcd.correction %v, gcd.correct_eval %v: GCD parts need algo gcd",
+			ErrConfig, c.GCD.Lambda, c.GCD.Correction, c.GCD.CorrectEval)
 	case c.Iterations < 0:
 		return bad("iterations", c.Iterations, ">= 0")
 	case c.TrainTasks < 1:

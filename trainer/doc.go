@@ -7,11 +7,14 @@
 //
 // Cold start: supervised warm-up on oracle demonstrations (env.Demonstration
 // of train seeds 0..Demos-1): Adam on the token-mean negative
-// log-likelihood of the demonstrated actions; for GCD also the verdict
-// cross-entropy of each demonstrated action ("good") and one non-optimal
-// admissible action of the same state ("bad"), with the judge's labels.
-// The cold-start policy is checkpoint 0 and the frozen reference of the KL
-// term.
+// log-likelihood of the demonstrated actions; for GCD also VerdictWeight
+// times the verdict cross-entropy of each demonstrated action ("good") and
+// one non-optimal admissible action of the same state ("bad"), with the
+// judge's labels, and, with correction on, the demonstrated action after a
+// correction line naming that bad action (a word-level actor trained from
+// scratch has no idea what a correction line asks of it otherwise; without
+// these samples correction made rollouts worse). The cold-start policy is
+// checkpoint 0 and the frozen reference of the KL term.
 //
 // Iteration i (policy pi_i, after i updates): draw B train tasks from the
 // pool and play G rollouts of each, token by token at the rollout
@@ -59,8 +62,11 @@
 // the trajectory already took the action Repeats times, the line
 // "Warning: ACTION is likely a wrong action here, choose another one." is
 // inserted before "Your action:" and the action is drawn again from the
-// longer prompt, at most MaxTries times. The sample is the final (prompt,
-// action); its record has corrected = true.
+// longer prompt, at most MaxTries times. The step's record holds the final
+// prompt and action and corrected = true. By default a corrected step
+// trains only the verdict, not the policy (GCD.TrainCorrected), so the
+// policy learns from prompts like those of evaluation; evaluation runs
+// without correction unless GCD.CorrectEval.
 //
 // Evaluation (every Eval.Every iterations and at the end): eval-in and
 // eval-out seeds 0..Tasks-1, played once greedily and once sampled, without

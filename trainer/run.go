@@ -377,12 +377,13 @@ func (t *trainer) loop(ctx context.Context, man *Manifest, from int, haveCkpt bo
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		m, tm, err := t.iteration(ctx, i, haveCkpt && i == from)
+		cold := 0.0
+		if i == from {
+			cold = coldSeconds
+		}
+		m, tm, err := t.iteration(ctx, i, haveCkpt && i == from, cold)
 		if err != nil {
 			return nil, err
-		}
-		if i == from {
-			tm.ColdStart = coldSeconds
 		}
 		t.progress(Progress{Stage: StageIteration, Iteration: i, Metrics: m, Timing: tm})
 	}
@@ -400,11 +401,12 @@ func (t *trainer) loop(ctx context.Context, man *Manifest, from int, haveCkpt bo
 // iteration runs and commits iteration i: checkpoint (if due), evaluation
 // (if due), rollouts and the update (unless i is the last), then the step
 // records, the timing line and the metrics line, which commits it.
-func (t *trainer) iteration(ctx context.Context, i int, haveCkpt bool) (*Metrics, *Timing, error) {
+// coldSeconds is the cold start's duration, for the timing line.
+func (t *trainer) iteration(ctx context.Context, i int, haveCkpt bool, coldSeconds float64) (*Metrics, *Timing, error) {
 	cfg := t.cfg
 	N := cfg.Iterations
 	m := &Metrics{Iteration: i}
-	tm := &Timing{Iteration: i}
+	tm := &Timing{Iteration: i, ColdStart: coldSeconds}
 	t0 := time.Now()
 	if i == 0 {
 		m.ColdStart = t.cold
@@ -514,8 +516,8 @@ func (t *trainer) saveCheckpoint(i int) error {
 	return checkpoint.Save(filepath.Join(t.dir, CheckpointDir(i)), c)
 }
 
-// playConfig is the play configuration of training (train true: with
-// prompt correction when configured) or evaluation rollouts.
+// playConfig is the play configuration of training (train true) or
+// evaluation rollouts, with prompt correction when configured for them.
 func (t *trainer) playConfig(train bool) playConfig {
 	r := t.cfg.Rollout
 	pc := playConfig{
@@ -526,7 +528,7 @@ func (t *trainer) playConfig(train bool) playConfig {
 		invalidPenalty: r.InvalidPenalty,
 		maxSteps:       r.MaxSteps,
 	}
-	if train && t.cfg.GCD.Correction {
+	if (train && t.cfg.GCD.Correction) || (!train && t.cfg.GCD.CorrectEval) {
 		pc.correction = true
 		pc.threshold, pc.repeats, pc.maxTries = t.cfg.GCD.Threshold, t.cfg.GCD.Repeats, t.cfg.GCD.MaxTries
 	}
@@ -580,7 +582,15 @@ func (t *trainer) train(i int, trajs []trajectory, m *Metrics) []trajlog.Record 
 		recs = t.appendRecords(recs, i, env.SplitTrain, group, fmt.Sprintf("%s:%d", group, n%G), tr, adv[n])
 		for k := range tr.steps {
 			s := &tr.steps[k]
-			samples = append(samples, &sample{seq: s.seq, oldLogp: s.conLogp, forced: s.forced, adv: adv[n], label: verdictID(s.good)})
+			sm := &sample{seq: s.seq, oldLogp: s.conLogp, forced: s.forced, adv: adv[n], label: verdictID(s.good)}
+			if s.corrected && !cfg.GCD.TrainCorrected {
+				// verdict only: no token takes part in the PG and KL terms
+				sm.forced = make([]bool, len(s.conLogp))
+				for t := range sm.forced {
+					sm.forced[t] = true
+				}
+			}
+			samples = append(samples, sm)
 		}
 	}
 	lc := lossConfig{clip: cfg.Update.Clip, beta: cfg.Update.KLBeta, lambda: cfg.GCD.Lambda}

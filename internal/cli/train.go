@@ -84,6 +84,8 @@ var trainConfigFlags = []trainFlag{
 	floatF("grad-clip", "global gradient-norm clip `C`; 0 for none", func(c *trainer.Config) *float64 { return &c.Update.GradClip }),
 	floatF("lambda", "GCD: weight `L` of the verdict cross-entropy; 0 ablates it", func(c *trainer.Config) *float64 { return &c.GCD.Lambda }),
 	boolF("correction", "GCD: prompt-based correction in rollouts (--correction=false ablates it)", func(c *trainer.Config) *bool { return &c.GCD.Correction }),
+	boolF("train-corrected", "GCD: corrected steps are policy-gradient samples too (default: verdict only)", func(c *trainer.Config) *bool { return &c.GCD.TrainCorrected }),
+	boolF("correct-eval", "GCD: apply prompt correction in evaluation too", func(c *trainer.Config) *bool { return &c.GCD.CorrectEval }),
 	floatF("threshold", "GCD: correct when the actor's p(bad) exceeds `P`", func(c *trainer.Config) *float64 { return &c.GCD.Threshold }),
 	intF("repeats", "GCD: correct an action taken `M` times already; 0 for never", func(c *trainer.Config) *int { return &c.GCD.Repeats }),
 	intF("max-tries", "GCD: corrections `N` per step at most", func(c *trainer.Config) *int { return &c.GCD.MaxTries }),
