@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path/filepath"
 	"strings"
 
+	"github.com/BurntSushi/toml"
 	"github.com/gradcouple/gradcouple/env"
 	"go.yaml.in/yaml/v3"
 )
@@ -303,14 +305,15 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// DecodeConfig reads a YAML configuration from r over base: keys present in
-// the file replace base's values, absent keys keep them. Unknown keys are
-// an error (a typo must not be silently ignored). name is the file name
-// used in errors. The result is not validated.
+// DecodeConfig reads a configuration from r over base: keys present in the
+// file replace base's values, absent keys keep them. Unknown keys are an
+// error (a typo must not be silently ignored). The file is YAML, or TOML
+// when name ends in ".toml" (same keys: TOML tables for the sections).
+// name is the file name used in errors. The result is not validated.
 func DecodeConfig(r io.Reader, name string, base Config) (Config, error) {
-	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	data, err := readConfig(r, name)
 	if err != nil {
-		return Config{}, fmt.Errorf("reading %s: %w", name, err)
+		return Config{}, err
 	}
 	c := base
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -324,20 +327,45 @@ func DecodeConfig(r io.Reader, name string, base Config) (Config, error) {
 	return c, nil
 }
 
-// PeekAlgo returns the algo key of a YAML configuration ("" if absent), so
+// PeekAlgo returns the algo key of a configuration file ("" if absent), so
 // that a caller can pick the defaults before decoding the rest over them.
 func PeekAlgo(r io.Reader, name string) (string, error) {
 	var v struct {
 		Algo string `yaml:"algo"`
 	}
-	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	data, err := readConfig(r, name)
 	if err != nil {
-		return "", fmt.Errorf("reading %s: %w", name, err)
+		return "", err
 	}
 	if err := yaml.Unmarshal(data, &v); err != nil {
 		return "", fmt.Errorf("%w: %s: %v", ErrConfig, name, err)
 	}
 	return v.Algo, nil
+}
+
+// readConfig reads a configuration file of at most 1 MiB as YAML: a TOML
+// file (name ending in ".toml") is parsed and re-encoded as YAML, so both
+// syntaxes go through the one strict decoder.
+func readConfig(r io.Reader, name string) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	if !strings.EqualFold(filepath.Ext(name), ".toml") {
+		return data, nil
+	}
+	var tree map[string]any
+	if _, err := toml.Decode(string(data), &tree); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrConfig, name, err)
+	}
+	if len(tree) == 0 {
+		return nil, nil
+	}
+	out, err := yaml.Marshal(tree)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrConfig, name, err)
+	}
+	return out, nil
 }
 
 // WriteYAML writes c as YAML, in the form DecodeConfig reads.

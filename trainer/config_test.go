@@ -67,6 +67,30 @@ func TestDecodeConfig(t *testing.T) {
 	}
 }
 
+func TestDecodeConfigTOML(t *testing.T) {
+	base, _ := Defaults(PresetDefault, AlgoGRPO)
+	got, err := DecodeConfig(strings.NewReader("iterations = 7\n[update]\nlr = 0.01\n[gcd]\nmax_tries = 3\n"), "c.toml", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := base
+	want.Iterations, want.Update.LR, want.GCD.MaxTries = 7, 0.01, 3
+	if got != want {
+		t.Fatalf("got %+v", got)
+	}
+	if a, err := PeekAlgo(strings.NewReader("algo = \"gcd\"\n"), "c.toml"); err != nil || a != AlgoGCD {
+		t.Fatalf("PeekAlgo = %q, %v", a, err)
+	}
+	if got, err := DecodeConfig(strings.NewReader(""), "empty.toml", base); err != nil || got != base {
+		t.Fatalf("empty file: %v", err)
+	}
+	for _, bad := range []string{"iteration = 7\n", "[update]\nlrr = 1\n", "iterations = \"many\"\n", "iterations = \n"} {
+		if _, err := DecodeConfig(strings.NewReader(bad), "bad.toml", base); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "bad.toml") {
+			t.Errorf("%q: %v, want ErrConfig naming the file", bad, err)
+		}
+	}
+}
+
 func TestValidate(t *testing.T) {
 	for name, mod := range map[string]func(*Config){
 		"env":            func(c *Config) { c.Env = "kitchen" },

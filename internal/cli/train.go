@@ -30,28 +30,58 @@ type trainFlag struct {
 }
 
 func intF(name, usage string, field func(*trainer.Config) *int) trainFlag {
-	return trainFlag{&ucli.IntFlag{Name: name, Usage: usage},
+	return trainFlag{&ucli.IntFlag{Name: name, Usage: usage, DefaultText: presetDefault(func(c *trainer.Config) any { return *field(c) })},
 		func(c *ucli.Context, cfg *trainer.Config) { *field(cfg) = c.Int(name) }}
 }
 
 func floatF(name, usage string, field func(*trainer.Config) *float64) trainFlag {
-	return trainFlag{&ucli.Float64Flag{Name: name, Usage: usage},
+	return trainFlag{&ucli.Float64Flag{Name: name, Usage: usage, DefaultText: presetDefault(func(c *trainer.Config) any { return *field(c) })},
 		func(c *ucli.Context, cfg *trainer.Config) { *field(cfg) = c.Float64(name) }}
 }
 
 func boolF(name, usage string, field func(*trainer.Config) *bool) trainFlag {
-	return trainFlag{&ucli.BoolFlag{Name: name, Usage: usage},
+	return trainFlag{&ucli.BoolFlag{Name: name, Usage: usage, DefaultText: presetDefault(func(c *trainer.Config) any { return *field(c) })},
 		func(c *ucli.Context, cfg *trainer.Config) { *field(cfg) = c.Bool(name) }}
+}
+
+// presetDefault is the help text of a flag's default, which comes from the
+// preset and the algorithm rather than from the flag: "150", or
+// "150; quick 30", or "grpo 0, gcd 1" when they differ.
+func presetDefault(get func(*trainer.Config) any) string {
+	val := func(preset, algo string) string {
+		c, err := trainer.Defaults(preset, algo)
+		if err != nil {
+			panic(err) // the presets and algorithms are constants
+		}
+		return fmt.Sprint(get(&c))
+	}
+	byAlgo := func(preset string) string {
+		g, d := val(preset, trainer.AlgoGRPO), val(preset, trainer.AlgoGCD)
+		if g == d {
+			return g
+		}
+		return "grpo " + g + ", gcd " + d
+	}
+	text := byAlgo(trainer.PresetDefault)
+	for _, p := range trainer.Presets() {
+		if p == trainer.PresetDefault {
+			continue
+		}
+		if q := byAlgo(p); q != text {
+			text += "; " + p + ": " + q
+		}
+	}
+	return text
 }
 
 // trainConfigFlags are the flags that override configuration fields; each
 // applies only when given on the command line.
 var trainConfigFlags = []trainFlag{
-	{&ucli.StringFlag{Name: "env", Usage: "environment `NAME`: household or lab (default household)"},
+	{&ucli.StringFlag{Name: "env", Usage: "environment `NAME`: household or lab", DefaultText: "household"},
 		func(c *ucli.Context, cfg *trainer.Config) { cfg.Env = c.String("env") }},
-	{&ucli.StringFlag{Name: "run", Usage: "run `NAME` in the step records (default: the directory's name)"},
+	{&ucli.StringFlag{Name: "run", Usage: "run `NAME` in the step records", DefaultText: "the directory's name"},
 		func(c *ucli.Context, cfg *trainer.Config) { cfg.Run = c.String("run") }},
-	{&ucli.Uint64Flag{Name: "seed", Usage: "`SEED` of every random stream (default 1)"},
+	{&ucli.Uint64Flag{Name: "seed", Usage: "`SEED` of every random stream", DefaultText: "1"},
 		func(c *ucli.Context, cfg *trainer.Config) { cfg.Seed = c.Uint64("seed") }},
 	{&ucli.StringFlag{Name: "init", Usage: "start from checkpoint `DIR` instead of the cold start (same model size and environment)"},
 		func(c *ucli.Context, cfg *trainer.Config) { cfg.Init = c.String("init") }},
@@ -67,7 +97,7 @@ var trainConfigFlags = []trainFlag{
 	intF("cold-start-steps", "Adam steps `N` of the cold start", func(c *trainer.Config) *int { return &c.ColdStart.Steps }),
 	intF("cold-start-batch", "samples `N` per cold-start step", func(c *trainer.Config) *int { return &c.ColdStart.Batch }),
 	floatF("cold-start-lr", "learning rate `LR` of the cold start", func(c *trainer.Config) *float64 { return &c.ColdStart.LR }),
-	floatF("cold-start-verdict", "weight `W` of the verdict loss in the cold start; 0 for none (GCD: 0.2)", func(c *trainer.Config) *float64 { return &c.ColdStart.VerdictWeight }),
+	floatF("cold-start-verdict", "weight `W` of the verdict loss in the cold start; 0 for none", func(c *trainer.Config) *float64 { return &c.ColdStart.VerdictWeight }),
 	intF("tasks", "tasks `B` per iteration", func(c *trainer.Config) *int { return &c.Rollout.Tasks }),
 	intF("group-size", "rollouts `G` per task (a GRPO group)", func(c *trainer.Config) *int { return &c.Rollout.GroupSize }),
 	floatF("temperature", "sampling temperature `T`", func(c *trainer.Config) *float64 { return &c.Rollout.Temperature }),
@@ -84,7 +114,7 @@ var trainConfigFlags = []trainFlag{
 	floatF("grad-clip", "global gradient-norm clip `C`; 0 for none", func(c *trainer.Config) *float64 { return &c.Update.GradClip }),
 	floatF("lambda", "GCD: weight `L` of the verdict cross-entropy; 0 ablates it", func(c *trainer.Config) *float64 { return &c.GCD.Lambda }),
 	boolF("correction", "GCD: prompt-based correction in rollouts (--correction=false ablates it)", func(c *trainer.Config) *bool { return &c.GCD.Correction }),
-	boolF("train-corrected", "GCD: corrected steps are policy-gradient samples too (default: verdict only)", func(c *trainer.Config) *bool { return &c.GCD.TrainCorrected }),
+	boolF("train-corrected", "GCD: corrected steps are policy-gradient samples too (off: they train the verdict only)", func(c *trainer.Config) *bool { return &c.GCD.TrainCorrected }),
 	boolF("correct-eval", "GCD: apply prompt correction in evaluation too", func(c *trainer.Config) *bool { return &c.GCD.CorrectEval }),
 	floatF("threshold", "GCD: correct when the actor's p(bad) exceeds `P`", func(c *trainer.Config) *float64 { return &c.GCD.Threshold }),
 	intF("repeats", "GCD: correct an action taken `M` times already; 0 for never", func(c *trainer.Config) *int { return &c.GCD.Repeats }),
@@ -99,9 +129,9 @@ var trainConfigFlags = []trainFlag{
 
 func newTrainCommand(e *Env) *ucli.Command {
 	flags := []ucli.Flag{
-		&ucli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "read the configuration from `FILE` (YAML; flags override it)"},
+		&ucli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "read the configuration from `FILE` (YAML, or TOML if it ends in .toml; flags override it)"},
 		&ucli.StringFlag{Name: "preset", Value: trainer.PresetDefault, Usage: "`PRESET` of defaults: default (~10 min on 2 cores) or quick (a few minutes)"},
-		&ucli.StringFlag{Name: "algo", Usage: "`ALGO`: grpo, or gcd (GRPO + verdict loss + prompt correction) (default grpo)"},
+		&ucli.StringFlag{Name: "algo", Usage: "`ALGO`: grpo, or gcd (GRPO + verdict loss + prompt correction)", DefaultText: "grpo"},
 		&ucli.BoolFlag{Name: "resume", Usage: "continue the interrupted run in DIR with its run.json"},
 		&ucli.BoolFlag{Name: "dry-run", Usage: "print the resolved configuration (YAML) and exit"},
 	}
