@@ -125,9 +125,13 @@ func (p *trainProgress) done() {
 }
 
 // trainSummaryRow is one evaluated iteration in the final table
-// (greedy / sampled success; "~" marks sampled play).
+// (greedy / sampled success; "~" marks sampled play). Train and Verdict
+// are means over the training iterations since the previous row (the
+// first row: its own iteration), so that they rest on hundreds of
+// rollouts rather than one iteration's B x G.
 type trainSummaryRow struct {
 	Iteration     int     `parquet:"iteration"`
+	Window        string  `parquet:"train_iterations"`
 	Train         float64 `parquet:"train"`
 	EvalIn        float64 `parquet:"eval_in"`
 	EvalInSampled float64 `parquet:"eval_in~"`
@@ -137,8 +141,9 @@ type trainSummaryRow struct {
 	EvalVerdict   float64 `parquet:"eval_verdict_acc"`
 }
 
-// writeTrainSummary prints the success rates of every evaluated iteration
-// (train success is that iteration's rollouts').
+// writeTrainSummary prints the success rates of every evaluated iteration,
+// with the train success and verdict accuracy of the rollouts since the
+// previous evaluated iteration.
 func writeTrainSummary(w io.Writer, lines []trainer.Metrics) error {
 	v := func(p *float64) float64 {
 		if p == nil {
@@ -147,17 +152,52 @@ func writeTrainSummary(w io.Writer, lines []trainer.Metrics) error {
 		return *p
 	}
 	var rows []trainSummaryRow
-	for _, m := range lines {
+	from := 0 // first index of the current window
+	for n, m := range lines {
 		if m.EvalInGreedy == nil && m.EvalInSampled == nil && m.EvalOutGreedy == nil && m.EvalOutSampled == nil {
 			continue
 		}
-		rows = append(rows, trainSummaryRow{Iteration: m.Iteration, Train: v(m.TrainSuccess),
+		lo, hi := from, n // window [lo, hi) of training iterations, or n alone
+		if hi == lo {
+			hi = n + 1
+		}
+		var ts, va meanOf
+		for _, x := range lines[lo:hi] {
+			ts.add(x.TrainSuccess)
+			va.add(x.VerdictAcc)
+		}
+		window := "-"
+		if ts.n > 0 {
+			window = fmt.Sprintf("%d-%d", lines[lo].Iteration, lines[hi-1].Iteration)
+		}
+		rows = append(rows, trainSummaryRow{Iteration: m.Iteration, Window: window, Train: ts.mean(),
 			EvalIn: v(m.EvalInGreedy), EvalInSampled: v(m.EvalInSampled), EvalOut: v(m.EvalOutGreedy), EvalOutSamp: v(m.EvalOutSampled),
-			Verdict: v(m.VerdictAcc), EvalVerdict: v(m.EvalVerdictAcc)})
+			Verdict: va.mean(), EvalVerdict: v(m.EvalVerdictAcc)})
+		from = hi
 	}
 	if len(rows) == 0 {
 		return nil
 	}
 	fmt.Fprintln(w)
 	return table.WriteText(w, rows)
+}
+
+// meanOf is the mean of the non-nil values added.
+type meanOf struct {
+	sum float64
+	n   int
+}
+
+func (a *meanOf) add(p *float64) {
+	if p != nil {
+		a.sum += *p
+		a.n++
+	}
+}
+
+func (a *meanOf) mean() float64 {
+	if a.n == 0 {
+		return math.NaN()
+	}
+	return a.sum / float64(a.n)
 }

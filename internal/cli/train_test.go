@@ -112,3 +112,28 @@ func TestTrainUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestTrainSummaryWindows(t *testing.T) {
+	f := func(x float64) *float64 { return &x }
+	var lines []trainer.Metrics
+	for i := 0; i <= 4; i++ {
+		m := trainer.Metrics{Iteration: i}
+		if i < 4 {
+			m.TrainSuccess, m.VerdictAcc = f(float64(i)/10), f(0.5)
+		}
+		if i%2 == 0 {
+			m.EvalInGreedy = f(float64(i))
+		}
+		lines = append(lines, m)
+	}
+	var b strings.Builder
+	if err := writeTrainSummary(&b, lines); err != nil {
+		t.Fatal(err)
+	}
+	// rows 0 (iteration 0 alone), 2 (iteration 1), 4 (iterations 2-3: mean 0.25)
+	for _, want := range []string{"0-0", "1-1", "2-3", "0.25"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, b.String())
+		}
+	}
+}
