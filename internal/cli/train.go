@@ -256,7 +256,7 @@ func runTrain(ctx context.Context, opts TrainOptions, e *Env) error {
 	}
 	if res.AlreadyFinished {
 		fmt.Fprintf(e.Stdout, "%s: the run is already finished (%d iterations)\n", opts.Dir, len(res.Metrics)-1)
-		return nil
+		return writeTrainSummary(e.Stdout, res.Metrics)
 	}
 	fmt.Fprintf(e.Stdout, "\n%s: %d iterations in %s", opts.Dir, len(res.Metrics)-1, e.Now().Sub(start).Round(time.Second))
 	if opts.Resume {
