@@ -59,7 +59,8 @@
 // GCD's prompt-based correction: in training rollouts, after drawing an
 // action, the actor's own verdict on it is read from the same key-value
 // cache (prompt ++ action ++ <eos> ++ <verdict>); if p(bad) > Threshold, or
-// the trajectory already took the action Repeats times, the line
+// (when Repeats > 0; off by default) the trajectory already took the action
+// Repeats times, the line
 // "Warning: ACTION is likely a wrong action here, choose another one." is
 // inserted before "Your action:" and the action is drawn again from the
 // longer prompt, at most MaxTries times. The step's record holds the final
