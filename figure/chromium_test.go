@@ -120,24 +120,33 @@ func ink(img image.Image, r image.Rectangle) (share float64, coloured int) {
 	return float64(dark) / float64(max(n, 1)), coloured
 }
 
-func TestReportInChromium(t *testing.T) {
+// chromium returns the browser to test with, skipping the test unless
+// GRADCOUPLE_CHROMIUM=1, and the directory for its pages and screenshots
+// (GRADCOUPLE_CHROMIUM_OUT, else a temporary directory).
+func chromium(t *testing.T) (bin, dir string) {
+	t.Helper()
 	if os.Getenv("GRADCOUPLE_CHROMIUM") != "1" {
 		t.Skip("set GRADCOUPLE_CHROMIUM=1 to open the report in headless Chromium")
 	}
-	bin := os.Getenv("CHROMIUM")
+	bin = os.Getenv("CHROMIUM")
 	if bin == "" {
 		var err error
 		if bin, err = exec.LookPath("chromium"); err != nil {
 			t.Fatal("chromium not found (apt-get install -y chromium, or set CHROMIUM)")
 		}
 	}
-	dir := t.TempDir()
+	dir = t.TempDir()
 	if out := os.Getenv("GRADCOUPLE_CHROMIUM_OUT"); out != "" {
 		dir = out
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return bin, dir
+}
+
+func TestReportInChromium(t *testing.T) {
+	bin, dir := chromium(t)
 
 	// Control: a page that breaks the rules must be caught by both checks:
 	// console messages from a blocked remote image and script, and an empty

@@ -227,8 +227,13 @@ func (l layout) draw(c draw.Canvas) {
 			}
 			p.Draw(canvases[i][j])
 			if titles[i][j] != "" {
+				// Centred over the data area, but moved inwards where a
+				// long title would run off the figure.
 				data := p.DataCanvas(canvases[i][j])
-				c.FillText(sty, vg.Point{X: (data.Min.X + data.Max.X) / 2, Y: data.Max.Y + titleGap}, titles[i][j])
+				half := sty.Width(titles[i][j]) / 2
+				x := (data.Min.X + data.Max.X) / 2
+				x = max(min(x, c.Max.X-half), c.Min.X+half)
+				c.FillText(sty, vg.Point{X: x, Y: data.Max.Y + titleGap}, titles[i][j])
 			}
 		}
 	}

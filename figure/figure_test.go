@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/gradcouple/gradcouple/metrics"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/figure")
@@ -624,5 +626,56 @@ func TestLargeHeatmap(t *testing.T) {
 	}
 	if _, err := inlineSVG(b.Bytes(), "x", 100); err != nil {
 		t.Errorf("report refuses the rasterised heatmap: %v", err)
+	}
+}
+
+// TestFinalPerformanceUnit: a panel of rates spans [0, 1] even with a single
+// point estimate (no interval), where the axis would otherwise be a padded
+// range around the one value.
+func TestFinalPerformanceUnit(t *testing.T) {
+	nan := math.NaN()
+	ticks := func(unit bool) []float64 {
+		f := FinalPerformance([]ScorePanel{{Title: "out-of-domain", Unit: unit, Scores: []Score{{Label: "grpo", Interval: metrics.Interval{Point: 0.3, Lo: nan, Hi: nan}}}}}, nil)
+		var b bytes.Buffer
+		if err := f.Render(&b, SVG); err != nil {
+			t.Fatal(err)
+		}
+		var out []float64
+		for _, s := range parseSVG(t, b.Bytes()).texts {
+			if v, err := strconv.ParseFloat(strings.ReplaceAll(s, "\u2212", "-"), 64); err == nil {
+				out = append(out, v)
+			}
+		}
+		sort.Float64s(out)
+		return out
+	}
+	got := ticks(true)
+	if len(got) < 2 || got[0] != 0 || got[len(got)-1] != 1 {
+		t.Errorf("Unit: tick labels %v, want 0 to 1", got)
+	}
+	if got := ticks(false); len(got) > 0 && got[0] == 0 && got[len(got)-1] == 1 {
+		t.Errorf("without Unit the axis is the data's: tick labels %v", got)
+	}
+}
+
+func TestIterationTicks(t *testing.T) {
+	for _, tc := range []struct {
+		lo, hi float64
+		want   string
+	}{
+		{0, 29, "0 5 10 15 20 25"}, // gonum's default labels "0.00" and "25.00"
+		{0, 30, "0 10 20 30"},      // gonum's default kept
+		{0, 300, "0 100 200 300"},
+		{0, 1, "0.0 0.5 1.0"}, // too short a range to change
+	} {
+		var got []string
+		for _, tk := range (iterationTicks{}).Ticks(tc.lo, tc.hi) {
+			if tk.Label != "" {
+				got = append(got, tk.Label)
+			}
+		}
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("ticks of [%v, %v]: %v, want %s", tc.lo, tc.hi, got, tc.want)
+		}
 	}
 }

@@ -129,6 +129,8 @@ type Score struct {
 type ScorePanel struct {
 	Title, XLabel string
 	Scores        []Score
+	// Unit marks scores that are rates: the axis spans at least [0, 1].
+	Unit bool
 }
 
 // Improvement is the probability that method X beats method Y, P(X > Y),

@@ -3,6 +3,8 @@ package figure
 import (
 	"image/color"
 	"math"
+	"strconv"
+	"strings"
 
 	"github.com/gradcouple/gradcouple/metrics"
 	"gonum.org/v1/plot"
@@ -131,6 +133,9 @@ func hasData(ss []Series) bool {
 // of series it has not seen before (seen is updated).
 func linePanel(pn Panel, col *colours, opt lineOpts, seen map[string]bool) (*plot.Plot, []legendEntry) {
 	p := newPlot(pn.Title, pn.XLabel, pn.YLabel)
+	if pn.XLabel == iterLabel {
+		p.X.Tick.Marker = iterationTicks{}
+	}
 	addGrid(p)
 	var entries []legendEntry
 	for _, s := range pn.Series {
@@ -228,4 +233,50 @@ func legendHeight(entries []legendEntry, w vg.Length) vg.Length {
 	}
 	rows := math.Ceil(float64(total / (w - 2*margin)))
 	return sty.Height("Mg")*1.5*vg.Length(max(rows, 1)) + legendGap
+}
+
+// iterationTicks are the ticks of an axis of training iterations: gonum's
+// default ticks, unless they label fewer than three ticks or label whole
+// iterations with decimals (as it does for 0..29: "0.00", "25.00"); then
+// multiples of the smallest step of 1, 2 or 5 times a power of ten that
+// gives at most six labels, with unlabelled ticks in between.
+type iterationTicks struct{}
+
+func (iterationTicks) Ticks(lo, hi float64) []plot.Tick {
+	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
+	labels, decimals := 0, false
+	for _, t := range ticks {
+		if t.Label != "" {
+			labels++
+			decimals = decimals || strings.Contains(t.Label, ".")
+		}
+	}
+	if !finite(lo, hi) || hi-lo < 2 || (labels >= 3 && !decimals) {
+		return ticks
+	}
+	var step float64
+	for p := 1.0; step == 0; p *= 10 {
+		for _, m := range []float64{1, 2, 5} {
+			if math.Floor(hi/(m*p))-math.Ceil(lo/(m*p))+1 <= 6 {
+				step = m * p
+				break
+			}
+		}
+	}
+	minor := step / 5
+	if step/5 != math.Trunc(step/5) {
+		minor = step / 2
+	}
+	if minor != math.Trunc(minor) {
+		minor = step
+	}
+	var out []plot.Tick
+	for v := math.Ceil(lo/minor) * minor; v <= hi; v += minor {
+		t := plot.Tick{Value: v}
+		if math.Mod(v, step) == 0 {
+			t.Label = strconv.FormatFloat(v, 'f', -1, 64)
+		}
+		out = append(out, t)
+	}
+	return out
 }

@@ -374,7 +374,11 @@ func FinalPerformance(scores []ScorePanel, improvements []Improvement) *Figure {
 			cols[i] = col.of(s.Label)
 		}
 		rows = max(rows, len(labels))
-		row = append(row, intervalPanel(sp.Title, sp.XLabel, labels, ivs, cols))
+		p := intervalPanel(sp.Title, sp.XLabel, labels, ivs, cols)
+		if sp.Unit {
+			p.X.Min, p.X.Max = math.Min(p.X.Min, 0), math.Max(p.X.Max, 1)
+		}
+		row = append(row, p)
 	}
 	if len(improvements) > 0 {
 		labels := make([]string, len(improvements))

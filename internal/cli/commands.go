@@ -16,5 +16,8 @@ func commands(env *Env) []*ucli.Command {
 		newModelCommand(env),
 		newCouplingCommand(env),
 		newMergeCommand(env),
+		newFiguresCommand(env),
+		newCompareCommand(env),
+		newReportCommand(env),
 	}
 }

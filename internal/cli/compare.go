@@ -1,0 +1,209 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sort"
+
+	"github.com/gradcouple/gradcouple/analysis"
+	"github.com/gradcouple/gradcouple/figure"
+	ucli "github.com/urfave/cli/v2"
+)
+
+// CompareOptions are the inputs of `gradcouple compare`.
+type CompareOptions struct {
+	A, B         []string // run directories or glob patterns of each group
+	NameA, NameB string   // group names; "" means the runs' algorithm (or A, B)
+	Out          string   // figure directory
+	Formats      []figure.Format
+	Tables       string
+	Study        StudyFlags
+}
+
+func newCompareCommand(e *Env) *ucli.Command {
+	return &ucli.Command{
+		Name:  "compare",
+		Usage: "compare two groups of runs over seeds (GRPO vs GCD): per-iteration means with bootstrap intervals, final IQM, probability of improvement, figures",
+		Description: "--a and --b name the runs of each group: run directories or quoted glob patterns\n" +
+			"('runs/grpo-*'), repeatable. Every run is analysed as by `gradcouple figures` (one probe set\n" +
+			"per environment, shared by both groups), then summarised per group: every per-iteration\n" +
+			"metric as the mean over the group's runs with a 95% percentile bootstrap interval (runs\n" +
+			"resampled); final performance (the last evaluation's success, in-domain and out-of-domain) as\n" +
+			"the interquartile mean over runs with a stratified bootstrap interval (environments are the\n" +
+			"strata); and P(B > A), the probability that a run of B ends better than a run of A (Agarwal\n" +
+			"et al. 2021). Tables go to stdout, figures (a)-(i) to --out.",
+		Flags: append([]ucli.Flag{
+			&ucli.StringSliceFlag{Name: "a", Usage: "runs `DIR|GLOB` of group A (repeatable)"},
+			&ucli.StringSliceFlag{Name: "b", Usage: "runs `DIR|GLOB` of group B (repeatable)"},
+			&ucli.StringFlag{Name: "a-name", Usage: "`NAME` of group A (default: its runs' algorithm)"},
+			&ucli.StringFlag{Name: "b-name", Usage: "`NAME` of group B (default: its runs' algorithm)"},
+			&ucli.StringFlag{Name: "out", Aliases: []string{"o"}, Value: "compare", Usage: "write the figures to `DIR`"},
+			formatFlag, tablesFlag,
+		}, studyFlags()...),
+		Action: func(c *ucli.Context) error {
+			if c.NArg() > 0 {
+				return &UsageError{Msg: fmt.Sprintf("compare: unexpected argument %q; give the groups with --a and --b (quote glob patterns)", c.Args().First())}
+			}
+			sf, err := studyFlagsOf(c)
+			if err != nil {
+				return err
+			}
+			formats, err := parseFormats(c.String("format"))
+			if err != nil {
+				return err
+			}
+			return runCompare(c.Context, CompareOptions{A: c.StringSlice("a"), B: c.StringSlice("b"),
+				NameA: c.String("a-name"), NameB: c.String("b-name"), Out: c.String("out"), Formats: formats,
+				Tables: c.String("tables"), Study: sf}, e)
+		},
+	}
+}
+
+// expandRuns expands directories and glob patterns into run directories,
+// sorted within each pattern; a pattern that matches nothing is bad input.
+func expandRuns(flag string, patterns []string) ([]string, error) {
+	var out []string
+	for _, p := range patterns {
+		m, err := filepath.Glob(p)
+		if err != nil {
+			return nil, &UsageError{Msg: fmt.Sprintf("--%s %q: %v", flag, p, err)}
+		}
+		if len(m) == 0 {
+			return nil, &UsageError{Msg: fmt.Sprintf("--%s %q: no such run directory", flag, p)}
+		}
+		sort.Strings(m)
+		for _, d := range m {
+			if !slices.Contains(out, d) {
+				out = append(out, d)
+			}
+		}
+	}
+	return out, nil
+}
+
+// groupName is the algorithm shared by the runs, else def.
+func groupName(st *analysis.Study, runs []string, def string) string {
+	algo := ""
+	for i, rn := range runs {
+		r, _ := st.Run(rn)
+		if i == 0 {
+			algo = r.Algo
+		} else if r.Algo != algo {
+			return def
+		}
+	}
+	if algo == "" {
+		return def
+	}
+	return algo
+}
+
+func runCompare(ctx context.Context, o CompareOptions, e *Env) error {
+	if err := firstErr(o.Study.check(), checkTables(o.Tables)); err != nil {
+		return err
+	}
+	if len(o.A) == 0 || len(o.B) == 0 {
+		return &UsageError{Msg: "compare: want --a RUNS and --b RUNS (directories or quoted glob patterns)"}
+	}
+	a, err := expandRuns("a", o.A)
+	if err != nil {
+		return err
+	}
+	b, err := expandRuns("b", o.B)
+	if err != nil {
+		return err
+	}
+	for _, d := range b {
+		if slices.Contains(a, d) {
+			return &UsageError{Msg: fmt.Sprintf("compare: %s is in both --a and --b", d)}
+		}
+	}
+	report, done := studyProgress(e)
+	st, err := analysis.StudyRuns(ctx, append(append([]string{}, a...), b...), o.Study.options(report))
+	done()
+	if err != nil {
+		return err
+	}
+	var na, nb []string
+	for i, r := range st.Runs {
+		if i < len(a) {
+			na = append(na, r.Name)
+		} else {
+			nb = append(nb, r.Name)
+		}
+	}
+	ga := analysis.RunGroup{Name: o.NameA, Runs: na}
+	gb := analysis.RunGroup{Name: o.NameB, Runs: nb}
+	if ga.Name == "" {
+		ga.Name = groupName(st, na, "A")
+	}
+	if gb.Name == "" {
+		gb.Name = groupName(st, nb, "B")
+	}
+	if ga.Name == gb.Name {
+		if o.NameA != "" && o.NameA == o.NameB {
+			return &UsageError{Msg: fmt.Sprintf("compare: --a-name and --b-name are both %q", o.NameA)}
+		}
+		ga.Name, gb.Name = ga.Name+" (A)", gb.Name+" (B)"
+	}
+	cmp, err := analysis.Compare(st, []analysis.RunGroup{ga, gb}, analysis.CompareOptions{})
+	if err != nil {
+		return err
+	}
+	if err := printComparison(e, st, cmp); err != nil {
+		return err
+	}
+	figs := studyFigures(st, cmp, figOptions{Smooth: o.Study.Smooth})
+	if err := writeFigures(e, o.Out, figs, o.Formats, report); err != nil {
+		return err
+	}
+	printNotes(e, st)
+	if o.Tables != "" {
+		return writeStudyTables(e, filepath.Join(o.Out, "tables"), o.Tables, st, cmp)
+	}
+	return nil
+}
+
+// compareHeadline are the metrics compare prints per iteration.
+var compareHeadline = []string{
+	analysis.MetricEvalInGreedy, analysis.MetricEvalOutGreedy,
+	analysis.SeriesHighJudgeBad, analysis.SeriesHarmfulRate, analysis.SeriesCosGoodBad, analysis.SeriesProbeAccVerdict,
+}
+
+// printComparison prints the groups, the final performance, the
+// probability of improvement and the headline metrics over training.
+func printComparison(e *Env, st *analysis.Study, cmp *analysis.Comparison) error {
+	w := e.Stdout
+	for _, g := range cmp.Groups {
+		fmt.Fprintf(w, "group %s: %d run(s): %v\n", g.Name, len(g.Runs), g.Runs)
+	}
+	fmt.Fprintf(w, "seed %d; intervals: 95%% percentile bootstrap, %d resamples\n\n", st.Seed, st.Options.Bootstrap.Resamples)
+	fmt.Fprintln(w, "Final performance (last evaluation): IQM over runs, stratified bootstrap interval")
+	if err := emit(w, "", cmp.Final, nil); err != nil {
+		return err
+	}
+	if len(cmp.Improvements) > 0 {
+		fmt.Fprintln(w, "\nProbability of improvement P(x > y) of final performance")
+		if err := emit(w, "", cmp.Improvements, nil); err != nil {
+			return err
+		}
+	}
+	var rows []analysis.CompareRow
+	for _, m := range compareHeadline {
+		for _, r := range cmp.Rows {
+			if r.Metric == m {
+				rows = append(rows, r)
+			}
+		}
+	}
+	if len(rows) > 0 {
+		fmt.Fprintln(w, "\nOver training: mean over runs with 95% bootstrap interval (every metric: --tables)")
+		if err := emit(w, "", rows, nil); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(w)
+	return nil
+}

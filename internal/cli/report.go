@@ -1,0 +1,480 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gradcouple/gradcouple/analysis"
+	"github.com/gradcouple/gradcouple/figure"
+	ucli "github.com/urfave/cli/v2"
+)
+
+// ReportOptions are the inputs of `gradcouple report` and of writeReport.
+type ReportOptions struct {
+	// Input is a run directory or a directory of run directories; Runs, if
+	// set, lists the run directories instead.
+	Input string
+	Runs  []string
+	Out   string // the HTML file; "" means report.html
+	Title string // "" means "gradcouple report: INPUT"
+	// Study sets the analyses; start from defaultStudyFlags() (its zero
+	// value skips resampling and coupling and is refused by check).
+	Study StudyFlags
+}
+
+func newReportCommand(e *Env) *ucli.Command {
+	return &ucli.Command{
+		Name:      "report",
+		Usage:     "one self-contained HTML page with every figure and table of a run or a directory of runs, and what each shows",
+		ArgsUsage: "RUN|DIR",
+		Description: "RUN is a run directory (metrics.jsonl, logs/, checkpoints/); DIR a directory with runs\n" +
+			"below it (DIR/NAME or DIR/ENV/NAME). Every analysis of `gradcouple figures` runs on every run;\n" +
+			"runs are grouped by algorithm (and environment, when there are several; run.json), and when\n" +
+			"there are several algorithms (GRPO and GCD) the report includes their comparison over seeds:\n" +
+			"bootstrap bands, final IQM and probability of improvement. The page is one file with inline\n" +
+			"SVG figures and no script or network access; every text from the logs (action texts) is\n" +
+			"escaped. It is written atomically: on error no file is left.",
+		Flags: append([]ucli.Flag{
+			&ucli.StringFlag{Name: "out", Aliases: []string{"o"}, Value: "report.html", Usage: "write the report to `FILE` (.html)"},
+			&ucli.StringFlag{Name: "title", Usage: "`TITLE` of the report (default: gradcouple report: RUN|DIR)"},
+		}, studyFlags()...),
+		Action: func(c *ucli.Context) error {
+			if err := argsN(c, 1, "RUN|DIR"); err != nil {
+				return err
+			}
+			sf, err := studyFlagsOf(c)
+			if err != nil {
+				return err
+			}
+			return writeReport(c.Context, ReportOptions{Input: c.Args().First(), Out: c.String("out"), Title: c.String("title"), Study: sf}, e)
+		},
+	}
+}
+
+// looksLikeRun reports whether dir has any of the files of a run directory.
+func looksLikeRun(dir string) bool {
+	for _, f := range []string{analysis.MetricsFile, "run.json", "logs", "checkpoints"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// reportRuns resolves RUN|DIR into run directories: RUN itself, or the
+// run directories found up to three levels below DIR (runs/NAME, or
+// runs/ENV/NAME as the reference study lays them out), sorted.
+func reportRuns(input string) ([]string, error) {
+	st, err := os.Stat(input)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, &analysis.RunError{Dir: input, Msg: "no such run directory or directory of runs", Err: err}
+		}
+		return nil, err
+	}
+	if !st.IsDir() {
+		return nil, &analysis.RunError{Dir: input, Msg: "not a directory: want a run directory or a directory of runs"}
+	}
+	if looksLikeRun(input) {
+		return []string{input}, nil
+	}
+	var runs []string
+	var find func(dir string, depth int) error
+	find = func(dir string, depth int) error {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			d := filepath.Join(dir, e.Name())
+			if strings.HasPrefix(e.Name(), ".") {
+				continue
+			}
+			if st, err := os.Stat(d); err != nil || !st.IsDir() { // Stat follows symbolic links
+				continue
+			}
+			switch {
+			case looksLikeRun(d):
+				runs = append(runs, d)
+			case depth > 1:
+				if err := find(d, depth-1); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := find(input, 3); err != nil {
+		return nil, err
+	}
+	if len(runs) == 0 {
+		return nil, &analysis.RunError{Dir: input, Msg: "neither a run directory (metrics.jsonl, run.json, logs/) nor a directory of runs"}
+	}
+	sort.Strings(runs)
+	return runs, nil
+}
+
+// writeReport studies the runs of o, builds the report and writes it to
+// o.Out atomically, showing progress on stderr. The quickstart calls it.
+func writeReport(ctx context.Context, o ReportOptions, e *Env) error {
+	if err := o.Study.check(); err != nil {
+		return err
+	}
+	if o.Out == "" {
+		o.Out = "report.html"
+	}
+	if ext := strings.ToLower(filepath.Ext(o.Out)); ext != ".html" && ext != ".htm" {
+		return &UsageError{Msg: fmt.Sprintf("--out %q: want an .html file", o.Out)}
+	}
+	runs := o.Runs
+	if len(runs) == 0 {
+		var err error
+		if runs, err = reportRuns(o.Input); err != nil {
+			return err
+		}
+	}
+	report, done := studyProgress(e)
+	st, err := analysis.StudyRuns(ctx, runs, o.Study.options(report))
+	if err != nil {
+		done()
+		return err
+	}
+	groups := analysis.GroupByEnvAlgo(st)
+	if len(st.Runs) == 1 {
+		groups = analysis.GroupByRun(st)
+	}
+	cmp, err := analysis.Compare(st, groups, analysis.CompareOptions{})
+	if err != nil {
+		done()
+		return err
+	}
+	title := o.Title
+	if title == "" {
+		in := o.Input
+		if in == "" {
+			in = strings.Join(runs, ", ")
+		}
+		title = "gradcouple report: " + in
+	}
+	report("rendering the report")
+	rep := buildReport(st, cmp, title, e.Now().UTC().Format(time.RFC3339), figOptions{Smooth: o.Study.Smooth})
+	err = os.MkdirAll(filepath.Dir(o.Out), 0o755)
+	if err == nil {
+		err = rep.WriteFile(o.Out)
+	}
+	done()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stdout, "wrote %s (%d runs, %d sections)\n", o.Out, len(st.Runs), len(rep.Sections))
+	printNotes(e, st)
+	return nil
+}
+
+// Claims of DESIGN.md §1, as the report names them.
+const (
+	claimLemma    = "Claim 1 (Lemma 3.1): the expected advantage of a flawed action is negative."
+	claimSqueeze  = "Claim 2 (Theorem 3.2): the squeezing effect does not make GRPO reinforce flawed actions overall."
+	claimCoupling = "Claim 3: gradient coupling between similar states, not reward miscalibration, is what raises flawed actions."
+	claimGCD      = "Claim 4: GCD (the verdict task, cold start and prompt correction) separates good from bad representations and reduces harmful coupling."
+	claimEvidence = "Claim 5: high-consistency repeated actions, including bad ones, rise during GRPO training; GCD improves out-of-domain success."
+)
+
+// upperFirst capitalises the first letter of s.
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// consistencyTableRow is a resampling row with both labelings shown.
+type consistencyTableRow struct {
+	Run           string  `parquet:"run"`
+	Iteration     int     `parquet:"iteration"`
+	Kind          string  `parquet:"kind"`
+	States        int     `parquet:"states"`
+	Mean          float64 `parquet:"mean_modal_count"`
+	High          float64 `parquet:"high"`
+	HighJudgeGood float64 `parquet:"high_judge_good"`
+	HighJudgeBad  float64 `parquet:"high_judge_bad"`
+	HighTrueGood  float64 `parquet:"high_true_good"`
+	HighTrueBad   float64 `parquet:"high_true_bad"`
+}
+
+// separationTableRow is the separation part of a coupling row.
+type separationTableRow struct {
+	Run             string  `parquet:"run"`
+	Iteration       int     `parquet:"iteration"`
+	N               int     `parquet:"probes"`
+	ProbeState      float64 `parquet:"probe_acc_state"`
+	ProbeVerdict    float64 `parquet:"probe_acc_verdict"`
+	FisherState     float64 `parquet:"fisher_state"`
+	FisherVerdict   float64 `parquet:"fisher_verdict"`
+	SilhouetteState float64 `parquet:"silhouette_state"`
+	SilhouetteVerd  float64 `parquet:"silhouette_verdict"`
+}
+
+// couplingTableRow is the coupling part of a coupling row.
+type couplingTableRow struct {
+	Run         string  `parquet:"run"`
+	Iteration   int     `parquet:"iteration"`
+	N           int     `parquet:"probes"`
+	HarmfulRate float64 `parquet:"harmful_rate"`
+	HarmfulMass float64 `parquet:"harmful_mass"`
+	CosGood     float64 `parquet:"cos_good"`
+	CosBad      float64 `parquet:"cos_bad"`
+	CosGoodBad  float64 `parquet:"cos_good_bad"`
+	PairCos     float64 `parquet:"pair_cos_jaccard"`
+	HeatPearson float64 `parquet:"heat_pearson"`
+	HeatRelErr  float64 `parquet:"heat_rel_err"`
+}
+
+// noteRow is one note of the study.
+type noteRow struct {
+	Note string `parquet:"note"`
+}
+
+// settingRow is one setting of the study.
+type settingRow struct {
+	Setting string `parquet:"setting"`
+	Value   string `parquet:"value"`
+}
+
+// buildReport lays the study out as the report: a summary, the figures
+// (a)-(i) each with what it shows, how to read it and which claim of
+// DESIGN.md §1 it tests, and the settings.
+func buildReport(st *analysis.Study, cmp *analysis.Comparison, title, generated string, opt figOptions) *figure.Report {
+	rep := &figure.Report{Title: title, Version: version(), Generated: generated}
+	for _, r := range st.Runs {
+		rep.Runs = append(rep.Runs, figure.RunInfo{Name: r.Name, Env: r.Env, Algo: r.Algo, Seed: r.Seed, Version: r.Version, Iterations: r.Iterations})
+	}
+	figs := studyFigures(st, cmp, opt)
+	fig := func(letter string) []namedFigure {
+		var out []namedFigure
+		for _, f := range figs {
+			if f.Letter == letter {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	var groups []string
+	for _, g := range cmp.Groups {
+		groups = append(groups, fmt.Sprintf("%s (%d run(s))", g.Name, len(g.Runs)))
+	}
+	multi := false
+	for _, g := range cmp.Groups {
+		multi = multi || len(g.Runs) > 1
+	}
+	bands := "With one run per group there are no confidence bands: several seeds per method give the bootstrap intervals."
+	if multi {
+		bands = fmt.Sprintf("Lines are means over the runs of a group; shaded bands are 95%% percentile bootstrap intervals of the mean (%d resamples of the runs, seed %d); faint lines are the single runs.",
+			st.Options.Bootstrap.Resamples, st.Seed)
+	}
+
+	summary := figure.Section{Title: "Summary",
+		Text: fmt.Sprintf("This report analyses %d run(s), grouped as %s. Every analysis is seeded with seed %d, so the same command on the same runs gives the same numbers. "+
+			"The sections follow the figures of the study, (a) to (i); each says what the figure shows, how to read it and which claim of the research it tests (DESIGN.md §1). "+
+			"Final performance below is the success rate at each run's last evaluation, summarised per group by the interquartile mean (IQM) with a stratified bootstrap interval.",
+			len(st.Runs), strings.Join(groups, ", "), st.Seed),
+		Tables: []figure.Table{{Caption: "final performance per group", Rows: cmp.Final}}}
+	if len(cmp.Improvements) > 0 {
+		summary.Tables = append(summary.Tables, figure.Table{Caption: "probability of improvement P(x > y)", Rows: cmp.Improvements})
+	}
+	if len(st.Notes) > 0 {
+		var notes []noteRow
+		for _, n := range st.Notes {
+			notes = append(notes, noteRow{n})
+		}
+		summary.Tables = append(summary.Tables, figure.Table{Caption: "what was skipped, and why", Rows: notes})
+	}
+	rep.Sections = append(rep.Sections, summary)
+
+	// (a) consistency.
+	var cons []consistencyTableRow
+	for _, r := range st.Consistency {
+		cons = append(cons, consistencyTableRow{Run: r.Run, Iteration: r.Iteration, Kind: r.Kind, States: r.States, Mean: r.MeanConsistency,
+			High: r.High, HighJudgeGood: r.HighJudgeGood, HighJudgeBad: r.HighJudgeBad, HighTrueGood: r.HighGood, HighTrueBad: r.HighBad})
+	}
+	status := map[string]int{}
+	for _, p := range st.ConsistencyProbes {
+		status[p.Status]++
+	}
+	var statusText []string
+	for _, s := range []string{"ok", "corrected", "prompt-mismatch", "state-mismatch", "not-replayable"} {
+		if status[s] > 0 {
+			statusText = append(statusText, fmt.Sprintf("%d %s", status[s], s))
+		}
+	}
+	consText := fmt.Sprintf("What it shows: the share of probe states at which the policy of each checkpoint produces its most frequent action with high consistency "+
+		"(at least %d of %d samples), split by the judge's label of that action (green: good, vermillion: bad). "+
+		"Probe states are taken from the logs (%d states where the agent repeated an action earlier in its trajectory and %d drawn at random, per environment), "+
+		"rebuilt exactly by replaying the trajectory in the environment, and the same states are resampled at every checkpoint of every run.",
+		st.Options.ConsistencyMin, st.Options.ConsistencyK, st.Options.ConsistencyStates, st.Options.ConsistencyStates)
+	if len(statusText) > 0 {
+		consText += " Reconstruction of the probe states: " + strings.Join(statusText, ", ") + "."
+	}
+	consText += "\n\nHow to read it: a rising bad line means the policy grows confident in flawed actions at states it has seen; the good line should rise as it learns. " +
+		bands + " The table also gives the split by the oracle's truth (the action is on a shortest plan), which the judge approximates with noise." +
+		"\n\nClaim tested: " + claimEvidence + " " + claimCoupling
+	secA := figure.Section{Title: "(a) Action consistency over training, by judge label", Text: consText, Figure: fig("a")[0].Fig,
+		Tables: []figure.Table{{Caption: "consistency by resampling (all, repeated and random probe states)", Rows: cons}}}
+	if len(st.ConsistencyStates) > 0 {
+		secA.Tables = append(secA.Tables, figure.Table{Caption: "modal action of every probe state at the last checkpoint", Rows: st.ConsistencyStates, MaxRows: 40})
+	}
+	rep.Sections = append(rep.Sections, secA)
+
+	// (b) repetition.
+	var repRows []analysis.RepetitionRow
+	for _, r := range st.Repetition {
+		if r.Split == "train" {
+			repRows = append(repRows, r)
+		}
+	}
+	rep.Sections = append(rep.Sections, figure.Section{Title: "(b) Repetition in successful and failed trajectories", Figure: fig("b")[0].Fig,
+		Text: "What it shows: the share of steps of training rollouts whose action repeats an earlier action of the same trajectory, " +
+			"separately for trajectories that solved their task (blue) and those that failed (orange), per training iteration.\n\n" +
+			"How to read it: repetition concentrated in failed trajectories is the symptom under study: agents that keep repeating an action that does not help. " +
+			"If repetition also falls in successful trajectories, the outcome reward alone cannot explain it (a flawed step of a successful trajectory gets a positive advantage). " + bands +
+			"\n\nClaim tested: the symptom behind " + claimEvidence,
+		Tables: []figure.Table{{Caption: "repetition per iteration (train split)", Rows: repRows}}})
+
+	// (c) heatmap.
+	for _, nf := range fig("c") {
+		title := "(c) Coupling heatmap: predicted and measured"
+		var cells []analysis.HeatRow
+		var agreement string
+		if nf.Run != "" {
+			title += ", " + nf.Run
+			cells = heatCells(st, nf.Run)
+			for _, r := range st.Coupling {
+				if r.Run == nf.Run && len(cells) > 0 && r.Iteration == cells[0].Iteration {
+					agreement = fmt.Sprintf(" At iteration %d of %s the first-order prediction and the measured change agree with Pearson r = %.4f and relative error %.2g (largest |predicted| %.2g).",
+						r.Iteration, r.Run, r.HeatPearson, r.HeatRelErr, r.HeatScale)
+				}
+			}
+		}
+		sec := figure.Section{Title: title, Figure: nf.Fig,
+			Text: fmt.Sprintf("What it shows: how a policy-gradient step that rewards a good sample i (rows: good actions with a positive advantage) "+
+				"changes the log-probability of a bad action j in a different state (columns: the bad probes whose prompts are most similar). "+
+				"The left panel is the first-order prediction Δ_ij = η A_i ⟨g_i, g_j⟩ from exact per-sample gradients; the right panel is measured by applying the step θ + η A_i g_i "+
+				"to a copy of the model at the run's last analysed checkpoint (η = %g).%s\n\n"+
+				"How to read it: red cells are harmful coupling, a good update that raises a bad action elsewhere; blue cells lower it. "+
+				"Matching panels show that the heatmap has an exact meaning and that the first-order influence is accurate at this step size.\n\n"+
+				"Claim tested: %s", st.Options.Eta, agreement, claimCoupling)}
+		if len(cells) > 0 {
+			sec.Tables = []figure.Table{{Caption: "heatmap cells", Rows: cells, MaxRows: 64}}
+		}
+		rep.Sections = append(rep.Sections, sec)
+	}
+
+	// (d) squeezing.
+	var sq []analysis.SqueezeRow
+	for _, r := range st.Squeeze {
+		if r.Step%10 == 0 {
+			sq = append(sq, r)
+		}
+	}
+	p, l := analysis.SqueezeSuccess, analysis.SqueezeLogits
+	sqText := fmt.Sprintf("What it shows: a softmax policy over three actions, good (success probability %g), a less harmful bad action bad₂ (%g) and a harmful one bad₁ (%g), "+
+		"starting from logits %v (the bad actions more likely), under exact expected GRPO updates; left the full update, right only its negative-advantage part "+
+		"(the updates of the actions whose success is below the mean). The dashed black line is the total probability of the bad actions. "+
+		"This is a simulation of the theory, the same for every run.", p[0], p[1], p[2], l)
+	for _, ss := range st.SqueezeSummary {
+		sqText += fmt.Sprintf(" %s: total bad mass %.3f → %.3f over %d updates, bad₂ %.3f → peak %.3f at update %d → %.3f, good %.3f → %.3f.",
+			upperFirst(ss.Variant), ss.BadStart, ss.BadEnd, ss.Steps, ss.Bad2Start, ss.Bad2Peak, ss.Bad2PeakStep, ss.Bad2End, ss.GoodStart, ss.GoodEnd)
+	}
+	sqText += "\n\nHow to read it: a negative-advantage update pushes probability towards the currently most likely action; on its own (right) it squeezes bad₁'s mass into bad₂ " +
+		"and need not lower the total bad mass. The full update (left) is what GRPO applies: bad₂ may rise for a while, but the dashed total falls and the good action gains, " +
+		"so squeezing does not make GRPO reinforce flawed actions overall.\n\nClaim tested: " + claimSqueeze
+	rep.Sections = append(rep.Sections, figure.Section{Title: "(d) The squeezing effect", Figure: fig("d")[0].Fig, Text: sqText,
+		Tables: []figure.Table{{Caption: "summary", Rows: st.SqueezeSummary}, {Caption: "policy every 10 updates", Rows: sq}}})
+
+	// (e) Lemma 3.1.
+	adv := figure.Section{Title: "(e) Lemma 3.1: predicted and empirical advantage mass", Figure: fig("e")[0].Fig,
+		Text: fmt.Sprintf("What it shows: left, the flawed actions, (state, action) pairs whose 95%% interval of r lies above zero, at states the training rollouts visited at least %d times (iterations pooled): "+
+			"the advantage mass predicted by Lemma 3.1, q r (q−1), with q the share of visits taking the action and r the success rate without it minus with it, "+
+			"against the mass measured from the logged advantages, both with 95%% bootstrap intervals over rollout groups (the table has every pair, flawed or not). "+
+			"The logged advantages are divided by the group's standard deviation, so the measured mass is larger in magnitude than the prediction, which is in units of reward; the sign is what the lemma predicts. "+
+			"Right, a Monte Carlo of GRPO groups of the runs' size and normalisation: the simulated mass of a flawed action (points with intervals) against the prediction (lines: the exact finite-group value without std normalisation, the large-group limit with it).\n\n"+
+			"How to read it: flawed actions sit below zero on both axes: on average GRPO already pushes them down, so reward miscalibration does not explain their rise. "+
+			"The first table below counts, per run, the flawed pairs and how many have a negative measured mass. Few points mean few recurring states; lower --min-visits.\n\nClaim tested: %s",
+			st.Options.MinVisits, claimLemma),
+		Tables: []figure.Table{
+			{Caption: "flawed actions per run: r's interval above 0, and how many have a negative mass", Rows: st.AdvantageSummary},
+			{Caption: "(state, action) estimates", Rows: st.Advantage, MaxRows: 40},
+			{Caption: "Monte Carlo", Rows: st.LemmaSim},
+		}}
+	rep.Sections = append(rep.Sections, adv)
+
+	// (f) learning curves.
+	rep.Sections = append(rep.Sections, figure.Section{Title: "(f) Learning curves in-domain and out-of-domain", Figure: fig("f")[0].Fig,
+		Text: "What it shows: the success rate of evaluation episodes with the policy of each iteration, on tasks of the training distribution (in-domain) " +
+			"and on held-out object types and layouts (out-of-domain), as the trainer logged it in metrics.jsonl. " + bands +
+			"\n\nHow to read it: the gap between the panels is the generalisation gap; a method that generalises better keeps the out-of-domain curve closer to the in-domain one. " +
+			"Evaluation uses a fixed set of tasks, so small differences are within noise; the final-performance section gives intervals.\n\nClaim tested: " + claimEvidence,
+		Tables: []figure.Table{{Caption: "metrics.jsonl per iteration", Rows: st.Curves, MaxRows: 40}}})
+
+	// (g) coupling over training.
+	var cp []couplingTableRow
+	var sep []separationTableRow
+	for _, r := range st.Coupling {
+		cp = append(cp, couplingTableRow{Run: r.Run, Iteration: r.Iteration, N: r.N, HarmfulRate: r.HarmfulRate, HarmfulMass: r.HarmfulMass,
+			CosGood: r.CosGood, CosBad: r.CosBad, CosGoodBad: r.CosGoodBad, PairCos: r.PairCosJaccard, HeatPearson: r.HeatPearson, HeatRelErr: r.HeatRelErr})
+		sep = append(sep, separationTableRow{Run: r.Run, Iteration: r.Iteration, N: r.N, ProbeState: r.ProbeState, ProbeVerdict: r.ProbeVerdict,
+			FisherState: r.FisherState, FisherVerdict: r.FisherVerdict, SilhouetteState: r.SilhouetteState, SilhouetteVerd: r.SilhouetteVerd})
+	}
+	rep.Sections = append(rep.Sections, figure.Section{Title: "(g) Gradient coupling over training", Figure: fig("g")[0].Fig,
+		Text: fmt.Sprintf("What it shows: at every checkpoint, for one fixed probe set of %d labelled (state, action) samples drawn from the logs (half good, half bad; the same samples for every run of an environment): "+
+			"left, the harmful-coupling rate, the share of pairs (i good with A_i > 0, j bad in another state) whose predicted influence Δ_ij = η A_i ⟨g_i, g_j⟩ raises the bad action; "+
+			"right, the mean cosine between the per-sample gradients of good and of bad samples.\n\n"+
+			"How to read it: the lower both are, the less an update that rewards good actions also rewards bad ones. "+
+			"Since the probes are fixed, changes over training are changes of the model, not of the samples. %s\n\nClaim tested: %s %s",
+			st.Options.CouplingProbes, bands, claimCoupling, claimGCD),
+		Tables: []figure.Table{{Caption: "coupling per checkpoint", Rows: cp, MaxRows: 40}, {Caption: "harmful coupling by prompt similarity (token Jaccard)", Rows: st.BySim, MaxRows: 40}}})
+
+	// (h) separation.
+	rep.Sections = append(rep.Sections, figure.Section{Title: "(h) Representation separation of good and bad actions", Figure: fig("h")[0].Fig,
+		Text: "What it shows: how well the actor's hidden states (last layer) tell the probe set's good actions from its bad ones, at the last prompt token and at the verdict marker that GCD trains: " +
+			"the cross-validated accuracy of a linear probe (0.5 is chance for balanced probes) and the Fisher ratio of the two classes per sample.\n\n" +
+			"How to read it: higher is more separated. GCD's classification task is meant to raise separation at the verdict marker, and with it lower the coupling of (g). " + bands +
+			"\n\nClaim tested: " + claimGCD,
+		Tables: []figure.Table{{Caption: "separation per checkpoint", Rows: sep, MaxRows: 40}}})
+
+	// (i) final performance.
+	finalText := "What it shows: each group's final success rate (the last evaluation of each run), in-domain and out-of-domain, as the interquartile mean over runs " +
+		"with a 95% stratified bootstrap interval (environments are the strata); with two or more groups, the probability that a run of one group ends better than a run of the other, P(X > Y), with its interval." +
+		"\n\nHow to read it: an interval of P(X > Y) above 0.5 means X improves on Y beyond seed noise; an interval that contains 0.5 does not. "
+	if !multi {
+		finalText += "With one run per group the IQM is that run's value and there are no intervals. "
+	}
+	finalText += "\n\nClaim tested: " + claimEvidence + " " + claimGCD
+	rep.Sections = append(rep.Sections, figure.Section{Title: "(i) Final performance", Figure: fig("i")[0].Fig, Text: finalText,
+		Tables: []figure.Table{{Caption: "final value per run", Rows: cmp.FinalRuns}, {Caption: "IQM per group", Rows: cmp.Final}, {Caption: "probability of improvement", Rows: cmp.Improvements}}})
+
+	// Settings.
+	o := st.Options
+	settings := []settingRow{
+		{"seed", st.SeedString()},
+		{"bootstrap", fmt.Sprintf("%d resamples, %.0f%% percentile intervals", o.Bootstrap.Resamples, 100*o.Bootstrap.Level)},
+		{"consistency", fmt.Sprintf("%d repeated + %d random probe states per environment, K = %d, high at >= %d", o.ConsistencyStates, o.ConsistencyStates, o.ConsistencyK, o.ConsistencyMin)},
+		{"coupling", fmt.Sprintf("%d probes per environment, heatmap %d x %d, eta %g", o.CouplingProbes, o.HeatSide, o.HeatSide, o.Eta)},
+		{"Lemma 3.1", fmt.Sprintf("states with >= %d visits, iterations pooled; Monte Carlo %d groups per point", o.MinVisits, o.LemmaGroups)},
+	}
+	if len(o.Checkpoints) > 0 {
+		settings = append(settings, settingRow{"checkpoints", fmt.Sprint(o.Checkpoints)})
+	}
+	rep.Sections = append(rep.Sections, figure.Section{Title: "Settings and timing",
+		Text: "How the study was made, and how long each step took. The tables of every section can be written to files with `gradcouple compare --tables csv` or `gradcouple figures --tables parquet`.",
+		Tables: []figure.Table{{Caption: "settings", Rows: settings}, {Caption: "steps (wall-clock seconds)", Rows: st.Steps},
+			{Caption: "comparison over training: every metric, mean over runs with 95% interval", Rows: cmp.Rows, MaxRows: 30}}})
+	return rep
+}
