@@ -5,6 +5,7 @@ import ucli "github.com/urfave/cli/v2"
 // commands lists gradcouple's top-level commands.
 func commands(env *Env) []*ucli.Command {
 	return []*ucli.Command{
+		newQuickstartCommand(env),
 		newConvertCommand(env),
 		newInspectCommand(env),
 		newRepetitionCommand(env),
@@ -19,5 +20,6 @@ func commands(env *Env) []*ucli.Command {
 		newFiguresCommand(env),
 		newCompareCommand(env),
 		newReportCommand(env),
+		newStudyCommand(env),
 	}
 }
