@@ -24,7 +24,7 @@ const (
 const (
 	PresetDefault = "default" // the run of the README: GRPO or GCD on household in ~10 minutes on 2 cores
 	PresetQuick   = "quick"   // a smaller run for the quickstart: a few minutes on 2 cores
-	PresetStudy   = "study"   // the reference study's runs: 60 iterations, a few minutes each
+	PresetStudy   = "study"   // the reference study's runs: 40 iterations, a few minutes each
 )
 
 // Config is the complete, resolved configuration of a run. It is written to
@@ -211,9 +211,10 @@ func Defaults(preset, algo string) (Config, error) {
 		c.ColdStart.Demos, c.ColdStart.Steps = 300, 300
 		c.Eval.Every, c.Eval.Tasks = 10, 50
 	case PresetStudy:
-		c.Iterations = 60
-		c.CheckpointEvery = 20
-		c.Eval.Every = 20
+		c.Iterations = 40
+		c.CheckpointEvery = 10
+		c.ColdStart.Demos, c.ColdStart.Steps = 1000, 400
+		c.Eval.Every, c.Eval.Tasks = 10, 50
 	default:
 		return Config{}, fmt.Errorf("%w: preset %q (want %s)", ErrConfig, preset, strings.Join(Presets(), " or "))
 	}
