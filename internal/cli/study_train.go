@@ -74,7 +74,7 @@ func trainRuns(ctx context.Context, runs []plannedRun, jobs int, e *Env) error {
 		go func() {
 			defer wg.Done()
 			for k := range next {
-				errs[k] = trainOne(ctx, runs[k], fmt.Sprintf("[%d/%d] %s", k+1, len(runs), runs[k].name()), say, e)
+				errs[k] = trainOne(ctx, runs[k], fmt.Sprintf("[%d/%d] %s", k+1, len(runs), runs[k].name()), say, jobs == 1 && e.Terminal, e)
 			}
 		}()
 	}
@@ -94,15 +94,25 @@ feed:
 	return errors.Join(errs...)
 }
 
-// trainOne trains, resumes or skips one run.
-func trainOne(ctx context.Context, p plannedRun, tag string, say func(string, ...any), e *Env) error {
+// trainOne trains, resumes or skips one run. With bar (one run at a time,
+// on a terminal) it shows train's progress bar; otherwise one line at the
+// end of the cold start and at each evaluation.
+func trainOne(ctx context.Context, p plannedRun, tag string, say func(string, ...any), bar bool, e *Env) error {
 	start := e.Now()
 	opts := trainer.Options{Dir: p.Dir, Version: version(), Preset: p.Preset, Now: e.Now,
 		Progress: func(ev trainer.Progress) {
-			if ev.Stage == trainer.StageIteration && (ev.Metrics.EvalInGreedy != nil || ev.Metrics.EvalInSampled != nil) {
+			switch {
+			case ev.Stage == trainer.StageColdStart && ev.Step == ev.Steps:
+				say("%s  cold start done (%d steps, loss %.4f)", tag, ev.Steps, ev.Loss)
+			case ev.Stage == trainer.StageIteration && (ev.Metrics.EvalInGreedy != nil || ev.Metrics.EvalInSampled != nil):
 				say("%s  %s", tag, iterationLine(ev.Metrics, ev.Iterations))
 			}
 		}}
+	if bar {
+		pr := newTrainProgress(e)
+		defer pr.done()
+		opts.Progress = pr.report
+	}
 	var res *trainer.Result
 	man, err := trainer.ReadManifest(p.Dir)
 	switch {
