@@ -25,16 +25,22 @@ func benchGram(b *testing.B, n, d int) {
 }
 
 // BenchmarkGram is the Gram of N = 4096 rows of D = 16384 float32
-// coordinates (DESIGN.md §6), the size compared with NumPy.
+// coordinates (DESIGN.md §6), the size compared with NumPy
+// (TestNumPyAnchor); with -tags openblas it times OpenBLAS's ssyrk.
 func BenchmarkGram(b *testing.B) {
-	b.Logf("kernel %s", KernelName())
+	if config, core, threads := blasLibrary(); config != "" {
+		b.Logf("%s, kernel %s, %d threads", config, core, threads)
+	} else {
+		b.Logf("kernel %s", KernelName())
+	}
 	benchGram(b, 4096, 16384)
 }
 
-// BenchmarkGramScaling is the scaling table over N and D.
+// BenchmarkGramScaling is the scaling table over N and D, the sizes of
+// GRADCOUPLE_NUMPY_SIZES=scaling in TestNumPyAnchor.
 func BenchmarkGramScaling(b *testing.B) {
-	for _, n := range []int{256, 1024, 4096} {
-		for _, d := range []int{1024, 4096, 16384} {
+	for _, n := range []int{512, 1024, 2048, 4096} {
+		for _, d := range []int{4096, 16384, 65536} {
 			b.Run(fmt.Sprintf("N=%d/D=%d", n, d), func(b *testing.B) { benchGram(b, n, d) })
 		}
 	}

@@ -16,7 +16,11 @@
 //     purego); float32 products are summed in float32 over blocks of 256
 //     coordinates and the block sums in float64, in a fixed order, so the
 //     bits do not depend on the kernel, the tile size, the number of
-//     goroutines or sharding.
+//     goroutines or sharding. The optional build tag openblas makes Gram
+//     and CosineGram call OpenBLAS's ssyrk through gonum.org/v1/netlib
+//     (cgo; CGO_ENABLED=1 go build -tags openblas, with libopenblas-dev
+//     installed; see gram_openblas.go): the same values within float32
+//     rounding, not the same bits. The default build is pure Go.
 //   - Sharding: TilePlan enumerates the tiles and splits them into shards
 //     (TilePlan.Shard); GramTiles computes a subset of tiles and
 //     TileBlock.Put merges them into the dense matrix, bit for bit.

@@ -124,6 +124,17 @@ func checkRows(g []float32, n, d int) {
 // dense result larger than cfg.MaxBytes returns an error matching
 // ErrTooLarge (and a nil matrix). NaN or Inf in a row propagate into its
 // row and column. A panic reports a length mismatch.
+//
+// Built with -tags openblas (gram_openblas.go: cgo and libopenblas), Gram
+// and CosineGram make one call of OpenBLAS's ssyrk instead, the routine
+// behind NumPy's G @ G.T, and mirror its upper triangle: the products are
+// summed in float32 in OpenBLAS's blocking (on the data above 2.8e-9 at
+// the median and 3e-7 at the maximum), which agrees with the Go tiles
+// within float32 rounding (TestOpenBLASMatchesGo) but not bit for bit. The
+// bits then depend on OpenBLAS's kernel (OPENBLAS_CORETYPE) and, for some
+// kernels, on its number of threads (OPENBLAS_NUM_THREADS, which replaces
+// Workers there); GramTiles, TileBlock.Put, TopK, SquaredNorms and Dot keep
+// the Go tiles, so their bit-for-bit statements hold for the default build.
 func Gram(dst, g []float32, n, d int, cfg GramConfig) ([]float32, error) {
 	return dense(dst, g, n, d, MeasureInner, cfg)
 }
@@ -161,6 +172,16 @@ func dense(dst, g []float32, n, d int, m Measure, cfg GramConfig) ([]float32, er
 	} else if len(dst) != n*n {
 		panic("coupling: length mismatch")
 	}
+	if blasDense(dst, g, n, d, m, cfg) {
+		return dst, nil
+	}
+	denseGo(dst, g, n, d, m, cfg)
+	return dst, nil
+}
+
+// denseGo computes the dense matrix of measure m on the Go tiles, the path
+// of Gram and CosineGram in the default build, into dst (len n*n).
+func denseGo(dst, g []float32, n, d int, m Measure, cfg GramConfig) {
 	plan := NewTilePlan(n, cfg.denseTileRows(n))
 	var norms []float64
 	if m == MeasureCosine {
@@ -169,35 +190,44 @@ func dense(dst, g []float32, n, d int, m Measure, cfg GramConfig) ([]float32, er
 	runTiles(g, n, d, plan, plan.Tiles(), cfg.workers(), func(_ int, w *gramWork, t Tile) {
 		r0, r1, c0, c1 := plan.Bounds(t)
 		w.finish(m, norms, r0, r1, c0, c1)
-		// write the tile and its transpose in 32 x 32 blocks, so that the
-		// transposed writes stay in a few cache lines
-		const bs = 32
+		diag := t.I == t.J
 		cols := c1 - c0
-		for ib := r0; ib < r1; ib += bs {
-			for jb := c0; jb < c1; jb += bs {
-				if t.I == t.J && jb+bs <= ib {
-					continue // below the diagonal of a diagonal tile
-				}
-				for i := ib; i < min(ib+bs, r1); i++ {
-					j0 := jb
-					if t.I == t.J {
-						j0 = max(jb, i) // the upper triangle of a diagonal tile
+		// the tile, row by row (a diagonal tile from its diagonal on)
+		for i := r0; i < r1; i++ {
+			j0 := c0
+			if diag {
+				j0 = i
+			}
+			copy(dst[i*n+j0:i*n+c1], w.out[(i-r0)*cols+j0-c0:(i-r0+1)*cols])
+		}
+		// its transpose in 32 x 32 blocks, each destination row written
+		// in sequence while the reads down the tile's columns stay in a few
+		// cache lines (scattering the writes is several times slower)
+		const bs = 32
+		for jb := c0; jb < c1; jb += bs {
+			for ib := r0; ib < r1; ib += bs {
+				for j := jb; j < min(jb+bs, c1); j++ {
+					i1 := min(ib+bs, r1)
+					if diag {
+						i1 = min(i1, j) // strictly below the diagonal
 					}
-					src := w.out[(i-r0)*cols : (i-r0+1)*cols]
-					for j := j0; j < min(jb+bs, c1); j++ {
-						v := src[j-c0]
-						dst[i*n+j] = v
-						dst[j*n+i] = v
+					if i1 <= ib {
+						continue
+					}
+					row := dst[j*n+ib : j*n+i1]
+					src := w.out[(ib-r0)*cols+j-c0:]
+					for k := range row {
+						row[k] = src[k*cols]
 					}
 				}
 			}
 		}
 	})
-	return dst, nil
 }
 
 // SquaredNorms returns |g_i|^2 = K_ii for the n rows of g (row length d),
-// summed exactly as Gram sums K_ii (the same bits, in float64), in dst
+// summed exactly as Gram sums K_ii (the same bits, in float64; in a build
+// with -tags openblas, as the Go tiles sum it), in dst
 // (allocated when nil, else len(dst) must be n). g is not modified.
 func SquaredNorms(dst []float64, g []float32, n, d int) []float64 {
 	checkRows(g, n, d)
@@ -317,7 +347,8 @@ type TileBlock struct {
 
 // Put writes b and its transpose into the dense n x n matrix dst; putting
 // every tile of a plan (from any number of shards, in any order) gives the
-// matrix Gram or CosineGram returns, bit for bit. A block outside the
+// matrix Gram or CosineGram returns, bit for bit (in a build with -tags
+// openblas, the matrix of the Go tiles; see Gram). A block outside the
 // matrix or with len(Data) != Rows*Cols panics.
 func (b TileBlock) Put(dst []float32, n int) {
 	if len(dst) != n*n || len(b.Data) != b.Rows*b.Cols || b.Row < 0 || b.Col < 0 ||
@@ -336,7 +367,8 @@ func (b TileBlock) Put(dst []float32, n int) {
 // GramTiles computes the given tiles of the Gram (MeasureInner) or cosine
 // (MeasureCosine) matrix of g and passes each to fn, one call at a time, in
 // the order of tiles; it stops at the first error fn returns and returns it.
-// The values are those of Gram or CosineGram bit for bit, so a shard i/n
+// The values are those of Gram or CosineGram bit for bit (with -tags
+// openblas, those of the Go tiles; see Gram), so a shard i/n
 // (TilePlan.Shard) can be computed by one process and the blocks of all
 // shards put together (TileBlock.Put) elsewhere. Tiles must come from the
 // plan NewTilePlan(n, cfg.TileRows); fn must not keep Data after it

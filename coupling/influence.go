@@ -57,8 +57,9 @@ func InfluencePairs(dst []float64, g []float32, n, d int, pairs [][2]int, adv []
 	return dst
 }
 
-// Dot returns <x, y> summed as Gram sums K_ij: float32 fused multiply-adds
-// over blocks of 256 coordinates, the block sums added in float64. It is
+// Dot returns <x, y> summed as Gram sums K_ij (in a build with -tags
+// openblas, as the Go tiles sum it): float32 fused multiply-adds over
+// blocks of 256 coordinates, the block sums added in float64. It is
 // the reference for single pairs; Gram is much faster for many. A panic
 // reports a length mismatch.
 func Dot(x, y []float32) float64 {

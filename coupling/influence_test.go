@@ -7,7 +7,8 @@ import (
 )
 
 // TestInfluence: Delta = eta A_i K_ij from the matrix and for selected
-// pairs (Dot sums as Gram does: its float32 rounding is Gram's element).
+// pairs (Dot sums as the Go tiles do: its float32 rounding is their
+// element, which is Gram's in the default build).
 func TestInfluence(t *testing.T) {
 	rng := rand.New(rand.NewPCG(12, 12))
 	n, d := 20, 700
@@ -16,7 +17,7 @@ func TestInfluence(t *testing.T) {
 	for i := range adv {
 		adv[i] = rng.NormFloat64()
 	}
-	k, _ := Gram(nil, g, n, d, GramConfig{})
+	k := gramGo(g, n, d, MeasureInner, GramConfig{})
 	delta := Influence(nil, k, adv, 0.01)
 	pairs := [][2]int{{0, 1}, {1, 0}, {5, 5}, {19, 3}}
 	dp := InfluencePairs(nil, g, n, d, pairs, adv, 0.01)

@@ -24,10 +24,7 @@ func TestTopKEqualsSortedDense(t *testing.T) {
 		labels[i] = int8(rng.IntN(3)) - 1
 		states[i] = rng.IntN(5)
 	}
-	c, err := CosineGram(nil, g, n, d, GramConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := gramGo(g, n, d, MeasureCosine, GramConfig{}) // TopK's bits
 	for _, cfg := range []TopKConfig{
 		{}, {K: 25}, {K: 40, Lowest: true}, {K: 30, Labels: labels},
 		{K: 30, States: states}, {K: 5000, Labels: labels, States: states},
