@@ -527,19 +527,11 @@ func heatmap(m *policy.Model, seqs []policy.Seq, terms []policy.Term, sel policy
 }
 
 // selectedRanges returns the (offset in Params, size) of the tensors that
-// names select in m, in the flat order (as Model.Select selects them).
+// names select in m, in the flat order (selectedTensors).
 func selectedRanges(m *policy.Model, names []string) [][2]int {
 	var out [][2]int
-	for _, t := range m.Tensors() {
-		keep := len(names) == 0
-		for _, n := range names {
-			if n == t.Name || strings.HasSuffix(n, ".") && strings.HasPrefix(t.Name, n) {
-				keep = true
-			}
-		}
-		if keep {
-			out = append(out, [2]int{t.Offset, t.Size})
-		}
+	for _, t := range selectedTensors(m, names) {
+		out = append(out, [2]int{t.Offset, t.Size})
 	}
 	return out
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/gradcouple/gradcouple/internal/atomicfile"
 	"github.com/gradcouple/gradcouple/internal/table"
 	"github.com/gradcouple/gradcouple/policy"
-	"github.com/gradcouple/gradcouple/trajlog"
 )
 
 // ExportOptions describe a gradient store written by the analyses: the
@@ -226,68 +225,26 @@ func WriteGradsAs(ctx context.Context, m *policy.Model, tok *policy.Tokenizer, p
 		return GradsReport{}, err
 	}
 	D := m.SelectionDim(sel)
-	enc := &encoder{tok: tok, context: m.Config().Context}
-	var seqs []policy.Seq
-	var samples []GradSample
-	src, err := readRecords(ctx, patterns, opts.Limit, func(file string, row int64, r *trajlog.Record) error {
-		s, unk, err := enc.encode(file, row, r)
-		if err != nil {
-			return err
-		}
-		seqs = append(seqs, s)
-		samples = append(samples, GradSample{Row: int64(len(samples)), Run: r.Run, Iteration: r.Iteration,
-			TrajID: r.TrajID, Turn: r.Turn, StateKey: r.StateKey, Action: r.Action, Label: r.Label,
-			Advantage: r.Advantage, LoggedLogProb: r.Logprob, UnkTokens: int32(unk)})
-		return nil
-	})
+	in, err := readGradInputs(ctx, m, tok, patterns, opts.Limit)
 	if err != nil {
 		return GradsReport{}, err
 	}
-	if len(seqs) == 0 {
-		return GradsReport{}, fmt.Errorf("%w in %s", ErrNoRecords, strings.Join(patterns, " "))
-	}
-	N := len(seqs)
+	N := len(in.samples)
 	mods, pj := gradModules(m, opts.Tensors)
 	meta := map[string]string{GradsParamsKey: pj,
 		GradsDefinitionKey: "row n = grad_theta log pi(action_n | prompt_n), summed over the action's tokens and <eos>"}
 	if opts.Checkpoint != "" {
 		meta[GradsCheckpointKey] = opts.Checkpoint
 	}
-	chunkBytes := opts.ChunkBytes
-	if chunkBytes <= 0 {
-		chunkBytes = 64 << 20
-	}
-	chunk := max(1, min(N, chunkBytes/(4*max(D, 1))))
-	terms := policy.ActionTerms(seqs)
-	produce := func(emit func([]float32) error) error {
-		buf := make([]float32, chunk*D)
-		vals := make([]float64, chunk)
-		for lo := 0; lo < N; lo += chunk {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			hi := min(N, lo+chunk)
-			g := m.PerSampleGrads32Values(buf[:(hi-lo)*D], vals[:hi-lo], terms[lo:hi], sel)
-			for i, v := range vals[:hi-lo] {
-				samples[lo+i].LogProb = v
-			}
-			if err := emit(g); err != nil {
-				return err
-			}
-			if opts.Progress != nil {
-				opts.Progress(hi, N)
-			}
-		}
-		return nil
-	}
+	produce := func(emit func([]float32) error) error { return in.gradRows(ctx, m, sel, opts, emit) }
 	sm := func(w io.Writer) error {
-		return table.WriteParquet(w, samples, map[string]string{"grads": filepath.Base(out), "n": strconv.Itoa(N), "d": strconv.Itoa(D)})
+		return table.WriteParquet(w, in.samples, map[string]string{"grads": filepath.Base(out), "n": strconv.Itoa(N), "d": strconv.Itoa(D)})
 	}
 	files, err := writeGradStore(out, format, dt, N, D, mods, meta, sm, produce)
 	if err != nil {
 		return GradsReport{}, err
 	}
-	rep := GradsReport{N: N, D: D, Params: gradParams(m, opts.Tensors), SamplesPath: storeSamplesPath(out, format), Tokens: enc.stats, Sources: src}
+	rep := GradsReport{N: N, D: D, Params: gradParams(m, opts.Tensors), SamplesPath: storeSamplesPath(out, format), Tokens: in.tokens, Sources: in.sources}
 	if st, err := os.Stat(files[0]); err == nil && !st.IsDir() {
 		rep.Bytes = st.Size()
 	} else if st, err := os.Stat(filepath.Join(out, checkpoint.BergsonGradientsFile)); err == nil {

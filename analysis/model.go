@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -190,20 +191,11 @@ func readRecords(ctx context.Context, patterns []string, limit int, fn func(file
 				}
 			}
 		}()
-		for _, d := range r.Derived() {
-			derived[d] = true
-		}
-		if cerr := r.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
+		if err := closeReader(r, err, derived); err != nil {
 			return src, err
 		}
 	}
-	for d := range derived {
-		src.Derived = append(src.Derived, d)
-	}
-	slices.Sort(src.Derived)
+	src.Derived = slices.Sorted(maps.Keys(derived))
 	return src, nil
 }
 
@@ -398,28 +390,12 @@ func WriteGrads(ctx context.Context, m *policy.Model, tok *policy.Tokenizer, pat
 	if last := params[len(params)-1]; last.Offset+prod(last.Shape) != D {
 		return GradsReport{}, fmt.Errorf("analysis: parameter order of %d columns disagrees with the selection's %d", last.Offset+prod(last.Shape), D)
 	}
-	enc := &encoder{tok: tok, context: m.Config().Context}
-	var seqs []policy.Seq
-	var samples []GradSample
-	src, err := readRecords(ctx, patterns, opts.Limit, func(file string, row int64, r *trajlog.Record) error {
-		s, unk, err := enc.encode(file, row, r)
-		if err != nil {
-			return err
-		}
-		seqs = append(seqs, s)
-		samples = append(samples, GradSample{Row: int64(len(samples)), Run: r.Run, Iteration: r.Iteration,
-			TrajID: r.TrajID, Turn: r.Turn, StateKey: r.StateKey, Action: r.Action, Label: r.Label,
-			Advantage: r.Advantage, LoggedLogProb: r.Logprob, UnkTokens: int32(unk)})
-		return nil
-	})
+	in, err := readGradInputs(ctx, m, tok, patterns, opts.Limit)
 	if err != nil {
 		return GradsReport{}, err
 	}
-	if len(seqs) == 0 {
-		return GradsReport{}, fmt.Errorf("%w in %s", ErrNoRecords, strings.Join(patterns, " "))
-	}
-	N := len(seqs)
-	rep := GradsReport{N: N, D: D, Params: params, SamplesPath: SamplesPath(out), Tokens: enc.stats, Sources: src}
+	N := len(in.samples)
+	rep := GradsReport{N: N, D: D, Params: params, SamplesPath: SamplesPath(out), Tokens: in.tokens, Sources: in.sources}
 	pj, err := json.Marshal(params)
 	if err != nil {
 		return GradsReport{}, err
@@ -432,14 +408,6 @@ func WriteGrads(ctx context.Context, m *policy.Model, tok *policy.Tokenizer, pat
 	if opts.Checkpoint != "" {
 		meta[GradsCheckpointKey] = opts.Checkpoint
 	}
-	chunkBytes := opts.ChunkBytes
-	if chunkBytes <= 0 {
-		chunkBytes = 64 << 20
-	}
-	chunk := max(1, min(N, chunkBytes/(4*max(D, 1))))
-	buf := make([]float32, chunk*D)
-	vals := make([]float64, chunk)
-	terms := policy.ActionTerms(seqs)
 	err = atomicfile.Write(out, func(w io.Writer) error {
 		bw := bufio.NewWriterSize(w, 1<<20)
 		cw := &countWriter{w: bw}
@@ -447,21 +415,14 @@ func WriteGrads(ctx context.Context, m *policy.Model, tok *policy.Tokenizer, pat
 		if err != nil {
 			return err
 		}
-		for lo := 0; lo < N; lo += chunk {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			hi := min(N, lo+chunk)
-			g := m.PerSampleGrads32Values(buf[:(hi-lo)*D], vals[:hi-lo], terms[lo:hi], sel)
-			for i, v := range vals[:hi-lo] {
-				samples[lo+i].LogProb = v
-			}
+		err = in.gradRows(ctx, m, sel, opts, func(g []float32) error {
 			if err := sw.WriteFloat32(g); err != nil {
 				return fmt.Errorf("writing %s: %w", out, err)
 			}
-			if opts.Progress != nil {
-				opts.Progress(hi, N)
-			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		if err := sw.Close(); err != nil {
 			return err
@@ -476,18 +437,87 @@ func WriteGrads(ctx context.Context, m *policy.Model, tok *policy.Tokenizer, pat
 		return GradsReport{}, err
 	}
 	smeta := map[string]string{"grads": filepath.Base(out), "n": strconv.Itoa(N), "d": strconv.Itoa(D)}
-	if err := table.WriteFile(rep.SamplesPath, samples, smeta); err != nil {
+	if err := table.WriteFile(rep.SamplesPath, in.samples, smeta); err != nil {
 		os.Remove(out) // a gradient matrix without its sample table is not a store
 		return GradsReport{}, err
 	}
 	return rep, nil
 }
 
-// gradParams lists the tensors that names select in m (as Model.Select
-// does), with their columns in a selected gradient row.
-func gradParams(m *policy.Model, names []string) []GradParam {
-	var out []GradParam
-	off := 0
+// gradInputs are the step records of a gradient store, tokenized: row n
+// of the store is the gradient of terms[n], described by samples[n].
+type gradInputs struct {
+	terms   []policy.Term
+	samples []GradSample
+	tokens  TokenStats
+	sources Sources
+}
+
+// readGradInputs reads the step records that patterns name (at most limit;
+// 0: all) and tokenizes them for m. A pair that does not fit the context is
+// an error naming the file and row; a log without records is ErrNoRecords.
+func readGradInputs(ctx context.Context, m *policy.Model, tok *policy.Tokenizer, patterns []string, limit int) (gradInputs, error) {
+	enc := &encoder{tok: tok, context: m.Config().Context}
+	var seqs []policy.Seq
+	var samples []GradSample
+	src, err := readRecords(ctx, patterns, limit, func(file string, row int64, r *trajlog.Record) error {
+		s, unk, err := enc.encode(file, row, r)
+		if err != nil {
+			return err
+		}
+		seqs = append(seqs, s)
+		samples = append(samples, GradSample{Row: int64(len(samples)), Run: r.Run, Iteration: r.Iteration,
+			TrajID: r.TrajID, Turn: r.Turn, StateKey: r.StateKey, Action: r.Action, Label: r.Label,
+			Advantage: r.Advantage, LoggedLogProb: r.Logprob, UnkTokens: int32(unk)})
+		return nil
+	})
+	if err != nil {
+		return gradInputs{}, err
+	}
+	if len(seqs) == 0 {
+		return gradInputs{}, fmt.Errorf("%w in %s", ErrNoRecords, strings.Join(patterns, " "))
+	}
+	return gradInputs{terms: policy.ActionTerms(seqs), samples: samples, tokens: enc.stats, sources: src}, nil
+}
+
+// gradRows computes the gradient rows of in under m, restricted to sel, in
+// chunks of at most opts.ChunkBytes (0: 64 MiB; at least one row) and
+// passes each chunk to emit in row order. It sets the LogProb of every
+// sample, calls opts.Progress after each chunk and stops at the first
+// error or when ctx is cancelled.
+func (in gradInputs) gradRows(ctx context.Context, m *policy.Model, sel policy.Selection, opts GradsOptions, emit func(rows []float32) error) error {
+	N, D := len(in.terms), m.SelectionDim(sel)
+	chunkBytes := opts.ChunkBytes
+	if chunkBytes <= 0 {
+		chunkBytes = 64 << 20
+	}
+	chunk := max(1, min(N, chunkBytes/(4*max(D, 1))))
+	buf := make([]float32, chunk*D)
+	vals := make([]float64, chunk)
+	for lo := 0; lo < N; lo += chunk {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		hi := min(N, lo+chunk)
+		g := m.PerSampleGrads32Values(buf[:(hi-lo)*D], vals[:hi-lo], in.terms[lo:hi], sel)
+		for i, v := range vals[:hi-lo] {
+			in.samples[lo+i].LogProb = v
+		}
+		if err := emit(g); err != nil {
+			return err
+		}
+		if opts.Progress != nil {
+			opts.Progress(hi, N)
+		}
+	}
+	return nil
+}
+
+// selectedTensors lists the tensors that names select in m, in the flat
+// order, as Model.Select selects them: a name is a tensor's exact HF name,
+// or a prefix ending in "."; no names select every tensor.
+func selectedTensors(m *policy.Model, names []string) []policy.Tensor {
+	var out []policy.Tensor
 	for _, t := range m.Tensors() {
 		keep := len(names) == 0
 		for _, n := range names {
@@ -496,9 +526,20 @@ func gradParams(m *policy.Model, names []string) []GradParam {
 			}
 		}
 		if keep {
-			out = append(out, GradParam{Name: t.Name, Offset: off, Shape: slices.Clone(t.Shape)})
-			off += t.Size
+			out = append(out, t)
 		}
+	}
+	return out
+}
+
+// gradParams lists the tensors that names select in m (selectedTensors),
+// with their columns in a selected gradient row.
+func gradParams(m *policy.Model, names []string) []GradParam {
+	var out []GradParam
+	off := 0
+	for _, t := range selectedTensors(m, names) {
+		out = append(out, GradParam{Name: t.Name, Offset: off, Shape: t.Shape})
+		off += t.Size
 	}
 	return out
 }

@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/gradcouple/gradcouple/trajlog"
 )
@@ -46,21 +47,26 @@ func scan(ctx context.Context, patterns []string, opts trajlog.ReadOptions, fn f
 		n, err := scanReader(ctx, r, fn)
 		src.Rows += n
 		src.Files = append(src.Files, r.Files()...)
-		for _, d := range r.Derived() {
-			derived[d] = true
-		}
-		if cerr := r.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
+		if err := closeReader(r, err, derived); err != nil {
 			return src, err
 		}
 	}
-	for d := range derived {
-		src.Derived = append(src.Derived, d)
-	}
-	sort.Strings(src.Derived)
+	src.Derived = slices.Sorted(maps.Keys(derived))
 	return src, nil
+}
+
+// closeReader closes r, the reader of one pattern, once its records are
+// read with the result err (a close error is returned only when err is
+// nil), and adds the fields its adapter derived to derived, the set behind
+// Sources.Derived.
+func closeReader(r *trajlog.Reader, err error, derived map[string]bool) error {
+	for _, d := range r.Derived() {
+		derived[d] = true
+	}
+	if cerr := r.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // scanReader feeds every record of r to fn, decoding on a second goroutine.

@@ -272,13 +272,15 @@ func sep(i, n int) string {
 	return "\n"
 }
 
-// WriteBergsonDir writes a Bergson store to dir atomically: info.json from
-// info, gradients.bin from fill (which must write exactly NumGrads records
-// of the info's itemsize), and each extra file, all into a temporary
-// directory that is then renamed to dir. An existing dir is replaced only
-// if it is empty or holds a Bergson store (info.json); on any error dir is
-// left as it was.
-func WriteBergsonDir(dir string, info BergsonInfo, fill func(w io.Writer) error, extra map[string]func(w io.Writer) error) (err error) {
+// WriteBergsonDir writes a Bergson store to dir atomically, as Save writes a
+// checkpoint directory: info.json from info, gradients.bin from fill (which
+// must write exactly NumGrads records of the info's itemsize), and each
+// extra file, all into a hidden temporary directory that is then synced and
+// renamed to dir. An existing dir is replaced only if it is empty or holds a
+// Bergson store (info.json); on an error dir is left as it was, unless the
+// new store is already in place (syncing the parent directory or removing
+// the replaced store failed).
+func WriteBergsonDir(dir string, info BergsonInfo, fill func(w io.Writer) error, extra map[string]func(w io.Writer) error) error {
 	fail := func(err error) error { return fmt.Errorf("writing Bergson store %s: %w", dir, err) }
 	infoJSON, err := MarshalBergsonInfo(info)
 	if err != nil {
@@ -289,98 +291,41 @@ func WriteBergsonDir(dir string, info BergsonInfo, fill func(w io.Writer) error,
 		return fail(errors.New("padded records are not written"))
 	}
 	dir = filepath.Clean(dir)
-	parent, base := filepath.Split(dir)
-	if parent == "" {
-		parent = "."
-	}
-	if err := bergsonReplaceable(dir); err != nil {
-		return fail(err)
-	}
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return fail(err)
-	}
-	tmp, err := os.MkdirTemp(parent, "."+base+".tmp-*")
-	if err != nil {
-		return fail(err)
-	}
-	defer func() {
+	kind := dirKind{name: "Bergson store", markers: []string{BergsonInfoFile}}
+	err = kind.writeDir(dir, func(tmp string) error {
+		err := atomicfile.Write(filepath.Join(tmp, BergsonGradientsFile), func(w io.Writer) error {
+			bw := bufio.NewWriterSize(w, 1<<20)
+			cw := &countingWriter{w: bw}
+			if err := fill(cw); err != nil {
+				return err
+			}
+			if cw.n != want {
+				return fmt.Errorf("%d bytes of gradients written, %d records of %d columns need %d", cw.n, info.NumGrads, info.Cols(), want)
+			}
+			return bw.Flush()
+		})
 		if err != nil {
-			os.RemoveAll(tmp)
-		}
-	}()
-	err = atomicfile.Write(filepath.Join(tmp, BergsonGradientsFile), func(w io.Writer) error {
-		bw := bufio.NewWriterSize(w, 1<<20)
-		cw := &countingWriter{w: bw}
-		if err := fill(cw); err != nil {
 			return err
 		}
-		if cw.n != want {
-			return fmt.Errorf("%d bytes of gradients written, %d records of %d columns need %d", cw.n, info.NumGrads, info.Cols(), want)
+		if err := atomicfile.WriteBytes(filepath.Join(tmp, BergsonInfoFile), infoJSON); err != nil {
+			return err
 		}
-		return bw.Flush()
+		names := make([]string, 0, len(extra))
+		for n := range extra {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			if err := atomicfile.Write(filepath.Join(tmp, n), extra[n]); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fail(err)
 	}
-	if err := atomicfile.WriteBytes(filepath.Join(tmp, BergsonInfoFile), infoJSON); err != nil {
-		return fail(err)
-	}
-	names := make([]string, 0, len(extra))
-	for n := range extra {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		if err := atomicfile.Write(filepath.Join(tmp, n), extra[n]); err != nil {
-			return fail(err)
-		}
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(tmp, dir); err == nil {
-		return nil
-	}
-	// dir exists (checked replaceable): move it aside, rename, remove it.
-	old, err := os.MkdirTemp(parent, "."+base+".old-*")
-	if err != nil {
-		return fail(err)
-	}
-	os.Remove(old)
-	if err := os.Rename(dir, old); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		os.Rename(old, dir)
-		return fail(err)
-	}
-	os.RemoveAll(old)
 	return nil
-}
-
-// bergsonReplaceable returns nil if dir is absent, empty or a Bergson store.
-func bergsonReplaceable(dir string) error {
-	st, err := os.Lstat(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if !st.IsDir() {
-		return fmt.Errorf("%s exists and is not a directory", dir)
-	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	if len(ents) == 0 {
-		return nil
-	}
-	if _, err := os.Stat(filepath.Join(dir, BergsonInfoFile)); err == nil {
-		return nil
-	}
-	return fmt.Errorf("%s exists and is not a Bergson store (no %s); refusing to replace it", dir, BergsonInfoFile)
 }
 
 type countingWriter struct {

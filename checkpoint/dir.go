@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"unicode/utf8"
 
 	"github.com/gradcouple/gradcouple/internal/atomicfile"
@@ -199,7 +198,7 @@ func (o *OptimizerState) validate(specs []TensorSpec, idx map[string]int) error 
 // would accept: the config valid, exactly the tensors of GPT2Shapes with
 // their lengths, finite values, len(Vocab) == VocabSize, the optimizer state
 // consistent.
-func Save(dir string, c *Checkpoint) (err error) {
+func Save(dir string, c *Checkpoint) error {
 	fail := func(err error) error { return fmt.Errorf("saving checkpoint %s: %w", dir, err) }
 	if c == nil {
 		return fail(errors.New("nil checkpoint"))
@@ -208,16 +207,6 @@ func Save(dir string, c *Checkpoint) (err error) {
 		return fail(err)
 	}
 	dir = filepath.Clean(dir)
-	parent, base := filepath.Split(dir)
-	if base == "" || base == "." || base == ".." || base == string(filepath.Separator) {
-		return fail(errors.New("not a directory name"))
-	}
-	if parent == "" {
-		parent = "."
-	}
-	if err := checkReplaceable(dir); err != nil {
-		return fail(err)
-	}
 	cfgJSON, err := MarshalConfig(c.Config)
 	if err != nil {
 		return fail(err)
@@ -233,18 +222,6 @@ func Save(dir string, c *Checkpoint) (err error) {
 		opt, optMeta = c.Optimizer.tensors(GPT2Shapes(c.Config))
 	}
 
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return fail(err)
-	}
-	tmp, err := os.MkdirTemp(parent, "."+base+".tmp-*")
-	if err != nil {
-		return fail(err)
-	}
-	defer func() {
-		if err != nil {
-			os.RemoveAll(tmp)
-		}
-	}()
 	files := []struct {
 		name  string
 		write func(w io.Writer) error
@@ -259,105 +236,24 @@ func Save(dir string, c *Checkpoint) (err error) {
 			write func(w io.Writer) error
 		}{OptimizerFileName, func(w io.Writer) error { return WriteSafetensors(w, opt, optMeta) }})
 	}
-	for _, f := range files {
-		err := atomicfile.Write(filepath.Join(tmp, f.name), func(w io.Writer) error {
-			bw := bufio.NewWriterSize(w, 1<<20)
-			if err := f.write(bw); err != nil {
+	kind := dirKind{name: "checkpoint directory", markers: []string{ConfigFileName, ModelFileName}}
+	err = kind.writeDir(dir, func(tmp string) error {
+		for _, f := range files {
+			err := atomicfile.Write(filepath.Join(tmp, f.name), func(w io.Writer) error {
+				bw := bufio.NewWriterSize(w, 1<<20)
+				if err := f.write(bw); err != nil {
+					return err
+				}
+				return bw.Flush()
+			})
+			if err != nil {
 				return err
 			}
-			return bw.Flush()
-		})
-		if err != nil {
-			return fail(err)
 		}
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return fail(err)
-	}
-	if err := syncDir(tmp); err != nil {
-		return fail(err)
-	}
-	if err := replaceDir(tmp, dir, parent, base); err != nil {
-		return fail(err)
-	}
-	return nil
-}
-
-// checkReplaceable returns nil if dir does not exist or is a directory Save
-// may replace: empty, or holding config.json or model.safetensors.
-func checkReplaceable(dir string) error {
-	st, err := os.Lstat(dir)
-	if errors.Is(err, fs.ErrNotExist) {
 		return nil
-	}
+	})
 	if err != nil {
-		return err
-	}
-	if !st.IsDir() {
-		return fmt.Errorf("%s exists and is not a directory", dir)
-	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	if len(ents) == 0 {
-		return nil
-	}
-	for _, e := range ents {
-		if e.Name() == ConfigFileName || e.Name() == ModelFileName {
-			return nil
-		}
-	}
-	return fmt.Errorf("%s exists and is not a checkpoint directory (no %s or %s); refusing to replace it", dir, ConfigFileName, ModelFileName)
-}
-
-// replaceDir renames the complete directory tmp to dir, moving an existing
-// dir aside first and removing it afterwards.
-func replaceDir(tmp, dir, parent, base string) error {
-	err := os.Rename(tmp, dir)
-	if err == nil {
-		return syncDir(parent)
-	}
-	if _, statErr := os.Lstat(dir); statErr != nil {
-		return err // dir does not exist: the rename failed for another reason
-	}
-	if err := checkReplaceable(dir); err != nil {
-		return err
-	}
-	// Move the old checkpoint aside to a fresh unique name (os.Rename does
-	// not replace a directory, not even an empty one).
-	old, err := os.MkdirTemp(parent, "."+base+".old-*")
-	if err != nil {
-		return err
-	}
-	if err := os.Remove(old); err != nil {
-		return err
-	}
-	if err := os.Rename(dir, old); err != nil {
-		return fmt.Errorf("moving the previous checkpoint aside: %w", err)
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if err2 := os.Rename(old, dir); err2 != nil {
-			return fmt.Errorf("renaming into place: %w (and restoring the previous checkpoint from %s: %v)", err, old, err2)
-		}
-		return fmt.Errorf("renaming into place: %w", err)
-	}
-	if err := syncDir(parent); err != nil {
-		return err
-	}
-	return os.RemoveAll(old)
-}
-
-// syncDir makes the entries of directory dir durable. File systems that
-// cannot sync a directory (EINVAL) are tolerated.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
-		return fmt.Errorf("syncing directory %s: %w", dir, err)
+		return fail(err)
 	}
 	return nil
 }
