@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -136,10 +137,15 @@ func runStudy(ctx context.Context, o StudyOptions, e *Env) error {
 	if figDir == "" {
 		figDir = filepath.Join(o.Out, "figures")
 	}
-	err = writeFigures(e, figDir, studyFigures(st, cmp, figOptions{Smooth: o.Study.Smooth}), []figure.Format{figure.PNG, figure.SVG}, report)
+	// The files are listed by count at the end, not one line each.
+	quiet := *e
+	quiet.Stdout = io.Discard
+	figs := studyFigures(st, cmp, figOptions{Smooth: o.Study.Smooth})
+	formats := []figure.Format{figure.PNG, figure.SVG}
+	err = writeFigures(&quiet, figDir, figs, formats, report)
 	if err == nil && o.Export != "" {
 		for _, format := range []string{"parquet", "csv"} {
-			if err = writeStudyTables(e, o.Export, format, st, cmp); err != nil {
+			if err = writeStudyTables(&quiet, o.Export, format, st, cmp); err != nil {
 				break
 			}
 		}
@@ -163,12 +169,79 @@ func runStudy(ctx context.Context, o StudyOptions, e *Env) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(e.Stdout)
-	if err := printComparison(e, st, cmp); err != nil {
+	if err := printStudySummary(e, st, cmp); err != nil {
 		return err
 	}
 	printNotes(e, st)
-	fmt.Fprintf(e.Stdout, "\n%d runs studied in %s (analysis seed %d); open %s\n", len(runs), e.Now().Sub(start).Round(time.Second), o.Study.Seed, path)
+	fmt.Fprintf(e.Stdout, "\nfigures: %s (%d figures, %s)\n", figDir, len(figs), "PNG and SVG")
+	if o.Export != "" {
+		fmt.Fprintf(e.Stdout, "tables:  %s (parquet and CSV)\n", o.Export)
+	}
+	fmt.Fprintf(e.Stdout, "report:  %s\n\n%d runs studied in %s (analysis seed %d)\n", path, len(runs), e.Now().Sub(start).Round(time.Second), o.Study.Seed)
+	return nil
+}
+
+// studyChange is a headline metric of a group at the first and last
+// iteration where it was measured, with the bootstrap interval over runs.
+type studyChange struct {
+	Group     string  `parquet:"group"`
+	Metric    string  `parquet:"metric"`
+	Runs      int     `parquet:"runs"`
+	First     int     `parquet:"first_iteration"`
+	FirstMean float64 `parquet:"first_mean"`
+	Last      int     `parquet:"last_iteration"`
+	LastMean  float64 `parquet:"last_mean"`
+	LastLo    float64 `parquet:"last_ci_lo"`
+	LastHi    float64 `parquet:"last_ci_hi"`
+}
+
+// printStudySummary prints the groups, the final performance and the
+// probability of improvement (as compare does), and the headline metrics
+// at their first and last measurement (compare and the tables have every
+// iteration).
+func printStudySummary(e *Env, st *analysis.Study, cmp *analysis.Comparison) error {
+	w := e.Stdout
+	fmt.Fprintln(w)
+	for _, g := range cmp.Groups {
+		fmt.Fprintf(w, "group %s: %d run(s): %v\n", g.Name, len(g.Runs), g.Runs)
+	}
+	fmt.Fprintf(w, "seed %d; intervals: 95%% percentile bootstrap over runs, %d resamples\n\n", st.Seed, st.Options.Bootstrap.Resamples)
+	fmt.Fprintln(w, "Final performance (last evaluation): IQM over runs, stratified bootstrap interval")
+	if err := emit(w, "", cmp.Final, nil); err != nil {
+		return err
+	}
+	if len(cmp.Improvements) > 0 {
+		fmt.Fprintln(w, "\nProbability of improvement P(x > y) of final performance")
+		if err := emit(w, "", cmp.Improvements, nil); err != nil {
+			return err
+		}
+	}
+	var rows []studyChange
+	for _, g := range cmp.Groups {
+		for _, m := range compareHeadline {
+			var first, last *analysis.CompareRow
+			for k := range cmp.Rows {
+				r := &cmp.Rows[k]
+				if r.Group != g.Name || r.Metric != m {
+					continue
+				}
+				if first == nil || r.Iteration < first.Iteration {
+					first = r
+				}
+				if last == nil || r.Iteration > last.Iteration {
+					last = r
+				}
+			}
+			if first != nil {
+				rows = append(rows, studyChange{Group: g.Name, Metric: m, Runs: last.Runs, First: first.Iteration, FirstMean: first.Mean,
+					Last: last.Iteration, LastMean: last.Mean, LastLo: last.Lo, LastHi: last.Hi})
+			}
+		}
+	}
+	if len(rows) > 0 {
+		fmt.Fprintln(w, "\nOver training: mean over runs at the first and last measurement (every iteration: the tables and the report)")
+		return emit(w, "", rows, nil)
+	}
 	return nil
 }
 
