@@ -197,9 +197,8 @@ type Trie struct {
 }
 
 type trieNode struct {
-	toks   []int // allowed next tokens, increasing
-	child  []int // node index of each (for EOSID: -1-action index)
-	action int
+	toks  []int // allowed next tokens, increasing
+	child []int // node index of each (for EOSID: -1-action index)
 }
 
 // NewTrie builds the trie of actions tokenized by tok. Actions with the
@@ -245,6 +244,32 @@ func (tr *Trie) add(ids []int, action string) {
 
 // Len is the number of distinct actions in the trie.
 func (tr *Trie) Len() int { return len(tr.actions) }
+
+// Depth is the number of tokens of the longest action, without <eos>.
+func (tr *Trie) Depth() int { return tr.depth }
+
+// The walk of a constrained draw: start at node 0 (the empty prefix); at a
+// node, Allowed lists the tokens that continue some action (EOSID among them
+// when an action ends there); Next follows one of them; Action names the
+// action that ends at a node allowing EOSID.
+
+// Allowed returns the tokens allowed after the prefix of node, increasing.
+// The slice is the trie's own: do not modify it.
+func (tr *Trie) Allowed(node int) []int { return tr.nodes[node].toks }
+
+// Next returns the node after token tok, which must be allowed at node and
+// not be EOSID.
+func (tr *Trie) Next(node, tok int) int {
+	nd := &tr.nodes[node]
+	return nd.child[slices.Index(nd.toks, tok)]
+}
+
+// Action returns the action whose tokens are the prefix of node; EOSID must
+// be allowed at node.
+func (tr *Trie) Action(node int) string {
+	nd := &tr.nodes[node]
+	return tr.actions[-1-nd.child[slices.Index(nd.toks, EOSID)]]
+}
 
 // SampleOptions sets how actions are drawn. The zero value samples at
 // temperature 1 until <eos> or the end of the context.

@@ -92,7 +92,7 @@ func (s *sampler) play(task env.Task, pc playConfig, rng, judgeRNG *rand.Rand) (
 		adm := e.Admissible()
 		o := pc.draw
 		if pc.constrained {
-			o.trie = newActionTrie(s.tok, adm)
+			o.trie = policy.NewTrie(s.tok, adm)
 		}
 		ids := s.tok.Encode(st.prompt)
 		if !s.fits(len(ids), o) {

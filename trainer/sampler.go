@@ -3,67 +3,16 @@ package trainer
 import (
 	"math"
 	"math/rand/v2"
-	"slices"
 
 	"github.com/gradcouple/gradcouple/policy"
 )
-
-// actionTrie is the prefix tree of the token sequences of a set of actions,
-// each ended by <eos>: constrained sampling allows, at each position, only
-// the tokens that continue some action. (policy.Trie does the same inside
-// policy.Model.Sample; the trainer walks its own so that one key-value
-// cache serves the draw, its per-token log-probabilities and the verdict.)
-type actionTrie struct {
-	nodes   []trieNode
-	actions []string
-	depth   int // tokens of the longest action
-}
-
-type trieNode struct {
-	toks  []int // allowed next tokens, increasing
-	child []int // node of each; for <eos>: -1 - action index
-}
-
-func newActionTrie(tok *policy.Tokenizer, actions []string) *actionTrie {
-	tr := &actionTrie{nodes: []trieNode{{}}}
-	for _, a := range actions {
-		ids := tok.Encode(a)
-		if len(ids) == 0 {
-			continue
-		}
-		n := 0
-		for _, id := range ids {
-			i, found := slices.BinarySearch(tr.nodes[n].toks, id)
-			if found {
-				n = tr.nodes[n].child[i]
-				continue
-			}
-			tr.nodes = append(tr.nodes, trieNode{})
-			c := len(tr.nodes) - 1
-			nd := &tr.nodes[n]
-			nd.toks = slices.Insert(nd.toks, i, id)
-			nd.child = slices.Insert(nd.child, i, c)
-			n = c
-		}
-		nd := &tr.nodes[n]
-		i, found := slices.BinarySearch(nd.toks, policy.EOSID)
-		if found {
-			continue // same tokens as an earlier action
-		}
-		tr.actions = append(tr.actions, a)
-		nd.toks = slices.Insert(nd.toks, i, policy.EOSID)
-		nd.child = slices.Insert(nd.child, i, -len(tr.actions))
-		tr.depth = max(tr.depth, len(ids))
-	}
-	return tr
-}
 
 // drawOptions sets how one action is drawn.
 type drawOptions struct {
 	temp      float64
 	greedy    bool
-	maxTokens int         // unconstrained: the longest action
-	trie      *actionTrie // nil: unconstrained
+	maxTokens int          // unconstrained: the longest action
+	trie      *policy.Trie // nil: unconstrained
 }
 
 // draw is one drawn action with what the trainer needs of it.
@@ -110,7 +59,7 @@ func newSampler(m *policy.Model, tok *policy.Tokenizer) *sampler {
 func (s *sampler) fits(n int, o drawOptions) bool {
 	longest := o.maxTokens
 	if o.trie != nil {
-		longest = o.trie.depth
+		longest = o.trie.Depth()
 	}
 	return n >= 1 && n+longest+2 <= s.m.Config().Context
 }
@@ -129,7 +78,7 @@ func (s *sampler) draw(prompt []int, o drawOptions, rng *rand.Rand) draw {
 		lse, ent := logSumExpEntropy(logits)
 		cand := s.all
 		if o.trie != nil {
-			cand = o.trie.nodes[node].toks
+			cand = o.trie.Allowed(node)
 		}
 		tk, sent := pick(logits, cand, o.temp, o.greedy, s.w, rng)
 		d.tokLogp = append(d.tokLogp, logits[tk]-lse)
@@ -151,8 +100,7 @@ func (s *sampler) draw(prompt []int, o drawOptions, rng *rand.Rand) draw {
 		}
 		d.tokens = append(d.tokens, tk)
 		if o.trie != nil {
-			nd := o.trie.nodes[node]
-			node = nd.child[slices.Index(nd.toks, tk)]
+			node = o.trie.Next(node, tk)
 		}
 		logits = kc.Append(tk)
 		if o.trie == nil && len(d.tokens) >= o.maxTokens {
@@ -167,8 +115,7 @@ func (s *sampler) draw(prompt []int, o drawOptions, rng *rand.Rand) draw {
 		d.logp += lp
 	}
 	if o.trie != nil {
-		nd := o.trie.nodes[node]
-		d.text = o.trie.actions[-1-nd.child[slices.Index(nd.toks, policy.EOSID)]]
+		d.text = o.trie.Action(node)
 	} else {
 		d.text = s.tok.Decode(d.tokens)
 	}

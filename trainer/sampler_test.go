@@ -36,7 +36,7 @@ func TestDrawMatchesModel(t *testing.T) {
 	adm := e.Admissible()
 	s := newSampler(m, tok)
 	rng := rand.New(rand.NewPCG(2, 2))
-	trie := newActionTrie(tok, adm)
+	trie := policy.NewTrie(tok, adm)
 	for n := range 20 {
 		o := drawOptions{temp: 1, trie: trie, greedy: n == 0}
 		d := s.draw(ids, o, rng)
