@@ -130,7 +130,7 @@ var trainConfigFlags = []trainFlag{
 func newTrainCommand(e *Env) *ucli.Command {
 	flags := []ucli.Flag{
 		&ucli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "read the configuration from `FILE` (YAML, or TOML if it ends in .toml; flags override it)"},
-		&ucli.StringFlag{Name: "preset", Value: trainer.PresetDefault, Usage: "`PRESET` of defaults: default (~10 min on 2 cores) or quick (a few minutes)"},
+		&ucli.StringFlag{Name: "preset", Value: trainer.PresetDefault, Usage: "`PRESET` of defaults: default (150 iterations, ~7-15 min on 2 cores), quick (30, a few minutes) or study (40, the reference study)"},
 		&ucli.StringFlag{Name: "algo", Usage: "`ALGO`: grpo, or gcd (GRPO + verdict loss + prompt correction)", DefaultText: "grpo"},
 		&ucli.BoolFlag{Name: "resume", Usage: "continue the interrupted run in DIR with its run.json"},
 		&ucli.BoolFlag{Name: "dry-run", Usage: "print the resolved configuration (YAML) and exit"},
