@@ -137,3 +137,23 @@ func TestTrainSummaryWindows(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainMalformedConfig: every configuration file of testdata/malformed
+// is refused with exit status 2, an error naming the file, and no run
+// directory.
+func TestTrainMalformedConfig(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "malformed", "config-*"))
+	if err != nil || len(files) < 5 {
+		t.Fatalf("fixtures: %v %v", files, err)
+	}
+	for _, f := range files {
+		dir := filepath.Join(t.TempDir(), "run")
+		_, stderr, code := run(t, "train", "--config", f, "--dry-run", dir)
+		if code != 2 || !strings.Contains(stderr, f) {
+			t.Errorf("%s: exit %d, stderr %q; want 2 naming the file", f, code, stderr)
+		}
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("%s: %s was created", f, dir)
+		}
+	}
+}
