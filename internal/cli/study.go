@@ -25,12 +25,10 @@ type StudyOptions struct {
 	Seeds  []uint64
 	Preset string
 	Jobs   int // runs trained at once
-	// Export, if not empty, receives every table as parquet and CSV.
+	// Export, if not empty, receives every table as parquet and CSV; the
+	// figures (PNG and SVG) go to Out/figures and the report to
+	// Out/report.html.
 	Export string
-	// Figures receives the figures (PNG and SVG); "" means Out/figures.
-	Figures string
-	// Report is the HTML report; "" means Out/report.html.
-	Report string
 	Title  string
 	Study  StudyFlags
 
@@ -133,10 +131,7 @@ func runStudy(ctx context.Context, o StudyOptions, e *Env) error {
 		done()
 		return err
 	}
-	figDir := o.Figures
-	if figDir == "" {
-		figDir = filepath.Join(o.Out, "figures")
-	}
+	figDir := filepath.Join(o.Out, "figures")
 	// The files are listed by count at the end, not one line each.
 	quiet := *e
 	quiet.Stdout = io.Discard
@@ -150,10 +145,7 @@ func runStudy(ctx context.Context, o StudyOptions, e *Env) error {
 			}
 		}
 	}
-	path := o.Report
-	if path == "" {
-		path = filepath.Join(o.Out, "report.html")
-	}
+	path := filepath.Join(o.Out, "report.html")
 	if err == nil {
 		title := o.Title
 		if title == "" {
