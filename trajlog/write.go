@@ -295,8 +295,21 @@ func FormatOf(path string) (string, error) {
 	case ".jsonl":
 		return FormatJSONL, nil
 	}
-	return "", fmt.Errorf("step-record file %s: unknown extension %q (use .parquet or .jsonl)", path, filepath.Ext(path))
+	return "", &FormatError{Path: path}
 }
+
+// FormatError is a step-record file whose extension names no format. As
+// input it is bad input (exit status 2), as output a usage error (also 2).
+type FormatError struct {
+	Path string
+}
+
+func (e *FormatError) Error() string {
+	return fmt.Sprintf("step-record file %s: unknown extension %q (use .parquet or .jsonl)", e.Path, filepath.Ext(e.Path))
+}
+
+// BadInput marks the error as bad input for the command line.
+func (e *FormatError) BadInput() bool { return true }
 
 // WriteFile writes recs to path in the format its extension names (.parquet
 // or .jsonl), atomically: the data goes to a temporary file that is renamed

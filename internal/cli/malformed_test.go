@@ -118,7 +118,7 @@ func TestMalformedForeignLogsExit2(t *testing.T) {
 // TestMalformedFixturesExit2 runs `inspect` on every committed fixture of
 // testdata/malformed (written by `go test ./trajlog -run Malformed -update`).
 func TestMalformedFixturesExit2(t *testing.T) {
-	fixtures, _ := filepath.Glob("../../testdata/malformed/*")
+	fixtures, _ := filepath.Glob("../../testdata/malformed/steps-*")
 	if len(fixtures) == 0 {
 		t.Fatal("no fixtures in testdata/malformed")
 	}
@@ -127,5 +127,15 @@ func TestMalformedFixturesExit2(t *testing.T) {
 		if code != ExitBadInput || !strings.Contains(stderr, filepath.Base(f)) || strings.Count(strings.TrimRight(stderr, "\n"), "\n") != 0 {
 			t.Errorf("inspect %s: exit %d, stderr %q", f, code, stderr)
 		}
+	}
+}
+
+// TestUnknownLogExtensionExit2: a log whose extension names no format is
+// bad input.
+func TestUnknownLogExtensionExit2(t *testing.T) {
+	f := filepath.Join("..", "..", "testdata", "malformed", "config-unknown-key.yaml")
+	_, stderr, code := run(t, "inspect", f)
+	if code != ExitBadInput || !strings.Contains(stderr, "unknown extension") {
+		t.Errorf("inspect %s: exit %d, stderr %q; want 2", f, code, stderr)
 	}
 }

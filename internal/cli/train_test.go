@@ -138,7 +138,7 @@ func TestTrainSummaryWindows(t *testing.T) {
 	}
 }
 
-// TestTrainMalformedConfig: every configuration file of testdata/malformed
+// TestTrainMalformedConfig: every configuration file of testdata/malformed (config-*)
 // is refused with exit status 2, an error naming the file, and no run
 // directory.
 func TestTrainMalformedConfig(t *testing.T) {
