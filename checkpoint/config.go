@@ -200,19 +200,19 @@ func (c Config) validate(file string) error {
 	switch c.ActivationFunction {
 	case "gelu_new", "gelu_pytorch_tanh":
 	default:
-		return bad("activation_function", "%q is not implemented (want \"gelu_new\", the tanh GELU)", c.ActivationFunction)
+		return bad("activation_function", "%q is not supported: the actor computes the tanh GELU (\"gelu_new\") only", c.ActivationFunction)
 	}
 	if !(c.LayerNormEpsilon > 0) || math.IsInf(c.LayerNormEpsilon, 0) {
 		return bad("layer_norm_epsilon", "%g, want a positive finite number", c.LayerNormEpsilon)
 	}
 	if !c.ScaleAttnWeights {
-		return bad("scale_attn_weights", "false is not implemented (attention scores are divided by sqrt(head dim))")
+		return bad("scale_attn_weights", "false is not supported: the actor always divides attention scores by sqrt(head dim)")
 	}
 	if c.ScaleAttnByInverseLayerIdx {
-		return bad("scale_attn_by_inverse_layer_idx", "true is not implemented")
+		return bad("scale_attn_by_inverse_layer_idx", "true is not supported: the actor does not scale attention by layer index")
 	}
 	if !c.TieWordEmbeddings {
-		return bad("tie_word_embeddings", "false is not implemented (the LM head is the token embedding)")
+		return bad("tie_word_embeddings", "false is not supported: the actor's LM head is the token embedding (tied)")
 	}
 	for _, p := range []struct {
 		name string

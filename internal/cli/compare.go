@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -172,10 +173,9 @@ var compareHeadline = []string{
 	analysis.SeriesHighJudgeBad, analysis.SeriesHarmfulRate, analysis.SeriesCosGoodBad, analysis.SeriesProbeAccVerdict,
 }
 
-// printComparison prints the groups, the final performance, the
-// probability of improvement and the headline metrics over training.
-func printComparison(e *Env, st *analysis.Study, cmp *analysis.Comparison) error {
-	w := e.Stdout
+// printFinal prints the groups, the final performance and the probability
+// of improvement.
+func printFinal(w io.Writer, st *analysis.Study, cmp *analysis.Comparison) error {
 	for _, g := range cmp.Groups {
 		fmt.Fprintf(w, "group %s: %d run(s): %v\n", g.Name, len(g.Runs), g.Runs)
 	}
@@ -186,9 +186,17 @@ func printComparison(e *Env, st *analysis.Study, cmp *analysis.Comparison) error
 	}
 	if len(cmp.Improvements) > 0 {
 		fmt.Fprintln(w, "\nProbability of improvement P(x > y) of final performance")
-		if err := emit(w, "", cmp.Improvements, nil); err != nil {
-			return err
-		}
+		return emit(w, "", cmp.Improvements, nil)
+	}
+	return nil
+}
+
+// printComparison prints the groups, the final performance, the
+// probability of improvement and the headline metrics over training.
+func printComparison(e *Env, st *analysis.Study, cmp *analysis.Comparison) error {
+	w := e.Stdout
+	if err := printFinal(w, st, cmp); err != nil {
+		return err
 	}
 	var rows []analysis.CompareRow
 	for _, m := range compareHeadline {

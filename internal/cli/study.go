@@ -194,19 +194,8 @@ type studyChange struct {
 func printStudySummary(e *Env, st *analysis.Study, cmp *analysis.Comparison) error {
 	w := e.Stdout
 	fmt.Fprintln(w)
-	for _, g := range cmp.Groups {
-		fmt.Fprintf(w, "group %s: %d run(s): %v\n", g.Name, len(g.Runs), g.Runs)
-	}
-	fmt.Fprintf(w, "seed %d; intervals: 95%% percentile bootstrap over runs, %d resamples\n\n", st.Seed, st.Options.Bootstrap.Resamples)
-	fmt.Fprintln(w, "Final performance (last evaluation): IQM over runs, stratified bootstrap interval")
-	if err := emit(w, "", cmp.Final, nil); err != nil {
+	if err := printFinal(w, st, cmp); err != nil {
 		return err
-	}
-	if len(cmp.Improvements) > 0 {
-		fmt.Fprintln(w, "\nProbability of improvement P(x > y) of final performance")
-		if err := emit(w, "", cmp.Improvements, nil); err != nil {
-			return err
-		}
 	}
 	var rows []studyChange
 	for _, g := range cmp.Groups {
