@@ -12,6 +12,7 @@ import (
 	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/gradcouple/gradcouple/internal/pqguard"
+	"github.com/gradcouple/gradcouple/internal/pqnum"
 )
 
 // valueBatch is the number of values decoded per call into parquet-go.
@@ -59,6 +60,10 @@ type pqColumn struct {
 	vals   []parquet.Value // scratch for decoded values
 	last   string
 	intern map[string]string
+	// decimal is set for a float32 column stored as DECIMAL(p,s), which num
+	// decodes with its scale.
+	decimal bool
+	num     pqnum.Column
 }
 
 func corrupt(name string, format string, args ...any) *ValidationError {
@@ -151,6 +156,10 @@ func (p *parquetFile) mapColumns(skipPrompt bool) error {
 			continue
 		}
 		pc := &pqColumn{f: f, leaf: c.Index(), vals: make([]parquet.Value, valueBatch)}
+		if f.kind == kindFloat32 && c.Type().Kind() != parquet.Float {
+			pc.num, _ = pqnum.Of(c.Type()) // checkColumnType accepted it as a DECIMAL
+			pc.decimal = true
+		}
 		if f.kind == kindString && i != fieldPrompt {
 			pc.intern = make(map[string]string)
 		}
@@ -164,7 +173,9 @@ func (p *parquetFile) mapColumns(skipPrompt bool) error {
 
 // checkColumnType returns why c cannot hold values of kind k, or "". Columns
 // may be optional (as DuckDB and pyarrow write them) as long as they hold no
-// nulls; narrower integer annotations are accepted for integer columns.
+// nulls; narrower integer annotations are accepted for integer columns, and
+// DECIMAL(p,s) columns (as DuckDB writes a numeric literal) for float columns,
+// read with their scale and rounded once to float32.
 func checkColumnType(c *parquet.Column, k kind) string {
 	if !c.Leaf() {
 		return fmt.Sprintf("is a group of %d columns, want %s", len(c.Columns()), k)
@@ -210,6 +221,12 @@ func checkColumnType(c *parquet.Column, k kind) string {
 			return bad
 		}
 	case kindFloat32:
+		if _, ok := lt.(*format.DecimalType); ok {
+			if _, err := pqnum.Of(t); err != nil {
+				return bad + ": " + err.Error()
+			}
+			return ""
+		}
 		if t.Kind() != parquet.Float || lt != nil {
 			return bad
 		}
@@ -382,6 +399,14 @@ func (c *pqColumn) assign(dst []Record, vals []parquet.Value) (int, string) {
 			}
 			*f.bl(&dst[j]) = v.Boolean()
 		case kindFloat32:
+			if c.decimal {
+				x, err := c.num.Float32(*v)
+				if err != nil {
+					return j, err.Error()
+				}
+				*f.f32(&dst[j]) = x
+				continue
+			}
 			if v.Kind() != parquet.Float {
 				return j, "corrupt value of kind " + v.Kind().String()
 			}
