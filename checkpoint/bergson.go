@@ -23,26 +23,36 @@ import (
 // bergson/data.py: create_index and load_gradients). A store is a directory
 // with
 //
-//	gradients.bin  num_grads records of itemsize bytes, no header: a NumPy
-//	               structured memmap, one field per module, each field
-//	               (size,) elements of the base dtype, in module order
-//	info.json      {"num_grads": N,
-//	                "dtype": {"names": [module, ...],
-//	                          "formats": ["(size,)<f2", ...],
-//	                          "itemsize": bytes per record},
+//	gradients.bin  num_grads rows, no header: a C-order (num_grads, sum of
+//	               sizes) matrix of base_dtype, each row the concatenation of
+//	               the modules' gradients of one item, in grad_sizes order
+//	info.json      {"attribute_tokens": false,
+//	                "num_items": N,
+//	                "num_grads": N,
 //	                "grad_sizes": {module: size, ...},
 //	                "base_dtype": "float16"}
 //
-// base_dtype is numpy's dtype name in recent releases ("float16", "float32",
-// "bfloat16" through ml_dtypes) and its str in older ones ("<f2"); the
-// formats always carry the str, which for ml_dtypes' bfloat16 is "<V2".
-// load_gradients(structured=False) views the same bytes as an (N, sum of
-// sizes) matrix of base_dtype, which is how they are read here: row n is the
-// concatenation of the modules' gradients of item n. Sharded runs
-// (bergson/distributed: run_path/shards/00000-of-00064/...) are read as the
-// concatenation of their published shards. Per-token stores
-// ("token_attributions": true, token_gradients.bin) are not per-sample
-// gradients and are refused.
+// That is the form create_index has written since July 2026 (bergson
+// v0.11, "removed structured-dtype layout"). Earlier releases wrote no
+// attribute_tokens or num_items but a NumPy structured dtype
+//
+//	"dtype": {"names": [module, ...], "formats": ["(size,)<f2", ...],
+//	          "itemsize": bytes per record}
+//
+// describing the same bytes as num_grads records of one field per module
+// (itemsize may exceed the fields when a record is padded), and some only
+// that, without base_dtype. Both forms are read: the module order and sizes
+// come from dtype when present, from grad_sizes (in the file's key order)
+// otherwise, and the element type from base_dtype or the formats, which must
+// agree when both are given. base_dtype is numpy's dtype name in recent
+// releases ("float16", "float32", "bfloat16" through ml_dtypes) and its str
+// in older ones ("<f2"); the formats always carry the str, which for
+// ml_dtypes' bfloat16 is "<V2". Sharded runs (bergson/distributed:
+// run_path/shards/00000-of-00064/...) are read as the concatenation of their
+// published shards. Per-token stores (create_token_index: "attribute_tokens":
+// true with offsets.npy; "token_attributions": true and token_gradients.bin
+// in older releases) hold one gradient per token, not per sample, and are
+// refused.
 
 // Bergson file names.
 const (
@@ -103,11 +113,14 @@ func bergsonDType(s string) (DType, error) {
 
 var bergsonFormat = regexp.MustCompile(`^\((\d{1,15}),?\)([<=|][fV]\d)$`)
 
-// ParseBergsonInfo parses and checks a Bergson info.json (name is the file
-// name used in errors): num_grads a non-negative integer; dtype with names
-// and formats of equal length (at least one module), each format "(size,)"
-// followed by one shared base dtype that agrees with base_dtype, and an
-// itemsize at least the record's bytes; grad_sizes, when present, giving each
+// ParseBergsonInfo parses and checks a Bergson info.json of either form
+// (name is the file name used in errors): num_grads a non-negative integer
+// (num_items, when present, equal to it); not a per-token store; the modules
+// from dtype (names and formats of equal length, at least one module, each
+// format "(size,)" followed by one shared base dtype that agrees with
+// base_dtype, and an itemsize at least the record's bytes) or, without
+// dtype, from grad_sizes (at least one module, in the file's order) with
+// base_dtype required; grad_sizes, when present with dtype, giving each
 // module its format's size. Every problem is a *ValidationError naming the
 // file and the field; no input makes it panic.
 func ParseBergsonInfo(data []byte, name string) (BergsonInfo, error) {
@@ -120,14 +133,16 @@ func ParseBergsonInfo(data []byte, name string) (BergsonInfo, error) {
 	}
 	var raw struct {
 		NumGrads *json.Number `json:"num_grads"`
+		NumItems *json.Number `json:"num_items"`
 		DType    *struct {
 			Names    []string     `json:"names"`
 			Formats  []string     `json:"formats"`
 			ItemSize *json.Number `json:"itemsize"`
 		} `json:"dtype"`
-		GradSizes   map[string]json.Number `json:"grad_sizes"`
-		BaseDType   string                 `json:"base_dtype"`
-		TokenAttrib bool                   `json:"token_attributions"`
+		GradSizes   json.RawMessage `json:"grad_sizes"`
+		BaseDType   string          `json:"base_dtype"`
+		TokenAttrib bool            `json:"token_attributions"`
+		AttribToks  any             `json:"attribute_tokens"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -137,8 +152,15 @@ func ParseBergsonInfo(data []byte, name string) (BergsonInfo, error) {
 	if dec.More() {
 		return bad("", ErrHeader, "unexpected data after the JSON object")
 	}
+	switch raw.AttribToks {
+	case nil, false:
+	case true:
+		return bad("attribute_tokens", ErrHeader, "true: a per-token store (create_token_index, rows located by offsets.npy) holds one gradient per token, not per sample; build the index without --attribute_tokens")
+	default:
+		return bad("attribute_tokens", ErrHeader, "%v is not true or false", raw.AttribToks)
+	}
 	if raw.TokenAttrib {
-		return bad("token_attributions", ErrHeader, "a per-token store (token_gradients.bin) holds one gradient per token, not per sample; build the index without --attribute_tokens")
+		return bad("token_attributions", ErrHeader, "true: a per-token store (token_gradients.bin) holds one gradient per token, not per sample; build the index without --attribute_tokens")
 	}
 	count := func(field string, n *json.Number) (int, error) {
 		if n == nil {
@@ -156,8 +178,21 @@ func ParseBergsonInfo(data []byte, name string) (BergsonInfo, error) {
 	if info.NumGrads, err = count("num_grads", raw.NumGrads); err != nil {
 		return BergsonInfo{}, err
 	}
+	if raw.NumItems != nil {
+		items, err := count("num_items", raw.NumItems)
+		if err != nil {
+			return BergsonInfo{}, err
+		}
+		if items != info.NumGrads {
+			return bad("num_items", ErrShape, "%d items but %d gradients: not one gradient per item (a per-token store?)", items, info.NumGrads)
+		}
+	}
+	sizes, err := orderedSizes(raw.GradSizes)
+	if err != nil {
+		return bad("grad_sizes", ErrShape, "%v", err)
+	}
 	if raw.DType == nil {
-		return bad("dtype", ErrHeader, "missing: a structured dtype {names, formats, itemsize} (bergson's create_index writes it)")
+		return parseBergsonFlat(info, sizes, raw.BaseDType, bad)
 	}
 	d := raw.DType
 	if len(d.Names) == 0 || len(d.Names) != len(d.Formats) {
@@ -211,24 +246,99 @@ func ParseBergsonInfo(data []byte, name string) (BergsonInfo, error) {
 	if info.NumGrads > 0 && int64(info.ItemSize) > math.MaxInt64/int64(info.NumGrads) {
 		return bad("num_grads", ErrShape, "num_grads x itemsize overflows")
 	}
-	for k, v := range raw.GradSizes {
-		if !seen[k] {
-			return bad("grad_sizes", ErrShape, "module %q is not in dtype.names", clipText(k, 80))
+	for _, kv := range sizes {
+		if !seen[kv.name] {
+			return bad("grad_sizes", ErrShape, "module %q is not in dtype.names", clipText(kv.name, 80))
 		}
-		s, err := strconv.ParseInt(v.String(), 10, 64)
-		i := slices.IndexFunc(info.Modules, func(m GradModule) bool { return m.Name == k })
-		if err != nil || s != int64(info.Modules[i].Size) {
-			return bad("grad_sizes", ErrShape, "module %q: size %s, its format says %d", clipText(k, 80), clipText(v.String(), 40), info.Modules[i].Size)
+		i := slices.IndexFunc(info.Modules, func(m GradModule) bool { return m.Name == kv.name })
+		if kv.size != int64(info.Modules[i].Size) {
+			return bad("grad_sizes", ErrShape, "module %q: size %d, its format says %d", clipText(kv.name, 80), kv.size, info.Modules[i].Size)
 		}
 	}
-	if raw.GradSizes != nil && len(raw.GradSizes) != len(info.Modules) {
-		return bad("grad_sizes", ErrShape, "%d modules, dtype.names has %d", len(raw.GradSizes), len(info.Modules))
+	if sizes != nil && len(sizes) != len(info.Modules) {
+		return bad("grad_sizes", ErrShape, "%d modules, dtype.names has %d", len(sizes), len(info.Modules))
 	}
 	return info, nil
 }
 
+// parseBergsonFlat completes info from the current form of info.json: the
+// modules from grad_sizes in order, the dtype from base_dtype, records
+// without padding.
+func parseBergsonFlat(info BergsonInfo, sizes []moduleSize, base string, bad func(string, error, string, ...any) (BergsonInfo, error)) (BergsonInfo, error) {
+	if len(sizes) == 0 {
+		return bad("grad_sizes", ErrHeader, "missing or empty, and no dtype: info.json needs grad_sizes {module: size} (bergson's create_index writes it, with base_dtype; releases before July 2026 wrote a structured dtype instead)")
+	}
+	if base == "" {
+		return bad("base_dtype", ErrHeader, "missing, and no structured dtype: the element type of gradients.bin is unknown (bergson's create_index writes base_dtype, e.g. \"float16\")")
+	}
+	dt, err := bergsonDType(base)
+	if err != nil {
+		return bad("base_dtype", ErrDType, "%v", err)
+	}
+	info.DType, info.BaseDType = dt, base
+	off := 0
+	for _, kv := range sizes {
+		if kv.name == "" {
+			return bad("grad_sizes", ErrHeader, "empty module name")
+		}
+		if kv.size > math.MaxInt32 || off > math.MaxInt64/2-int(kv.size) {
+			return bad("grad_sizes", ErrShape, "module sizes overflow")
+		}
+		info.Modules = append(info.Modules, GradModule{Name: kv.name, Offset: off, Size: int(kv.size)})
+		off += int(kv.size)
+	}
+	elem := dt.Bits() / 8
+	if int64(off) > math.MaxInt64/int64(elem) {
+		return bad("grad_sizes", ErrShape, "module sizes overflow")
+	}
+	info.ItemSize = off * elem
+	if info.NumGrads > 0 && int64(info.ItemSize) > math.MaxInt64/int64(info.NumGrads) {
+		return bad("num_grads", ErrShape, "num_grads x row bytes overflows")
+	}
+	return info, nil
+}
+
+// moduleSize is one entry of grad_sizes.
+type moduleSize struct {
+	name string
+	size int64
+}
+
+// orderedSizes parses grad_sizes, a JSON object of non-negative integers,
+// keeping the keys in the file's order (Python dicts keep insertion order,
+// and bergson lays the columns out in it); nil when raw is empty or null.
+func orderedSizes(raw json.RawMessage) ([]moduleSize, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	out := []moduleSize{}
+	err := walkObject(dec, func(key string) error {
+		var n json.Number
+		if err := dec.Decode(&n); err != nil {
+			return fmt.Errorf("module %q: %v", clipText(key, 80), err)
+		}
+		v, err := strconv.ParseInt(n.String(), 10, 64)
+		if err != nil || v < 0 {
+			return fmt.Errorf("module %q: size %q is not a non-negative integer in range", clipText(key, 80), clipText(n.String(), 40))
+		}
+		out = append(out, moduleSize{key, v})
+		return nil
+	}, func(key string) error {
+		return fmt.Errorf("module %q appears twice", clipText(key, 80))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MarshalBergsonInfo writes info as Bergson's create_index does
-// (json.dump(..., indent=2)), with base_dtype as numpy's name ("float32").
+// (json.dump(..., indent=2)): attribute_tokens false, num_items, num_grads,
+// grad_sizes and base_dtype as numpy's name ("float32"), and also the
+// structured dtype of earlier releases, so that Bergson before and after
+// July 2026 both read the store.
 func MarshalBergsonInfo(info BergsonInfo) ([]byte, error) {
 	var str, nm string
 	switch info.DType {
@@ -245,7 +355,7 @@ func MarshalBergsonInfo(info BergsonInfo) ([]byte, error) {
 	}
 	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
 	var b strings.Builder
-	fmt.Fprintf(&b, "{\n  \"num_grads\": %d,\n  \"dtype\": {\n    \"names\": [\n", info.NumGrads)
+	fmt.Fprintf(&b, "{\n  \"attribute_tokens\": false,\n  \"num_items\": %d,\n  \"num_grads\": %d,\n  \"dtype\": {\n    \"names\": [\n", info.NumGrads, info.NumGrads)
 	for i, m := range info.Modules {
 		b.WriteString("      " + q(m.Name) + sep(i, len(info.Modules)))
 	}
@@ -485,7 +595,9 @@ func (s *bergsonStore) ReadRows(dst []float32, lo, hi int) error {
 			}
 			for k := range chunk {
 				out := dst[(r-lo+k)*s.d : (r-lo+k+1)*s.d]
-				decodeFloats(out, buf[k*item:k*item+s.d*elem], s.dtype, false)
+				if err := decodeFinite(out, buf[k*item:k*item+s.d*elem], s.dtype, false, s.d, r-p.row+k, filepath.Join(p.dir, BergsonGradientsFile), ""); err != nil {
+					return err
+				}
 			}
 			r += chunk
 		}

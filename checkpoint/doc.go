@@ -33,12 +33,15 @@
 // Per-sample gradients computed elsewhere, or exported for other tools
 // (DESIGN.md §3.3), are N x D matrices read in row chunks through
 // GradStore (OpenGradStore): EleutherAI Bergson indexes (gradients.bin +
-// info.json, a NumPy structured memmap with one field per module, or the
+// info.json with grad_sizes and base_dtype as create_index writes it today,
+// or with the structured dtype of releases before July 2026; or the
 // published shards of a sharded run; ParseBergsonInfo, WriteBergsonDir),
 // NumPy .npy files (versions 1.0 to 3.0, float16/32/64, C order;
 // ReadNPYHeader, NPYHeaderBytes) and a 2-D tensor of a safetensors file.
 // F16 and BF16 are converted exactly; AppendFloats writes F32, F16 or BF16
-// rounded to nearest even, as numpy and PyTorch do.
+// rounded to nearest even, as numpy and PyTorch do. A NaN or an infinity in
+// the rows read is a *NonFiniteError naming the file, the row and the
+// column.
 //
 // # Bad input
 //

@@ -71,3 +71,44 @@ func (e *ValidationError) Unwrap() error { return e.Err }
 
 // BadInput reports that the error is about the input data (exit status 2).
 func (e *ValidationError) BadInput() bool { return true }
+
+// ErrChecksum: a file of a checkpoint directory does not have the SHA-256
+// its checksum manifest (SHA256SUMS) records, or the manifest is malformed.
+var ErrChecksum = errors.New("checksum mismatch")
+
+// NonFiniteError is a NaN or an infinity in a matrix of floats read from a
+// file: a gradient store, or a tile of a Gram shard. Row and Col are 0-based,
+// as numpy indexes the matrix (g[Row, Col]). It wraps ErrValue.
+type NonFiniteError struct {
+	File   string
+	Tensor string // the tensor of a safetensors file; empty otherwise
+	Row    int
+	Col    int
+	Value  float64
+}
+
+// Error formats the error as "FILE: tensor T: row R, column C: VALUE ...".
+func (e *NonFiniteError) Error() string {
+	s := e.File
+	if e.Tensor != "" {
+		s += ": tensor " + strconv.Quote(e.Tensor)
+	}
+	return s + ": row " + strconv.Itoa(e.Row) + ", column " + strconv.Itoa(e.Col) +
+		" (0-based): " + strconv.FormatFloat(e.Value, 'g', -1, 64) + ", but every value must be finite"
+}
+
+// Unwrap returns ErrValue.
+func (e *NonFiniteError) Unwrap() error { return ErrValue }
+
+// BadInput reports that the error is about the input data (exit status 2).
+func (e *NonFiniteError) BadInput() bool { return true }
+
+// firstNonFiniteRow returns the first non-finite value of the rows of d
+// columns in v as (row, column) relative to v, or (-1, -1).
+func firstNonFiniteRow(v []float32, d int) (int, int) {
+	i := firstNonFinite32(v)
+	if i < 0 || d <= 0 {
+		return -1, -1
+	}
+	return i / d, i % d
+}

@@ -1,10 +1,12 @@
 package checkpoint
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -40,8 +42,11 @@ type GradStore interface {
 	Modules() []GradModule
 	// ReadRows reads rows [lo, hi) as float32 into dst (len (hi-lo)*Cols,
 	// row-major): F32 bit for bit, F16 and BF16 exactly, F64 rounded to
-	// nearest. A file that shrank since it was opened is a *ValidationError
-	// wrapping ErrTruncated. Rows out of range or a wrong len(dst) panic.
+	// nearest. A NaN or an infinity (or an F64 value beyond the float32
+	// range) is a *NonFiniteError naming the file, the row and the column;
+	// dst then holds the rows read so far. A file that shrank since it was
+	// opened is a *ValidationError wrapping ErrTruncated. Rows out of range
+	// or a wrong len(dst) panic.
 	ReadRows(dst []float32, lo, hi int) error
 	Close() error
 }
@@ -152,13 +157,36 @@ func (s *npyStore) ReadRows(dst []float32, lo, hi int) error {
 	elem := s.h.DType.Bits() / 8
 	return readRowChunks(dst, lo, hi, s.d, elem, &s.buf, func(b []byte, r int) error {
 		return readAtFull(s.f, b, s.h.DataOffset+int64(r)*int64(s.d*elem), s.name)
-	}, func(out []float32, b []byte) { decodeFloats(out, b, s.h.DType, s.h.BigEndian) })
+	}, func(out []float32, b []byte, r int) error {
+		return decodeFinite(out, b, s.h.DType, s.h.BigEndian, s.d, r, s.name, "")
+	})
+}
+
+// decodeFinite decodes the rows of d columns in b, the first of which is
+// row r of the store, into out (decodeFloats) and returns a
+// *NonFiniteError for the first value that is not finite as float32.
+func decodeFinite(out []float32, b []byte, dt DType, big bool, d, r int, file, tensor string) error {
+	decodeFloats(out, b, dt, big)
+	i, j := firstNonFiniteRow(out, d)
+	if i < 0 {
+		return nil
+	}
+	v := float64(out[i*d+j])
+	if dt == F64 { // report the value in the file, which may be finite beyond float32
+		k := 8 * (i*d + j)
+		if big {
+			v = math.Float64frombits(binary.BigEndian.Uint64(b[k:]))
+		} else {
+			v = math.Float64frombits(binary.LittleEndian.Uint64(b[k:]))
+		}
+	}
+	return &NonFiniteError{File: file, Tensor: tensor, Row: r + i, Col: j, Value: v}
 }
 
 // readRowChunks reads rows [lo, hi) of d elements of elem bytes in chunks of
 // about readChunk bytes: read fills a chunk's bytes from row r on, decode
-// converts them.
-func readRowChunks(dst []float32, lo, hi, d, elem int, buf *[]byte, read func(b []byte, r int) error, decode func(out []float32, b []byte)) error {
+// converts them (and may refuse them).
+func readRowChunks(dst []float32, lo, hi, d, elem int, buf *[]byte, read func(b []byte, r int) error, decode func(out []float32, b []byte, r int) error) error {
 	row := d * elem
 	if row == 0 {
 		return nil
@@ -173,7 +201,9 @@ func readRowChunks(dst []float32, lo, hi, d, elem int, buf *[]byte, read func(b 
 		if err := read(b, r); err != nil {
 			return err
 		}
-		decode(dst[(r-lo)*d:(r-lo+k)*d], b)
+		if err := decode(dst[(r-lo)*d:(r-lo+k)*d], b, r); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -279,5 +309,7 @@ func (s *safetensorsStore) ReadRows(dst []float32, lo, hi int) error {
 	elem := s.ti.DType.Bits() / 8
 	return readRowChunks(dst, lo, hi, s.d, elem, &s.buf, func(b []byte, r int) error {
 		return s.f.readData(s.ti, s.ti.Begin+int64(r)*int64(s.d*elem), b)
-	}, func(out []float32, b []byte) { decodeFloats(out, b, s.ti.DType, false) })
+	}, func(out []float32, b []byte, r int) error {
+		return decodeFinite(out, b, s.ti.DType, false, s.d, r, s.f.Name(), s.ti.Name)
+	})
 }

@@ -57,6 +57,9 @@ func FuzzBergsonInfo(f *testing.F) {
 	f.Add([]byte(`{"num_grads": 2, "dtype": {"names": ["a", "b"], "formats": ["(3,)<f4", "(2,)<f4"], "itemsize": 20}, "grad_sizes": {"a": 3, "b": 2}, "base_dtype": "float32"}`))
 	f.Add([]byte(`{"num_grads": 1, "dtype": {"names": ["x"], "formats": ["(4,)<V2"], "itemsize": 8}, "base_dtype": "<V2"}`))
 	f.Add([]byte(`{"token_attributions": true}`))
+	f.Add([]byte(createIndexInfo(3, testModules, "float16", false, 0)))
+	f.Add([]byte(createIndexInfo(7, testModules, "bfloat16", true, 2)))
+	f.Add([]byte(`{"num_grads": 2, "grad_sizes": {"b": 1, "a": 2, "b": 3}, "base_dtype": "<f8"}`))
 	f.Add([]byte(`{"num_grads": 1e400}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		info, err := ParseBergsonInfo(data, "info.json")

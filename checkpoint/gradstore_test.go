@@ -293,7 +293,7 @@ func TestBergsonMalformed(t *testing.T) {
 	}
 	for _, c := range []struct{ name, info, want string }{
 		{"not json", `{"num_grads": `, "not a Bergson info.json"},
-		{"no dtype", `{"num_grads": 2}`, "dtype: missing"},
+		{"no dtype", `{"num_grads": 2}`, "grad_sizes: missing or empty, and no dtype"},
 		{"negative", strings.Replace(ok, `"num_grads": 2`, `"num_grads": -2`, 1), "num_grads"},
 		{"float count", strings.Replace(ok, `"num_grads": 2`, `"num_grads": 2.5`, 1), "num_grads"},
 		{"huge", strings.Replace(ok, `"num_grads": 2`, `"num_grads": 9223372036854775807`, 1), "overflows"},
@@ -379,6 +379,14 @@ import os; os.makedirs(d + "/idx")
 mm = np.memmap(d + "/idx/gradients.bin", dtype=np.dtype(struct), mode="w+", shape=(5,))
 mm["a.weight"] = g[:, :4]; mm["b.bias"] = g[:, 4:]; mm.flush()
 json.dump({"num_grads": 5, "dtype": struct, "grad_sizes": sizes, "base_dtype": np.dtype(np.float16).name}, open(d + "/idx/info.json", "w"), indent=2)
+# bergson's create_index since v0.11 (July 2026): no structured dtype, a plain (num_grads, D) memmap
+os.makedirs(d + "/idx2")
+with open(d + "/idx2/gradients.bin", "wb") as f:
+    f.truncate(np.dtype(np.float16).itemsize * sum(sizes.values()) * 5)
+with open(d + "/idx2/info.json", "w") as f:
+    json.dump({"attribute_tokens": False, "num_items": 5, "num_grads": 5, "grad_sizes": sizes, "base_dtype": np.dtype(np.float16).name}, f, indent=2)
+mm = np.memmap(d + "/idx2/gradients.bin", dtype=np.float16, mode="r+", shape=(5, sum(sizes.values())))
+mm[:] = g; mm.flush()
 # read ours
 ours = np.load(d + "/ours16.npy"); assert ours.dtype == np.float16 and ours.shape == (5, 7), ours
 assert (ours == g.astype(np.float16)).all()
@@ -407,7 +415,10 @@ print("ok")
 	if err != nil || !strings.Contains(string(out), "ok") {
 		t.Fatalf("python: %v\n%s", err, out)
 	}
-	for _, f := range []string{"f32.npy", "f16.npy", "idx"} {
+	if b, _ := os.ReadFile(filepath.Join(dir, "idx2", BergsonInfoFile)); string(b) != createIndexInfo(5, mods, "float16", false, 0) {
+		t.Errorf("createIndexInfo differs from what create_index writes:\n%s", b)
+	}
+	for _, f := range []string{"f32.npy", "f16.npy", "idx", "idx2"} {
 		s, err := OpenGradStore(filepath.Join(dir, f), GradStoreOptions{})
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
@@ -415,7 +426,7 @@ print("ok")
 		if got := readAllRows(t, s); !slices.Equal(got, g) { // every value is exact in float16
 			t.Errorf("%s: %v", f, got)
 		}
-		if f == "idx" && !slices.Equal(s.Modules(), mods) {
+		if (f == "idx" || f == "idx2") && !slices.Equal(s.Modules(), mods) {
 			t.Errorf("modules %v", s.Modules())
 		}
 		s.Close()
@@ -435,7 +446,13 @@ var gradStoreFixtures = map[string]string{
 	"npy-not-numpy.npy":        "not a .npy file",
 	"bergson-short":            "needs 40",
 	"bergson-big-endian":       "want \"(size,)<f2\"",
-	"bergson-token":            "per-token store",
+	"bergson-token":            "field token_attributions: true: a per-token store",
+	"bergson-attribute-tokens": "field attribute_tokens: true: a per-token store",
+	"bergson-no-base-dtype":    "field base_dtype: missing",
+	"bergson-inf":              "bergson-inf/gradients.bin: row 1, column 7 (0-based): +Inf",
+	"npy-nan.npy":              "row 2, column 1 (0-based): NaN",
+	"npy-f64-overflow.npy":     "row 0, column 3 (0-based): 1e+300",
+	"st-nan.safetensors":       `tensor "grads": row 1, column 0 (0-based): -Inf`,
 	"bergson-missing-shard":    "shard 1 of 2",
 	"bergson-no-info":          "not a Bergson store",
 	"st-ambiguous.safetensors": "name one",
@@ -466,6 +483,43 @@ func writeGradStoreFixtures(t *testing.T, dir string) {
 	put("bergson-big-endian/gradients.bin", make([]byte, 40))
 	put("bergson-token/info.json", []byte(`{"token_attributions": true, "total_tokens": 8, "total_grad_dim": 5, "num_items": 2, "grad_sizes": {"a": 5}, "base_dtype": "float32"}`))
 	put("bergson-token/token_gradients.bin", make([]byte, 160))
+	// As bergson's create_token_index writes it (bergson/data.py): 2 items of
+	// 3 and 4 token rows, rows located by offsets.npy.
+	tokMods := []GradModule{{"a", 0, 5}}
+	put("bergson-attribute-tokens/info.json", []byte(createIndexInfo(7, tokMods, "float32", true, 2)))
+	put("bergson-attribute-tokens/gradients.bin", make([]byte, 7*5*4))
+	offs := npyBytes(1, "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }")
+	for _, o := range []uint64{0, 3, 7} {
+		offs = binary.LittleEndian.AppendUint64(offs, o)
+	}
+	put("bergson-attribute-tokens/offsets.npy", offs)
+	noBase := strings.Replace(createIndexInfo(2, tokMods, "float32", false, 0), ",\n  \"base_dtype\": \"float32\"", "", 1)
+	put("bergson-no-base-dtype/info.json", []byte(noBase))
+	put("bergson-no-base-dtype/gradients.bin", make([]byte, 40))
+	// Non-finite values in valid stores: found when the rows are read.
+	infMods := []GradModule{{"a", 0, 4}, {"b", 4, 4}}
+	inf := make([]float32, 3*8)
+	inf[1*8+7] = float32(math.Inf(1))
+	put("bergson-inf/info.json", []byte(createIndexInfo(3, infMods, "float16", false, 0)))
+	put("bergson-inf/gradients.bin", AppendFloats(nil, inf, F16))
+	nan := make([]float32, 3*2)
+	nan[2*2+1] = float32(math.NaN())
+	hdr, _ := NPYHeaderBytes(F32, []int{3, 2})
+	put("npy-nan.npy", AppendFloats(hdr, nan, F32))
+	hdr, _ = NPYHeaderBytes(F64, []int{2, 4})
+	for i := range 8 {
+		v := float64(i)
+		if i == 3 {
+			v = 1e300 // finite in the file, infinite as float32
+		}
+		hdr = binary.LittleEndian.AppendUint64(hdr, math.Float64bits(v))
+	}
+	put("npy-f64-overflow.npy", hdr)
+	ninf := make([]float32, 2*3)
+	ninf[1*3] = float32(math.Inf(-1))
+	var sb bytes.Buffer
+	WriteSafetensors(&sb, []Tensor{F32Tensor("grads", []int{2, 3}, ninf)}, nil)
+	put("st-nan.safetensors", sb.Bytes())
 	put("bergson-missing-shard/shards/00000-of-00002/info.json", []byte(info))
 	put("bergson-missing-shard/shards/00000-of-00002/gradients.bin", make([]byte, 40))
 	put("bergson-no-info/gradients.bin", make([]byte, 40))
@@ -477,22 +531,29 @@ func writeGradStoreFixtures(t *testing.T, dir string) {
 	put("st-int.safetensors", st.Bytes())
 }
 
-// TestMalformedGradStoreFixtures: every malformed store is refused with a
-// *ValidationError naming it and saying why; none panics.
+// TestMalformedGradStoreFixtures: every malformed store is refused, when
+// opened or when its rows are read, with a *ValidationError or a
+// *NonFiniteError naming it and saying why; none panics.
 func TestMalformedGradStoreFixtures(t *testing.T) {
 	dir := filepath.Join("..", "testdata", "gradstores", "malformed")
 	if *update {
 		writeGradStoreFixtures(t, dir)
 	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != len(gradStoreFixtures) {
+		t.Errorf("%d fixtures in %s, %d cases (run go test -update ./checkpoint/)", len(ents), dir, len(gradStoreFixtures))
+	}
 	for name, want := range gradStoreFixtures {
 		path := filepath.Join(dir, name)
 		s, err := OpenGradStore(path, GradStoreOptions{})
-		var ve *ValidationError
 		if err == nil {
+			err = s.ReadRows(make([]float32, s.Rows()*s.Cols()), 0, s.Rows())
 			s.Close()
 		}
-		if !errors.As(err, &ve) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), name) {
-			t.Errorf("%s: %v, want a *ValidationError containing %q", name, err, want)
+		var ve *ValidationError
+		var nf *NonFiniteError
+		if !(errors.As(err, &ve) || errors.As(err, &nf)) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v, want a *ValidationError or *NonFiniteError containing %q", name, err, want)
 		}
 	}
 }
