@@ -3,6 +3,7 @@ package trainer
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -42,10 +43,23 @@ func child(dir, cfgJSON string) int {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		switch {
+		case errors.Is(err, ErrLocked):
+			return childLocked
+		case errors.Is(err, ErrRunExists):
+			return childExists
+		}
 		return 1
 	}
 	return 0
 }
+
+// Exit statuses of a child refused by another trainer's lock or by the run
+// another trainer has left in the directory.
+const (
+	childLocked = 3
+	childExists = 4
+)
 
 // startChild starts this test binary as a trainer on dir (resuming when cfg
 // is nil).

@@ -98,6 +98,8 @@ type trainer struct {
 // and trains it to the end. Every iteration is committed to the run
 // directory as it finishes (see the package documentation), so an
 // interrupted Run is continued with Resume. ctx cancels between stages.
+// Run and Resume hold the directory's lock (LockFile) while they work: a
+// second trainer on the same directory fails at once with ErrLocked.
 func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	if cfg.Run == "" {
 		cfg.Run = filepath.Base(filepath.Clean(opts.Dir))
@@ -105,21 +107,24 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	empty, err := isEmptyDir(opts.Dir)
+	// The lock first, so that of two trainers started at once on the same
+	// directory one is refused, naming the other, and neither sees the
+	// other's files half-made.
+	lock, err := lockRun(opts.Dir, opts.now())
 	if err != nil {
 		return nil, err
 	}
-	if !empty {
+	defer lock.release()
+	if empty, err := isEmptyDir(opts.Dir); err != nil {
+		return nil, err
+	} else if !empty {
 		return nil, fmt.Errorf("%w: %s (resume it, or choose another directory)", ErrRunExists, opts.Dir)
 	}
 	if err := clean(opts.Dir, 0, -1); err != nil { // an interrupted first run.json
 		return nil, err
 	}
-	// run.json first: until it exists the directory holds nothing, so an
-	// interrupted start can simply be started again.
-	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
-		return nil, err
-	}
+	// run.json first: until it exists the directory holds nothing but the
+	// lock, so an interrupted start can simply be started again.
 	man := &Manifest{Format: FormatVersion, Version: opts.Version, Run: cfg.Run, Env: cfg.Env, Algo: cfg.Algo,
 		Seed: cfg.Seed, Preset: opts.Preset, Config: cfg, Started: opts.now()}
 	if err := writeManifest(opts.Dir, man); err != nil {
@@ -144,6 +149,15 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 // equals that of an uninterrupted run (up to run.json's wall-clock fields
 // and timing.jsonl).
 func Resume(ctx context.Context, opts Options) (*Result, error) {
+	if _, err := os.Stat(opts.Dir); err != nil { // create no directory to lock
+		_, err := ReadManifest(opts.Dir)
+		return nil, err
+	}
+	lock, err := lockRun(opts.Dir, opts.now())
+	if err != nil {
+		return nil, err
+	}
+	defer lock.release()
 	man, err := ReadManifest(opts.Dir)
 	if err != nil {
 		return nil, err

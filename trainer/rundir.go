@@ -253,8 +253,8 @@ func clean(dir string, keep, keepCkpt int) error {
 	return nil
 }
 
-// isEmptyDir reports whether dir is missing or holds nothing but the
-// temporary file of an interrupted first write of run.json.
+// isEmptyDir reports whether dir is missing or holds nothing but its lock
+// file and the temporary file of an interrupted first write of run.json.
 func isEmptyDir(dir string) (bool, error) {
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -264,7 +264,7 @@ func isEmptyDir(dir string) (bool, error) {
 		return false, err
 	}
 	for _, e := range ents {
-		if !strings.HasPrefix(e.Name(), "."+ManifestFile+".tmp-") {
+		if e.Name() != LockFile && !strings.HasPrefix(e.Name(), "."+ManifestFile+".tmp-") {
 			return false, nil
 		}
 	}

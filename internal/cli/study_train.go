@@ -137,6 +137,9 @@ func trainOne(ctx context.Context, p plannedRun, tag string, say func(string, ..
 	default:
 		return badInput(err)
 	}
+	if errors.Is(err, trainer.ErrLocked) || errors.Is(err, trainer.ErrConfig) {
+		return badInput(err)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", p.Dir, err)
 	}

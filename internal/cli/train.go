@@ -246,7 +246,7 @@ func runTrain(ctx context.Context, opts TrainOptions, e *Env) error {
 	}
 	pr.done()
 	if err != nil {
-		if errors.Is(err, trainer.ErrConfig) || errors.Is(err, trainer.ErrRunExists) || errors.Is(err, trainer.ErrNoRun) || errors.Is(err, trainer.ErrRunDir) {
+		if errors.Is(err, trainer.ErrConfig) || errors.Is(err, trainer.ErrRunExists) || errors.Is(err, trainer.ErrLocked) || errors.Is(err, trainer.ErrNoRun) || errors.Is(err, trainer.ErrRunDir) {
 			return badInput(err)
 		}
 		if errors.Is(err, context.Canceled) {
