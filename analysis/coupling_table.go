@@ -13,9 +13,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gradcouple/gradcouple/internal/pqguard"
+	"github.com/gradcouple/gradcouple/internal/pqnum"
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
 )
 
 // Tables of samples made elsewhere (the --samples of an external gradient
@@ -317,12 +320,23 @@ func (t *looseTable) readParquet(r io.ReaderAt, size int64) (err error) {
 	flat := make([]bool, len(leaves))
 	byIndex := map[int]string{}
 	kinds := map[string]parquet.Kind{}
+	// Numbers are decoded by their logical type: a DECIMAL(p,s) is u*10^-s,
+	// not its stored integer u; an unsigned integer is unsigned.
+	nums := map[string]pqnum.Column{}
 	for i, path := range leaves {
 		leaf, ok := schema.Lookup(path...)
 		flat[i] = ok && leaf.MaxRepetitionLevel == 0
 		if ok && flat[i] && len(path) == 1 {
 			byIndex[leaf.ColumnIndex] = path[0]
-			kinds[path[0]] = leaf.Node.Type().Kind()
+			typ := leaf.Node.Type()
+			kinds[path[0]] = typ.Kind()
+			if c, err := pqnum.Of(typ); err == nil {
+				nums[path[0]] = c
+			} else if l := typ.LogicalType(); l != nil {
+				if _, dec := l.Value.(*format.DecimalType); dec {
+					return &TableError{File: t.file, Column: path[0], Msg: fmt.Sprintf("cannot read column of type %s: %v", pqnum.Describe(typ), err)}
+				}
+			}
 		}
 	}
 	for gi := range f.Metadata().RowGroups {
@@ -356,6 +370,19 @@ func (t *looseTable) readParquet(r io.ReaderAt, size int64) (err error) {
 					if !ok || v.IsNull() {
 						continue
 					}
+					if num, ok := nums[name]; ok {
+						if i, ok := num.Int64(v); ok {
+							cells[name] = i
+							continue
+						}
+						x, err := num.Float64(v)
+						if err != nil {
+							rr.Close()
+							return t.errorf(t.n, name, "%v", err)
+						}
+						cells[name] = x
+						continue
+					}
 					switch kinds[name] {
 					case parquet.Boolean:
 						cells[name] = v.Boolean()
@@ -368,7 +395,12 @@ func (t *looseTable) readParquet(r io.ReaderAt, size int64) (err error) {
 					case parquet.Double:
 						cells[name] = v.Double()
 					case parquet.ByteArray, parquet.FixedLenByteArray:
-						cells[name] = strings.ToValidUTF8(string(v.ByteArray()), "\uFFFD")
+						b := v.ByteArray()
+						if !utf8.Valid(b) {
+							rr.Close()
+							return t.errorf(t.n, name, "not valid UTF-8 text")
+						}
+						cells[name] = string(b)
 					}
 				}
 				if err := t.addRow(cells); err != nil {

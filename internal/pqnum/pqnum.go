@@ -235,3 +235,26 @@ func parseScaled(digits string, scale int32, bits int) (float64, error) {
 	}
 	return x, nil
 }
+
+// Int64 returns the value v of an INT32 or INT64 column (not a DECIMAL)
+// exactly, honouring the unsigned flag. It reports false for other columns,
+// null values, values of another physical type and a UINT64 above
+// math.MaxInt64.
+func (c Column) Int64(v parquet.Value) (int64, bool) {
+	if c.decimal || v.IsNull() || v.Kind() != c.kind {
+		return 0, false
+	}
+	switch c.kind {
+	case parquet.Int32:
+		if c.unsigned {
+			return int64(uint32(v.Int32())), true
+		}
+		return int64(v.Int32()), true
+	case parquet.Int64:
+		if c.unsigned && v.Int64() < 0 {
+			return 0, false
+		}
+		return v.Int64(), true
+	}
+	return 0, false
+}

@@ -132,3 +132,22 @@ func TestIntegerFractional(t *testing.T) {
 		}
 	}
 }
+
+func TestInt64(t *testing.T) {
+	u64, _ := Of(parquet.Uint(64).Type())
+	if _, ok := u64.Int64(parquet.Int64Value(-1)); ok {
+		t.Error("UINT64 max fits int64")
+	}
+	u32, _ := Of(parquet.Uint(32).Type())
+	if x, ok := u32.Int64(parquet.Int32Value(-1)); !ok || x != math.MaxUint32 {
+		t.Errorf("UINT32 max: %v %v", x, ok)
+	}
+	i64, _ := Of(parquet.Int64Type)
+	if x, ok := i64.Int64(parquet.Int64Value(math.MinInt64)); !ok || x != math.MinInt64 {
+		t.Errorf("INT64 min: %v %v", x, ok)
+	}
+	dec, _ := Of(parquet.Decimal(0, 9, parquet.Int32Type).Type())
+	if _, ok := dec.Int64(parquet.Int32Value(1)); ok {
+		t.Error("DECIMAL read by Int64")
+	}
+}
