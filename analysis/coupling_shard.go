@@ -276,7 +276,9 @@ type shardFile struct {
 // and plan, assembles the dense Gram (coupling.TileBlock.Put: bit for bit the
 // unsharded Gram) and computes the Gram-based statistics: the group means the
 // shards carry, and harmful coupling from the Gram. Anything inconsistent is
-// a *TableError naming the file.
+// a *TableError naming the file; a NaN or an infinity in a tile, the
+// advantages or the squared norms is a *checkpoint.NonFiniteError naming the
+// file, the tensor and the row and column (of the whole Gram for a tile).
 func MergeShards(paths []string, opts MergeOptions) (*MergeReport, error) {
 	groups := map[string][]*shardFile{}
 	var order []string
@@ -423,6 +425,10 @@ func mergeGroup(files []*shardFile, opts MergeOptions) (CouplingRow, string, err
 			if len(shape) != 2 || shape[0] != r1-r0 || shape[1] != c1-c0 {
 				return bad(f, "tile %s has shape %v, want [%d %d]", name, shape, r1-r0, c1-c0)
 			}
+			if i := firstNonFinite(v); i >= 0 {
+				w := c1 - c0
+				return CouplingRow{}, "", &checkpoint.NonFiniteError{File: f.path, Tensor: name, Row: r0 + i/w, Col: c0 + i%w, Value: float64(v[i])}
+			}
 			coupling.TileBlock{Tile: t, Row: r0, Col: c0, Rows: r1 - r0, Cols: c1 - c0, Data: v}.Put(k, n)
 			delete(want, t)
 			delete(expect, t)
@@ -441,6 +447,14 @@ func mergeGroup(files []*shardFile, opts MergeOptions) (CouplingRow, string, err
 		adv[i] = math.Float64frombits(binary.LittleEndian.Uint64(fixed["advantages"][8*i:]))
 		norms[i] = math.Float64frombits(binary.LittleEndian.Uint64(fixed["sqnorms"][8*i:]))
 		states[i] = int(int64(binary.LittleEndian.Uint64(fixed["states"][8*i:])))
+		for _, c := range []struct {
+			name string
+			v    float64
+		}{{"advantages", adv[i]}, {"sqnorms", norms[i]}} {
+			if math.IsNaN(c.v) || math.IsInf(c.v, 0) {
+				return CouplingRow{}, "", &checkpoint.NonFiniteError{File: first.path, Tensor: c.name, Row: i, Col: 0, Value: c.v}
+			}
+		}
 	}
 	row := emptyRow(m.Source.Run, m.Source.Iteration, n, m.Dim)
 	row.Seconds = math.NaN()
@@ -466,6 +480,16 @@ func mergeGroup(files []*shardFile, opts MergeOptions) (CouplingRow, string, err
 		}
 	}
 	return row, gram, nil
+}
+
+// firstNonFinite returns the index of the first NaN or infinity in v, or -1.
+func firstNonFinite(v []float32) int {
+	for i, x := range v {
+		if x-x != 0 { // NaN or ±Inf
+			return i
+		}
+	}
+	return -1
 }
 
 func nanEqual(a, b []float64) bool {

@@ -450,7 +450,7 @@ var gradStoreFixtures = map[string]string{
 	"bergson-attribute-tokens": "field attribute_tokens: true: a per-token store",
 	"bergson-no-base-dtype":    "field base_dtype: missing",
 	"bergson-inf":              "bergson-inf/gradients.bin: row 1, column 7 (0-based): +Inf",
-	"npy-nan.npy":              "row 2, column 1 (0-based): NaN",
+	"npy-nan.npy":              "row 1, column 1 (0-based): NaN",
 	"npy-f64-overflow.npy":     "row 0, column 3 (0-based): 1e+300",
 	"st-nan.safetensors":       `tensor "grads": row 1, column 0 (0-based): -Inf`,
 	"bergson-missing-shard":    "shard 1 of 2",
@@ -498,13 +498,14 @@ func writeGradStoreFixtures(t *testing.T, dir string) {
 	put("bergson-no-base-dtype/gradients.bin", make([]byte, 40))
 	// Non-finite values in valid stores: found when the rows are read.
 	infMods := []GradModule{{"a", 0, 4}, {"b", 4, 4}}
-	inf := make([]float32, 3*8)
+	// Two rows each, so that cmd tests can label them with a two-row table.
+	inf := make([]float32, 2*8)
 	inf[1*8+7] = float32(math.Inf(1))
-	put("bergson-inf/info.json", []byte(createIndexInfo(3, infMods, "float16", false, 0)))
+	put("bergson-inf/info.json", []byte(createIndexInfo(2, infMods, "float16", false, 0)))
 	put("bergson-inf/gradients.bin", AppendFloats(nil, inf, F16))
-	nan := make([]float32, 3*2)
-	nan[2*2+1] = float32(math.NaN())
-	hdr, _ := NPYHeaderBytes(F32, []int{3, 2})
+	nan := make([]float32, 2*2)
+	nan[1*2+1] = float32(math.NaN())
+	hdr, _ := NPYHeaderBytes(F32, []int{2, 2})
 	put("npy-nan.npy", AppendFloats(hdr, nan, F32))
 	hdr, _ = NPYHeaderBytes(F64, []int{2, 4})
 	for i := range 8 {
