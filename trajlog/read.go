@@ -83,8 +83,9 @@ type Reader struct {
 //   - a file (.parquet or .jsonl);
 //   - a directory: its *.parquet and *.jsonl files (not recursive, hidden
 //     files skipped); if it has a logs subdirectory, as a run directory
-//     does (DESIGN.md §3.2), that subdirectory is read instead, so that
-//     run.json and metrics.jsonl are not taken for step records;
+//     does (DESIGN.md §3.2), that subdirectory's iter-NNNNNN.parquet (or
+//     .jsonl) files are read instead, so that run.json, metrics.jsonl and
+//     files dropped into logs/ are not taken for step records;
 //   - a glob (filepath.Match syntax): the matching .parquet and .jsonl
 //     files, and matching directories read as above.
 //
@@ -377,8 +378,9 @@ func expand(pattern string) ([]string, error) {
 // listDir lists the step-record files of dir, or of dir/logs when that is a
 // directory.
 func listDir(dir string) ([]string, error) {
+	runLogs := false // a run's logs/ holds iter-NNNNNN files only; others are not its records
 	if st, err := os.Stat(filepath.Join(dir, "logs")); err == nil && st.IsDir() {
-		dir = filepath.Join(dir, "logs")
+		dir, runLogs = filepath.Join(dir, "logs"), true
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -386,7 +388,7 @@ func listDir(dir string) ([]string, error) {
 	}
 	var files []string
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".") || !isLogName(e.Name()) {
+		if strings.HasPrefix(e.Name(), ".") || !isLogName(e.Name()) || (runLogs && !isIterLog(e.Name())) {
 			continue
 		}
 		p := filepath.Join(dir, e.Name())
@@ -395,6 +397,15 @@ func listDir(dir string) ([]string, error) {
 		}
 	}
 	return files, nil
+}
+
+// isIterLog reports whether name is a run's per-iteration log,
+// iter-NNNNNN.parquet (or .jsonl).
+func isIterLog(name string) bool {
+	n, ok := strings.CutPrefix(name, "iter-")
+	ext := filepath.Ext(n)
+	n = strings.TrimSuffix(n, ext)
+	return ok && (ext == ".parquet" || ext == ".jsonl") && len(n) >= 6 && strings.Trim(n, "0123456789") == ""
 }
 
 func isLogName(name string) bool {
