@@ -20,7 +20,7 @@ func Write(path string, fill func(w io.Writer) error) (err error) {
 	}
 	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("creating temporary file for %s: %w", path, err)
+		return fmt.Errorf("creating %s: %w", path, bare(err))
 	}
 	tmp := f.Name()
 	defer func() {
@@ -29,22 +29,50 @@ func Write(path string, fill func(w io.Writer) error) (err error) {
 			os.Remove(tmp)
 		}
 	}()
-	if err = fill(f); err != nil {
+	if err = fill(&writer{f: f, path: path}); err != nil {
 		return err
 	}
 	if err = f.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", path, err)
+		return fmt.Errorf("syncing %s: %w", path, bare(err))
 	}
 	if err = f.Close(); err != nil {
-		return fmt.Errorf("closing %s: %w", path, err)
+		return fmt.Errorf("closing %s: %w", path, bare(err))
 	}
 	if err = os.Chmod(tmp, 0o644); err != nil {
-		return fmt.Errorf("setting mode of %s: %w", path, err)
+		return fmt.Errorf("setting mode of %s: %w", path, bare(err))
 	}
 	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("renaming into %s: %w", path, err)
+		return fmt.Errorf("renaming into %s: %w", path, bare(err))
 	}
 	return nil
+}
+
+// writer is the temporary file as fill sees it: its errors name the
+// destination, not the temporary name, which means nothing to a user.
+type writer struct {
+	f    *os.File
+	path string
+}
+
+func (w *writer) Write(b []byte) (int, error) {
+	n, err := w.f.Write(b)
+	if err != nil {
+		err = fmt.Errorf("writing %s: %w", w.path, bare(err))
+	}
+	return n, err
+}
+
+// bare strips the temporary file's name from an *os.PathError or
+// *os.LinkError, keeping the cause (errors.Is still matches, e.g.
+// fs.ErrNotExist or syscall.ENOSPC).
+func bare(err error) error {
+	switch e := err.(type) {
+	case *os.PathError:
+		return e.Err
+	case *os.LinkError:
+		return e.Err
+	}
+	return err
 }
 
 // WriteBytes is Write for a byte slice.

@@ -3,8 +3,10 @@ package atomicfile
 import (
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -37,5 +39,36 @@ func TestWriteFailureLeavesNoFile(t *testing.T) {
 	Write(p, func(w io.Writer) error { return errors.New("no") })
 	if _, err := os.Stat(p); !os.IsNotExist(err) {
 		t.Fatalf("stat after failed write: %v, want not-exist", err)
+	}
+}
+
+// TestErrorsNameDestination: no error shows the temporary file's name.
+func TestErrorsNameDestination(t *testing.T) {
+	dir := t.TempDir()
+	// The directory does not exist: creating the temporary file fails.
+	p := filepath.Join(dir, "missing", "out.parquet")
+	err := WriteBytes(p, []byte("x"))
+	if err == nil || strings.Contains(err.Error(), ".tmp-") || !strings.Contains(err.Error(), p) || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing directory: %v", err)
+	}
+	// The destination is a non-empty directory: the rename fails.
+	p = filepath.Join(dir, "taken")
+	if err := os.MkdirAll(filepath.Join(p, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	err = WriteBytes(p, []byte("x"))
+	if err == nil || strings.Contains(err.Error(), ".tmp-") || !strings.Contains(err.Error(), p) {
+		t.Errorf("rename over a directory: %v", err)
+	}
+	// A write error inside fill.
+	p = filepath.Join(dir, "w.bin")
+	err = Write(p, func(w io.Writer) error {
+		ww := w.(*writer)
+		ww.f.Close() // make the next write fail
+		_, err := w.Write([]byte("x"))
+		return err
+	})
+	if err == nil || strings.Contains(err.Error(), ".tmp-") || !strings.Contains(err.Error(), p) {
+		t.Errorf("write error: %v", err)
 	}
 }
