@@ -318,15 +318,26 @@ func (e *FormatError) BadInput() bool { return true }
 // for JSONL, which has no metadata. An empty recs writes a valid parquet file
 // with no rows; for JSONL it is an error, since readers reject empty files.
 func WriteFile(path string, recs []Record, meta Meta) error {
-	format, err := FormatOf(path)
-	if err != nil {
+	if _, err := FormatOf(path); err != nil {
 		return err
 	}
 	if err := checkWrite(path, 1, recs); err != nil {
 		return err
 	}
-	if format == FormatJSONL && len(recs) == 0 {
-		return fmt.Errorf("writing step records to %s: no records (an empty JSONL file is not a valid log; use .parquet)", path)
+	return WriteFileFunc(path, meta, func(write func([]Record) error) error {
+		return write(recs)
+	})
+}
+
+// WriteFileFunc is WriteFile for records produced in batches, so that a log
+// larger than memory can be written: fill calls write for each batch, and
+// only the open row group is held in memory. Errors of write (an invalid
+// record, named by its row over all batches) and of fill abandon the file:
+// path is left as it was. Errors name path, never the temporary file.
+func WriteFileFunc(path string, meta Meta, fill func(write func([]Record) error) error) error {
+	format, err := FormatOf(path)
+	if err != nil {
+		return err
 	}
 	if format == FormatParquet {
 		if _, err := meta.keyValues(); err != nil {
@@ -344,12 +355,23 @@ func WriteFile(path string, recs []Record, meta Meta) error {
 		} else {
 			sw = newJSONLWriter(w, path)
 		}
-		if err := sw.Write(recs); err != nil {
+		var n int64
+		if err := fill(func(recs []Record) error {
+			n += int64(len(recs))
+			return sw.Write(recs)
+		}); err != nil {
 			return err
+		}
+		if format == FormatJSONL && n == 0 {
+			return fmt.Errorf("no records (an empty JSONL file is not a valid log; use .parquet)")
 		}
 		return sw.Close()
 	})
 	if err != nil {
+		var ve *ValidationError
+		if errors.As(err, &ve) {
+			return err
+		}
 		return fmt.Errorf("writing step records to %s: %w", path, err)
 	}
 	return nil

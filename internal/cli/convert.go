@@ -77,45 +77,66 @@ func runConvert(ctx context.Context, opts ConvertOptions, env *Env) error {
 		if err != nil {
 			return &UsageError{Msg: fmt.Sprintf("--format: %v", err)}
 		}
+		if f == adapter.FormatCanonical {
+			return &UsageError{Msg: fmt.Sprintf("--format canonical: %s needs no conversion; the analysis commands read it as it is", opts.Input)}
+		}
 		format = f
 	}
-	if format != "" {
-		detected, err := adapter.Detect(opts.Input)
-		if err != nil {
-			return formatError(err)
-		}
-		if detected != format {
-			return &UsageError{Msg: fmt.Sprintf("convert: %s looks like %s, not %s", opts.Input, detected, format)}
-		}
-	}
-	res, err := adapter.Read(opts.Input, adapter.Options{
+	// Two passes over the log (adapter.Scan, then Emit), so that memory
+	// stays bounded by the number of groups, not by the log's text.
+	log, err := adapter.Scan(opts.Input, adapter.Options{
 		Run: opts.Run, Split: opts.Split, SuccessThreshold: opts.SuccessThreshold, RewardColumns: opts.RewardColumns,
-		Advantage: metrics.AdvantageConfig{NoStd: opts.NoStd},
+		Advantage: metrics.AdvantageConfig{NoStd: opts.NoStd}, Format: format,
 	})
 	if err != nil {
 		return formatError(err)
 	}
-	if err := ctx.Err(); err != nil {
+	if cols, byDefault := log.RewardColumns(); byDefault && len(cols) > 0 {
+		fmt.Fprintf(env.Stderr, "TRL reward columns summed into the outcome (default: every float column): %s\n", strings.Join(cols, ", "))
+		var odd []string
+		for _, c := range cols {
+			if !adapter.LooksLikeReward(c) {
+				odd = append(odd, c)
+			}
+		}
+		if len(odd) > 0 {
+			fmt.Fprintf(env.Stderr, "note: %s does not look like a reward; if it is not one, name the reward columns with --reward-columns %s\n",
+				strings.Join(odd, ", "), strings.Join(likeRewards(cols), ","))
+		}
+	}
+	err = trajlog.WriteFileFunc(opts.Out, trajlog.Meta{Run: log.Run(), Derived: log.Derived()}, func(write func([]trajlog.Record) error) error {
+		return log.Emit(1024, func(recs []trajlog.Record) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return write(recs)
+		})
+	})
+	if err != nil {
 		return err
-	}
-	run := ""
-	if len(res.Records) > 0 {
-		run = res.Records[0].Run
-	}
-	if err := trajlog.WriteFile(opts.Out, res.Records, trajlog.Meta{Run: run, Derived: res.Derived}); err != nil {
-		return err
-	}
-	trajs := map[string]bool{}
-	for i := range res.Records {
-		trajs[fmt.Sprint(res.Records[i].Iteration, "/", res.Records[i].TrajID)] = true
 	}
 	w := env.Stdout
-	fmt.Fprintf(w, "read %s log %s: %d step records, %d trajectories\n", res.Format, opts.Input, len(res.Records), len(trajs))
-	if len(res.Derived) > 0 {
-		fmt.Fprintf(w, "derived (not in the log): %s\n", strings.Join(res.Derived, ", "))
+	fmt.Fprintf(w, "read %s log %s: %d step records, %d trajectories\n", log.Format(), opts.Input, log.Records(), log.Trajectories())
+	if d := log.Derived(); len(d) > 0 {
+		fmt.Fprintf(w, "derived (not in the log): %s\n", strings.Join(d, ", "))
 	}
 	fmt.Fprintf(w, "wrote %s\n", opts.Out)
 	return nil
+}
+
+// likeRewards returns the columns that look like rewards, or all of them
+// when none does (the suggestion must name at least one column).
+func likeRewards(cols []string) []string {
+	var out []string
+	for _, c := range cols {
+		if adapter.LooksLikeReward(c) {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		return cols
+	}
+	return out
 }
 
 // formatError marks the adapters' format errors (unknown, mixed, already

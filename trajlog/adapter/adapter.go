@@ -48,9 +48,14 @@ func ParseFormat(s string) (Format, error) {
 // reported as a *trajlog.ValidationError instead of being buffered.
 const MaxLineBytes = 16 << 20
 
-// MaxFileBytes bounds a log that must be held in memory whole: an rLLM episode
-// file, or a TRL parquet table given to ReadTRL as an io.Reader (1 GiB).
+// MaxFileBytes bounds a TRL parquet table given to ReadTRL as an io.Reader,
+// which must be held in memory whole (1 GiB).
 const MaxFileBytes = 1 << 30
+
+// MaxEpisodeBytes bounds an rLLM episode file, which is parsed whole: the same
+// bound as a verl line (MaxLineBytes), since an episode plays the part of a
+// line.
+const MaxEpisodeBytes = MaxLineBytes
 
 // Options controls how foreign logs map into step records. The zero value
 // gives the defaults written on each field.
@@ -79,9 +84,22 @@ type Options struct {
 	// the same table without marking them; name the reward columns here when a
 	// numeric extra column would otherwise be summed into the outcome.
 	RewardColumns []string
+	// Format reads the log as this format instead of detecting it: a file is
+	// read whatever its name or content, so that a file missing a column gets
+	// an error naming the column; in a directory, the files named as that
+	// format's logs are ({step}.jsonl, completions_{step}.parquet,
+	// episode_*.json). Default "": Detect.
+	Format Format
 }
 
 func (o Options) check() error {
+	switch o.Format {
+	case "", FormatVerl, FormatTRL, FormatRLLM:
+	case FormatCanonical:
+		return fmt.Errorf("adapter: format %s: %w", o.Format, ErrCanonical)
+	default:
+		return fmt.Errorf("adapter: %w %q", ErrUnknownFormat, o.Format)
+	}
 	switch o.Split {
 	case "", trajlog.SplitTrain, trajlog.SplitEvalIn, trajlog.SplitEvalOut:
 		return nil
@@ -229,33 +247,26 @@ func sniffFile(path string) (Format, error) {
 }
 
 // Read reads the foreign rollout log at path (a file or a directory, format
-// from Detect) into step records. Files are read in step order. Bad input gives
-// a *trajlog.ValidationError naming the file, the line or row and the field;
-// canonical logs give an error matching ErrCanonical.
+// from Detect unless Options.Format names it) into step records held in
+// memory. Files are read in step order. Bad input gives a
+// *trajlog.ValidationError naming the file, the line or row and the field;
+// canonical logs give an error matching ErrCanonical. For logs larger than
+// memory use Scan, which streams.
 func Read(path string, opts Options) (*Result, error) {
-	if err := opts.check(); err != nil {
-		return nil, err
-	}
-	format, err := Detect(path)
+	l, err := Scan(path, opts)
 	if err != nil {
 		return nil, err
 	}
-	if format == FormatCanonical {
-		return nil, fmt.Errorf("reading %s: %w", path, ErrCanonical)
-	}
-	files, err := listFiles(path, format)
+	res := &Result{Format: l.Format(), Records: make([]trajlog.Record, 0, l.Records())}
+	err = l.Emit(1024, func(recs []trajlog.Record) error {
+		res.Records = append(res.Records, recs...)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	var rows []row
-	for _, name := range files {
-		rs, err := readFile(name, format, opts)
-		if err != nil {
-			return nil, err
-		}
-		rows = append(rows, rs...)
-	}
-	return finish(format, rows, opts, defaultRun(path, format, true))
+	res.Derived = l.Derived()
+	return res, nil
 }
 
 // listFiles returns the files of format under path (path itself when it is a
@@ -311,26 +322,27 @@ func stepOfPath(p string) int64 {
 	return -1
 }
 
-// readFile opens one log file and parses it without finishing.
-func readFile(name string, format Format, opts Options) ([]row, error) {
+// readFile opens one log file and hands its rows, in order, to emit. The
+// row passed to emit is only valid during the call.
+func readFile(name string, format Format, opts Options, emit func(*row) error) (trlInfo, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s log: %w", format, err)
+		return trlInfo{}, fmt.Errorf("reading %s log: %w", format, err)
 	}
 	defer f.Close()
 	switch format {
 	case FormatVerl:
-		return parseVerl(f, name)
+		return trlInfo{}, parseVerl(f, name, emit)
 	case FormatTRL:
 		fi, err := f.Stat()
 		if err != nil {
-			return nil, fmt.Errorf("reading %s log: %w", format, err)
+			return trlInfo{}, fmt.Errorf("reading %s log: %w", format, err)
 		}
-		return parseTRL(f, fi.Size(), name, opts)
+		return parseTRL(f, fi.Size(), name, opts, emit)
 	case FormatRLLM:
-		return parseRLLM(f, name)
+		return trlInfo{}, parseRLLM(f, name, emit)
 	}
-	return nil, fmt.Errorf("reading %s: %w %q", name, ErrUnknownFormat, format)
+	return trlInfo{}, fmt.Errorf("reading %s: %w %q", name, ErrUnknownFormat, format)
 }
 
 // defaultRun is the run name for logs at path: the base name of the directory
@@ -415,123 +427,6 @@ func groupPrefix(split string, iter int32) string {
 		return "step-" + strconv.Itoa(int(iter))
 	}
 	return split + "/step-" + strconv.Itoa(int(iter))
-}
-
-// finish applies the derivation rules of the package documentation to rows
-// and collects the derived field names.
-func finish(format Format, rows []row, opts Options, run string) (*Result, error) {
-	if err := opts.check(); err != nil {
-		return nil, err
-	}
-	if opts.Run != "" {
-		run = opts.Run
-	}
-	derived := map[string]bool{"label": true, "label_votes": true, "state_key": true, "valid": true}
-
-	type iterKey struct {
-		split string
-		iter  int32
-	}
-	type groupKey struct {
-		iterKey
-		text string
-	}
-	derivedIDs := map[groupKey]string{}
-	nextIndex := map[iterKey]int{}
-
-	for i := range rows {
-		r := &rows[i]
-		r.rec.Run = run
-		if opts.Split != "" {
-			r.rec.Split = opts.Split
-		} else if r.splitDerived {
-			derived["split"] = true
-		}
-		if r.rec.GroupID == "" && r.groupSuffix != "" {
-			r.rec.GroupID = groupPrefix(r.rec.Split, r.rec.Iteration) + "/" + r.groupSuffix
-		}
-		if r.rec.GroupID == "" {
-			ik := iterKey{r.rec.Split, r.rec.Iteration}
-			k := groupKey{ik, r.groupKey}
-			id, ok := derivedIDs[k]
-			if !ok {
-				id = fmt.Sprintf("%s/g-%d", groupPrefix(ik.split, ik.iter), nextIndex[ik])
-				nextIndex[ik]++
-				derivedIDs[k] = id
-			}
-			r.rec.GroupID = id
-			derived["group_id"] = true
-		}
-		if !r.hasSuccess {
-			r.rec.Success = r.outcome > opts.SuccessThreshold
-			derived["success"] = true
-		}
-		if !r.hasLogprob {
-			r.rec.Logprob = 0
-			derived["logprob"] = true
-		}
-		if r.trajDerived {
-			derived["traj_id"] = true
-		}
-		r.rec.StateKey = StateKey(r.rec.Prompt)
-	}
-
-	// Advantages: a group keeps the advantages its log carries; a group where
-	// any step lacks one is recomputed from its trajectories' outcomes, every
-	// step of trajectory j getting A_j (DESIGN.md §4).
-	type group struct {
-		trajs     []string
-		outcomes  []float64
-		seen      map[string]int
-		recompute bool
-		adv       []float64
-	}
-	groups := map[string]*group{}
-	var order []string
-	for i := range rows {
-		r := &rows[i]
-		g := groups[r.rec.GroupID]
-		if g == nil {
-			g = &group{seen: map[string]int{}}
-			groups[r.rec.GroupID] = g
-			order = append(order, r.rec.GroupID)
-		}
-		if _, ok := g.seen[r.rec.TrajID]; !ok {
-			g.seen[r.rec.TrajID] = len(g.trajs)
-			g.trajs = append(g.trajs, r.rec.TrajID)
-			g.outcomes = append(g.outcomes, r.outcome)
-		}
-		if !r.hasAdv {
-			g.recompute = true
-		}
-	}
-	for _, id := range order {
-		if g := groups[id]; g.recompute {
-			g.adv = metrics.GroupAdvantages(nil, g.outcomes, opts.Advantage)
-			derived["advantage"] = true
-		}
-	}
-	res := &Result{Format: format, Records: make([]trajlog.Record, len(rows))}
-	for i := range rows {
-		r := &rows[i]
-		if g := groups[r.rec.GroupID]; g.recompute {
-			r.rec.Advantage = float32(g.adv[g.seen[r.rec.TrajID]])
-		}
-		if r.rec.Split != trajlog.SplitTrain {
-			r.rec.Advantage = 0 // no update is made from evaluation rows
-		}
-		// A derived value can still break the schema, e.g. a Dr. GRPO
-		// advantage of outcomes near the float32 limit overflowing to Inf.
-		if field, msg := r.rec.Validate(); field != "" {
-			return nil, invalid(r.file, r.line, field, "derived record is invalid: %s", msg)
-		}
-		res.Records[i] = r.rec
-	}
-	for k := range derived {
-		res.Derived = append(res.Derived, k)
-	}
-	slices.Sort(res.Derived)
-	return res, nil
 }
 
 // readAllLimited reads r whole, refusing more than limit bytes.

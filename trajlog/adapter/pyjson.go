@@ -401,11 +401,9 @@ func (p *jparser) str() (string, error) {
 		switch {
 		case c == '"':
 			p.pos++
-			s := sb.String()
-			if !utf8.ValidString(s) {
-				s = strings.ToValidUTF8(s, "\uFFFD")
-			}
-			return s, nil
+			// Invalid UTF-8 is kept as it is, for the adapters to refuse
+			// with the field it is in (see checkText).
+			return sb.String(), nil
 		case c < 0x20:
 			return "", p.errorf("control byte 0x%02x inside a string", c)
 		}
@@ -434,8 +432,7 @@ func (p *jparser) str() (string, error) {
 				return "", p.errorf("malformed \\u escape in a string")
 			}
 			if utf16.IsSurrogate(r) {
-				// A high surrogate followed by a low one is one code point;
-				// a lone surrogate becomes U+FFFD, as encoding/json does.
+				// A high surrogate followed by a low one is one code point.
 				if p.pos+1 < len(d) && d[p.pos] == '\\' && d[p.pos+1] == 'u' {
 					save := p.pos
 					p.pos += 2
@@ -447,7 +444,14 @@ func (p *jparser) str() (string, error) {
 					}
 					p.pos = save
 				}
-				r = utf8.RuneError
+				// A lone surrogate is how Python's json writes bytes it could
+				// not decode (surrogateescape). It is kept as its three-byte
+				// (invalid UTF-8) encoding, for checkText to refuse instead of
+				// being silently replaced by U+FFFD.
+				sb.WriteByte(byte(0xE0 | r>>12))
+				sb.WriteByte(byte(0x80 | (r>>6)&0x3F))
+				sb.WriteByte(byte(0x80 | r&0x3F))
+				continue
 			}
 			sb.WriteRune(r)
 		default:

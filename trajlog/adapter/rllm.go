@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +14,7 @@ import (
 )
 
 // ReadRLLM reads one rLLM episode file (episode_*.json, one Episode) from r,
-// at most MaxFileBytes. name is the file's path, used in errors, for the step
+// at most MaxEpisodeBytes. name is the file's path, used in errors, for the step
 // and mode when the file has no training_step (from a {mode}_step_{n}_epoch_{e}
 // directory in it) and for the run name. Groups and advantages are derived
 // within this one episode; use Read on the episodes directory to read a run,
@@ -26,8 +27,8 @@ func ReadRLLM(r io.Reader, name string, opts Options) (*Result, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
-	rows, err := parseRLLM(r, name)
-	if err != nil {
+	var rows []row
+	if err := parseRLLM(r, name, collect(&rows)); err != nil {
 		return nil, err
 	}
 	return finish(FormatRLLM, rows, opts, defaultRun(name, FormatRLLM, false))
@@ -61,12 +62,30 @@ func splitOfMode(mode string) (string, bool) {
 	return trajlog.SplitTrain, false
 }
 
-// parseRLLM parses one episode file.
-func parseRLLM(r io.Reader, name string) ([]row, error) {
-	data, err := readAllLimited(r, MaxFileBytes, name)
+// parseRLLM parses one episode file, handing its rows to emit.
+func parseRLLM(r io.Reader, name string, emit func(*row) error) error {
+	rows, err := parseEpisode(r, name)
+	if err != nil {
+		return err
+	}
+	for i := range rows {
+		if err := checkText(&rows[i]); err != nil {
+			return err
+		}
+		if err := emit(&rows[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseEpisode parses one episode file into rows.
+func parseEpisode(r io.Reader, name string) ([]row, error) {
+	data, err := readAllLimited(r, MaxEpisodeBytes, name)
 	if err != nil {
 		return nil, err
 	}
+	data = bytes.TrimPrefix(data, utf8BOM)
 	ep, err := parsePyJSON(data, 1)
 	if err != nil {
 		var line int64

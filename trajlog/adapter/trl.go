@@ -9,9 +9,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/gradcouple/gradcouple/internal/pqnum"
 	"github.com/gradcouple/gradcouple/trajlog"
 )
 
@@ -32,8 +34,8 @@ func ReadTRL(r io.Reader, name string, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := parseTRL(bytes.NewReader(data), int64(len(data)), name, opts)
-	if err != nil {
+	var rows []row
+	if _, err := parseTRL(bytes.NewReader(data), int64(len(data)), name, opts, collect(&rows)); err != nil {
 		return nil, err
 	}
 	return finish(FormatTRL, rows, opts, defaultRun(name, FormatTRL, false))
@@ -44,39 +46,59 @@ var trlKnownColumns = map[string]bool{"step": true, "prompt": true, "completion"
 
 // trlColumn is one top-level leaf column of a TRL table.
 type trlColumn struct {
-	name  string
-	index int
-	kind  parquet.Kind
+	name   string
+	index  int
+	kind   parquet.Kind
+	desc   string       // type, for errors
+	num    pqnum.Column // how its numbers decode, when numErr is nil
+	numErr error        // why the column does not hold numbers
+	str    bool         // a string column (BYTE_ARRAY, not a DECIMAL)
 }
 
-// numeric reports whether the column holds numbers.
-func (c trlColumn) numeric() bool {
-	switch c.kind {
-	case parquet.Float, parquet.Double, parquet.Int32, parquet.Int64:
-		return true
+// numeric reports whether the column holds numbers (integers, floats or
+// DECIMALs, read with their scale by pqnum).
+func (c trlColumn) numeric() bool { return c.numErr == nil }
+
+// number returns value v of the column as float64 (NaN for a null).
+func (c trlColumn) number(v parquet.Value, file string, rowNum int64) (float64, error) {
+	if v.IsNull() {
+		return math.NaN(), nil
 	}
-	return false
+	x, err := c.num.Float64(v)
+	if err != nil {
+		return 0, invalid(file, rowNum, c.name, "%v", err)
+	}
+	return x, nil
 }
 
-// parseTRL parses a TRL table of size bytes read from r.
-func parseTRL(r io.ReaderAt, size int64, name string, opts Options) (rows []row, err error) {
+// trlInfo is what a TRL table tells beyond its rows.
+type trlInfo struct {
+	// rewards are the reward columns summed into the outcome, in table order.
+	rewards []string
+	// defaulted: rewards were chosen by default (Options.RewardColumns empty).
+	defaulted bool
+}
+
+// parseTRL parses a TRL table of size bytes read from r, handing each row to
+// emit.
+func parseTRL(r io.ReaderAt, size int64, name string, opts Options, emit func(*row) error) (info trlInfo, err error) {
 	// parquet-go is not hardened against every malformed file; a panic in it
 	// is reported as bad input rather than crashing the caller.
 	defer func() {
 		if p := recover(); p != nil {
-			rows, err = nil, invalid(name, 0, "", "malformed parquet file (decoder failed: %v)", p)
+			info, err = trlInfo{}, invalid(name, 0, "", "malformed parquet file (decoder failed: %v)", p)
 		}
 	}()
 	guard, err := checkParquetFile(r, size, name)
 	if err != nil {
-		return nil, err
+		return info, err
 	}
 	f, err := parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
-		return nil, &trajlog.ValidationError{File: name, Msg: "malformed parquet file: " + err.Error(), Err: err}
+		return info, &trajlog.ValidationError{File: name, Msg: "malformed parquet file: " + err.Error(), Err: err}
 	}
 	if err := checkParquetPages(guard, f, name); err != nil {
-		return nil, err
+		return info, err
 	}
 	cols := map[string]trlColumn{}
 	var order []string // top-level leaf columns in schema order
@@ -89,50 +111,60 @@ func parseTRL(r io.ReaderAt, size int64, name string, opts Options) (rows []row,
 		if !ok || leaf.MaxRepetitionLevel > 0 {
 			continue
 		}
-		cols[path[0]] = trlColumn{name: path[0], index: leaf.ColumnIndex, kind: leaf.Node.Type().Kind()}
+		typ := leaf.Node.Type()
+		c := trlColumn{name: path[0], index: leaf.ColumnIndex, kind: typ.Kind(), desc: pqnum.Describe(typ)}
+		c.num, c.numErr = pqnum.Of(typ)
+		c.str = c.kind == parquet.ByteArray && c.numErr != nil
+		cols[path[0]] = c
 		order = append(order, path[0])
 	}
 	for _, c := range []string{"prompt", "completion"} {
 		col, ok := cols[c]
 		if !ok {
-			return nil, invalid(name, 0, c, "missing column (a TRL completion table has step, prompt, completion, one column per reward function and advantage)")
+			return info, invalid(name, 0, c, "missing column (a TRL completion table has step, prompt, completion, one column per reward function and advantage)")
 		}
-		if col.kind != parquet.ByteArray {
-			return nil, invalid(name, 0, c, "column has physical type %v, want a string (BYTE_ARRAY)", col.kind)
+		if !col.str {
+			return info, invalid(name, 0, c, "column has type %s, want a string (BYTE_ARRAY)", col.desc)
 		}
 	}
 	if c, ok := cols["advantage"]; ok && !c.numeric() {
-		return nil, invalid(name, 0, "advantage", "column has physical type %v, want a number", c.kind)
+		return info, invalid(name, 0, "advantage", "column has type %s, want a number (%v)", c.desc, c.numErr)
 	}
-	if c, ok := cols["step"]; ok && !c.numeric() && c.kind != parquet.ByteArray {
-		return nil, invalid(name, 0, "step", "column has physical type %v, want an integer or a string", c.kind)
+	if c, ok := cols["step"]; ok && !c.numeric() && !c.str {
+		return info, invalid(name, 0, "step", "column has type %s, want an integer or a string", c.desc)
 	}
-	if c, ok := cols["mode"]; ok && c.kind != parquet.ByteArray {
-		return nil, invalid(name, 0, "mode", "column has physical type %v, want a string", c.kind)
+	if c, ok := cols["mode"]; ok && !c.str {
+		return info, invalid(name, 0, "mode", "column has type %s, want a string", c.desc)
 	}
 	var rewards []trlColumn
 	if len(opts.RewardColumns) > 0 {
 		for _, n := range opts.RewardColumns {
 			c, ok := cols[n]
 			if !ok {
-				return nil, invalid(name, 0, n, "reward column named in the options is missing")
+				return info, invalid(name, 0, n, "reward column named in the options is missing")
 			}
 			if !c.numeric() {
-				return nil, invalid(name, 0, n, "reward column has physical type %v, want a number", c.kind)
+				return info, invalid(name, 0, n, "reward column has type %s, want a number (%v)", c.desc, c.numErr)
 			}
 			rewards = append(rewards, c)
 		}
 	} else {
+		// Float, double and DECIMAL columns with a fractional part: TRL
+		// logs rewards as floats; a DECIMAL is what DuckDB or Spark make of
+		// them.
 		for _, n := range order {
 			c := cols[n]
-			if !trlKnownColumns[n] && !strings.HasPrefix(n, "__index_level_") &&
-				(c.kind == parquet.Float || c.kind == parquet.Double) {
+			if !trlKnownColumns[n] && !strings.HasPrefix(n, "__index_level_") && c.numeric() && c.num.Fractional() {
 				rewards = append(rewards, c)
 			}
 		}
 		if len(rewards) == 0 {
-			return nil, invalid(name, 0, "", "no reward columns: want at least one float column besides step, prompt, completion and advantage")
+			return info, invalid(name, 0, "", "no reward columns: want at least one float column besides step, prompt, completion and advantage")
 		}
+		info.defaulted = true
+	}
+	for _, c := range rewards {
+		info.rewards = append(info.rewards, c.name)
 	}
 
 	base := filepath.Base(name)
@@ -171,22 +203,24 @@ func parseTRL(r io.ReaderAt, size int64, name string, opts Options) (rows []row,
 					}
 				}
 				rw, err := trlRow(vals, cols, rewards, name, base, rowNum, fileStep, dirSplit)
+				if err == nil {
+					err = emit(&rw)
+				}
 				if err != nil {
 					rr.Close()
-					return nil, err
+					return info, err
 				}
-				rows = append(rows, rw)
 			}
 			if rerr != nil {
 				rr.Close()
 				if errors.Is(rerr, io.EOF) {
 					break
 				}
-				return nil, &trajlog.ValidationError{File: name, Row: rowNum + 1, Msg: "malformed parquet data: " + rerr.Error(), Err: rerr}
+				return info, &trajlog.ValidationError{File: name, Row: rowNum + 1, Msg: "malformed parquet data: " + rerr.Error(), Err: rerr}
 			}
 		}
 	}
-	return rows, nil
+	return info, nil
 }
 
 // trlRow maps one table row to a step record.
@@ -197,7 +231,11 @@ func trlRow(vals map[string]parquet.Value, cols map[string]trlColumn, rewards []
 		if !ok || v.IsNull() {
 			return "", invalid(file, rowNum, c, "is null, want a string")
 		}
-		return strings.ToValidUTF8(string(v.ByteArray()), "\uFFFD"), nil
+		b := v.ByteArray()
+		if !utf8.Valid(b) {
+			return "", invalid(file, rowNum, c, "%s", invalidUTF8(b))
+		}
+		return string(b), nil
 	}
 	prompt, err := str("prompt")
 	if err != nil {
@@ -213,21 +251,22 @@ func trlRow(vals map[string]parquet.Value, cols map[string]trlColumn, rewards []
 	// wrote str(global_step)); else the file name.
 	step := fileStep
 	if v, ok := vals["step"]; ok && !v.IsNull() {
-		switch cols["step"].kind {
-		case parquet.ByteArray:
+		sc := cols["step"]
+		if i, ok := sc.num.Int64(v); ok && sc.numeric() {
+			step = i
+		} else if sc.str {
 			n, err := strconv.ParseInt(strings.TrimSpace(string(v.ByteArray())), 10, 64)
 			if err != nil {
 				return row{}, invalid(file, rowNum, "step", "%q is not an integer", v.ByteArray())
 			}
 			step = n
-		case parquet.Int32:
-			step = int64(v.Int32())
-		case parquet.Int64:
-			step = v.Int64()
-		default:
-			x := numberOf(v, cols["step"].kind)
-			if x != math.Trunc(x) || math.IsNaN(x) {
-				return row{}, invalid(file, rowNum, "step", "%v is not an integer", x)
+		} else {
+			x, err := sc.number(v, file, rowNum)
+			if err != nil {
+				return row{}, err
+			}
+			if x != math.Trunc(x) || math.IsNaN(x) || x < 0 || x > math.MaxInt32 {
+				return row{}, invalid(file, rowNum, "step", "%v is not an integer in 0..%d", x, math.MaxInt32)
 			}
 			step = int64(x)
 		}
@@ -263,7 +302,10 @@ func trlRow(vals map[string]parquet.Value, cols map[string]trlColumn, rewards []
 		if !ok || v.IsNull() {
 			continue
 		}
-		x := numberOf(v, c.kind)
+		x, err := c.number(v, file, rowNum)
+		if err != nil {
+			return row{}, err
+		}
 		switch {
 		case math.IsNaN(x):
 			continue
@@ -281,7 +323,10 @@ func trlRow(vals map[string]parquet.Value, cols map[string]trlColumn, rewards []
 	}
 
 	if v, ok := vals["advantage"]; ok && !v.IsNull() {
-		a := numberOf(v, cols["advantage"].kind)
+		a, err := cols["advantage"].number(v, file, rowNum)
+		if err != nil {
+			return row{}, err
+		}
 		if math.IsNaN(a) || math.IsInf(a, 0) || math.IsInf(float64(float32(a)), 0) {
 			return row{}, invalid(file, rowNum, "advantage", "is %v; an advantage must be finite", a)
 		}
@@ -299,21 +344,6 @@ func trlRow(vals map[string]parquet.Value, cols map[string]trlColumn, rewards []
 	rw.outcome = outcome
 	rw.groupKey = prompt
 	return rw, nil
-}
-
-// numberOf returns a numeric parquet value as float64.
-func numberOf(v parquet.Value, kind parquet.Kind) float64 {
-	switch kind {
-	case parquet.Float:
-		return float64(v.Float())
-	case parquet.Double:
-		return v.Double()
-	case parquet.Int32:
-		return float64(v.Int32())
-	case parquet.Int64:
-		return float64(v.Int64())
-	}
-	return math.NaN()
 }
 
 // parquetColumns returns the top-level column names of a parquet file.
@@ -335,4 +365,21 @@ func parquetColumns(r io.ReaderAt, size int64) (cols map[string]bool, err error)
 		cols[fl.Name()] = true
 	}
 	return cols, nil
+}
+
+// LooksLikeReward reports whether a TRL column name looks like a reward
+// function's: TRL names the column after the function (accuracy_reward,
+// format_reward, reward_len, think_format_reward, ...), so a name containing
+// reward, score, acc, correct, format, match or pass does. A numeric column
+// of log_extra (entropy, length, kl, ...) usually does not; convert points
+// such columns out, since by default every float column is summed into the
+// outcome.
+func LooksLikeReward(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"reward", "score", "acc", "correct", "format", "match", "pass"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
 }

@@ -22,15 +22,15 @@ func ReadVerl(r io.Reader, name string, opts Options) (*Result, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
-	rows, err := parseVerl(r, name)
-	if err != nil {
+	var rows []row
+	if err := parseVerl(r, name, collect(&rows)); err != nil {
 		return nil, err
 	}
 	return finish(FormatVerl, rows, opts, defaultRun(name, FormatVerl, false))
 }
 
-// parseVerl parses the lines of one verl dump.
-func parseVerl(r io.Reader, name string) ([]row, error) {
+// parseVerl parses the lines of one verl dump, handing each row to emit.
+func parseVerl(r io.Reader, name string, emit func(*row) error) error {
 	base := filepath.Base(name)
 	fileStep := int64(-1)
 	if m := verlName.FindStringSubmatch(base); m != nil {
@@ -40,27 +40,43 @@ func parseVerl(r io.Reader, name string) ([]row, error) {
 	}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), MaxLineBytes)
-	var rows []row
 	var line int64
 	for sc.Scan() {
 		line++
-		text := bytes.TrimSpace(sc.Bytes())
+		text := sc.Bytes()
+		if line == 1 {
+			text = bytes.TrimPrefix(text, utf8BOM) // Windows tools start UTF-8 files with a BOM
+		}
+		text = bytes.TrimSpace(text)
 		if len(text) == 0 {
 			continue
 		}
 		rw, err := verlLine(text, name, base, line, fileStep)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		rows = append(rows, rw)
+		if err := emit(&rw); err != nil {
+			return err
+		}
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, invalid(name, line+1, "", "line longer than %d bytes", MaxLineBytes)
+			return invalid(name, line+1, "", "line longer than %d bytes", MaxLineBytes)
 		}
-		return nil, fmt.Errorf("reading verl rollout dump %s: %w", name, err)
+		return fmt.Errorf("reading verl rollout dump %s: %w", name, err)
 	}
-	return rows, nil
+	return nil
+}
+
+// utf8BOM is the byte order mark some tools write at the start of UTF-8 text.
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// collect returns an emit function that appends copies of the rows to dst.
+func collect(dst *[]row) func(*row) error {
+	return func(r *row) error {
+		*dst = append(*dst, *r)
+		return nil
+	}
 }
 
 // verlLine maps one dump line to a row.
@@ -115,6 +131,9 @@ func verlLine(text []byte, name, base string, line, fileStep int64) (row, error)
 	rw.rec.Outcome = float32(score)
 	rw.outcome = score
 	rw.groupKey = input
+	if err := checkText(&rw); err != nil {
+		return row{}, err
+	}
 	return rw, nil
 }
 

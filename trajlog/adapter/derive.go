@@ -1,0 +1,244 @@
+package adapter
+
+import (
+	"crypto/sha256"
+	"slices"
+	"strconv"
+
+	"github.com/gradcouple/gradcouple/metrics"
+	"github.com/gradcouple/gradcouple/trajlog"
+)
+
+// A deriver applies the derivation rules of the package documentation in two
+// passes over the same sequence of rows: observe sees every row once to
+// collect, per group, the outcomes of its trajectories; after compute, apply
+// turns each row, in the same order, into its finished record. Its memory is
+// a few words per group and one float per trajectory, whatever the length of
+// the prompts and actions: groups are keyed by a 128-bit hash of their
+// identity, never by the prompt text.
+//
+// A trajectory's rows must be consecutive among the rows of its group, as
+// every supported log writes them (a verl line or TRL row is a trajectory of
+// one step; an rLLM trajectory is one array of steps).
+type deriver struct {
+	opts    Options
+	run     string
+	derived map[string]bool
+	groups  map[groupHash]*groupStat
+	// next is, per (split, iteration), the index of the next derived group.
+	next     map[iterKey]int32
+	records  int64
+	trajs    int64
+	computed bool
+}
+
+type iterKey struct {
+	split string
+	iter  int32
+}
+
+// groupHash identifies a group: SHA-256 (first 128 bits) of its id read from
+// the log, or of the split, iteration and text that define a derived group.
+type groupHash [16]byte
+
+// groupStat is what the deriver keeps of one group.
+type groupStat struct {
+	index int32 // derived group "…/g-<index>"; -1 for a group id from the log
+	// vals holds one outcome per trajectory, in order of first appearance;
+	// after compute, for a group being recomputed, the trajectories' advantages.
+	vals      []float64
+	recompute bool
+	last      string // traj_id of the group's latest row (observe)
+	cur       int    // apply: index in vals of the current trajectory
+	curTraj   string // apply: its traj_id
+	started   bool   // apply: a row of the group was applied
+}
+
+func newDeriver(opts Options, run string) *deriver {
+	if opts.Run != "" {
+		run = opts.Run
+	}
+	return &deriver{
+		opts: opts, run: run,
+		derived: map[string]bool{"label": true, "label_votes": true, "state_key": true, "valid": true},
+		groups:  map[groupHash]*groupStat{},
+		next:    map[iterKey]int32{},
+	}
+}
+
+// split returns the split r ends up with.
+func (d *deriver) split(r *row) string {
+	if d.opts.Split != "" {
+		return d.opts.Split
+	}
+	return r.rec.Split
+}
+
+// logGroupID returns the group id that r's log gives it, "" when the group
+// is derived from prompts.
+func (d *deriver) logGroupID(r *row) string {
+	if r.rec.GroupID != "" {
+		return r.rec.GroupID
+	}
+	if r.groupSuffix != "" {
+		return groupPrefix(d.split(r), r.rec.Iteration) + "/" + r.groupSuffix
+	}
+	return ""
+}
+
+// key hashes the identity of r's group.
+func (d *deriver) key(r *row) (groupHash, string) {
+	h := sha256.New()
+	id := d.logGroupID(r)
+	if id != "" {
+		h.Write([]byte{'L'})
+		h.Write([]byte(id))
+	} else {
+		h.Write([]byte{'D'})
+		h.Write([]byte(d.split(r)))
+		h.Write([]byte{0})
+		h.Write(strconv.AppendInt(nil, int64(r.rec.Iteration), 10))
+		h.Write([]byte{0})
+		h.Write([]byte(r.groupKey))
+	}
+	var k groupHash
+	copy(k[:], h.Sum(nil))
+	return k, id
+}
+
+// observe is the first pass over one row.
+func (d *deriver) observe(r *row) {
+	if d.computed {
+		panic("adapter: observe after compute")
+	}
+	d.records++
+	k, id := d.key(r)
+	g := d.groups[k]
+	if g == nil {
+		g = &groupStat{index: -1}
+		if id == "" {
+			ik := iterKey{d.split(r), r.rec.Iteration}
+			g.index = d.next[ik]
+			d.next[ik]++
+		}
+		d.groups[k] = g
+	}
+	if len(g.vals) == 0 || g.last != r.rec.TrajID {
+		g.vals = append(g.vals, r.outcome)
+		g.last = r.rec.TrajID
+		d.trajs++
+	}
+	if !r.hasAdv {
+		g.recompute = true
+	}
+	if d.opts.Split == "" && r.splitDerived {
+		d.derived["split"] = true
+	}
+	if g.index >= 0 {
+		d.derived["group_id"] = true
+	}
+	if !r.hasSuccess {
+		d.derived["success"] = true
+	}
+	if !r.hasLogprob {
+		d.derived["logprob"] = true
+	}
+	if r.trajDerived {
+		d.derived["traj_id"] = true
+	}
+}
+
+// compute ends the first pass: groups with a step lacking a logged advantage
+// get their trajectories' advantages (DESIGN.md §4).
+func (d *deriver) compute() {
+	if d.computed {
+		return
+	}
+	d.computed = true
+	for _, g := range d.groups {
+		g.last = ""
+		if g.recompute {
+			g.vals = metrics.GroupAdvantages(nil, g.vals, d.opts.Advantage)
+			d.derived["advantage"] = true
+		}
+	}
+}
+
+// apply is the second pass over one row: it returns the finished record.
+func (d *deriver) apply(r *row) (trajlog.Record, error) {
+	if !d.computed {
+		panic("adapter: apply before compute")
+	}
+	k, id := d.key(r)
+	g := d.groups[k]
+	if g == nil {
+		return trajlog.Record{}, invalid(r.file, r.line, "", "the log changed while it was being read (a group appeared in the second pass)")
+	}
+	rec := r.rec
+	rec.Run = d.run
+	rec.Split = d.split(r)
+	if id != "" {
+		rec.GroupID = id
+	} else {
+		rec.GroupID = groupPrefix(rec.Split, rec.Iteration) + "/g-" + strconv.Itoa(int(g.index))
+	}
+	if !r.hasSuccess {
+		rec.Success = r.outcome > d.opts.SuccessThreshold
+	}
+	if !r.hasLogprob {
+		rec.Logprob = 0
+	}
+	rec.StateKey = StateKey(rec.Prompt)
+	if g.started && g.curTraj != rec.TrajID {
+		g.cur++
+	}
+	g.started, g.curTraj = true, rec.TrajID
+	if g.cur >= len(g.vals) {
+		return trajlog.Record{}, invalid(r.file, r.line, "", "the log changed while it was being read (a trajectory appeared in the second pass)")
+	}
+	if g.recompute {
+		rec.Advantage = float32(g.vals[g.cur])
+	}
+	if rec.Split != trajlog.SplitTrain {
+		rec.Advantage = 0 // no update is made from evaluation rows
+	}
+	// A derived value can still break the schema, e.g. a Dr. GRPO
+	// advantage of outcomes near the float32 limit overflowing to Inf.
+	if field, msg := rec.Validate(); field != "" {
+		return trajlog.Record{}, invalid(r.file, r.line, field, "derived record is invalid: %s", msg)
+	}
+	return rec, nil
+}
+
+// derivedFields returns the sorted names of the derived fields.
+func (d *deriver) derivedFields() []string {
+	var out []string
+	for k := range d.derived {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// finish runs both passes over rows held in memory (the io.Reader entry
+// points, which read one file).
+func finish(format Format, rows []row, opts Options, run string) (*Result, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	d := newDeriver(opts, run)
+	for i := range rows {
+		d.observe(&rows[i])
+	}
+	d.compute()
+	res := &Result{Format: format, Records: make([]trajlog.Record, len(rows))}
+	for i := range rows {
+		rec, err := d.apply(&rows[i])
+		if err != nil {
+			return nil, err
+		}
+		res.Records[i] = rec
+	}
+	res.Derived = d.derivedFields()
+	return res, nil
+}

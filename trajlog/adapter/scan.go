@@ -1,0 +1,166 @@
+package adapter
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/gradcouple/gradcouple/trajlog"
+)
+
+// Log is a foreign rollout log that Scan has read once. Its records are
+// produced by a second read, Emit, in bounded batches, so that converting a
+// log takes memory proportional to its number of groups and trajectories
+// (a few words each), not to the text of its prompts and actions.
+type Log struct {
+	path    string
+	format  Format
+	files   []string
+	opts    Options
+	d       *deriver
+	rewards []string // TRL: the reward columns summed, in order of first appearance
+	defRew  bool     // TRL: rewards were chosen by default
+	emitted bool
+}
+
+// Scan reads the log at path (a file or a directory) once, checking every
+// line, row or episode and collecting what the derived fields need: the
+// groups (by a hash of their identity) and the outcomes of their
+// trajectories. The format is Options.Format, or Detect's. Errors are as for
+// Read. Call Emit for the records.
+func Scan(path string, opts Options) (*Log, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	format := opts.Format
+	if format == "" {
+		var err error
+		if format, err = Detect(path); err != nil {
+			return nil, err
+		}
+		if format == FormatCanonical {
+			return nil, fmt.Errorf("reading %s: %w", path, ErrCanonical)
+		}
+	}
+	files, err := listFiles(path, format)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("reading %s: %w: no %s logs (%s) in the directory", path, ErrUnknownFormat, format, namePattern(format))
+	}
+	l := &Log{path: path, format: format, files: files, opts: opts,
+		d: newDeriver(opts, defaultRun(path, format, true))}
+	observe := func(r *row) error {
+		l.d.observe(r)
+		return nil
+	}
+	for _, name := range files {
+		info, err := readFile(name, format, opts, observe)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range info.rewards {
+			if !slices.Contains(l.rewards, c) {
+				l.rewards = append(l.rewards, c)
+			}
+		}
+		l.defRew = l.defRew || info.defaulted
+	}
+	l.d.compute()
+	return l, nil
+}
+
+// namePattern is the file name of one format's logs, for messages.
+func namePattern(f Format) string {
+	switch f {
+	case FormatVerl:
+		return "{step}.jsonl"
+	case FormatTRL:
+		return "completions_{step}.parquet"
+	case FormatRLLM:
+		return "episode_*.json"
+	}
+	return "iter-*.parquet"
+}
+
+// Format returns the format of the log.
+func (l *Log) Format() Format { return l.format }
+
+// Files returns the log files, in the order they are read. The caller must
+// not modify the slice.
+func (l *Log) Files() []string { return l.files }
+
+// Run returns the run name written to every record.
+func (l *Log) Run() string { return l.d.run }
+
+// Records returns the number of step records.
+func (l *Log) Records() int64 { return l.d.records }
+
+// Trajectories returns the number of trajectories.
+func (l *Log) Trajectories() int64 { return l.d.trajs }
+
+// Groups returns the number of rollout groups.
+func (l *Log) Groups() int { return len(l.d.groups) }
+
+// Derived lists, sorted, the record fields that were not read from the log
+// but derived (see Result.Derived).
+func (l *Log) Derived() []string { return l.d.derivedFields() }
+
+// RewardColumns returns, for a TRL log, the reward columns summed into the
+// outcome in order of first appearance, and whether they were chosen by
+// default (every float column; Options.RewardColumns empty). Nil for other
+// formats.
+func (l *Log) RewardColumns() (cols []string, byDefault bool) {
+	return slices.Clone(l.rewards), l.defRew
+}
+
+// Emit reads the log a second time and hands its finished records to fn in
+// input order (as Result.Records), at most batch at a time (1024 when batch
+// <= 0). fn must not keep the slice, which is reused. An error of fn stops
+// Emit and is returned as is. Emit can be called once; errors are those of
+// Scan, plus a derived record that breaks the schema (e.g. an advantage
+// overflowing float32) and a log that changed since Scan.
+func (l *Log) Emit(batch int, fn func([]trajlog.Record) error) error {
+	if l.emitted {
+		return errors.New("adapter: Log.Emit called twice")
+	}
+	l.emitted = true
+	if batch <= 0 {
+		batch = 1024
+	}
+	buf := make([]trajlog.Record, 0, batch)
+	var fnErr error
+	apply := func(r *row) error {
+		rec, err := l.d.apply(r)
+		if err != nil {
+			return err
+		}
+		buf = append(buf, rec)
+		if len(buf) == batch {
+			if err := fn(buf); err != nil {
+				fnErr = err
+				return err
+			}
+			clear(buf)
+			buf = buf[:0]
+		}
+		return nil
+	}
+	var n int64
+	for _, name := range l.files {
+		if _, err := readFile(name, l.format, l.opts, func(r *row) error { n++; return apply(r) }); err != nil {
+			if fnErr != nil {
+				return fnErr
+			}
+			return err
+		}
+	}
+	if n != l.d.records {
+		return fmt.Errorf("reading %s: the log changed while it was being read (%d records, then %d)", l.path, l.d.records, n)
+	}
+	if len(buf) > 0 {
+		return fn(buf)
+	}
+	return nil
+}
