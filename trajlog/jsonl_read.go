@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"unicode/utf8"
 )
 
 // jsonRecord is Record with pointer fields, so that a missing (or null) field
@@ -154,6 +155,9 @@ func (j *jsonlFile) read(dst []Record) (int, error) {
 		if err != nil {
 			return n, err
 		}
+		if j.line == 1 {
+			line = bytes.TrimPrefix(line, utf8BOM) // Windows tools start UTF-8 files with a BOM
+		}
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
@@ -166,8 +170,18 @@ func (j *jsonlFile) read(dst []Record) (int, error) {
 	return n, nil
 }
 
+// utf8BOM is the byte order mark some tools write at the start of UTF-8 text.
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
 // decode parses one line into r and validates it.
 func (j *jsonlFile) decode(line []byte, r *Record) error {
+	if !utf8.Valid(line) {
+		// encoding/json would replace the bad bytes by U+FFFD: find the
+		// field they are in and refuse the line instead.
+		if err := j.invalidText(line); err != nil {
+			return err
+		}
+	}
 	var jr jsonRecord
 	if err := json.Unmarshal(line, &jr); err != nil {
 		ve := &ValidationError{File: j.name, Row: j.line, Err: err}
@@ -196,4 +210,21 @@ func (j *jsonlFile) decode(line []byte, r *Record) error {
 		return &ValidationError{File: j.name, Row: j.line, Field: f, Msg: msg}
 	}
 	return nil
+}
+
+// invalidText returns the error for a line with invalid UTF-8: the field
+// whose value holds it, or the line when it is elsewhere (a key, or a syntax
+// error).
+func (j *jsonlFile) invalidText(line []byte) error {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(line, &obj); err == nil {
+		for i := range fields {
+			if raw, ok := obj[fields[i].name]; ok && !utf8.Valid(raw) {
+				return &ValidationError{File: j.name, Row: j.line, Field: fields[i].name, Msg: invalidUTF8(raw) + " (counting from the value's opening quote)"}
+			}
+		}
+		// Only unknown fields hold the bad bytes: they are ignored anyway.
+		return nil
+	}
+	return &ValidationError{File: j.name, Row: j.line, Msg: invalidUTF8(line) + " of the line"}
 }

@@ -109,6 +109,8 @@ func malformedCases(t testing.TB) []malformedCase {
 		{name: "empty-traj.parquet", data: writeRaw(t, bad(func(rs []Record) { rs[7].TrajID = "" }), version), row: 8, field: "traj_id", fixture: true},
 		{name: "negative-turn.parquet", data: writeRaw(t, bad(func(rs []Record) { rs[2].Turn = -1 }), version), row: 3, field: "turn", fixture: true},
 		{name: "null-action.parquet", data: writeRaw(t, opt, version), row: 4, field: "action", msg: "null", fixture: true},
+		{name: "invalid-utf8.parquet", data: writeRaw(t, bad(func(rs []Record) { rs[3].Action = "go \xffnorth" }), version),
+			row: 4, field: "action", msg: "not valid UTF-8: byte 0xff at byte 3", fixture: true},
 
 		{name: "empty.jsonl", data: nil, msg: "empty file", fixture: true},
 		{name: "blank.jsonl", data: []byte("\n  \n"), msg: "empty file", fixture: true},
@@ -127,6 +129,8 @@ func malformedCases(t testing.TB) []malformedCase {
 			row: 2, msg: "invalid JSON", fixture: true},
 		{name: "bad-split.jsonl", data: join(lines[0], lines[1], strings.Replace(lines[2], `"split":"`, `"split":"x`, 1)),
 			row: 3, field: "split", fixture: true},
+		{name: "invalid-utf8.jsonl", data: join(lines[0], strings.Replace(lines[1], `"task_id":"`, "\"task_id\":\"\xfe", 1)),
+			row: 2, field: "task_id", msg: "not valid UTF-8", fixture: true},
 		{name: "long-line.jsonl", data: join(lines[0], longLine, lines[1]), row: 2, msg: "longer than"},
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
@@ -378,7 +379,11 @@ func (c *pqColumn) assign(dst []Record, vals []parquet.Value) (int, string) {
 			if v.Kind() != parquet.ByteArray {
 				return j, "corrupt value of kind " + v.Kind().String()
 			}
-			*f.str(&dst[j]) = c.str(v.ByteArray())
+			s, ok := c.str(v.ByteArray())
+			if !ok {
+				return j, invalidUTF8(v.ByteArray())
+			}
+			*f.str(&dst[j]) = s
 		case kindInt32:
 			if v.Kind() != parquet.Int32 {
 				return j, "corrupt value of kind " + v.Kind().String()
@@ -417,13 +422,18 @@ func (c *pqColumn) assign(dst []Record, vals []parquet.Value) (int, string) {
 }
 
 // str returns b as a string, sharing the string of an equal recent value.
-func (c *pqColumn) str(b []byte) string {
+// It reports false when b is not valid UTF-8 (checked once per distinct
+// interned value).
+func (c *pqColumn) str(b []byte) (string, bool) {
 	if string(b) == c.last {
-		return c.last
+		return c.last, true
+	}
+	if !utf8.Valid(b) {
+		return "", false
 	}
 	if c.intern == nil || len(b) > internLen {
 		c.last = string(b)
-		return c.last
+		return c.last, true
 	}
 	s, ok := c.intern[string(b)]
 	if !ok {
@@ -434,7 +444,7 @@ func (c *pqColumn) str(b []byte) string {
 		c.intern[s] = s
 	}
 	c.last = s
-	return s
+	return s, true
 }
 
 func (c *pqColumn) releasePage() {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"unicode/utf8"
 )
 
 // kind is the Go type of a Record field, which fixes its parquet type.
@@ -158,4 +159,19 @@ func clip(s string) string {
 		return s
 	}
 	return strings.ToValidUTF8(s[:max], "") + "..."
+}
+
+// invalidUTF8 says where b stops being UTF-8, for an error message. Text in
+// the schema is UTF-8; a reader refuses other bytes rather than replacing
+// them (a silent change of a prompt) or passing them on (DuckDB and pyarrow
+// reject such parquet files).
+func invalidUTF8(b []byte) string {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return fmt.Sprintf("not valid UTF-8: byte 0x%02x at byte %d of the text", b[i], i)
+		}
+		i += n
+	}
+	return "not valid UTF-8"
 }

@@ -407,21 +407,74 @@ func rllmAction(sv *jvalue, path, file string) (string, error) {
 	return resp, nil
 }
 
-// unwrapActionRepr turns the Python repr "Action(action='go to desk 1')" into
-// "go to desk 1"; other strings are returned unchanged.
+// unwrapActionRepr turns the Python text of an rLLM Action into the action:
+// the repr "Action(action='go to desk 1')" of older releases and the str of
+// the current pydantic model, "action='go to desk 1'", both give "go to desk
+// 1", also when further fields follow ("Action(action='x', id=3)",
+// "action='x' id=3"). Other strings are returned unchanged.
 func unwrapActionRepr(s string) string {
-	inner, ok := strings.CutPrefix(s, "Action(action=")
+	inner, wrapped := strings.CutPrefix(s, "Action(")
+	if wrapped {
+		var ok bool
+		if inner, ok = strings.CutSuffix(inner, ")"); !ok {
+			return s
+		}
+	}
+	val, ok := strings.CutPrefix(inner, "action=")
 	if !ok {
 		return s
 	}
-	inner, ok = strings.CutSuffix(inner, ")")
+	lit, rest, ok := cutPythonStr(val)
 	if !ok {
+		if wrapped && !strings.ContainsAny(val, ",=") {
+			return val // Action(action=look): not a str repr, kept as written
+		}
 		return s
 	}
-	if u, ok := unquotePythonStr(inner); ok {
-		return u
+	sep := " "
+	if wrapped {
+		sep = ", "
 	}
-	return inner
+	if rest != "" {
+		field, ok := strings.CutPrefix(rest, sep)
+		if !ok || !isPythonField(field) {
+			return s
+		}
+	}
+	return lit
+}
+
+// cutPythonStr decodes the Python str literal at the start of s, returning
+// it and what follows it.
+func cutPythonStr(s string) (lit, rest string, ok bool) {
+	if s == "" || (s[0] != '\'' && s[0] != '"') {
+		return "", "", false
+	}
+	for i := 1; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case s[0]:
+			lit, ok := unquotePythonStr(s[:i+1])
+			return lit, s[i+1:], ok
+		}
+	}
+	return "", "", false
+}
+
+// isPythonField reports whether s starts with "name=", a further field of a
+// pydantic str or repr.
+func isPythonField(s string) bool {
+	name, _, ok := strings.Cut(s, "=")
+	if !ok || name == "" {
+		return false
+	}
+	for i, c := range name {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // unquotePythonStr decodes a Python str repr ('...' or "..."), reporting false
