@@ -49,6 +49,9 @@ type Options struct {
 	// Progress, if not nil, is called after each cold-start step and each
 	// committed iteration.
 	Progress func(Progress)
+	// MaxBytes is the memory budget of the run (Config.CheckMemory): 0
+	// means DefaultMaxBytes, negative means no limit.
+	MaxBytes int64
 
 	// hook, if not nil, is called after each stage of an iteration
 	// (stageCheckpoint, ...); an error aborts the run there (tests use it to
@@ -105,6 +108,9 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		cfg.Run = filepath.Base(filepath.Clean(opts.Dir))
 	}
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.CheckMemory(opts.MaxBytes); err != nil {
 		return nil, err
 	}
 	// The lock first, so that of two trainers started at once on the same
@@ -164,6 +170,9 @@ func Resume(ctx context.Context, opts Options) (*Result, error) {
 	}
 	cfg := man.Config
 	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(opts.Dir, ManifestFile), err)
+	}
+	if err := cfg.CheckMemory(opts.MaxBytes); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(opts.Dir, ManifestFile), err)
 	}
 	lines, err := ReadMetrics(opts.Dir)

@@ -55,7 +55,7 @@ func newAdvantageCommand(env *Env) *ucli.Command {
 }
 
 func runAdvantage(ctx context.Context, opts AdvantageOptions, env *Env) error {
-	if err := checkOut(opts.Out); err != nil {
+	if err := firstErr(checkOut(opts.Out), guardOutputs(opts.Logs, output{flag: "out", path: opts.Out})); err != nil {
 		return err
 	}
 	if opts.MinVisits < 2 || opts.Resamples < 1 {
@@ -107,7 +107,7 @@ type SimulateRow struct {
 	Lemma      float64 `parquet:"lemma_qr_q1"`
 	Asymptotic float64 `parquet:"asymptotic"`
 	CondAdv    float64 `parquet:"cond_adv"`
-	Agrees     string  `parquet:"agrees"` // exact (or, with std, sign) inside the interval
+	Agrees     string  `parquet:"agrees"` // no-std: the exact value inside the interval; std: the interval allows the sign of q r (q-1)
 	Seed       uint64  `parquet:"seed"`
 }
 
@@ -119,7 +119,9 @@ func newAdvantageSimulateCommand(env *Env) *ucli.Command {
 			"succeeds with probability p - r, else with probability p. The advantage mass E[1{a} A] is\n" +
 			"estimated with a 95% interval and compared with the lemma's q r (q-1), with the exact\n" +
 			"finite-G value (G-1)/G q r (q-1) for Dr. GRPO (--no-std), and, with std normalisation\n" +
-			"(no closed form), with the G -> infinity limit. Lists of q, r and G run a grid.",
+			"(no closed form), with the G -> infinity limit. Lists of q, r and G run a grid.\n" +
+			"agrees: with --no-std, the exact value lies in the interval; with std normalisation it is a\n" +
+			"sign check: the interval allows the sign of q r (q-1), <= 0 for r > 0 and >= 0 for r < 0.",
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "q", Value: "0.3", Usage: "probability `Q[,Q...]` of the flawed action"},
 			&ucli.StringFlag{Name: "r", Value: "0.2", Usage: "drop `R[,R...]` in success probability caused by the action"},
@@ -144,8 +146,17 @@ func newAdvantageSimulateCommand(env *Env) *ucli.Command {
 }
 
 func runSimulate(opts SimulateOptions, env *Env) error {
-	if err := checkOut(opts.Out); err != nil {
+	if err := firstErr(checkOut(opts.Out), guardOutputs(nil, output{flag: "out", path: opts.Out})); err != nil {
 		return err
+	}
+	// Sizes are checked here, not replaced by defaults: a zero is a mistake.
+	for _, g := range opts.GroupSizes {
+		if g < 2 || g > maxSimGroupSize {
+			return &UsageError{Msg: fmt.Sprintf("advantage simulate: --group-size %d: want 2 to %d", g, maxSimGroupSize)}
+		}
+	}
+	if opts.Groups < 1 || opts.Groups > maxSimGroups {
+		return &UsageError{Msg: fmt.Sprintf("advantage simulate: --groups %d: want 1 to %d", opts.Groups, maxSimGroups)}
 	}
 	var rows []SimulateRow
 	norm := "std"
@@ -165,7 +176,7 @@ func runSimulate(opts SimulateOptions, env *Env) error {
 				}
 				agrees := s.Mass.Contains(s.Exact)
 				if !opts.NoStd {
-					agrees = s.Mass.Lo <= 0 // sign: the mass is provably <= 0
+					agrees = signAgrees(s.Mass, metrics.AdvantageMass(q, r))
 				}
 				rows = append(rows, SimulateRow{
 					Q: q, R: r, P: opts.P, G: g, Norm: norm, Groups: s.Groups,
@@ -177,6 +188,30 @@ func runSimulate(opts SimulateOptions, env *Env) error {
 		}
 	}
 	return emit(env.Stdout, opts.Out, rows, map[string]string{"seed": strconv.FormatUint(opts.Seed, 10)})
+}
+
+// Limits of advantage simulate: G float64 buffers per group, and a run time
+// of minutes at most per grid point.
+const (
+	maxSimGroupSize = 1 << 20
+	maxSimGroups    = 100_000_000
+)
+
+// signAgrees is the check of a std-normalised simulation, which has no
+// closed form: the mass interval allows the sign of the lemma's q r (q-1),
+// which is <= 0 for r > 0 (a flawed action), >= 0 for r < 0 (a helpful
+// one) and 0 for r = 0, q = 0 or q = 1.
+func signAgrees(mass metrics.Interval, lemma float64) bool {
+	switch {
+	case lemma < 0:
+		return mass.Lo <= 0
+	case lemma > 0:
+		return mass.Hi >= 0
+	}
+	// Zero up to rounding: with q = 1 every group's advantages sum to 0
+	// only up to a few ulps.
+	const tol = 1e-12
+	return mass.Lo <= tol && mass.Hi >= -tol
 }
 
 // pointStream derives the random stream of one grid point from its parameters

@@ -121,6 +121,9 @@ func runCompare(ctx context.Context, o CompareOptions, e *Env) error {
 			return &UsageError{Msg: fmt.Sprintf("compare: %s is in both --a and --b", d)}
 		}
 	}
+	if err := guardOutputs(append(append([]string{}, a...), b...), output{flag: "out", path: o.Out}); err != nil {
+		return err
+	}
 	report, done := studyProgress(e)
 	st, err := analysis.StudyRuns(ctx, append(append([]string{}, a...), b...), o.Study.options(report))
 	done()

@@ -56,7 +56,8 @@ func newConsistencyCommand(env *Env) *ucli.Command {
 }
 
 func runConsistency(ctx context.Context, opts ConsistencyOptions, env *Env) error {
-	if err := firstErr(checkOut(opts.Out), checkOut(opts.StatesOut), checkSplit(opts.Split)); err != nil {
+	if err := firstErr(checkOut(opts.Out), checkOut(opts.StatesOut), checkSplit(opts.Split),
+		guardOutputs(opts.Logs, output{flag: "out", path: opts.Out}, output{flag: "states-out", path: opts.StatesOut})); err != nil {
 		return err
 	}
 	if opts.K < 1 || opts.Threshold < 1 || opts.Threshold > opts.K {

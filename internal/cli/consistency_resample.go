@@ -89,7 +89,8 @@ func resampleAction(c *ucli.Context, env *Env) error {
 }
 
 func runResample(ctx context.Context, o ResampleOptions, env *Env) error {
-	if err := firstErr(checkOut(o.Out), checkOut(o.StatesOut), checkOut(o.ProbesOut), checkSplit(o.Split)); err != nil {
+	if err := firstErr(checkOut(o.Out), checkOut(o.StatesOut), checkOut(o.ProbesOut), checkSplit(o.Split),
+		guardOutputs(o.Runs, output{flag: "out", path: o.Out}, output{flag: "states-out", path: o.StatesOut}, output{flag: "probes-out", path: o.ProbesOut})); err != nil {
 		return err
 	}
 	if o.K < 1 || o.Threshold < 1 || o.Threshold > o.K {

@@ -228,7 +228,11 @@ func (o CouplingOptions) check() error {
 			return &UsageError{Msg: "--export: " + err.Error()}
 		}
 	}
-	return nil
+	outs := []output{{flag: "out", path: o.Out}, {flag: "sim-out", path: o.SimOut}, {flag: "heatmap-out", path: o.HeatmapOut}, {flag: "probes-out", path: o.ProbesOut}, {flag: "export", path: o.Export}}
+	if o.Shard != "" {
+		outs = append(outs, output{flag: "shard-dir", path: o.ShardDir, shared: true})
+	}
+	return guardOutputs(append([]string{o.Grads, o.Samples, o.Probes}, o.Runs...), outs...)
 }
 
 func runCoupling(ctx context.Context, o CouplingOptions, e *Env) error {

@@ -67,7 +67,8 @@ func newEnvSampleCommand(e *Env) *ucli.Command {
 }
 
 func runEnvSample(opts EnvSampleOptions, e *Env) error {
-	if err := firstErr(checkEnvName(opts.Env), checkEnvSplit(opts.Split), checkOut(opts.SummaryOut)); err != nil {
+	if err := firstErr(checkEnvName(opts.Env), checkEnvSplit(opts.Split), checkOut(opts.SummaryOut),
+		guardOutputs(nil, output{flag: "out", path: opts.Out}, output{flag: "summary-out", path: opts.SummaryOut})); err != nil {
 		return err
 	}
 	if _, err := trajlog.FormatOf(opts.Out); err != nil {

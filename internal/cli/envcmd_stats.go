@@ -50,7 +50,7 @@ func newEnvStatsCommand(e *Env) *ucli.Command {
 }
 
 func runEnvStats(opts EnvStatsOptions, e *Env) error {
-	if err := firstErr(checkOut(opts.Out), checkOut(opts.SplitsOut)); err != nil {
+	if err := firstErr(checkOut(opts.Out), checkOut(opts.SplitsOut), guardOutputs(nil, output{flag: "out", path: opts.Out}, output{flag: "splits-out", path: opts.SplitsOut})); err != nil {
 		return err
 	}
 	for _, name := range opts.Envs {

@@ -186,7 +186,11 @@ func newFiguresCommand(e *Env) *ucli.Command {
 }
 
 func runFigures(ctx context.Context, o FiguresOptions, e *Env) error {
-	if err := firstErr(o.Study.check(), checkTables(o.Tables)); err != nil {
+	out := o.Out
+	if out == "" {
+		out = filepath.Join(o.Run, "figures")
+	}
+	if err := firstErr(o.Study.check(), checkTables(o.Tables), guardOutputs([]string{o.Run}, output{flag: "out", path: out})); err != nil {
 		return err
 	}
 	report, done := studyProgress(e)
@@ -198,10 +202,6 @@ func runFigures(ctx context.Context, o FiguresOptions, e *Env) error {
 	cmp, err := analysis.Compare(st, analysis.GroupByRun(st), analysis.CompareOptions{})
 	if err != nil {
 		return err
-	}
-	out := o.Out
-	if out == "" {
-		out = filepath.Join(o.Run, "figures")
 	}
 	figs := studyFigures(st, cmp, figOptions{Smooth: o.Study.Smooth})
 	if err := writeFigures(e, out, figs, o.Formats, report); err != nil {

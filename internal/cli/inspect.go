@@ -41,7 +41,7 @@ func newInspectCommand(env *Env) *ucli.Command {
 }
 
 func runInspect(ctx context.Context, opts InspectOptions, env *Env) error {
-	if err := checkOut(opts.Out); err != nil {
+	if err := firstErr(checkOut(opts.Out), guardOutputs(opts.Logs, output{flag: "out", path: opts.Out})); err != nil {
 		return err
 	}
 	rep, err := analysis.Inspect(ctx, opts.Logs)

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -84,6 +85,13 @@ func runModelGrads(ctx context.Context, opts ModelGradsOptions, e *Env) error {
 	}
 	if opts.Limit < 0 {
 		return &UsageError{Msg: fmt.Sprintf("--limit %d: want 0 or more", opts.Limit)}
+	}
+	samples := strings.TrimSuffix(strings.TrimSuffix(opts.Out, ".npy"), ".safetensors") + ".samples.parquet"
+	if opts.Format == checkpoint.FormatBergson {
+		samples = filepath.Join(opts.Out, "samples.parquet")
+	}
+	if err := guardOutputs([]string{opts.Checkpoint, opts.Samples}, output{flag: "out", path: opts.Out}, output{flag: "out (sample table)", path: samples}); err != nil {
+		return err
 	}
 	m, tok, err := loadModel(opts.Checkpoint)
 	if err != nil {

@@ -42,7 +42,7 @@ func newModelScoreCommand(e *Env) *ucli.Command {
 }
 
 func runModelScore(ctx context.Context, opts ModelScoreOptions, e *Env) error {
-	if err := checkOut(opts.Out); err != nil {
+	if err := firstErr(checkOut(opts.Out), guardOutputs([]string{opts.Checkpoint, opts.Samples}, output{flag: "out", path: opts.Out})); err != nil {
 		return err
 	}
 	if opts.Limit < 0 || opts.Show < 0 {

@@ -47,7 +47,7 @@ func newRepetitionCommand(env *Env) *ucli.Command {
 }
 
 func runRepetition(ctx context.Context, opts RepetitionOptions, env *Env) error {
-	if err := firstErr(checkOut(opts.Out), checkSplit(opts.Split)); err != nil {
+	if err := firstErr(checkOut(opts.Out), checkSplit(opts.Split), guardOutputs(opts.Logs, output{flag: "out", path: opts.Out})); err != nil {
 		return err
 	}
 	rows, src, err := analysis.Repetition(ctx, opts.Logs, analysis.LogFilter{Split: opts.Split})

@@ -140,6 +140,9 @@ func writeReport(ctx context.Context, o ReportOptions, e *Env) error {
 			return err
 		}
 	}
+	if err := guardOutputs(append([]string{o.Input}, runs...), output{flag: "out", path: o.Out}); err != nil {
+		return err
+	}
 	report, done := studyProgress(e)
 	st, err := analysis.StudyRuns(ctx, runs, o.Study.options(report))
 	if err != nil {

@@ -61,7 +61,7 @@ func newSqueezeCommand(env *Env) *ucli.Command {
 }
 
 func runSqueeze(opts SqueezeOptions, env *Env) error {
-	if err := checkOut(opts.Out); err != nil {
+	if err := firstErr(checkOut(opts.Out), guardOutputs(nil, output{flag: "out", path: opts.Out})); err != nil {
 		return err
 	}
 	switch {

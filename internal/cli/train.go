@@ -21,6 +21,8 @@ type TrainOptions struct {
 	// Config is the resolved configuration (nil with Resume: run.json's).
 	Config *trainer.Config
 	Preset string
+	// MaxBytes is the memory budget (trainer.Options.MaxBytes).
+	MaxBytes int64
 }
 
 // trainFlag ties a flag to the configuration field it sets.
@@ -134,6 +136,7 @@ func newTrainCommand(e *Env) *ucli.Command {
 		&ucli.StringFlag{Name: "algo", Usage: "`ALGO`: grpo, or gcd (GRPO + verdict loss + prompt correction)", DefaultText: "grpo"},
 		&ucli.BoolFlag{Name: "resume", Usage: "continue the interrupted run in DIR with its run.json"},
 		&ucli.BoolFlag{Name: "dry-run", Usage: "print the resolved configuration (YAML) and exit"},
+		&ucli.StringFlag{Name: "max-bytes", Value: "4G", Usage: "memory budget `BYTES` of the run (e.g. 512M, 16G; -1: none); larger model and rollout sizes are refused before anything is written"},
 	}
 	for _, f := range trainConfigFlags {
 		flags = append(flags, f.flag)
@@ -155,9 +158,13 @@ func newTrainCommand(e *Env) *ucli.Command {
 				return err
 			}
 			opts := TrainOptions{Dir: c.Args().First(), Resume: c.Bool("resume"), DryRun: c.Bool("dry-run"), Preset: c.String("preset")}
+			var err error
+			if opts.MaxBytes, err = parseBytes("max-bytes", c.String("max-bytes")); err != nil {
+				return err
+			}
 			if opts.Resume {
 				for _, name := range c.FlagNames() {
-					if c.IsSet(name) && name != "resume" && name != "dry-run" && name != "log-level" {
+					if c.IsSet(name) && name != "resume" && name != "dry-run" && name != "log-level" && name != "max-bytes" {
 						return &UsageError{Msg: fmt.Sprintf("--resume takes the configuration from %s; --%s is not allowed with it", filepath.Join(opts.Dir, trainer.ManifestFile), name)}
 					}
 				}
@@ -235,7 +242,7 @@ func runTrain(ctx context.Context, opts TrainOptions, e *Env) error {
 		return opts.Config.WriteYAML(e.Stdout)
 	}
 	pr := newTrainProgress(e)
-	topts := trainer.Options{Dir: opts.Dir, Version: version(), Preset: opts.Preset, Now: e.Now, Progress: pr.report}
+	topts := trainer.Options{Dir: opts.Dir, Version: version(), Preset: opts.Preset, Now: e.Now, Progress: pr.report, MaxBytes: opts.MaxBytes}
 	start := e.Now()
 	var res *trainer.Result
 	var err error
