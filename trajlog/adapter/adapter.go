@@ -229,6 +229,7 @@ func sniffFile(path string) (Format, error) {
 	if err != nil {
 		return "", fmt.Errorf("detecting log format of %s: %w", path, err)
 	}
+	data = bytes.TrimPrefix(data, utf8BOM)
 	if v, err := parsePyJSON(data, 1); err == nil {
 		if v.get("trajectories").present() {
 			return FormatRLLM, nil
