@@ -100,6 +100,10 @@ func TestMalformedLogsExit2(t *testing.T) {
 // fixtures with exit 2 and writes nothing.
 func TestMalformedForeignLogsExit2(t *testing.T) {
 	fixtures, _ := filepath.Glob("../../testdata/adapters/malformed/*")
+	for _, pat := range []string{"verl-*", "trl-*", "rllm-*"} {
+		more, _ := filepath.Glob("../../testdata/malformed/" + pat)
+		fixtures = append(fixtures, more...)
+	}
 	if len(fixtures) == 0 {
 		t.Fatal("no fixtures in testdata/adapters/malformed")
 	}
