@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -47,6 +48,7 @@ const (
 //	vocab.json             Vocab, HF form {"token": id}
 //	model.safetensors      Tensors, F32, HF GPT-2 names; metadata "format": "pt" plus Extra
 //	optimizer.safetensors  Optimizer, if not nil
+//	SHA256SUMS             the SHA-256 of each file above (ChecksumFileName)
 //
 // A Python user loads the weights with
 // transformers.GPT2LMHeadModel.from_pretrained(dir).
@@ -194,6 +196,9 @@ func (o *OptimizerState) validate(specs []TensorSpec, idx map[string]int) error 
 // complete under the ".old" name. Readers that list checkpoints should skip
 // names starting with a dot.
 //
+// The files are followed by the manifest SHA256SUMS (ChecksumFileName), the
+// SHA-256 of the bytes written, which Load checks.
+//
 // Save validates c first and writes nothing if it is not a checkpoint Load
 // would accept: the config valid, exactly the tensors of GPT2Shapes with
 // their lengths, finite values, len(Vocab) == VocabSize, the optimizer state
@@ -238,9 +243,11 @@ func Save(dir string, c *Checkpoint) error {
 	}
 	kind := dirKind{name: "checkpoint directory", markers: []string{ConfigFileName, ModelFileName}}
 	err = kind.writeDir(dir, func(tmp string) error {
+		sums := checksums{}
 		for _, f := range files {
+			h := sha256.New()
 			err := atomicfile.Write(filepath.Join(tmp, f.name), func(w io.Writer) error {
-				bw := bufio.NewWriterSize(w, 1<<20)
+				bw := bufio.NewWriterSize(hashingWriter{w, h}, 1<<20)
 				if err := f.write(bw); err != nil {
 					return err
 				}
@@ -249,8 +256,10 @@ func Save(dir string, c *Checkpoint) error {
 			if err != nil {
 				return err
 			}
+			sums[f.name] = [sha256.Size]byte(h.Sum(nil))
 		}
-		return nil
+		// Last: the manifest of the bytes written.
+		return atomicfile.WriteBytes(filepath.Join(tmp, ChecksumFileName), sums.marshal())
 	})
 	if err != nil {
 		return fail(err)
@@ -314,10 +323,15 @@ func Load(dir string) (*Checkpoint, error) { return LoadWith(dir, LoadOptions{})
 // tensor present with its shape, F32, finite) and, unless
 // opts.SkipOptimizer, optimizer.safetensors if present (moments of known
 // parameters with their shapes, F32 or F64, finite, M and V covering the
-// same tensors, a "step" in the metadata). Bad content gives a
-// *ValidationError naming the file (its path) and the tensor or field; a
-// missing directory or required file gives an error matching
-// fs.ErrNotExist.
+// same tensors, a "step" in the metadata). Before reading them it checks
+// the files it reads against the directory's SHA256SUMS, when there is one:
+// a file whose SHA-256 differs, one the manifest does not list, or an
+// optimizer.safetensors it lists that is missing is a *ValidationError
+// naming the file and wrapping ErrChecksum. A directory without a manifest
+// (written before Save wrote one, or made elsewhere) is read unchecked. Bad
+// content gives a *ValidationError naming the file (its path) and the
+// tensor or field; a missing directory or required file gives an error
+// matching fs.ErrNotExist.
 func LoadWith(dir string, opts LoadOptions) (*Checkpoint, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
@@ -327,6 +341,13 @@ func LoadWith(dir string, opts LoadOptions) (*Checkpoint, error) {
 		return nil, &ValidationError{File: dir, Msg: "not a checkpoint directory"}
 	}
 	path := func(name string) string { return filepath.Join(dir, name) }
+	var optional []string
+	if !opts.SkipOptimizer {
+		optional = []string{OptimizerFileName}
+	}
+	if _, err := verifyChecksums(dir, []string{ConfigFileName, VocabFileName, ModelFileName}, optional); err != nil {
+		return nil, err
+	}
 
 	var cfg Config
 	if err := readWith(path(ConfigFileName), func(r io.Reader, name string) (err error) {

@@ -135,7 +135,7 @@ func TestSaveDeterministic(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, name := range []string{ConfigFileName, VocabFileName, ModelFileName, OptimizerFileName} {
+	for _, name := range []string{ConfigFileName, VocabFileName, ModelFileName, OptimizerFileName, ChecksumFileName} {
 		a, err := os.ReadFile(filepath.Join(root, "a", name))
 		if err != nil {
 			t.Fatal(err)
@@ -160,7 +160,7 @@ func TestTinyFixture(t *testing.T) {
 	if err := Save(fresh, tinyCheckpoint()); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{ConfigFileName, VocabFileName, ModelFileName, OptimizerFileName} {
+	for _, name := range []string{ConfigFileName, VocabFileName, ModelFileName, OptimizerFileName, ChecksumFileName} {
 		a, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatalf("%v (run go test -update ./checkpoint/)", err)
@@ -511,6 +511,11 @@ func TestLoadHostileOptimizer(t *testing.T) {
 			if err := os.WriteFile(path, mustWrite(t, edited, m), 0o644); err != nil {
 				t.Fatal(err)
 			}
+			// As made elsewhere: with the manifest the checksum is reported.
+			if _, err := Load(dir); !errors.Is(err, ErrChecksum) {
+				t.Errorf("with %s: %v", ChecksumFileName, err)
+			}
+			os.Remove(filepath.Join(dir, ChecksumFileName))
 			_, err := Load(dir)
 			if tc.name == "mixed dtypes" {
 				// Which tensor is reported depends on name order; any is fine.

@@ -24,7 +24,9 @@
 //
 // Save writes a Checkpoint (config, F32 weights under HF GPT-2 names,
 // vocabulary, optional Adam state, free-form facts) as a directory that
-// appears atomically; Load reads one back and validates every file against
+// appears atomically, with a checksum manifest SHA256SUMS written last;
+// Load reads one back, checks each file it reads against the manifest (a
+// directory without one is read unchecked) and validates every file against
 // the config. GPT2Shapes lists the parameter tensors and their shapes in HF's
 // layout (Conv1D weights stored [in, out]) and fixes the parameter order.
 //

@@ -105,6 +105,7 @@ func ExampleSave() {
 	}
 	fmt.Println(back.Vocab, back.Extra["iteration"], len(back.Tensors), back.Optimizer == nil)
 	// Output:
+	// SHA256SUMS
 	// config.json
 	// model.safetensors
 	// vocab.json
@@ -138,13 +139,24 @@ func ExampleLoad_badInput() {
 		log.Fatal(err)
 	}
 
+	// The file no longer has the SHA-256 that Save recorded in SHA256SUMS.
 	_, err = checkpoint.Load(dir)
 	var ve *checkpoint.ValidationError
+	if errors.As(err, &ve) {
+		fmt.Println(filepath.Base(ve.File), ve.BadInput(), errors.Is(err, checkpoint.ErrChecksum))
+	}
+	// Without the manifest (a directory made elsewhere), the content is
+	// checked against config.json.
+	if err := os.Remove(filepath.Join(dir, checkpoint.ChecksumFileName)); err != nil {
+		log.Fatal(err)
+	}
+	_, err = checkpoint.Load(dir)
 	if errors.As(err, &ve) {
 		fmt.Println(filepath.Base(ve.File), ve.Tensor, ve.Field, ve.BadInput(), errors.Is(err, checkpoint.ErrShape))
 		fmt.Println(ve.Msg)
 	}
 	// Output:
+	// model.safetensors true true
 	// model.safetensors transformer.wte.weight shape true true
 	// [5 4], want [4 4] for the config (vocab_size 4, n_positions 4, n_embd 4, n_inner 16)
 }

@@ -3,6 +3,7 @@ package trainer
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -204,6 +205,11 @@ func Resume(ctx context.Context, opts Options) (*Result, error) {
 			if n := iters[k]; n <= len(lines) {
 				if loadErr = t.load(n); loadErr == nil {
 					from = n
+				} else if errors.Is(loadErr, checkpoint.ErrChecksum) {
+					// Corrupted after it was written (its SHA256SUMS says
+					// so): refused, not passed over, since resuming from an
+					// earlier checkpoint would discard the iterations after it.
+					return nil, fmt.Errorf("resuming %s: %w (remove %s to resume from an earlier checkpoint)", opts.Dir, loadErr, CheckpointDir(n))
 				}
 			}
 		}
@@ -591,7 +597,7 @@ func (t *trainer) train(i int, trajs []trajectory, m *Metrics) []trajlog.Record 
 			outcomes[g] = trajs[b+g].outcome
 		}
 		metrics.GroupAdvantages(adv[b:b+G], outcomes, metrics.AdvantageConfig{NoStd: cfg.Update.NoStd})
-		if metrics.AllEqual(outcomes) {
+		if G >= 2 && metrics.AllEqual(outcomes) { // a singleton is no zero-std group (verl: A = R)
 			zero++
 		}
 	}
@@ -637,7 +643,11 @@ func (t *trainer) train(i int, trajs []trajectory, m *Metrics) []trajlog.Record 
 	m.OptimalRate = ratio(rs.optimal, rs.steps)
 	m.GoodLabelRate = ratio(rs.goodLabel, rs.steps)
 	m.CorrectionRate = ratio(rs.corrected, rs.steps)
-	m.ZeroStdFrac = ratio(float64(zero), float64(len(trajs)/G))
+	multi := len(trajs) / G // groups of two or more
+	if G < 2 {
+		multi = 0
+	}
+	m.ZeroStdFrac = ratio(float64(zero), float64(multi))
 	m.Entropy = ratio(rs.entropy, rs.entTokens)
 	m.EntropyVocab = ratio(rs.entVocab, rs.entTokens)
 	m.AllowedMass = ratio(rs.mass, rs.entTokens)

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/gradcouple/gradcouple/checkpoint"
 	"github.com/gradcouple/gradcouple/policy"
 	"github.com/gradcouple/gradcouple/trajlog"
 )
@@ -119,11 +120,11 @@ func TestRunDirectory(t *testing.T) {
 	cfg := tinyConfig()
 	dir := runDir(t, cfg, "run")
 	files := listFiles(t, dir)
-	want := []string{"checkpoints/iter-000000/config.json", "checkpoints/iter-000000/model.safetensors",
+	want := []string{"checkpoints/iter-000000/SHA256SUMS", "checkpoints/iter-000000/config.json", "checkpoints/iter-000000/model.safetensors",
 		"checkpoints/iter-000000/optimizer.safetensors", "checkpoints/iter-000000/vocab.json",
-		"checkpoints/iter-000002/config.json", "checkpoints/iter-000002/model.safetensors",
+		"checkpoints/iter-000002/SHA256SUMS", "checkpoints/iter-000002/config.json", "checkpoints/iter-000002/model.safetensors",
 		"checkpoints/iter-000002/optimizer.safetensors", "checkpoints/iter-000002/vocab.json",
-		"checkpoints/iter-000003/config.json", "checkpoints/iter-000003/model.safetensors",
+		"checkpoints/iter-000003/SHA256SUMS", "checkpoints/iter-000003/config.json", "checkpoints/iter-000003/model.safetensors",
 		"checkpoints/iter-000003/optimizer.safetensors", "checkpoints/iter-000003/vocab.json",
 		"logs/iter-000000.parquet", "logs/iter-000001.parquet", "logs/iter-000002.parquet", "logs/iter-000003.parquet",
 		"metrics.jsonl", "run.json", "timing.jsonl"}
@@ -360,9 +361,12 @@ func TestCancel(t *testing.T) {
 	compareRuns(t, runDir(t, cfg, "run"), dir)
 }
 
-// TestResumeDamagedCheckpoint: when the latest checkpoint does not load
-// (outside damage), Resume restarts from the one before it; when no
-// checkpoint is left for committed iterations, it refuses.
+// TestResumeDamagedCheckpoint: when the latest checkpoint differs from its
+// SHA256SUMS, Resume refuses it, naming the file, rather than discard the
+// iterations after an earlier one; when it does not load and has no manifest
+// (outside damage to a checkpoint of an older run), Resume restarts from the
+// one before it; when no checkpoint is left for committed iterations, it
+// refuses.
 func TestResumeDamagedCheckpoint(t *testing.T) {
 	cfg := tinyConfig()
 	ref := runDir(t, cfg, "run")
@@ -378,6 +382,14 @@ func TestResumeDamagedCheckpoint(t *testing.T) {
 	}
 	model := filepath.Join(dir, CheckpointDir(3), "model.safetensors")
 	if err := os.Truncate(model, 100); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Resume(context.Background(), Options{Dir: dir})
+	var ve *checkpoint.ValidationError
+	if !errors.Is(err, checkpoint.ErrChecksum) || !errors.As(err, &ve) || ve.File != model {
+		t.Fatalf("resume from a corrupt checkpoint: %v, want a checksum error naming %s", err, model)
+	}
+	if err := os.Remove(filepath.Join(dir, CheckpointDir(3), checkpoint.ChecksumFileName)); err != nil {
 		t.Fatal(err)
 	}
 	res, err := Resume(context.Background(), Options{Dir: dir})
