@@ -21,7 +21,7 @@ type InspectRow struct {
 	Steps        int64   `parquet:"steps" json:"steps"`
 	SuccessRate  float64 `parquet:"success_rate" json:"success_rate"`   // share of trajectories with success
 	MeanGroup    float64 `parquet:"mean_group_size" json:"mean_group"`  // trajectories per group
-	ZeroStdFrac  float64 `parquet:"zero_std_frac" json:"zero_std_frac"` // share of groups whose outcomes are all equal
+	ZeroStdFrac  float64 `parquet:"zero_std_frac" json:"zero_std_frac"` // share of groups of two or more whose outcomes are all equal (NaN: none); singletons are left out, as verl gives them a non-zero advantage
 	InvalidRate  float64 `parquet:"invalid_rate" json:"invalid_rate"`   // share of steps with valid = false
 	Labelled     float64 `parquet:"labelled_frac" json:"labelled_frac"` // share of steps with a judge label
 	BadLabel     float64 `parquet:"bad_label_frac" json:"bad_label_frac"`
@@ -87,7 +87,15 @@ type trajAgg struct {
 // 1e-4 relative plus 1e-5 absolute, the precision of float32 storage).
 func Inspect(ctx context.Context, patterns []string) (*InspectReport, error) {
 	trajs := map[trajKey]*trajAgg{}
-	src, err := scan(ctx, patterns, trajlog.ReadOptions{SkipPrompt: true}, func(r *trajlog.Record) error {
+	seen := newStepKeys()
+	var dups []Problem
+	src, err := scanFiles(ctx, patterns, trajlog.ReadOptions{SkipPrompt: true}, func(file string, r *trajlog.Record) error {
+		if err := seen.check(file, r); err != nil {
+			// Reported, and left out of the counts.
+			dups = append(dups, Problem{strings.Clone(r.Run), r.Iteration, strings.Clone(r.Split), strings.Clone(r.TrajID), "duplicate-step",
+				fmt.Sprintf("turn %d is in the logs twice (again in %s); repetition, consistency and advantage refuse the logs", r.Turn, file)})
+			return nil
+		}
 		k := trajKey{sliceKey{r.Run, r.Iteration, r.Split}, r.TrajID}
 		t := trajs[k]
 		if t == nil {
@@ -114,7 +122,7 @@ func Inspect(ctx context.Context, patterns []string) (*InspectReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &InspectReport{Sources: src}
+	rep := &InspectReport{Sources: src, Problems: dups}
 
 	// Trajectories by slice and group, in a deterministic order.
 	keys := make([]trajKey, 0, len(trajs))
@@ -152,6 +160,7 @@ func Inspect(ctx context.Context, patterns []string) (*InspectReport, error) {
 
 	rows := map[sliceKey]*InspectRow{}
 	fit := map[sliceKey]map[string]bool{} // conventions that fit every group of the slice
+	multi := map[sliceKey]int{}           // groups of two or more trajectories
 	var rewards, adv, want []float64
 	for _, g := range groupOrder {
 		members := groups[g]
@@ -176,8 +185,11 @@ func Inspect(ctx context.Context, patterns []string) (*InspectReport, error) {
 			rewards = append(rewards, t.outcome)
 			adv = append(adv, t.adv)
 		}
-		if metrics.AllEqual(rewards) {
-			row.ZeroStdFrac++
+		if len(rewards) >= 2 {
+			multi[g.sliceKey]++
+			if metrics.AllEqual(rewards) {
+				row.ZeroStdFrac++
+			}
 		}
 		if len(members) == 1 && g.split == trajlog.SplitTrain {
 			rep.Problems = append(rep.Problems, Problem{g.run, g.iter, g.split, g.group, "group-of-one",
@@ -202,7 +214,7 @@ func Inspect(ctx context.Context, patterns []string) (*InspectReport, error) {
 	for k, row := range rows {
 		row.SuccessRate /= float64(row.Trajectories)
 		row.MeanGroup = float64(row.Trajectories) / float64(row.Groups)
-		row.ZeroStdFrac /= float64(row.Groups)
+		row.ZeroStdFrac /= float64(multi[k]) // NaN when every group is a singleton
 		if row.Labelled > 0 {
 			row.BadLabel /= row.Labelled
 		} else {

@@ -2,6 +2,8 @@ package analysis
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
@@ -93,7 +95,7 @@ type RepetitionRow struct {
 // also the same.
 func Repetition(ctx context.Context, patterns []string, filter LogFilter) ([]RepetitionRow, Sources, error) {
 	p := newRepetitionPass(filter)
-	src, err := scan(ctx, patterns, trajlog.ReadOptions{SkipPrompt: true}, p.add)
+	src, err := scanUnique(ctx, patterns, trajlog.ReadOptions{SkipPrompt: true}, p.add)
 	if err != nil {
 		return nil, src, err
 	}
@@ -178,7 +180,7 @@ type StateConsistencyRow struct {
 // (metrics.ConsistencyCounter), per run, split and iteration, and per state.
 func Consistency(ctx context.Context, patterns []string, filter LogFilter, cfg metrics.ConsistencyConfig) ([]ConsistencyRow, []StateConsistencyRow, Sources, error) {
 	p := newConsistencyPass(filter, cfg)
-	src, err := scan(ctx, patterns, trajlog.ReadOptions{SkipPrompt: true}, p.add)
+	src, err := scanUnique(ctx, patterns, trajlog.ReadOptions{SkipPrompt: true}, p.add)
 	if err != nil {
 		return nil, nil, src, err
 	}
@@ -190,7 +192,7 @@ func Consistency(ctx context.Context, patterns []string, filter LogFilter, cfg m
 // with the results of Repetition and Consistency.
 func LogDiagnostics(ctx context.Context, patterns []string, filter LogFilter, cfg metrics.ConsistencyConfig) ([]RepetitionRow, []ConsistencyRow, []StateConsistencyRow, Sources, error) {
 	rp, cp := newRepetitionPass(filter), newConsistencyPass(filter, cfg)
-	src, err := scan(ctx, patterns, trajlog.ReadOptions{SkipPrompt: true}, func(r *trajlog.Record) error {
+	src, err := scanUnique(ctx, patterns, trajlog.ReadOptions{SkipPrompt: true}, func(r *trajlog.Record) error {
 		rp.add(r)
 		return cp.add(r)
 	})
@@ -313,7 +315,7 @@ func Advantage(ctx context.Context, patterns []string, opts AdvantageOptions) ([
 	if split == "" {
 		split = trajlog.SplitTrain
 	}
-	src, err := scan(ctx, patterns, trajlog.ReadOptions{SkipPrompt: true}, func(r *trajlog.Record) error {
+	src, err := scanUnique(ctx, patterns, trajlog.ReadOptions{SkipPrompt: true}, func(r *trajlog.Record) error {
 		if r.Split != split {
 			return nil
 		}
@@ -411,4 +413,60 @@ func resampling(e metrics.MassEstimate) string {
 		return "group"
 	}
 	return "trajectory"
+}
+
+// DuplicateError is a step record read twice: the same (run, iteration,
+// traj_id, turn) as an earlier one. Diagnostics that count steps
+// (repetition, consistency, advantage) refuse it rather than count it twice.
+type DuplicateError struct {
+	File      string // the file of the second occurrence
+	Run       string
+	Iteration int32
+	Traj      string
+	Turn      int32
+}
+
+func (e *DuplicateError) Error() string {
+	return fmt.Sprintf("%s: duplicate step record (run %q, iteration %d, traj_id %q, turn %d) already read; it would be counted twice (gradcouple inspect lists the duplicates)",
+		e.File, e.Run, e.Iteration, e.Traj, e.Turn)
+}
+
+// BadInput marks a duplicate as bad input (exit status 2).
+func (e *DuplicateError) BadInput() bool { return true }
+
+// stepKeys remembers the (run, iteration, traj_id, turn) of every step
+// record read, as a 64-bit FNV-1a hash (8 bytes a step, so a log of 10^7
+// steps takes about 300 MB at most; two distinct keys collide with
+// probability about n^2 / 2^65).
+type stepKeys struct{ seen map[uint64]struct{} }
+
+func newStepKeys() *stepKeys { return &stepKeys{seen: map[uint64]struct{}{}} }
+
+// check returns a *DuplicateError if r's key was seen before.
+func (s *stepKeys) check(file string, r *trajlog.Record) error {
+	h := fnv.New64a()
+	var b [8]byte
+	h.Write([]byte(r.Run))
+	binary.LittleEndian.PutUint32(b[:4], uint32(r.Iteration))
+	binary.LittleEndian.PutUint32(b[4:], uint32(r.Turn))
+	h.Write([]byte{0})
+	h.Write(b[:])
+	h.Write([]byte(r.TrajID))
+	k := h.Sum64()
+	if _, dup := s.seen[k]; dup {
+		return &DuplicateError{File: file, Run: r.Run, Iteration: r.Iteration, Traj: r.TrajID, Turn: r.Turn}
+	}
+	s.seen[k] = struct{}{}
+	return nil
+}
+
+// scanUnique is scan refusing duplicate step records (DuplicateError).
+func scanUnique(ctx context.Context, patterns []string, opts trajlog.ReadOptions, fn func(*trajlog.Record) error) (Sources, error) {
+	keys := newStepKeys()
+	return scanFiles(ctx, patterns, opts, func(file string, r *trajlog.Record) error {
+		if err := keys.check(file, r); err != nil {
+			return err
+		}
+		return fn(r)
+	})
 }

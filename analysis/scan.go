@@ -28,6 +28,7 @@ const (
 type batch struct {
 	recs []trajlog.Record
 	n    int
+	file string // the file the records came from
 }
 
 // scan streams the step records of every pattern (a file, a directory or a glob)
@@ -37,6 +38,11 @@ type batch struct {
 // what it keeps. Reading stops at the first error, which names the file and
 // row, or when ctx is cancelled.
 func scan(ctx context.Context, patterns []string, opts trajlog.ReadOptions, fn func(*trajlog.Record) error) (Sources, error) {
+	return scanFiles(ctx, patterns, opts, func(_ string, r *trajlog.Record) error { return fn(r) })
+}
+
+// scanFiles is scan with the name of the file each record came from.
+func scanFiles(ctx context.Context, patterns []string, opts trajlog.ReadOptions, fn func(file string, r *trajlog.Record) error) (Sources, error) {
 	var src Sources
 	derived := map[string]bool{}
 	for _, p := range patterns {
@@ -70,7 +76,7 @@ func closeReader(r *trajlog.Reader, err error, derived map[string]bool) error {
 }
 
 // scanReader feeds every record of r to fn, decoding on a second goroutine.
-func scanReader(ctx context.Context, r *trajlog.Reader, fn func(*trajlog.Record) error) (int64, error) {
+func scanReader(ctx context.Context, r *trajlog.Reader, fn func(string, *trajlog.Record) error) (int64, error) {
 	free := make(chan *batch, scanBuffers)
 	full := make(chan *batch, scanBuffers)
 	for i := 0; i < scanBuffers; i++ {
@@ -89,7 +95,7 @@ func scanReader(ctx context.Context, r *trajlog.Reader, fn func(*trajlog.Record)
 				return
 			}
 			n, err := r.Read(b.recs)
-			b.n = n
+			b.n, b.file = n, r.File() // one Read takes records from one file
 			if n > 0 {
 				full <- b
 			}
@@ -109,7 +115,7 @@ func scanReader(ctx context.Context, r *trajlog.Reader, fn func(*trajlog.Record)
 			ferr = ctx.Err()
 		}
 		for i := 0; i < b.n && ferr == nil; i++ {
-			ferr = fn(&b.recs[i])
+			ferr = fn(b.file, &b.recs[i])
 		}
 		if ferr == nil {
 			rows += int64(b.n)

@@ -169,3 +169,23 @@ func TestModelInitExistingOut(t *testing.T) {
 		t.Errorf("data directory file: %v", err)
 	}
 }
+
+// TestDuplicateStepsExit2: the diagnostics that would count a duplicated
+// step twice refuse the logs with exit 2, naming the file and the key;
+// inspect lists the duplicates and exits 0.
+func TestDuplicateStepsExit2(t *testing.T) {
+	run0 := runFixture(t, "r", 3)
+	orig := filepath.Join(run0, "logs", "iter-000000.parquet")
+	dup := filepath.Join(t.TempDir(), "copy.parquet")
+	copyFile(t, orig, dup)
+	for _, cmd := range [][]string{{"repetition"}, {"consistency"}, {"advantage"}} {
+		_, stderr, code := run(t, append(cmd, orig, dup)...)
+		if code != ExitBadInput || !strings.Contains(stderr, "copy.parquet") || !strings.Contains(stderr, "duplicate step record") {
+			t.Errorf("%s on duplicated logs: exit %d, stderr %q", cmd[0], code, stderr)
+		}
+	}
+	out, stderr, code := run(t, "inspect", orig, dup)
+	if code != 0 || !strings.Contains(out, "duplicate-step") {
+		t.Errorf("inspect on duplicated logs: exit %d, stderr %q, no duplicate-step problem in\n%s", code, stderr, out)
+	}
+}
