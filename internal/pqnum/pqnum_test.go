@@ -3,6 +3,7 @@ package pqnum
 import (
 	"errors"
 	"math"
+	"strconv"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
@@ -150,4 +151,45 @@ func TestInt64(t *testing.T) {
 	if _, ok := dec.Int64(parquet.Int32Value(1)); ok {
 		t.Error("DECIMAL read by Int64")
 	}
+}
+
+// FuzzDecimal: an unscaled integer decodes the same from INT64 and from its
+// 9-byte two's complement (FIXED_LEN_BYTE_ARRAY), and equals the correctly
+// rounded parse of its decimal text, in float64 and float32.
+func FuzzDecimal(f *testing.F) {
+	f.Add(int64(1499400), uint8(6))
+	f.Add(int64(-5), uint8(1))
+	f.Add(int64(math.MaxInt64), uint8(18))
+	f.Add(int64(16777217), uint8(6))
+	f.Fuzz(func(t *testing.T, u int64, s uint8) {
+		scale := int(s % 19)
+		i64, err := Of(parquet.Decimal(scale, 18, parquet.Int64Type).Type())
+		if err != nil {
+			t.Fatal(err)
+		}
+		flba, _ := Of(parquet.Decimal(scale, 21, parquet.FixedLenByteArrayType(9)).Type())
+		b := make([]byte, 9)
+		for k := 8; k >= 0; k-- {
+			b[k] = byte(u >> (8 * (8 - k)))
+		}
+		if u < 0 {
+			b[0] = 0xff
+		}
+		text := strconv.FormatInt(u, 10) + "e-" + strconv.Itoa(scale)
+		want64, _ := strconv.ParseFloat(text, 64)
+		want32, _ := strconv.ParseFloat(text, 32)
+		for _, c := range []struct {
+			col Column
+			v   parquet.Value
+		}{{i64, parquet.Int64Value(u)}, {flba, parquet.FixedLenByteArrayValue(b)}} {
+			got, err := c.col.Float64(c.v)
+			if err != nil || got != want64 {
+				t.Fatalf("%s %d scale %d: Float64 %v, %v; want %v", c.col, u, scale, got, err, want64)
+			}
+			g32, err := c.col.Float32(c.v)
+			if err != nil || g32 != float32(want32) {
+				t.Fatalf("%s %d scale %d: Float32 %v, %v; want %v", c.col, u, scale, g32, err, float32(want32))
+			}
+		}
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/gradcouple/gradcouple/trajlog"
 	"github.com/gradcouple/gradcouple/trajlog/adapter"
@@ -41,8 +42,30 @@ func checkFuzzResult(t *testing.T, res *adapter.Result, err error, name string) 
 		return
 	}
 	for i := range res.Records {
-		if field, msg := res.Records[i].Validate(); field != "" {
+		r := &res.Records[i]
+		if field, msg := r.Validate(); field != "" {
 			t.Fatalf("record %d invalid: %s: %s", i, field, msg)
+		}
+		// Text is never repaired nor passed on invalid (it is refused).
+		for _, s := range []string{r.Prompt, r.Action, r.GroupID, r.TrajID, r.TaskID, r.StateKey, r.Run, r.Split} {
+			if !utf8.ValidString(s) {
+				t.Fatalf("record %d has invalid UTF-8 text %q", i, s)
+			}
+		}
+	}
+}
+
+// addMalformedSeeds adds the files of testdata/malformed matching the glob
+// patterns to the corpus of f.
+func addMalformedSeeds(f *testing.F, patterns ...string) {
+	for _, p := range patterns {
+		files, _ := filepath.Glob(filepath.Join(malformed, p))
+		for _, file := range files {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(data)
 		}
 	}
 }
@@ -50,6 +73,8 @@ func checkFuzzResult(t *testing.T, res *adapter.Result, err error, name string) 
 func FuzzVerl(f *testing.F) {
 	addSeeds(f, "verl/*.jsonl", "malformed/verl_*.jsonl")
 	f.Add([]byte(`{"input": "p", "output": "a", "score": -0.0, "uid": ""}`))
+	f.Add([]byte("\ufeff{\"input\": \"p\", \"output\": \"\\udc80\", \"score\": 1}"))
+	addMalformedSeeds(f, "verl-*.jsonl")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const name = "9.jsonl"
 		res, err := adapter.ReadVerl(bytes.NewReader(data), name, adapter.Options{})
@@ -58,7 +83,11 @@ func FuzzVerl(f *testing.F) {
 }
 
 func FuzzTRL(f *testing.F) {
-	addSeeds(f, "trl/*.parquet")
+	addSeeds(f, "trl/*.parquet", "trl-extra/*.parquet")
+	addMalformedSeeds(f, "trl-*.parquet")
+	if data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "decimal", "completions_00001.parquet")); err == nil {
+		f.Add(data)
+	}
 	f.Add([]byte("PAR1PAR1"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const name = "completions_00009.parquet"
@@ -69,6 +98,8 @@ func FuzzTRL(f *testing.F) {
 
 func FuzzRLLM(f *testing.F) {
 	addSeeds(f, "rllm/episodes/*/episode_*.json", "malformed/rllm_*.json")
+	addMalformedSeeds(f, "rllm-*.json")
+	f.Add([]byte(`{"id": "t:0", "trajectories": [{"steps": [{"observation": "o", "action": "action='a\\'' id=1"}]}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const name = "episodes/train_step_9_epoch_0/episode_x.json"
 		res, err := adapter.ReadRLLM(bytes.NewReader(data), name, adapter.Options{})
