@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"time"
 
@@ -314,9 +315,15 @@ func meanPairs(pairs []ProbePair, kind string, f func(a, b int) float64) float64
 // the coupling of similar-state pairs, the representation separation of
 // good and bad probes, and the heatmap of predicted and measured influence.
 // In shard mode (opts.Shard) it writes Gram tiles instead; opts.Export also
-// writes the gradients.
-func Coupling(ctx context.Context, runs []Run, ps *ProbeSet, opts CouplingOptions) (*CouplingReport, error) {
+// writes the gradients. On error no file is left: the shards and exports
+// of the checkpoints done before the failure are removed.
+func Coupling(ctx context.Context, runs []Run, ps *ProbeSet, opts CouplingOptions) (_ *CouplingReport, err error) {
 	rep := &CouplingReport{}
+	defer func() {
+		if err != nil {
+			rep.removeFiles()
+		}
+	}()
 	meta := probeMeta(ps)
 	for _, run := range runs {
 		its, err := run.selectCheckpoints(opts.Checkpoints)
@@ -576,4 +583,15 @@ func HeatAgreement(rows []HeatRow) (pearson, relErr, slope float64) {
 		slope = pm / pp
 	}
 	return pearson, relErr, slope
+}
+
+// removeFiles removes the shard and export files listed in rep (after a
+// failure, so that no partial output is left).
+func (rep *CouplingReport) removeFiles() {
+	for _, f := range rep.Shards {
+		os.RemoveAll(f)
+	}
+	for _, f := range rep.Exports {
+		os.RemoveAll(f)
+	}
 }

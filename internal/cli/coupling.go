@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -228,6 +230,14 @@ func (o CouplingOptions) check() error {
 			return &UsageError{Msg: "--export: " + err.Error()}
 		}
 	}
+	for _, f := range []output{{flag: "out", path: o.Out}, {flag: "sim-out", path: o.SimOut}, {flag: "heatmap-out", path: o.HeatmapOut}, {flag: "probes-out", path: o.ProbesOut}} {
+		if f.path == "" {
+			continue
+		}
+		if st, err := os.Stat(filepath.Dir(f.path)); err != nil || !st.IsDir() {
+			return &UsageError{Msg: fmt.Sprintf("--%s %s: the directory %s does not exist", f.flag, f.path, filepath.Dir(f.path))}
+		}
+	}
 	outs := []output{{flag: "out", path: o.Out}, {flag: "sim-out", path: o.SimOut}, {flag: "heatmap-out", path: o.HeatmapOut}, {flag: "probes-out", path: o.ProbesOut}, {flag: "export", path: o.Export}}
 	if o.Shard != "" {
 		outs = append(outs, output{flag: "shard-dir", path: o.ShardDir, shared: true})
@@ -235,10 +245,25 @@ func (o CouplingOptions) check() error {
 	return guardOutputs(append([]string{o.Grads, o.Samples, o.Probes}, o.Runs...), outs...)
 }
 
-func runCoupling(ctx context.Context, o CouplingOptions, e *Env) error {
+func runCoupling(ctx context.Context, o CouplingOptions, e *Env) (err error) {
 	if err := o.check(); err != nil {
 		return err
 	}
+	// No partial output: every file this call writes is listed, and removed
+	// again if a later step fails (a later checkpoint, a bad --sim-out).
+	var written []string
+	_, statErr := os.Stat(o.Export)
+	newExportDir := o.Export != "" && statErr != nil
+	defer func() {
+		if err != nil {
+			for _, f := range written {
+				os.RemoveAll(f)
+			}
+			if newExportDir {
+				os.Remove(o.Export) // only if empty: the directory this call created
+			}
+		}
+	}()
 	opts := analysis.CouplingOptions{Checkpoints: o.Checkpoints, Tensors: o.Tensors, Eta: o.Eta, Project: o.Project,
 		ProjectSeed: o.ProjectSeed, MaxBytes: o.MaxBytes, SimEdges: o.SimEdges, Seed: o.Seed}
 	if o.Shard != "" {
@@ -283,10 +308,20 @@ func runCoupling(ctx context.Context, o CouplingOptions, e *Env) error {
 			return err
 		}
 		r, err := analysis.Coupling(ctx, runs, ps, opts)
+		if r != nil {
+			written = append(written, r.Exports...)
+		}
 		if err != nil {
 			return couplingError(err)
 		}
 		rep = r
+		if o.ProbesOut != "" {
+			if err := analysis.WriteProbes(o.ProbesOut, ps); err != nil {
+				return err
+			}
+			written = append(written, o.ProbesOut)
+			fmt.Fprintf(w, "wrote %s (reuse with --probes to analyse other runs on the same samples)\n", o.ProbesOut)
+		}
 		if rep.Unknown > 0 {
 			fmt.Fprintf(w, "warning: %d probe tokens are not in a checkpoint's vocabulary (<unk>)\n", rep.Unknown)
 		}
@@ -302,6 +337,9 @@ func runCoupling(ctx context.Context, o CouplingOptions, e *Env) error {
 	if err := emit(w, o.Out, rep.Rows, map[string]string{"eta": strconv.FormatFloat(opts.Eta, 'g', -1, 64)}); err != nil {
 		return err
 	}
+	if o.Out != "" {
+		written = append(written, o.Out)
+	}
 	for _, r := range rep.Rows {
 		if !math.IsNaN(r.HeatPearson) {
 			fmt.Fprintf(w, "%s iteration %d: heatmap predicted vs measured Delta log pi at eta %g: Pearson r %.6f, relative error %.2e, slope %.4f (largest |predicted| %.3g)\n",
@@ -312,6 +350,7 @@ func runCoupling(ctx context.Context, o CouplingOptions, e *Env) error {
 		if err := emitFile(w, o.SimOut, rep.BySim, nil); err != nil {
 			return err
 		}
+		written = append(written, o.SimOut)
 	}
 	if o.HeatmapOut != "" {
 		if err := emitFile(w, o.HeatmapOut, rep.Heat, nil); err != nil {
@@ -334,11 +373,6 @@ func couplingProbes(ctx context.Context, o CouplingOptions, runs []analysis.Run,
 		}
 		good, bad := ps.Heat()
 		fmt.Fprintf(w, "%d probes from %s (%d heatmap cells, %d pairs)\n", len(ps.Probes), o.Probes, len(good)*len(bad), len(ps.Pairs))
-		if o.ProbesOut != "" {
-			if err := analysis.WriteProbes(o.ProbesOut, ps); err != nil {
-				return nil, err
-			}
-		}
 		return ps, nil
 	}
 	po := analysis.ProbeOptions{Split: o.ProbeSplit, Iterations: o.ProbeIterations, Samples: o.NumProbes, Pairs: o.Pairs,
@@ -368,12 +402,6 @@ func couplingProbes(ctx context.Context, o CouplingOptions, runs []analysis.Run,
 		len(ps.Probes), nGood, len(ps.Probes)-nGood, o.Seed, ps.Candidates[1], ps.Candidates[0], po.Split, src.Rows)
 	fmt.Fprintf(w, "heatmap %d x %d; %d similar-state pairs (reference for hidden-state cosine: %s)\n",
 		len(good), len(bad), len(ps.Pairs), po.Reference)
-	if o.ProbesOut != "" {
-		if err := analysis.WriteProbes(o.ProbesOut, ps); err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(w, "wrote %s (reuse with --probes to analyse other runs on the same samples)\n", o.ProbesOut)
-	}
 	return ps, nil
 }
 
