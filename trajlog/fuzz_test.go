@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +56,7 @@ func FuzzJSONL(f *testing.F) {
 	f.Add([]byte(strings.Join(lines, "\n")))
 	f.Add([]byte(lines[0] + "\n\n" + lines[1] + "\r\n"))
 	f.Add([]byte(`{"run":1}`))
+	f.Add([]byte("\ufeff" + lines[0] + "\n"))
 	f.Add([]byte("\n"))
 	f.Add([]byte{})
 	for _, tc := range malformedCases(f) {
@@ -71,7 +74,7 @@ func FuzzJSONL(f *testing.F) {
 		var b bytes.Buffer
 		w := NewJSONLWriter(&b)
 		if err := w.Write(recs); err != nil {
-			// Invalid UTF-8 read from JSON is replaced, so every string is valid.
+			// Invalid UTF-8 in a JSON line is refused, so every string read is valid.
 			t.Fatalf("re-writing records read: %v", err)
 		}
 		w.Close()
@@ -90,6 +93,9 @@ func FuzzParquet(f *testing.F) {
 		rows[i] = toOptional(r)
 	}
 	f.Add(writeRaw(f, rows, version))
+	if data, err := os.ReadFile(filepath.Join("..", "testdata", "decimal", "iter-000001.parquet")); err == nil {
+		f.Add(data) // DECIMAL float columns written by DuckDB
+	}
 	for _, tc := range malformedCases(f) {
 		if strings.HasSuffix(tc.name, ".parquet") {
 			f.Add(tc.data)
@@ -109,7 +115,13 @@ func FuzzParquet(f *testing.F) {
 				}
 				return
 			}
-			fuzzRead(t, r)
+			// What was read is valid for the writers: in particular its
+			// text is UTF-8 (the reader refuses anything else).
+			if recs := fuzzRead(t, r); recs != nil {
+				if err := checkWrite("fuzz.parquet", 1, recs); err != nil {
+					t.Fatalf("records read are not writable: %v", err)
+				}
+			}
 		}
 	})
 }
