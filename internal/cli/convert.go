@@ -34,7 +34,9 @@ func newConvertCommand(env *Env) *ucli.Command {
 			"episodes (episodes/*/episode_*.json). Missing fields are derived: group_id from identical\n" +
 			"prompts at the same step, advantage recomputed from the outcomes (std-normalised, or Dr. GRPO\n" +
 			"with --no-std), state_key from the prompt text, label unknown. The derived fields are listed\n" +
-			"on stdout and stored in the parquet metadata (gradcouple.derived).",
+			"on stdout and stored in the parquet metadata (gradcouple.derived). The log is read twice and\n" +
+			"streamed to the output, so memory does not grow with its text. For TRL, the reward columns\n" +
+			"summed into the outcome are listed on stderr. --format picks the reader instead of detecting it.",
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write step records to `FILE` (.parquet or .jsonl)"},
 			&ucli.StringFlag{Name: "format", Value: "auto", Usage: "input format `F`: auto, verl, trl or rllm"},

@@ -2,10 +2,15 @@
 // records (trajlog.Record, DESIGN.md §3.1), deriving what those logs lack, so
 // that every analysis runs on runs made elsewhere.
 //
-// Detect tells the formats apart and Read reads a file or a whole directory;
-// ReadVerl, ReadTRL and ReadRLLM read one file from an io.Reader. Bad input
-// never panics: it gives a *trajlog.ValidationError naming the file, the line
-// or row, and the field.
+// Detect tells the formats apart and Read reads a file or a whole directory
+// into memory; Scan and Log.Emit do the same in two streaming passes (the
+// first collects per-group outcomes keyed by a hash, the second hands out
+// finished records in batches), so that memory does not grow with the log's
+// text. ReadVerl, ReadTRL and ReadRLLM read one file from an io.Reader. Bad
+// input never panics: it gives a *trajlog.ValidationError naming the file, the
+// line or row, and the field. Text that is not valid UTF-8 (raw bytes, or a
+// lone surrogate escape in Python's JSON) is refused, never repaired. A UTF-8
+// byte order mark at the start of a JSON file is skipped.
 //
 // # verl rollout dumps
 //
@@ -45,7 +50,8 @@
 // per group of num_generations consecutive rows).
 //
 //	prompt  = prompt        action = completion
-//	outcome = step_reward = sum of the reward columns (see Options.RewardColumns)
+//	outcome = step_reward = sum of the reward columns (see Options.RewardColumns;
+//	          by default every float, double or fractional DECIMAL column)
 //	advantage = the advantage column when present, else recomputed
 //	iteration = step (int or string; else the file name)
 //	split = eval-in for mode "eval" or a completions/eval directory, else train
@@ -56,7 +62,9 @@
 // not in the table, so the outcome is the unweighted sum (TRL's default weights
 // are all 1); the logged advantage, which TRL computed from the weighted sum, is
 // kept as is. A row whose every reward column is NaN has no outcome and is an
-// error.
+// error. Numbers are read by their parquet logical type (package pqnum): a
+// table re-written by DuckDB or Spark with DECIMAL(p,s) columns is read with
+// the scale, not as the stored integer.
 //
 // # rLLM episode logs
 //
@@ -79,8 +87,9 @@
 //	          message, the response of this step, rendered "role: content"
 //	          per message and joined by blank lines (the tokenizer's chat
 //	          template is not applied); without chat_completions, the observation
-//	action  = the parsed action (an Action repr "Action(action='x')" is
-//	          unwrapped to x; non-string actions as JSON), else model_response
+//	action  = the parsed action (an Action repr "Action(action='x')" or the
+//	          str of the pydantic model "action='x'" is unwrapped to x;
+//	          non-string actions as JSON), else model_response
 //	step_reward = step reward; outcome = trajectory reward, else the sum of
 //	          step rewards (rLLM's Workflow.compute_trajectory_reward default)
 //	success = is_correct; task_id = the episode id before ':' (else
