@@ -36,6 +36,7 @@ var rank = map[string]int{
 	"internal/table":      5,
 	"internal/atomicfile": 1,
 	"internal/pqguard":    1,
+	"internal/pqnum":      1,
 	"internal/layers":     0,
 }
 
