@@ -1,8 +1,10 @@
 package trajlog
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -27,5 +29,16 @@ func TestJSONLByteOrderMark(t *testing.T) {
 	}
 	if diff := cmp.Diff(recs, got); diff != "" {
 		t.Errorf("records differ (-want +got):\n%s", diff)
+	}
+}
+
+// TestJSONLForeignHint: a verl rollout dump given as step records says what
+// it is and how to convert it, besides naming the missing field.
+func TestJSONLForeignHint(t *testing.T) {
+	p := filepath.Join("..", "testdata", "adapters", "verl", "1.jsonl")
+	_, err := ReadAll(p, ReadOptions{})
+	var ve *ValidationError
+	if !errors.As(err, &ve) || ve.Field != "run" || !strings.Contains(ve.Msg, "gradcouple convert --format verl") {
+		t.Errorf("got %v, want a missing-field error with a convert hint", err)
 	}
 }

@@ -201,7 +201,12 @@ func (j *jsonlFile) decode(line []byte, r *Record) error {
 		return ve
 	}
 	if missing := jr.record(r); missing != "" {
-		return &ValidationError{File: j.name, Row: j.line, Field: missing, Msg: "missing (or null)"}
+		msg := "missing (or null)"
+		var keys map[string]json.RawMessage
+		if json.Unmarshal(line, &keys) == nil && keys["input"] != nil && keys["output"] != nil && keys["score"] != nil {
+			msg += "; the line has verl's input, output and score: convert the rollout dump first (gradcouple convert --format verl)"
+		}
+		return &ValidationError{File: j.name, Row: j.line, Field: missing, Msg: msg}
 	}
 	if j.skipPrompt {
 		r.Prompt = ""
