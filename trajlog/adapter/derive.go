@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"crypto/sha256"
+	"hash/maphash"
 	"slices"
 	"strconv"
 
@@ -13,13 +14,9 @@ import (
 // passes over the same sequence of rows: observe sees every row once to
 // collect, per group, the outcomes of its trajectories; after compute, apply
 // turns each row, in the same order, into its finished record. Its memory is
-// a few words per group and one float per trajectory, whatever the length of
-// the prompts and actions: groups are keyed by a 128-bit hash of their
-// identity, never by the prompt text.
-//
-// A trajectory's rows must be consecutive among the rows of its group, as
-// every supported log writes them (a verl line or TRL row is a trajectory of
-// one step; an rLLM trajectory is one array of steps).
+// a few words per group and two per trajectory, whatever the length of the
+// prompts and actions: groups are keyed by a 128-bit hash of their identity
+// and trajectories by a 64-bit hash of their id, never by the text.
 type deriver struct {
 	opts    Options
 	run     string
@@ -27,6 +24,7 @@ type deriver struct {
 	groups  map[groupHash]*groupStat
 	// next is, per (split, iteration), the index of the next derived group.
 	next     map[iterKey]int32
+	seed     maphash.Seed // of the trajectory hashes
 	records  int64
 	trajs    int64
 	computed bool
@@ -44,14 +42,47 @@ type groupHash [16]byte
 // groupStat is what the deriver keeps of one group.
 type groupStat struct {
 	index int32 // derived group "…/g-<index>"; -1 for a group id from the log
-	// vals holds one outcome per trajectory, in order of first appearance;
-	// after compute, for a group being recomputed, the trajectories' advantages.
+	// trajs holds the hashes of the group's trajectory ids in order of first
+	// appearance; vals the trajectory outcomes, and after compute, for a
+	// group being recomputed, the trajectories' advantages.
+	trajs     []uint64
 	vals      []float64
+	byHash    map[uint64]int32 // index of trajs, once the group is large
 	recompute bool
-	last      string // traj_id of the group's latest row (observe)
-	cur       int    // apply: index in vals of the current trajectory
-	curTraj   string // apply: its traj_id
-	started   bool   // apply: a row of the group was applied
+}
+
+// groupMapMin is the number of trajectories from which a group indexes them
+// with a map rather than a linear search.
+const groupMapMin = 32
+
+// traj returns the index of trajectory hash h in g, or -1.
+func (g *groupStat) traj(h uint64) int {
+	if g.byHash != nil {
+		if i, ok := g.byHash[h]; ok {
+			return int(i)
+		}
+		return -1
+	}
+	for i := len(g.trajs) - 1; i >= 0; i-- { // the latest trajectory is the likeliest
+		if g.trajs[i] == h {
+			return i
+		}
+	}
+	return -1
+}
+
+// addTraj appends trajectory hash h with its outcome.
+func (g *groupStat) addTraj(h uint64, outcome float64) {
+	g.trajs = append(g.trajs, h)
+	g.vals = append(g.vals, outcome)
+	if g.byHash == nil && len(g.trajs) >= groupMapMin {
+		g.byHash = make(map[uint64]int32, 2*len(g.trajs))
+		for i, x := range g.trajs {
+			g.byHash[x] = int32(i)
+		}
+	} else if g.byHash != nil {
+		g.byHash[h] = int32(len(g.trajs) - 1)
+	}
 }
 
 func newDeriver(opts Options, run string) *deriver {
@@ -63,6 +94,7 @@ func newDeriver(opts Options, run string) *deriver {
 		derived: map[string]bool{"label": true, "label_votes": true, "state_key": true, "valid": true},
 		groups:  map[groupHash]*groupStat{},
 		next:    map[iterKey]int32{},
+		seed:    maphash.MakeSeed(),
 	}
 }
 
@@ -123,9 +155,10 @@ func (d *deriver) observe(r *row) {
 		}
 		d.groups[k] = g
 	}
-	if len(g.vals) == 0 || g.last != r.rec.TrajID {
-		g.vals = append(g.vals, r.outcome)
-		g.last = r.rec.TrajID
+	// A trajectory's outcome is that of its first row, as every row of it
+	// carries the same one.
+	if h := maphash.String(d.seed, r.rec.TrajID); g.traj(h) < 0 {
+		g.addTraj(h, r.outcome)
 		d.trajs++
 	}
 	if !r.hasAdv {
@@ -156,7 +189,6 @@ func (d *deriver) compute() {
 	}
 	d.computed = true
 	for _, g := range d.groups {
-		g.last = ""
 		if g.recompute {
 			g.vals = metrics.GroupAdvantages(nil, g.vals, d.opts.Advantage)
 			d.derived["advantage"] = true
@@ -189,15 +221,12 @@ func (d *deriver) apply(r *row) (trajlog.Record, error) {
 		rec.Logprob = 0
 	}
 	rec.StateKey = StateKey(rec.Prompt)
-	if g.started && g.curTraj != rec.TrajID {
-		g.cur++
-	}
-	g.started, g.curTraj = true, rec.TrajID
-	if g.cur >= len(g.vals) {
+	ti := g.traj(maphash.String(d.seed, rec.TrajID))
+	if ti < 0 {
 		return trajlog.Record{}, invalid(r.file, r.line, "", "the log changed while it was being read (a trajectory appeared in the second pass)")
 	}
 	if g.recompute {
-		rec.Advantage = float32(g.vals[g.cur])
+		rec.Advantage = float32(g.vals[ti])
 	}
 	if rec.Split != trajlog.SplitTrain {
 		rec.Advantage = 0 // no update is made from evaluation rows

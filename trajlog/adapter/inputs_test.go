@@ -237,3 +237,26 @@ func TestEmitBatches(t *testing.T) {
 		}
 	}
 }
+
+// TestInterleavedTrajectories: a trajectory whose rows are not consecutive
+// within its group (here rLLM trajectory uid A, then B, then A again, all of
+// task t and name a) is still one trajectory: the group has outcomes
+// [1, 0], so A = (1 - 0.5) / (std + 1e-6) with std = sqrt(0.5) (N-1 divisor),
+// 0.707106 on every row of A.
+func TestInterleavedTrajectories(t *testing.T) {
+	ep := `{"id": "t:0", "training_step": 1, "trajectories": [
+  {"name": "a", "uid": "A", "reward": 1, "steps": [{"observation": "o1", "action": "x"}]},
+  {"name": "a", "uid": "B", "reward": 0, "steps": [{"observation": "o1", "action": "y"}]},
+  {"name": "a", "uid": "A", "reward": 1, "steps": [{"observation": "o2", "action": "z"}]}]}`
+	res, err := adapter.ReadRLLM(strings.NewReader(ep), "ep.json", adapter.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res.Records
+	want := []float64{0.707106, -0.707106, 0.707106}
+	for i, w := range want {
+		if !near(r[i].Advantage, w) {
+			t.Errorf("record %d (traj %s): advantage %v, want %v", i, r[i].TrajID, r[i].Advantage, w)
+		}
+	}
+}
