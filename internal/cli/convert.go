@@ -70,7 +70,7 @@ func runConvert(ctx context.Context, opts ConvertOptions, env *Env) error {
 	if _, err := trajlog.FormatOf(opts.Out); err != nil {
 		return &UsageError{Msg: err.Error()}
 	}
-	if err := checkSplit(opts.Split); err != nil {
+	if err := firstErr(checkSplit(opts.Split), guardOutputs([]string{opts.Input}, output{flag: "out", path: opts.Out})); err != nil {
 		return err
 	}
 	format := adapter.Format("")

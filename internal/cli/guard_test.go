@@ -48,6 +48,11 @@ func TestOutputOverInputRefused(t *testing.T) {
 	os.MkdirAll(sub, 0o755)
 	probes := filepath.Join(dir, "probes.parquet")
 	copyFile(t, in, probes)
+	verlDir := filepath.Join(dir, "verl")
+	os.MkdirAll(verlDir, 0o755)
+	verlFile := filepath.Join(verlDir, "1.jsonl")
+	copyFile(t, filepath.Join("..", "..", "testdata", "adapters", "verl", "1.jsonl"), verlFile)
+	verlOrig, _ := os.ReadFile(verlFile)
 	for _, args := range [][]string{
 		{"inspect", in, "--out", in},
 		{"inspect", in, "--out", filepath.Join(sub, "..", "in.parquet")},
@@ -68,6 +73,10 @@ func TestOutputOverInputRefused(t *testing.T) {
 		{"figures", run0, "--out", filepath.Join(run0, "logs")},
 		{"report", run0, "--out", filepath.Join(run0, "checkpoints", "r.html")},
 		{"model", "score", filepath.Join(run0, "checkpoints", "iter-000000"), in, "--out", in},
+		{"convert", verlFile, "--out", verlFile},
+		{"convert", verlDir, "--out", filepath.Join(verlDir, "3.jsonl")},
+		{"merge", in, "--out", in},
+		{"merge", in, "--gram-dir", in},
 	} {
 		if strings.Contains(strings.Join(args, " "), "link.parquet") && runtime.GOOS == "windows" {
 			continue
@@ -79,6 +88,12 @@ func TestOutputOverInputRefused(t *testing.T) {
 		if got, _ := os.ReadFile(in); !bytes.Equal(got, orig) {
 			t.Fatalf("%v: the input was changed", args)
 		}
+		if got, _ := os.ReadFile(verlFile); !bytes.Equal(got, verlOrig) {
+			t.Fatalf("%v: the verl input was changed", args)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(verlDir, "3.jsonl")); err == nil {
+		t.Errorf("convert wrote into its input directory")
 	}
 	for _, f := range []string{filepath.Join(run0, "logs", "summary.parquet"), filepath.Join(run0, "logs", "summary.csv"), filepath.Join(run0, "logs", "sim.csv")} {
 		if _, err := os.Stat(f); err == nil {

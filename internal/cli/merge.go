@@ -47,7 +47,7 @@ func newMergeCommand(e *Env) *ucli.Command {
 }
 
 func runMerge(ctx context.Context, o MergeOptions, e *Env) error {
-	if err := checkOut(o.Out); err != nil {
+	if err := firstErr(checkOut(o.Out), guardOutputs(o.Shards, output{flag: "out", path: o.Out}, output{flag: "gram-dir", path: o.GramDir})); err != nil {
 		return err
 	}
 	rep, err := analysis.MergeShards(o.Shards, analysis.MergeOptions{MaxBytes: o.MaxBytes, GramDir: o.GramDir})
