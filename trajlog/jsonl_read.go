@@ -182,6 +182,13 @@ func (j *jsonlFile) decode(line []byte, r *Record) error {
 			return err
 		}
 	}
+	if bytes.Contains(line, []byte(`\u`)) {
+		// encoding/json turns an escaped lone UTF-16 surrogate ("\udcff", how
+		// Python writes bytes it could not decode) into U+FFFD: refuse it.
+		if err := j.loneSurrogate(line); err != nil {
+			return err
+		}
+	}
 	var jr jsonRecord
 	if err := json.Unmarshal(line, &jr); err != nil {
 		ve := &ValidationError{File: j.name, Row: j.line, Err: err}
@@ -232,4 +239,71 @@ func (j *jsonlFile) invalidText(line []byte) error {
 		return nil
 	}
 	return &ValidationError{File: j.name, Row: j.line, Msg: invalidUTF8(line) + " of the line"}
+}
+
+// loneSurrogate returns the error for a line whose string fields hold an
+// escaped UTF-16 surrogate without its partner, naming the field, or nil.
+func (j *jsonlFile) loneSurrogate(line []byte) error {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(line, &obj) != nil {
+		return nil // the syntax error is reported by the decoder
+	}
+	for i := range fields {
+		raw, ok := obj[fields[i].name]
+		if !ok {
+			continue
+		}
+		if at, u := loneSurrogateEscape(raw); at >= 0 {
+			return &ValidationError{File: j.name, Row: j.line, Field: fields[i].name,
+				Msg: fmt.Sprintf("not valid Unicode: a lone UTF-16 surrogate \\u%04x at byte %d of the value (Python writes undecodable bytes so)", u, at)}
+		}
+	}
+	return nil
+}
+
+// loneSurrogateEscape finds the first \uD800-\uDFFF escape of the JSON text
+// b that is not a high surrogate followed by a low one, returning its byte
+// offset and value, or -1.
+func loneSurrogateEscape(b []byte) (int, rune) {
+	hex4 := func(i int) (rune, bool) {
+		if i+6 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
+			return 0, false
+		}
+		var v rune
+		for _, c := range b[i+2 : i+6] {
+			switch {
+			case c >= '0' && c <= '9':
+				v = v<<4 | rune(c-'0')
+			case c >= 'a' && c <= 'f':
+				v = v<<4 | rune(c-'a'+10)
+			case c >= 'A' && c <= 'F':
+				v = v<<4 | rune(c-'A'+10)
+			default:
+				return 0, false
+			}
+		}
+		return v, true
+	}
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		u, ok := hex4(i)
+		if !ok {
+			i++ // another escape: skip the escaped character
+			continue
+		}
+		switch {
+		case u >= 0xD800 && u <= 0xDBFF:
+			if lo, ok := hex4(i + 6); ok && lo >= 0xDC00 && lo <= 0xDFFF {
+				i += 11
+				continue
+			}
+			return i, u
+		case u >= 0xDC00 && u <= 0xDFFF:
+			return i, u
+		}
+		i += 5
+	}
+	return -1, 0
 }
