@@ -22,12 +22,15 @@ type ConvertOptions struct {
 	NoStd            bool
 	SuccessThreshold float64
 	RewardColumns    []string
+	SingleTurn       bool
+	RawAction        bool
+	Advantage        string // verl-agent: trajectory, cross-step or gigpo
 }
 
 func newConvertCommand(env *Env) *ucli.Command {
 	return &ucli.Command{
 		Name:      "convert",
-		Usage:     "convert verl, TRL or rLLM rollout logs into canonical step records (zstd parquet or JSONL)",
+		Usage:     "convert verl, verl-agent, TRL or rLLM rollout logs into canonical step records (zstd parquet or JSONL)",
 		ArgsUsage: "INPUT",
 		Description: "INPUT is a file or directory of verl rollout dumps ({step}.jsonl from\n" +
 			"trainer.rollout_data_dir), TRL GRPO completion tables (completions_{step:05d}.parquet) or rLLM\n" +
@@ -36,15 +39,25 @@ func newConvertCommand(env *Env) *ucli.Command {
 			"with --no-std), state_key from the prompt text, label unknown. The derived fields are listed\n" +
 			"on stdout and stored in the parquet metadata (gradcouple.derived). The log is read twice and\n" +
 			"streamed to the output, so memory does not grow with its text. For TRL, the reward columns\n" +
-			"summed into the outcome are listed on stderr. --format picks the reader instead of detecting it.",
+			"summed into the outcome are listed on stderr. --format picks the reader instead of detecting it.\n\n" +
+			"verl-agent writes one line per environment step, in a scrambled order, padded with copies. A\n" +
+			"dump that carries the batch's uid, traj_uid, turn and episode_rewards (scripts/verl-agent/\n" +
+			"gradcouple_dump.py) is read as multi-turn trajectories (detected by its traj_uid): exact copies\n" +
+			"dropped, action = the text between <action> and </action>, state_key from anchor_obs (or from\n" +
+			"the prompt with its history and step counter removed). A stock dump whose lines look multi-turn\n" +
+			"(step counters or histories in the prompts, exact copies) is refused with exit status 2 unless\n" +
+			"--single-turn.",
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write step records to `FILE` (.parquet or .jsonl)"},
-			&ucli.StringFlag{Name: "format", Value: "auto", Usage: "input format `F`: auto, verl, trl or rllm"},
+			&ucli.StringFlag{Name: "format", Value: "auto", Usage: "input format `F`: auto, verl, verl-agent, trl or rllm"},
 			&ucli.StringFlag{Name: "run", Usage: "run `NAME` for every record (default: from the input's directory)"},
 			&ucli.StringFlag{Name: "split", Usage: "set the split of every record to `SPLIT` (default: from the log, else train)"},
 			&ucli.BoolFlag{Name: "no-std", Usage: "recompute missing advantages as Dr. GRPO R - mean R"},
 			&ucli.Float64Flag{Name: "success-threshold", Usage: "a trajectory succeeds when its outcome is above `X`"},
 			&ucli.StringFlag{Name: "reward-columns", Usage: "TRL: the reward-function columns `A,B` summed into the outcome (default: every float column)"},
+			&ucli.StringFlag{Name: "advantage", Value: "trajectory", Usage: "verl-agent, where advantages are not dumped: `MODE` trajectory (GRPO over the group's distinct trajectories), cross-step (verl-agent's default: mean and std over every step sample of the group, copies included); gigpo is refused (dump its advantages)"},
+			&ucli.BoolFlag{Name: "single-turn", Usage: "verl: read a dump that looks multi-turn as single-turn anyway (every line a one-step trajectory)"},
+			&ucli.BoolFlag{Name: "raw-action", Usage: "verl-agent: keep the whole response as the action instead of the text between <action> and </action>"},
 		},
 		Action: func(c *ucli.Context) error {
 			if err := argsN(c, 1, "INPUT"); err != nil {
@@ -57,7 +70,8 @@ func newConvertCommand(env *Env) *ucli.Command {
 			return runConvert(c.Context, ConvertOptions{
 				Input: c.Args().First(), Out: c.String("out"), Format: c.String("format"), Run: c.String("run"),
 				Split: c.String("split"), NoStd: c.Bool("no-std"), SuccessThreshold: c.Float64("success-threshold"),
-				RewardColumns: cols,
+				RewardColumns: cols, SingleTurn: c.Bool("single-turn"), RawAction: c.Bool("raw-action"),
+				Advantage: c.String("advantage"),
 			}, env)
 		},
 	}
@@ -84,11 +98,16 @@ func runConvert(ctx context.Context, opts ConvertOptions, env *Env) error {
 		}
 		format = f
 	}
+	mode, err := adapter.ParseGroupAdvantageMode(opts.Advantage)
+	if err != nil {
+		return &UsageError{Msg: "--advantage: " + err.Error()}
+	}
 	// Two passes over the log (adapter.Scan, then Emit), so that memory
 	// stays bounded by the number of groups, not by the log's text.
 	log, err := adapter.Scan(opts.Input, adapter.Options{
 		Run: opts.Run, Split: opts.Split, SuccessThreshold: opts.SuccessThreshold, RewardColumns: opts.RewardColumns,
 		Advantage: metrics.AdvantageConfig{NoStd: opts.NoStd}, Format: format,
+		SingleTurn: opts.SingleTurn, RawAction: opts.RawAction, GroupAdvantage: mode,
 	})
 	if err != nil {
 		return formatError(err)
@@ -119,6 +138,15 @@ func runConvert(ctx context.Context, opts ConvertOptions, env *Env) error {
 	}
 	w := env.Stdout
 	fmt.Fprintf(w, "read %s log %s: %d step records, %d trajectories\n", log.Format(), opts.Input, log.Records(), log.Trajectories())
+	if n := log.Copies(); n > 0 {
+		fmt.Fprintf(w, "dropped %d exact copies of step lines (verl-agent pads its batch with copies: adjust_batch)\n", n)
+	}
+	if n := log.NoActionTag(); n > 0 {
+		fmt.Fprintf(w, "%d responses without an <action>...</action> block: invalid actions (valid = false unless the dump says otherwise)\n", n)
+	}
+	if n := log.ZeroedSingletons(); n > 0 {
+		fmt.Fprintf(w, "%d groups derived from identical prompts hold one trajectory: advantage 0 (the log does not say their group)\n", n)
+	}
 	if d := log.Derived(); len(d) > 0 {
 		fmt.Fprintf(w, "derived (not in the log): %s\n", strings.Join(d, ", "))
 	}
@@ -144,7 +172,7 @@ func likeRewards(cols []string) []string {
 // formatError marks the adapters' format errors (unknown, mixed, already
 // canonical) as bad input.
 func formatError(err error) error {
-	for _, target := range []error{adapter.ErrUnknownFormat, adapter.ErrMixedFormats, adapter.ErrCanonical} {
+	for _, target := range []error{adapter.ErrUnknownFormat, adapter.ErrMixedFormats, adapter.ErrCanonical, adapter.ErrGiGPO} {
 		if errors.Is(err, target) {
 			return badInput(err)
 		}

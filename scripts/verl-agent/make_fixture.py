@@ -337,6 +337,7 @@ def main():
                 "episode_reward": t["episode_reward"],
                 "advantage": traj_adv[t["traj_uid"]], "advantage_no_std": traj_adv_nostd[t["traj_uid"]],
                 "steps": [{"turn": s["turn"], "action": s["action"], "valid": s["valid"],
+                           "anchor_obs": s["anchor_obs"],
                            "score": s["score"], "reward": s["reward"],
                            "cross_step_advantage": cross_by[(t["traj_uid"], s["turn"])][0],
                            "cross_step_advantage_no_std": cross_by[(t["traj_uid"], s["turn"])][1]}

@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -25,6 +26,10 @@ type Format string
 const (
 	// FormatVerl is a verl rollout dump: trainer.rollout_data_dir/{step}.jsonl.
 	FormatVerl Format = "verl"
+	// FormatVerlAgent is a verl-agent rollout dump carrying the batch's fields
+	// (uid, traj_uid, turn, episode_rewards, ...; scripts/verl-agent): the
+	// same file names as verl, one line per environment step.
+	FormatVerlAgent Format = "verl-agent"
 	// FormatTRL is a TRL GRPOTrainer completion table: completions/completions_{step:05d}.parquet.
 	FormatTRL Format = "trl"
 	// FormatRLLM is an rLLM episode log: episodes/{mode}_step_{step}_epoch_{epoch}/episode_*.json.
@@ -34,14 +39,15 @@ const (
 	FormatCanonical Format = "canonical"
 )
 
-// ParseFormat returns the Format named s ("verl", "trl", "rllm", "canonical"),
-// case-insensitively. An unknown name gives an error matching ErrUnknownFormat.
+// ParseFormat returns the Format named s ("verl", "verl-agent", "trl",
+// "rllm", "canonical"), case-insensitively. An unknown name gives an error
+// matching ErrUnknownFormat.
 func ParseFormat(s string) (Format, error) {
 	switch f := Format(strings.ToLower(strings.TrimSpace(s))); f {
-	case FormatVerl, FormatTRL, FormatRLLM, FormatCanonical:
+	case FormatVerl, FormatVerlAgent, FormatTRL, FormatRLLM, FormatCanonical:
 		return f, nil
 	}
-	return "", fmt.Errorf("%w %q (want verl, trl, rllm or canonical)", ErrUnknownFormat, s)
+	return "", fmt.Errorf("%w %q (want verl, verl-agent, trl, rllm or canonical)", ErrUnknownFormat, s)
 }
 
 // MaxLineBytes bounds one line of a JSONL log (16 MiB). A longer line is
@@ -90,11 +96,29 @@ type Options struct {
 	// format's logs are ({step}.jsonl, completions_{step}.parquet,
 	// episode_*.json). Default "": Detect.
 	Format Format
+	// SingleTurn reads a verl dump whose lines look like the environment
+	// steps of multi-turn trajectories (step counters or histories in the
+	// prompts, exact copies) as single-turn anyway, every line its own
+	// one-step trajectory. Default false: such a dump is refused with a
+	// *MultiTurnError naming the fields to dump.
+	SingleTurn bool
+	// RawAction keeps a verl-agent response whole as the action. Default
+	// false: the action is the text between <action> and </action>, as
+	// verl-agent's projection gives it to the environment.
+	RawAction bool
+	// GroupAdvantage says over what a recomputed advantage of a verl-agent
+	// dump takes its group statistics. Default AdvantageTrajectory.
+	GroupAdvantage GroupAdvantageMode
 }
 
 func (o Options) check() error {
+	switch o.GroupAdvantage {
+	case "", AdvantageTrajectory, AdvantageCrossStep, AdvantageGiGPO:
+	default:
+		return fmt.Errorf("adapter: unknown advantage mode %q", o.GroupAdvantage)
+	}
 	switch o.Format {
-	case "", FormatVerl, FormatTRL, FormatRLLM:
+	case "", FormatVerl, FormatVerlAgent, FormatTRL, FormatRLLM:
 	case FormatCanonical:
 		return fmt.Errorf("adapter: format %s: %w", o.Format, ErrCanonical)
 	default:
@@ -162,7 +186,7 @@ func Detect(path string) (Format, error) {
 	}
 	if !fi.IsDir() {
 		if f := formatOfName(filepath.Base(path)); f != "" {
-			return f, nil
+			return verlKind(f, path), nil
 		}
 		return sniffFile(path)
 	}
@@ -185,8 +209,8 @@ func Detect(path string) (Format, error) {
 	case 0:
 		return "", fmt.Errorf("detecting log format of %s: %w: no verl {step}.jsonl, TRL completions_{step}.parquet, rLLM episode_*.json or canonical iter-*.parquet files", path, ErrUnknownFormat)
 	case 1:
-		for f := range found {
-			return f, nil
+		for f, p := range found {
+			return verlKind(f, p), nil
 		}
 	}
 	var kinds []string
@@ -195,6 +219,33 @@ func Detect(path string) (Format, error) {
 	}
 	slices.Sort(kinds)
 	return "", fmt.Errorf("detecting log format of %s: %w: %s", path, ErrMixedFormats, strings.Join(kinds, ", "))
+}
+
+// verlKind tells a verl-agent dump from a plain verl one by the first line of
+// file, a {step}.jsonl of format f: verl-agent's lines carry traj_uid. Other
+// formats are returned as they are.
+func verlKind(f Format, file string) Format {
+	if f != FormatVerl {
+		return f
+	}
+	fh, err := os.Open(file)
+	if err != nil {
+		return f // the reader reports it
+	}
+	defer fh.Close()
+	sc := bufio.NewScanner(fh)
+	sc.Buffer(make([]byte, 0, 64<<10), MaxLineBytes)
+	for sc.Scan() {
+		line := bytes.TrimSpace(bytes.TrimPrefix(sc.Bytes(), utf8BOM))
+		if len(line) == 0 {
+			continue
+		}
+		if v, err := parsePyJSON(line, 1); err == nil && v.get("traj_uid") != nil {
+			return FormatVerlAgent
+		}
+		break
+	}
+	return f
 }
 
 // sniffFile classifies a file with an unconventional name by its content.
@@ -239,6 +290,9 @@ func sniffFile(path string) (Format, error) {
 	if v, err := parsePyJSON(line, 1); err == nil && v.kind == jObject {
 		switch {
 		case v.get("input") != nil && v.get("output") != nil && v.get("score") != nil:
+			if v.get("traj_uid") != nil {
+				return FormatVerlAgent, nil
+			}
 			return FormatVerl, nil
 		case v.get("traj_id") != nil && v.get("iteration") != nil:
 			return FormatCanonical, nil
@@ -285,7 +339,7 @@ func listFiles(path string, format Format) ([]string, error) {
 		if err != nil {
 			return err
 		}
-		if d.Type().IsRegular() && formatOfName(d.Name()) == format {
+		if d.Type().IsRegular() && sameFiles(formatOfName(d.Name()), format) {
 			files = append(files, p)
 		}
 		return nil
@@ -303,6 +357,12 @@ func listFiles(path string, format Format) ([]string, error) {
 		return strings.Compare(a, b)
 	})
 	return files, nil
+}
+
+// sameFiles reports whether a file named as format got's logs belongs to a
+// log of format want: verl-agent dumps are named as verl's.
+func sameFiles(got, want Format) bool {
+	return got == want || (got == FormatVerl && want == FormatVerlAgent)
 }
 
 // stepOfPath extracts the training step a log file's path names: the number in
@@ -334,6 +394,8 @@ func readFile(name string, format Format, opts Options, emit func(*row) error) (
 	switch format {
 	case FormatVerl:
 		return trlInfo{}, parseVerl(f, name, emit)
+	case FormatVerlAgent:
+		return trlInfo{}, parseVerlAgent(f, name, opts, emit)
 	case FormatTRL:
 		fi, err := f.Stat()
 		if err != nil {
@@ -396,11 +458,24 @@ type row struct {
 	file string // file the row came from, for errors
 	line int64  // line (verl, rLLM) or row (TRL) in file, for errors
 
-	hasAdv       bool // rec.Advantage was read from the log
-	hasSuccess   bool // rec.Success was read from the log
-	hasLogprob   bool // rec.Logprob was read from the log
-	trajDerived  bool // rec.TrajID was made up from file and line/row
-	splitDerived bool // rec.Split is the default, not read
+	// score is the line's own score (verl, verl-agent), for exact-copy
+	// detection and verl-agent's cross-step advantages.
+	score float64
+	// dedupe marks a row keyed by (traj_id, turn) whose exact copies are
+	// dropped (verl-agent); content identifies its content.
+	dedupe  bool
+	content uint64
+	// stateText, when set, is hashed into state_key instead of the prompt.
+	stateText string
+
+	hasAdv            bool // rec.Advantage was read from the log
+	hasValid          bool // rec.Valid was read from the log
+	noActionTag       bool // verl-agent: the response had no <action> tag
+	stepRewardDerived bool // rec.StepReward was not in the log
+	hasSuccess        bool // rec.Success was read from the log
+	hasLogprob        bool // rec.Logprob was read from the log
+	trajDerived       bool // rec.TrajID was made up from file and line/row
+	splitDerived      bool // rec.Split is the default, not read
 }
 
 // newRow returns a row with the fields every adapter fills the same way.

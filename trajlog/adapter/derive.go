@@ -2,7 +2,9 @@ package adapter
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"hash/maphash"
+	"math"
 	"slices"
 	"strconv"
 
@@ -19,6 +21,7 @@ import (
 // and trajectories by a 64-bit hash of their id, never by the text.
 type deriver struct {
 	opts    Options
+	format  Format
 	run     string
 	derived map[string]bool
 	groups  map[groupHash]*groupStat
@@ -28,6 +31,19 @@ type deriver struct {
 	records  int64
 	trajs    int64
 	computed bool
+
+	// steps maps a hash of (iteration, traj_id, turn) of a deduplicated row
+	// to the hash of its content (first pass); emitted holds the keys handed
+	// out (second pass). An exact copy is dropped, a different line claiming
+	// the same step is an error.
+	steps   map[uint64]uint64
+	emitted map[uint64]struct{}
+	// copies counts the exact copies dropped; noTag the responses without an
+	// <action> tag; zeroed the trajectories of derived groups of one, whose
+	// advantage is set to 0.
+	copies, noTag, zeroed int64
+	// mt gathers the signs of a multi-turn log read as single-turn verl.
+	mt *multiTurnStats
 }
 
 type iterKey struct {
@@ -49,6 +65,11 @@ type groupStat struct {
 	vals      []float64
 	byHash    map[uint64]int32 // index of trajs, once the group is large
 	recompute bool
+	// n, mean and m2 accumulate (Welford) the scores of every line of the
+	// group, copies included, for AdvantageCrossStep; after compute, mean
+	// and m2 hold the group's mean and std + eps.
+	n        int64
+	mean, m2 float64
 }
 
 // groupMapMin is the number of trajectories from which a group indexes them
@@ -85,17 +106,33 @@ func (g *groupStat) addTraj(h uint64, outcome float64) {
 	}
 }
 
-func newDeriver(opts Options, run string) *deriver {
+func newDeriver(opts Options, run string, format Format) *deriver {
 	if opts.Run != "" {
 		run = opts.Run
 	}
-	return &deriver{
-		opts: opts, run: run,
-		derived: map[string]bool{"label": true, "label_votes": true, "state_key": true, "valid": true},
+	d := &deriver{
+		opts: opts, run: run, format: format,
+		derived: map[string]bool{"label": true, "label_votes": true, "state_key": true},
 		groups:  map[groupHash]*groupStat{},
 		next:    map[iterKey]int32{},
 		seed:    maphash.MakeSeed(),
 	}
+	if format == FormatVerl && !opts.SingleTurn {
+		d.mt = &multiTurnStats{}
+	}
+	return d
+}
+
+// stepKey hashes the step a deduplicated row claims.
+func (d *deriver) stepKey(r *row) uint64 {
+	var h maphash.Hash
+	h.SetSeed(d.seed)
+	var b [8]byte
+	binary.LittleEndian.PutUint32(b[:4], uint32(r.rec.Iteration))
+	binary.LittleEndian.PutUint32(b[4:], uint32(r.rec.Turn))
+	h.Write(b[:])
+	h.WriteString(r.rec.TrajID)
+	return h.Sum64()
 }
 
 // split returns the split r ends up with.
@@ -138,13 +175,31 @@ func (d *deriver) key(r *row) (groupHash, string) {
 	return k, id
 }
 
-// observe is the first pass over one row.
-func (d *deriver) observe(r *row) {
+// observe is the first pass over one row. It returns an error for a line
+// that claims the step of an earlier, different line.
+func (d *deriver) observe(r *row) error {
 	if d.computed {
 		panic("adapter: observe after compute")
 	}
-	d.records++
+	if d.mt != nil {
+		d.mt.observe(r)
+	}
 	k, id := d.key(r)
+	copied := false
+	if r.dedupe {
+		if d.steps == nil {
+			d.steps = map[uint64]uint64{}
+		}
+		sk := d.stepKey(r)
+		if c, ok := d.steps[sk]; ok {
+			if c != r.content {
+				return invalid(r.file, r.line, "turn", "trajectory %s has two different lines for turn %d (an exact copy is dropped, a different line is an error)", r.rec.TrajID, r.rec.Turn)
+			}
+			copied = true
+		} else {
+			d.steps[sk] = r.content
+		}
+	}
 	g := d.groups[k]
 	if g == nil {
 		g = &groupStat{index: -1}
@@ -154,6 +209,19 @@ func (d *deriver) observe(r *row) {
 			d.next[ik]++
 		}
 		d.groups[k] = g
+	}
+	// Every line counts in verl-agent's cross-step statistics, copies too.
+	g.n++
+	delta := r.score - g.mean
+	g.mean += delta / float64(g.n)
+	g.m2 += delta * (r.score - g.mean)
+	if copied {
+		d.copies++
+		return nil
+	}
+	d.records++
+	if r.noActionTag {
+		d.noTag++
 	}
 	// A trajectory's outcome is that of its first row, as every row of it
 	// carries the same one.
@@ -179,32 +247,92 @@ func (d *deriver) observe(r *row) {
 	if r.trajDerived {
 		d.derived["traj_id"] = true
 	}
+	if !r.hasValid {
+		d.derived["valid"] = true
+	}
+	if r.stepRewardDerived {
+		d.derived["step_reward"] = true
+	}
+	return nil
 }
 
 // compute ends the first pass: groups with a step lacking a logged advantage
-// get their trajectories' advantages (DESIGN.md §4).
-func (d *deriver) compute() {
+// get their advantages (DESIGN.md §4): by default one per trajectory from the
+// trajectories' outcomes; with AdvantageCrossStep the statistics of every
+// line's score. A group derived from identical prompts that holds a single
+// trajectory is a group the log did not say, not a group of one: its
+// advantage is 0, never its reward. It returns ErrGiGPO when GiGPO
+// advantages would have to be recomputed, and a *MultiTurnError for a verl
+// dump that looks multi-turn.
+func (d *deriver) compute(path string) error {
 	if d.computed {
-		return
+		return nil
 	}
-	d.computed = true
+	if d.mt != nil {
+		groups, singles := 0, 0
+		for _, g := range d.groups {
+			if g.index >= 0 {
+				groups++
+				if len(g.trajs) == 1 {
+					singles++
+				}
+			}
+		}
+		if err := d.mt.check(path, groups, singles); err != nil {
+			return err
+		}
+		d.mt = nil
+	}
+	d.steps = nil // the second pass rebuilds the set as it emits
 	for _, g := range d.groups {
-		if g.recompute {
+		if !g.recompute {
+			continue
+		}
+		d.derived["advantage"] = true
+		switch {
+		case d.opts.GroupAdvantage == AdvantageGiGPO:
+			return ErrGiGPO
+		case d.opts.GroupAdvantage == AdvantageCrossStep:
+			// verl-agent: a group of one sample has mean 0 and std 1.
+			mean, std := 0.0, 1.0
+			if g.n > 1 {
+				mean, std = g.mean, math.Sqrt(g.m2/float64(g.n-1))
+			}
+			g.mean, g.m2 = mean, std+d.opts.Advantage.Eps
+			if d.opts.Advantage.Eps == 0 {
+				g.m2 = std + metrics.AdvantageEps
+			}
+		case g.index >= 0 && len(g.trajs) == 1:
+			g.vals[0] = 0
+			d.zeroed++
+		default:
 			g.vals = metrics.GroupAdvantages(nil, g.vals, d.opts.Advantage)
-			d.derived["advantage"] = true
 		}
 	}
+	d.computed = true
+	return nil
 }
 
-// apply is the second pass over one row: it returns the finished record.
-func (d *deriver) apply(r *row) (trajlog.Record, error) {
+// apply is the second pass over one row: it returns the finished record, and
+// false for an exact copy of an earlier row, which is dropped.
+func (d *deriver) apply(r *row) (trajlog.Record, bool, error) {
 	if !d.computed {
 		panic("adapter: apply before compute")
+	}
+	if r.dedupe {
+		if d.emitted == nil {
+			d.emitted = map[uint64]struct{}{}
+		}
+		sk := d.stepKey(r)
+		if _, ok := d.emitted[sk]; ok {
+			return trajlog.Record{}, false, nil
+		}
+		d.emitted[sk] = struct{}{}
 	}
 	k, id := d.key(r)
 	g := d.groups[k]
 	if g == nil {
-		return trajlog.Record{}, invalid(r.file, r.line, "", "the log changed while it was being read (a group appeared in the second pass)")
+		return trajlog.Record{}, false, invalid(r.file, r.line, "", "the log changed while it was being read (a group appeared in the second pass)")
 	}
 	rec := r.rec
 	rec.Run = d.run
@@ -220,12 +348,23 @@ func (d *deriver) apply(r *row) (trajlog.Record, error) {
 	if !r.hasLogprob {
 		rec.Logprob = 0
 	}
-	rec.StateKey = StateKey(rec.Prompt)
+	if r.stateText != "" {
+		rec.StateKey = StateKey(r.stateText)
+	} else {
+		rec.StateKey = StateKey(rec.Prompt)
+	}
 	ti := g.traj(maphash.String(d.seed, rec.TrajID))
 	if ti < 0 {
-		return trajlog.Record{}, invalid(r.file, r.line, "", "the log changed while it was being read (a trajectory appeared in the second pass)")
+		return trajlog.Record{}, false, invalid(r.file, r.line, "", "the log changed while it was being read (a trajectory appeared in the second pass)")
 	}
-	if g.recompute {
+	switch {
+	case g.recompute && d.opts.GroupAdvantage == AdvantageCrossStep:
+		if d.opts.Advantage.NoStd {
+			rec.Advantage = float32(r.score - g.mean)
+		} else {
+			rec.Advantage = float32((r.score - g.mean) / g.m2)
+		}
+	case g.recompute:
 		rec.Advantage = float32(g.vals[ti])
 	}
 	if rec.Split != trajlog.SplitTrain {
@@ -234,9 +373,9 @@ func (d *deriver) apply(r *row) (trajlog.Record, error) {
 	// A derived value can still break the schema, e.g. a Dr. GRPO
 	// advantage of outcomes near the float32 limit overflowing to Inf.
 	if field, msg := rec.Validate(); field != "" {
-		return trajlog.Record{}, invalid(r.file, r.line, field, "derived record is invalid: %s", msg)
+		return trajlog.Record{}, false, invalid(r.file, r.line, field, "derived record is invalid: %s", msg)
 	}
-	return rec, nil
+	return rec, true, nil
 }
 
 // derivedFields returns the sorted names of the derived fields.
@@ -255,18 +394,28 @@ func finish(format Format, rows []row, opts Options, run string) (*Result, error
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
-	d := newDeriver(opts, run)
+	d := newDeriver(opts, run, format)
 	for i := range rows {
-		d.observe(&rows[i])
+		if err := d.observe(&rows[i]); err != nil {
+			return nil, err
+		}
 	}
-	d.compute()
-	res := &Result{Format: format, Records: make([]trajlog.Record, len(rows))}
+	name := run
+	if len(rows) > 0 {
+		name = rows[0].file
+	}
+	if err := d.compute(name); err != nil {
+		return nil, err
+	}
+	res := &Result{Format: format, Records: make([]trajlog.Record, 0, len(rows))}
 	for i := range rows {
-		rec, err := d.apply(&rows[i])
+		rec, keep, err := d.apply(&rows[i])
 		if err != nil {
 			return nil, err
 		}
-		res.Records[i] = rec
+		if keep {
+			res.Records = append(res.Records, rec)
+		}
 	}
 	res.Derived = d.derivedFields()
 	return res, nil

@@ -120,11 +120,13 @@ func TestReadRLLMReader(t *testing.T) {
 		t.Errorf("ids: %q %q iteration %d", r[0].TrajID, r[2].TrajID, r[0].Iteration)
 	}
 	// Prompts "start" and "user: start" differ, so two derived groups of one
-	// trajectory each: A = R / (1 + 1e-6) (verl's single-sample convention).
+	// trajectory each. A derived group of one is a group the log did not
+	// say, not a real group of one (verl would give R / (1 + 1e-6)): its
+	// advantage is 0.
 	if r[0].GroupID != "step-12/g-0" || r[2].GroupID != "step-12/g-1" {
 		t.Errorf("groups %q %q", r[0].GroupID, r[2].GroupID)
 	}
-	if !near(r[0].Advantage, 0.5/(1+1e-6)) || !near(r[2].Advantage, -1/(1+1e-6)) {
+	if r[0].Advantage != 0 || r[2].Advantage != 0 {
 		t.Errorf("advantages %v %v", r[0].Advantage, r[2].Advantage)
 	}
 	if !r[0].Success || r[2].Success {

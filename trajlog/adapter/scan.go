@@ -50,11 +50,8 @@ func Scan(path string, opts Options) (*Log, error) {
 		return nil, fmt.Errorf("reading %s: %w: no %s logs (%s) in the directory", path, ErrUnknownFormat, format, namePattern(format))
 	}
 	l := &Log{path: path, format: format, files: files, opts: opts,
-		d: newDeriver(opts, defaultRun(path, format, true))}
-	observe := func(r *row) error {
-		l.d.observe(r)
-		return nil
-	}
+		d: newDeriver(opts, defaultRun(path, format, true), format)}
+	observe := func(r *row) error { return l.d.observe(r) }
 	for _, name := range files {
 		info, err := readFile(name, format, opts, observe)
 		if err != nil {
@@ -67,14 +64,16 @@ func Scan(path string, opts Options) (*Log, error) {
 		}
 		l.defRew = l.defRew || info.defaulted
 	}
-	l.d.compute()
+	if err := l.d.compute(path); err != nil {
+		return nil, err
+	}
 	return l, nil
 }
 
 // namePattern is the file name of one format's logs, for messages.
 func namePattern(f Format) string {
 	switch f {
-	case FormatVerl:
+	case FormatVerl, FormatVerlAgent:
 		return "{step}.jsonl"
 	case FormatTRL:
 		return "completions_{step}.parquet"
@@ -96,6 +95,20 @@ func (l *Log) Run() string { return l.d.run }
 
 // Records returns the number of step records.
 func (l *Log) Records() int64 { return l.d.records }
+
+// Copies returns the number of exact copies of step lines dropped (verl-agent
+// pads its batch with copies of random samples, adjust_batch(mode="copy")).
+func (l *Log) Copies() int64 { return l.d.copies }
+
+// NoActionTag returns the number of verl-agent responses without an
+// <action>...</action> block: invalid actions, as verl-agent's projection
+// treats them.
+func (l *Log) NoActionTag() int64 { return l.d.noTag }
+
+// ZeroedSingletons returns the number of groups derived from identical
+// prompts that held a single trajectory and so got advantage 0 instead of
+// their reward (a group the log did not say is not a group of one).
+func (l *Log) ZeroedSingletons() int64 { return l.d.zeroed }
 
 // Trajectories returns the number of trajectories.
 func (l *Log) Trajectories() int64 { return l.d.trajs }
@@ -132,8 +145,8 @@ func (l *Log) Emit(batch int, fn func([]trajlog.Record) error) error {
 	buf := make([]trajlog.Record, 0, batch)
 	var fnErr error
 	apply := func(r *row) error {
-		rec, err := l.d.apply(r)
-		if err != nil {
+		rec, keep, err := l.d.apply(r)
+		if err != nil || !keep {
 			return err
 		}
 		buf = append(buf, rec)
@@ -156,7 +169,7 @@ func (l *Log) Emit(batch int, fn func([]trajlog.Record) error) error {
 			return err
 		}
 	}
-	if n != l.d.records {
+	if n != l.d.records+l.d.copies {
 		return fmt.Errorf("reading %s: the log changed while it was being read (%d records, then %d)", l.path, l.d.records, n)
 	}
 	if len(buf) > 0 {

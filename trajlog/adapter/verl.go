@@ -114,7 +114,11 @@ func verlLine(text []byte, name, base string, line, fileStep int64) (row, error)
 	default:
 		return row{}, invalid(name, line, "step", "missing, and the file name is not {step}.jsonl")
 	}
+	if v.get("traj_uid").present() {
+		return row{}, invalid(name, line, "traj_uid", "the line has traj_uid: this is a verl-agent dump, one line per environment step; read it with --format verl-agent")
+	}
 	rw := newRow()
+	rw.score = score
 	if uv := v.get("uid"); uv.present() {
 		if uv.kind != jString {
 			return row{}, invalid(name, line, "uid", "is %s, want a string", uv.kind)
