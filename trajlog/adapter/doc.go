@@ -32,6 +32,60 @@
 //	group_id    = uid when present, else derived from identical prompts
 //	split       = train (Options.Split for validation_data_dir dumps)
 //
+// A verl dump whose lines look like the environment steps of multi-turn
+// trajectories is refused with a *MultiTurnError (unless Options.SingleTurn):
+// when at least a fifth of the prompts carry a step counter or a history
+// ("You are now at step k", "Prior to this step", "[Observation k: ...]"), or
+// when most groups derived from identical prompts are single lines while some
+// lines are exact copies of others. Read as single-turn, every line would be a
+// one-step trajectory with a made-up group.
+//
+// # verl-agent rollout dumps
+//
+// verl-agent (langfengQ/verl-agent, the framework GiGPO and the GCD paper's
+// code build on) dumps rollouts with the same _dump_generations as verl, but
+// its multi-turn loop (agent_system/multi_turn_rollout/rollout_loop.py) makes
+// one sample per environment step, adjust_batch(mode="copy") appends copies of
+// random samples, and _balance_batch reorders the batch, so a stock dump
+// ({step}.jsonl with input, output, score, step) holds scattered steps of
+// trajectories it does not name. The batch's non-tensor fields say what is
+// needed; scripts/verl-agent/gradcouple_dump.py writes them into the dump
+// (mark_turns numbers the steps before the batch is reordered). A dump whose
+// lines carry traj_uid is read as FormatVerlAgent:
+//
+//	traj_id   = traj_uid                  turn = turn (required)
+//	group_id  = "step-<n>/<uid>"          iteration = step (else the file name)
+//	prompt    = input
+//	action    = the text between <action> and </action>, lower-cased and
+//	            trimmed, as verl-agent's ALFWorld projection gives it to the
+//	            environment; without both tags the action is invalid and is
+//	            the response's last 30 characters (what the environment got);
+//	            Options.RawAction keeps the whole response
+//	valid     = is_action_valid, else whether the response had the tags
+//	outcome   = episode_rewards (required); step_reward = rewards
+//	success   = won where present, else outcome > Options.SuccessThreshold
+//	advantage = advantages where dumped; else recomputed (Options.GroupAdvantage):
+//	            AdvantageTrajectory (default) over the group's distinct
+//	            trajectories' outcomes (DESIGN.md §4), or AdvantageCrossStep,
+//	            verl-agent's compute_grpo_outcome_advantage with
+//	            compute_mean_std_cross_steps=True: mean and sample std over the
+//	            scores of every line of the group, copies included (a score is
+//	            the episode reward minus the invalid-action penalty of that
+//	            step). GiGPO's step-level part is not recomputed (ErrGiGPO).
+//	state_key = StateKey("task: " + task + "\x00anchor: " + anchor_obs), task
+//	            being the prompt's "Your task is to: ..." line; without
+//	            anchor_obs, StateKey("prompt: " + StripHistory(input))
+//	task_id   = the task
+//
+// A line with the same traj_uid and turn as an earlier one is dropped when it
+// is an exact copy (same input, output and score) and counted (Log.Copies);
+// a different line claiming the same step is an error. Sources:
+// verl/trainer/ppo/ray_trainer.py (fit, _dump_generations,
+// apply_invalid_action_penalty), verl/trainer/ppo/core_algos.py
+// (compute_grpo_outcome_advantage), agent_system/multi_turn_rollout/
+// (rollout_loop.py, utils.py adjust_batch), agent_system/environments/
+// (env_manager.py, prompts/alfworld.py, env_package/alfworld/projection.py).
+//
 // # TRL GRPO completion tables
 //
 // With log_completions=True, TRL's GRPOTrainer.log builds one table per logging
@@ -110,11 +164,15 @@
 //     different dataset rows are merged into one group.
 //   - advantage: a group where any step lacks a logged advantage is recomputed
 //     with metrics.GroupAdvantages (Options.Advantage) over its trajectories'
-//     outcomes, every step of a trajectory getting its trajectory's value.
+//     outcomes, every step of a trajectory getting its trajectory's value. A
+//     group derived from identical prompts that holds one trajectory gets 0,
+//     not verl's R/(1+eps) for a group of one: it is a group the log did not
+//     say, and its reward is no advantage (Log.ZeroedSingletons counts them).
 //     Evaluation rows get 0, as in the schema.
 //   - success: where the log has none, outcome > Options.SuccessThreshold.
 //   - label = -1 (unknown) and label_votes = 0: no judge ran.
-//   - valid = true: these logs do not say whether an action was admissible.
+//   - valid = true: these logs do not say whether an action was admissible
+//     (verl-agent's do, or tell it by the <action> tag).
 //   - logprob = 0 where not logged: the schema has no NaN, so 0 stands for
 //     "unknown" and "logprob" is listed as derived.
 //   - state_key = StateKey(prompt), the first 16 hex digits of SHA-256 of the

@@ -82,6 +82,20 @@ func FuzzVerl(f *testing.F) {
 	})
 }
 
+func FuzzVerlAgent(f *testing.F) {
+	addSeeds(f, "verl-agent/patched/*.jsonl", "verl-agent/patched-advantages/*.jsonl")
+	addMalformedSeeds(f, "verl-agent-*.jsonl")
+	f.Add([]byte(`{"input": "p", "output": "<action>a</action>", "score": 1, "uid": "g", "traj_uid": "t", "turn": 0, "episode_rewards": 1}` + "\n" +
+		`{"input": "p", "output": "<action>a</action>", "score": 1, "uid": "g", "traj_uid": "t", "turn": 0, "episode_rewards": 1}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		const name = "9.jsonl"
+		for _, mode := range []adapter.GroupAdvantageMode{adapter.AdvantageTrajectory, adapter.AdvantageCrossStep} {
+			res, err := adapter.ReadVerlAgent(bytes.NewReader(data), name, adapter.Options{GroupAdvantage: mode})
+			checkFuzzResult(t, res, err, name)
+		}
+	})
+}
+
 func FuzzTRL(f *testing.F) {
 	addSeeds(f, "trl/*.parquet", "trl-extra/*.parquet")
 	addMalformedSeeds(f, "trl-*.parquet")

@@ -53,6 +53,21 @@ func ParseGroupAdvantageMode(s string) (GroupAdvantageMode, error) {
 	return "", fmt.Errorf("unknown advantage mode %q (want trajectory, cross-step or gigpo)", s)
 }
 
+// ReadVerlAgent reads one verl-agent rollout dump ({step}.jsonl whose lines
+// carry the batch's fields, see the package documentation) from r. name is
+// the file name used in errors and, when a line has no step, for the step.
+// Exact copies of a step line are dropped.
+func ReadVerlAgent(r io.Reader, name string, opts Options) (*Result, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	var rows []row
+	if err := parseVerlAgent(r, name, opts, collect(&rows)); err != nil {
+		return nil, err
+	}
+	return finish(FormatVerlAgent, rows, opts, defaultRun(name, FormatVerlAgent, false))
+}
+
 // parseVerlAgent parses the lines of one verl-agent dump ({step}.jsonl with
 // the batch's fields, see the package documentation), handing each row to
 // emit. Lines are per environment step, in any order, copies included.
