@@ -36,8 +36,12 @@ func checkFuzzResult(t *testing.T, res *adapter.Result, err error, name string) 
 	t.Helper()
 	if err != nil {
 		var ve *trajlog.ValidationError
-		if !errors.As(err, &ve) || ve.File != name {
-			t.Fatalf("error %v (%T) is not a *trajlog.ValidationError about %s", err, err, name)
+		var mt *adapter.MultiTurnError
+		switch {
+		case errors.As(err, &ve) && ve.File == name:
+		case errors.As(err, &mt) && mt.Path == name:
+		default:
+			t.Fatalf("error %v (%T) is not a *trajlog.ValidationError or *adapter.MultiTurnError about %s", err, err, name)
 		}
 		return
 	}
