@@ -41,7 +41,7 @@ func CheckpointDir(i int) string {
 // configuration; everything else is equal.
 type Manifest struct {
 	Format   int         `json:"format"`
-	Version  string      `json:"version"`
+	Version  string      `json:"version"` // gradcouple build that wrote the run: module version or devel, +revision, .dirty (internal/buildinfo)
 	Run      string      `json:"run"`
 	Env      string      `json:"env"`
 	Algo     string      `json:"algo"`

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/gradcouple/gradcouple/internal/buildinfo"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
 )
@@ -163,7 +164,8 @@ func TestRoundTripParquet(t *testing.T) {
 			}
 			kv := r.KeyValues()
 			for k, v := range map[string]string{MetadataSchemaKey: SchemaVersion, MetadataRunKey: "r",
-				MetadataSeedKey: "-3", MetadataDerivedKey: "group_id,advantage", "k": "v"} {
+				MetadataSeedKey: "-3", MetadataDerivedKey: "group_id,advantage", "k": "v",
+				buildinfo.MetadataKey: buildinfo.Read().String()} {
 				if kv[k] != v {
 					t.Errorf("metadata %s = %q, want %q", k, kv[k], v)
 				}

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gradcouple/gradcouple/internal/atomicfile"
+	"github.com/gradcouple/gradcouple/internal/buildinfo"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
 )
@@ -35,8 +36,9 @@ const (
 )
 
 // Meta is the file-level metadata of a step-record parquet file, stored as
-// key-value metadata next to the schema version. The zero Meta writes only
-// the schema version.
+// key-value metadata next to the schema version and the gradcouple version
+// that wrote the file (buildinfo.MetadataKey). The zero Meta writes only
+// those two.
 type Meta struct {
 	// Run is the run name, stored under MetadataRunKey when not empty.
 	Run string
@@ -56,7 +58,7 @@ type Meta struct {
 // keyValues returns the metadata as sorted key-value pairs, or an error for a
 // reserved Extra key or an unknown derived column.
 func (m Meta) keyValues() ([][2]string, error) {
-	kv := [][2]string{{MetadataSchemaKey, SchemaVersion}}
+	kv := [][2]string{{MetadataSchemaKey, SchemaVersion}, {buildinfo.MetadataKey, buildinfo.Read().String()}}
 	if m.Run != "" {
 		kv = append(kv, [2]string{MetadataRunKey, m.Run})
 	}

@@ -25,6 +25,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/gradcouple/gradcouple/internal/atomicfile"
+	"github.com/gradcouple/gradcouple/internal/buildinfo"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
 )
@@ -257,18 +258,23 @@ func WriteJSON(w io.Writer, rows any) error {
 }
 
 // WriteParquet writes rows as a zstd-compressed parquet file with the given
-// key-value metadata.
+// key-value metadata, to which the gradcouple version that wrote the file is
+// added under buildinfo.MetadataKey (unless meta sets that key).
 func WriteParquet(w io.Writer, rows any, meta map[string]string) error {
 	v := sliceOf(rows)
 	schema := parquet.SchemaOf(reflect.New(v.Type().Elem()).Elem().Interface())
 	opts := []parquet.WriterOption{schema, parquet.Compression(&zstd.Codec{})}
-	keys := make([]string, 0, len(meta))
-	for k := range meta {
+	kv := map[string]string{buildinfo.MetadataKey: buildinfo.Read().String()}
+	for k, val := range meta {
+		kv[k] = val
+	}
+	keys := make([]string, 0, len(kv))
+	for k := range kv {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		opts = append(opts, parquet.KeyValueMetadata(k, meta[k]))
+		opts = append(opts, parquet.KeyValueMetadata(k, kv[k]))
 	}
 	pw := parquet.NewWriter(w, opts...)
 	for r := 0; r < v.Len(); r++ {
@@ -281,8 +287,9 @@ func WriteParquet(w io.Writer, rows any, meta map[string]string) error {
 
 // WriteFile writes rows to path in the format its extension names (.parquet,
 // .csv, .json), atomically: on any error no file is left behind. meta is stored
-// as parquet key-value metadata (ignored by CSV and JSON, whose rows should
-// carry seeds and settings as columns).
+// as parquet key-value metadata with the gradcouple version (see WriteParquet;
+// ignored by CSV and JSON, whose rows should carry seeds and settings as
+// columns).
 func WriteFile(path string, rows any, meta map[string]string) error {
 	format, err := FormatOf(path)
 	if err != nil {

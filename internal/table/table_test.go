@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gradcouple/gradcouple/internal/buildinfo"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -105,5 +106,24 @@ func TestUnknownExtension(t *testing.T) {
 	}
 	if _, err := os.Stat(p); !os.IsNotExist(err) {
 		t.Error("file created for unknown extension")
+	}
+}
+
+// TestParquetVersionMetadata: every parquet table names the gradcouple build
+// that wrote it, next to the caller's metadata.
+func TestParquetVersionMetadata(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteParquet(&b, rows, map[string]string{"seed": "7"}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := parquet.OpenFile(bytes.NewReader(b.Bytes()), int64(b.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := f.Lookup(buildinfo.MetadataKey); !ok || v != buildinfo.Read().String() {
+		t.Errorf("%s = %q, %v; want %q", buildinfo.MetadataKey, v, ok, buildinfo.Read().String())
+	}
+	if v, _ := f.Lookup("seed"); v != "7" {
+		t.Errorf("seed = %q, want 7", v)
 	}
 }
