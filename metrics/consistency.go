@@ -92,7 +92,17 @@ type ConsistencyRow struct {
 	// high-consistency modal action is good/bad/unknown; the three sum to High.
 	// NaN when Eligible == 0.
 	High, HighGood, HighBad, HighUnknown float64
+	// Intervals of the five means above at ConsistencyLevel, by BoundedMean
+	// over the eligible states (each per-state value lies in [0, 1], the
+	// consistency in [1, K]); their Point is the mean itself. The states are
+	// the units, so these intervals cover the choice of recurring states and
+	// the finite occurrences of each. NaN bounds when Eligible == 0.
+	MeanConsistencyCI, HighCI, HighGoodCI, HighBadCI, HighUnknownCI Interval
 }
+
+// ConsistencyLevel is the confidence level of the intervals of
+// ConsistencyRow.
+const ConsistencyLevel = 0.95
 
 // ConsistencyCounter measures action consistency from logs where a state key
 // recurs (DESIGN.md §4 "Action consistency"; Liu et al., arXiv 2509.23870: the
@@ -280,7 +290,7 @@ func (c *ConsistencyCounter) Result() []ConsistencyRow {
 // estimates (the costly part) once.
 func (c *ConsistencyCounter) Report() ([]ConsistencyRow, []StateConsistency) {
 	states := c.States()
-	rows := ConsistencyRows(states)
+	rows := ConsistencyRows(states, c.cfg)
 	seen := make(map[int]int)
 	for _, s := range c.states {
 		seen[s.iter]++
@@ -295,48 +305,69 @@ func (c *ConsistencyCounter) Report() ([]ConsistencyRow, []StateConsistency) {
 			continue
 		}
 		nan := math.NaN()
+		none := Interval{Point: nan, Lo: nan, Hi: nan}
 		rows = append(rows, ConsistencyRow{Iteration: it, States: n,
-			MeanConsistency: nan, High: nan, HighGood: nan, HighBad: nan, HighUnknown: nan})
+			MeanConsistency: nan, High: nan, HighGood: nan, HighBad: nan, HighUnknown: nan,
+			MeanConsistencyCI: none, HighCI: none, HighGoodCI: none, HighBadCI: none, HighUnknownCI: none})
 	}
 	slices.SortFunc(rows, func(a, b ConsistencyRow) int { return cmp.Compare(a.Iteration, b.Iteration) })
 	return rows, states
 }
 
-// ConsistencyRows aggregates per-state rows into per-iteration rows (means
-// over the states of each iteration, summed in the order given). States is set
-// to Eligible, since ineligible states are not in the input. Empty input
-// returns nil.
-func ConsistencyRows(states []StateConsistency) []ConsistencyRow {
-	byIter := make(map[int]*ConsistencyRow)
+// ConsistencyRows aggregates per-state rows into per-iteration rows: means
+// over the states of each iteration (summed in the order given) with their
+// BoundedMean intervals at ConsistencyLevel, the consistency bounded by
+// [1, cfg.K] (cfg with its defaults; K = 1 leaves the consistency interval
+// NaN, as every state then has consistency 1). States is set to Eligible,
+// since ineligible states are not in the input. Empty input returns nil.
+func ConsistencyRows(states []StateConsistency, cfg ConsistencyConfig) []ConsistencyRow {
+	cfg = cfg.withDefaults()
+	type acc struct {
+		row                       ConsistencyRow
+		cons, high, good, bad, un []float64
+	}
+	byIter := make(map[int]*acc)
 	var order []int
 	for _, s := range states {
-		r := byIter[s.Iteration]
-		if r == nil {
-			r = &ConsistencyRow{Iteration: s.Iteration}
-			byIter[s.Iteration] = r
+		a := byIter[s.Iteration]
+		if a == nil {
+			a = &acc{row: ConsistencyRow{Iteration: s.Iteration}}
+			byIter[s.Iteration] = a
 			order = append(order, s.Iteration)
 		}
-		r.Eligible++
-		r.MeanConsistency += s.Consistency
-		r.High += s.High
-		r.HighGood += s.HighGood
-		r.HighBad += s.HighBad
-		r.HighUnknown += s.HighUnknown
+		a.row.Eligible++
+		a.cons = append(a.cons, s.Consistency)
+		a.high = append(a.high, s.High)
+		a.good = append(a.good, s.HighGood)
+		a.bad = append(a.bad, s.HighBad)
+		a.un = append(a.un, s.HighUnknown)
 	}
 	slices.Sort(order)
+	unit := func(x []float64) Interval { return BoundedMean(x, 0, 1, ConsistencyLevel) }
 	var rows []ConsistencyRow
 	for _, it := range order {
-		r := byIter[it]
-		n := float64(r.Eligible)
+		a := byIter[it]
+		r := a.row
 		r.States = r.Eligible
-		r.MeanConsistency /= n
-		r.High /= n
-		r.HighGood /= n
-		r.HighBad /= n
-		r.HighUnknown /= n
-		rows = append(rows, *r)
+		r.HighCI, r.HighGoodCI, r.HighBadCI, r.HighUnknownCI = unit(a.high), unit(a.good), unit(a.bad), unit(a.un)
+		if cfg.K > 1 {
+			r.MeanConsistencyCI = BoundedMean(a.cons, 1, float64(cfg.K), ConsistencyLevel)
+		} else {
+			r.MeanConsistencyCI = Interval{Point: mean(a.cons), Lo: math.NaN(), Hi: math.NaN()}
+		}
+		r.MeanConsistency, r.High, r.HighGood, r.HighBad, r.HighUnknown =
+			r.MeanConsistencyCI.Point, r.HighCI.Point, r.HighGoodCI.Point, r.HighBadCI.Point, r.HighUnknownCI.Point
+		rows = append(rows, r)
 	}
 	return rows
+}
+
+func mean(x []float64) float64 {
+	var s float64
+	for _, v := range x {
+		s += v
+	}
+	return s / float64(len(x))
 }
 
 // modalScratch holds buffers reused across states.

@@ -200,7 +200,14 @@ func TestConsistencyCounterHandCounted(t *testing.T) {
 				t.Fatalf("rows: %+v", rows)
 			}
 			w1 := ConsistencyRow{Iteration: 1, States: 3, Eligible: 2, MeanConsistency: 5.5, High: 1, HighGood: 0.5, HighBad: 0.25, HighUnknown: 0.25}
-			if rows[0] != w1 {
+			// Wilson intervals over the 2 states: high 1+1 of 2, good 1+0,
+			// bad and unknown 0+0.5; consistency (6-1)/9 + (5-1)/9 = 1 of 2 on [1, 10].
+			w1.HighCI, w1.HighGoodCI = Wilson(2, 2, 0.95), Wilson(1, 2, 0.95)
+			w1.HighBadCI, w1.HighUnknownCI = Wilson(0.5, 2, 0.95), Wilson(0.5, 2, 0.95)
+			wc := Wilson(1, 2, 0.95)
+			w1.MeanConsistencyCI = Interval{Point: 5.5, Lo: 1 + 9*wc.Lo, Hi: 1 + 9*wc.Hi}
+			w1.HighCI.Point, w1.HighBadCI.Point, w1.HighUnknownCI.Point = 1, 0.25, 0.25
+			if !closeRow(rows[0], w1) {
 				t.Errorf("iteration 1: %+v, want %+v", rows[0], w1)
 			}
 			r2 := rows[1]
@@ -272,4 +279,20 @@ func TestConsistencyIndependentOfGOMAXPROCS(t *testing.T) {
 	if len(one) < 100 || !reflect.DeepEqual(one, two) {
 		t.Fatalf("GOMAXPROCS 1 and 2 differ (or too few states: %d)", len(one))
 	}
+}
+
+// closeRow compares consistency rows, the interval bounds within 1e-12.
+func closeRow(a, b ConsistencyRow) bool {
+	ivs := func(r ConsistencyRow) []Interval {
+		return []Interval{r.MeanConsistencyCI, r.HighCI, r.HighGoodCI, r.HighBadCI, r.HighUnknownCI}
+	}
+	ia, ib := ivs(a), ivs(b)
+	for i := range ia {
+		if ia[i].Point != ib[i].Point || math.Abs(ia[i].Lo-ib[i].Lo) > 1e-12 || math.Abs(ia[i].Hi-ib[i].Hi) > 1e-12 {
+			return false
+		}
+	}
+	a.MeanConsistencyCI, a.HighCI, a.HighGoodCI, a.HighBadCI, a.HighUnknownCI = Interval{}, Interval{}, Interval{}, Interval{}, Interval{}
+	b.MeanConsistencyCI, b.HighCI, b.HighGoodCI, b.HighBadCI, b.HighUnknownCI = Interval{}, Interval{}, Interval{}, Interval{}, Interval{}
+	return a == b
 }

@@ -27,6 +27,11 @@
 //     StratifiedBootstrap percentile intervals, IQM and PooledIQM,
 //     ProbImprovement and ProbImprovementCI, Quantile; and EMA, TensorBoard's
 //     debiased smoothing.
+//   - Intervals for rates: Wilson (a proportion of independent units),
+//     BoundedMean (a mean of values in a known range, such as per-state
+//     probabilities: the consistency shares) and ClusterRatio (a rate over
+//     steps clustered in trajectories: the repetition rates, with
+//     RepetitionCounter.Intervals).
 //
 // Conventions (gonum style): the output argument dst comes first and nil means
 // allocate; inputs are never modified; a length mismatch panics with

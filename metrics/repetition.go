@@ -3,6 +3,7 @@ package metrics
 import (
 	"cmp"
 	"math"
+	"math/rand/v2"
 	"slices"
 )
 
@@ -204,4 +205,82 @@ func (s *RepetitionStats) rates() {
 		s.RepeatRate = float64(s.Repeated) / float64(s.Steps)
 		s.LoopRate = float64(s.Loops) / float64(s.Steps)
 	}
+}
+
+// RepetitionIntervals are confidence intervals of the rates of a
+// RepetitionStats; each Point is the rate itself.
+type RepetitionIntervals struct {
+	// Repeat and Loop are rates over steps, and the steps of one trajectory
+	// are not independent (an agent stuck in a loop repeats many times): a
+	// percentile cluster bootstrap over trajectories (ClusterRatio of the
+	// per-trajectory repeat or loop counts over their step counts).
+	Repeat, Loop Interval
+	// Repeating is the share of trajectories with at least one repeat, a
+	// proportion of trajectories: the Wilson score interval (Wilson).
+	Repeating Interval
+}
+
+// RepetitionCI is the intervals of one RepetitionRow.
+type RepetitionCI struct {
+	Iteration             int
+	All, Success, Failure RepetitionIntervals
+}
+
+// Intervals returns the confidence intervals of Result's rates, one row per
+// iteration in the same order, at cfg's level. The bootstrap draws of an
+// iteration come from rngOf(iteration), All first, then Success, then
+// Failure (repeat before loop), so a row does not depend on which other
+// iterations were seen. Trajectories of an iteration are taken in the order
+// they were first seen; since that order can depend on arrival order, the
+// draws are made over trajectories sorted by their counts, which makes the
+// intervals independent of the order of Add calls. Fewer than two
+// trajectories in a subset give NaN bounds. A nil rngOf, a nil stream or an
+// invalid cfg panics.
+func (c *RepetitionCounter) Intervals(cfg BootstrapConfig, rngOf func(iteration int) *rand.Rand) []RepetitionCI {
+	cfg = cfg.withDefaults()
+	type cluster struct{ steps, rep, loop, success float64 }
+	byIter := make(map[int][]cluster)
+	for _, tr := range c.trajs {
+		s := 0.0
+		if tr.success {
+			s = 1
+		}
+		byIter[tr.iter] = append(byIter[tr.iter], cluster{float64(tr.steps), float64(tr.steps - tr.distinctAct), float64(tr.steps - tr.distinct), s})
+	}
+	iters := make([]int, 0, len(byIter))
+	for it := range byIter {
+		iters = append(iters, it)
+	}
+	slices.Sort(iters)
+	out := make([]RepetitionCI, 0, len(iters))
+	for _, it := range iters {
+		cl := byIter[it]
+		slices.SortFunc(cl, func(a, b cluster) int {
+			return cmp.Or(cmp.Compare(a.success, b.success), cmp.Compare(a.steps, b.steps), cmp.Compare(a.rep, b.rep), cmp.Compare(a.loop, b.loop))
+		})
+		rng := rngOf(it)
+		subset := func(keep func(cluster) bool) RepetitionIntervals {
+			var steps, rep, loop []float64
+			repeating := 0.0
+			for _, c := range cl {
+				if keep(c) {
+					steps, rep, loop = append(steps, c.steps), append(rep, c.rep), append(loop, c.loop)
+					if c.rep > 0 {
+						repeating++
+					}
+				}
+			}
+			return RepetitionIntervals{
+				Repeat:    ClusterRatio(rep, steps, cfg, rng),
+				Loop:      ClusterRatio(loop, steps, cfg, rng),
+				Repeating: Wilson(repeating, float64(len(steps)), cfg.Level),
+			}
+		}
+		out = append(out, RepetitionCI{Iteration: it,
+			All:     subset(func(cluster) bool { return true }),
+			Success: subset(func(c cluster) bool { return c.success == 1 }),
+			Failure: subset(func(c cluster) bool { return c.success == 0 }),
+		})
+	}
+	return out
 }

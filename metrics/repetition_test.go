@@ -171,3 +171,62 @@ func equalRepRows(a, b []RepetitionRow) bool {
 	}
 	return true
 }
+
+// Intervals: points equal Result's rates, the repeat interval is
+// ClusterRatio over the trajectories, the repeating share is Wilson, and
+// the order of Add calls does not change anything.
+func TestRepetitionIntervals(t *testing.T) {
+	var steps []RepStep
+	// Iteration 0: successful trajectories s0 (a b a: 1 repeat of 3) and s1
+	// (a b c d: none of 4), failed f0 (a a a a a: 4 of 5).
+	for i, a := range []string{"a", "b", "a"} {
+		steps = append(steps, RepStep{Iteration: 0, Traj: "s0", Turn: i, Action: a, State: "x", Success: true})
+	}
+	for i, a := range []string{"a", "b", "c", "d"} {
+		steps = append(steps, RepStep{Iteration: 0, Traj: "s1", Turn: i, Action: a, State: "x", Success: true})
+	}
+	for i := range 5 {
+		steps = append(steps, RepStep{Iteration: 0, Traj: "f0", Turn: i, Action: "a", State: fmt.Sprint(i % 2)})
+	}
+	rngOf := func(it int) *rand.Rand { return rand.New(rand.NewPCG(11, uint64(it))) }
+	cfg := BootstrapConfig{Resamples: 500}
+	var ref []RepetitionCI
+	for trial := range 4 {
+		var c RepetitionCounter
+		for _, s := range steps {
+			c.Add(s)
+		}
+		ci := c.Intervals(cfg, rngOf)
+		res := c.Result()
+		if len(ci) != 1 || len(res) != 1 {
+			t.Fatalf("%d rows", len(ci))
+		}
+		r := ci[0]
+		if r.All.Repeat.Point != res[0].All.RepeatRate || r.Success.Loop.Point != res[0].Success.LoopRate || r.Failure.Repeat.Point != 0.8 {
+			t.Errorf("points %+v, rates %+v", r, res[0])
+		}
+		if trial == 0 {
+			ref = ci
+			// The same draws by hand: clusters sorted (failure first, then
+			// by steps), All repeat then loop from one stream.
+			rng := rngOf(0)
+			rep := ClusterRatio([]float64{4, 1, 0}, []float64{5, 3, 4}, cfg, rng)
+			if r.All.Repeat != rep {
+				t.Errorf("all repeat %+v, want %+v", r.All.Repeat, rep)
+			}
+			if w := Wilson(2, 3, 0.95); r.All.Repeating != w {
+				t.Errorf("repeating %+v, want %+v", r.All.Repeating, w)
+			}
+			if !(r.All.Repeat.Lo < r.All.Repeat.Point && r.All.Repeat.Point < r.All.Repeat.Hi) {
+				t.Errorf("degenerate interval %+v", r.All.Repeat)
+			}
+			// One failed trajectory: no interval.
+			if !math.IsNaN(r.Failure.Repeat.Lo) || !math.IsNaN(r.Failure.Loop.Hi) {
+				t.Errorf("one trajectory: %+v", r.Failure)
+			}
+		} else if fmt.Sprint(ci) != fmt.Sprint(ref) { // NaN bounds compare equal as text
+			t.Errorf("arrival order changed the intervals:\n%+v\n%+v", ci, ref)
+		}
+		rand.New(rand.NewPCG(uint64(trial), 0)).Shuffle(len(steps), func(i, j int) { steps[i], steps[j] = steps[j], steps[i] })
+	}
+}
