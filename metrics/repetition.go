@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"sync"
 )
 
 // RepStep is the minimal description of one agent step that repetition needs.
@@ -234,53 +236,77 @@ type RepetitionCI struct {
 // they were first seen; since that order can depend on arrival order, the
 // draws are made over trajectories sorted by their counts, which makes the
 // intervals independent of the order of Add calls. Fewer than two
-// trajectories in a subset give NaN bounds. A nil rngOf, a nil stream or an
-// invalid cfg panics.
+// trajectories in a subset give NaN bounds. rngOf is called once per
+// iteration, in increasing order, before any draw; the iterations are then
+// computed in parallel. A nil rngOf, a nil stream or an invalid cfg panics.
 func (c *RepetitionCounter) Intervals(cfg BootstrapConfig, rngOf func(iteration int) *rand.Rand) []RepetitionCI {
 	cfg = cfg.withDefaults()
-	type cluster struct{ steps, rep, loop, success float64 }
-	byIter := make(map[int][]cluster)
+	byIter := make(map[int][]repCluster)
 	for _, tr := range c.trajs {
 		s := 0.0
 		if tr.success {
 			s = 1
 		}
-		byIter[tr.iter] = append(byIter[tr.iter], cluster{float64(tr.steps), float64(tr.steps - tr.distinctAct), float64(tr.steps - tr.distinct), s})
+		byIter[tr.iter] = append(byIter[tr.iter], repCluster{float64(tr.steps), float64(tr.steps - tr.distinctAct), float64(tr.steps - tr.distinct), s})
 	}
 	iters := make([]int, 0, len(byIter))
 	for it := range byIter {
 		iters = append(iters, it)
 	}
 	slices.Sort(iters)
-	out := make([]RepetitionCI, 0, len(iters))
-	for _, it := range iters {
-		cl := byIter[it]
-		slices.SortFunc(cl, func(a, b cluster) int {
-			return cmp.Or(cmp.Compare(a.success, b.success), cmp.Compare(a.steps, b.steps), cmp.Compare(a.rep, b.rep), cmp.Compare(a.loop, b.loop))
-		})
-		rng := rngOf(it)
-		subset := func(keep func(cluster) bool) RepetitionIntervals {
-			var steps, rep, loop []float64
-			repeating := 0.0
-			for _, c := range cl {
-				if keep(c) {
-					steps, rep, loop = append(steps, c.steps), append(rep, c.rep), append(loop, c.loop)
-					if c.rep > 0 {
-						repeating++
-					}
+	rngs := make([]*rand.Rand, len(iters))
+	for i, it := range iters {
+		rngs[i] = rngOf(it)
+	}
+	out := make([]RepetitionCI, len(iters))
+	// Iterations are independent (one stream each): they are computed in
+	// parallel, each into its own slot, so the result does not depend on
+	// GOMAXPROCS.
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(runtime.GOMAXPROCS(0), len(iters)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i] = repetitionCI(iters[i], byIter[iters[i]], cfg, rngs[i])
+			}
+		}()
+	}
+	for i := range iters {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return out
+}
+
+type repCluster struct{ steps, rep, loop, success float64 }
+
+func repetitionCI(it int, cl []repCluster, cfg BootstrapConfig, rng *rand.Rand) RepetitionCI {
+	slices.SortFunc(cl, func(a, b repCluster) int {
+		return cmp.Or(cmp.Compare(a.success, b.success), cmp.Compare(a.steps, b.steps), cmp.Compare(a.rep, b.rep), cmp.Compare(a.loop, b.loop))
+	})
+	subset := func(keep func(repCluster) bool) RepetitionIntervals {
+		var steps, rep, loop []float64
+		repeating := 0.0
+		for _, c := range cl {
+			if keep(c) {
+				steps, rep, loop = append(steps, c.steps), append(rep, c.rep), append(loop, c.loop)
+				if c.rep > 0 {
+					repeating++
 				}
 			}
-			return RepetitionIntervals{
-				Repeat:    ClusterRatio(rep, steps, cfg, rng),
-				Loop:      ClusterRatio(loop, steps, cfg, rng),
-				Repeating: Wilson(repeating, float64(len(steps)), cfg.Level),
-			}
 		}
-		out = append(out, RepetitionCI{Iteration: it,
-			All:     subset(func(cluster) bool { return true }),
-			Success: subset(func(c cluster) bool { return c.success == 1 }),
-			Failure: subset(func(c cluster) bool { return c.success == 0 }),
-		})
+		return RepetitionIntervals{
+			Repeat:    ClusterRatio(rep, steps, cfg, rng),
+			Loop:      ClusterRatio(loop, steps, cfg, rng),
+			Repeating: Wilson(repeating, float64(len(steps)), cfg.Level),
+		}
 	}
-	return out
+	return RepetitionCI{Iteration: it,
+		All:     subset(func(repCluster) bool { return true }),
+		Success: subset(func(c repCluster) bool { return c.success == 1 }),
+		Failure: subset(func(c repCluster) bool { return c.success == 0 }),
+	}
 }
