@@ -57,6 +57,11 @@ func lessRunSplit(a, b runSplit) bool {
 type LogFilter struct {
 	// Split keeps only records of this split ("" keeps every split).
 	Split string
+	// Seed seeds the bootstrap intervals of the repetition rates: one
+	// stream per (run, split, iteration), PCG(Seed, FNV-1a of the three),
+	// so a row does not depend on which other runs were read. Recorded in
+	// every RepetitionRow. Zero is a seed like any other.
+	Seed uint64
 }
 
 func (f LogFilter) keep(r *trajlog.Record) bool {
@@ -65,28 +70,52 @@ func (f LogFilter) keep(r *trajlog.Record) bool {
 
 // RepetitionRow is the repetition of one (run, split, iteration), overall and
 // split by trajectory outcome (DESIGN.md §4, paper Fig. 2).
+//
+// Every rate has a 95% interval (columns *_lo, *_hi): the repeat and loop
+// rates, shares of steps whose steps are clustered in trajectories, a
+// percentile cluster bootstrap over the trajectories (metrics.ClusterRatio,
+// 2000 resamples, seeded by Seed); the shares of repeating trajectories a
+// Wilson interval over trajectories (metrics.Wilson). With fewer than two
+// trajectories in a subset the bounds are NaN.
 type RepetitionRow struct {
-	Run              string  `parquet:"run" json:"run"`
-	Split            string  `parquet:"split" json:"split"`
-	Iteration        int32   `parquet:"iteration" json:"iteration"`
-	Trajectories     int     `parquet:"trajectories" json:"trajectories"`
-	Steps            int     `parquet:"steps" json:"steps"`
-	RepeatRate       float64 `parquet:"repeat_rate" json:"repeat_rate"`
-	LoopRate         float64 `parquet:"loop_rate" json:"loop_rate"`
-	SuccessTrajs     int     `parquet:"success_trajs" json:"success_trajs"`
-	SuccessSteps     int     `parquet:"success_steps" json:"success_steps" text:"-"`
-	SuccessRepeated  int     `parquet:"success_repeated" json:"success_repeated" text:"-"`
-	SuccessLoops     int     `parquet:"success_loops" json:"success_loops" text:"-"`
-	SuccessRepeat    float64 `parquet:"success_repeat_rate" json:"success_repeat_rate"`
-	SuccessLoop      float64 `parquet:"success_loop_rate" json:"success_loop_rate" text:"-"`
-	SuccessRepeating float64 `parquet:"success_repeating_traj_frac" json:"success_repeating_traj_frac" text:"-"`
-	FailureTrajs     int     `parquet:"failure_trajs" json:"failure_trajs"`
-	FailureSteps     int     `parquet:"failure_steps" json:"failure_steps" text:"-"`
-	FailureRepeated  int     `parquet:"failure_repeated" json:"failure_repeated" text:"-"`
-	FailureLoops     int     `parquet:"failure_loops" json:"failure_loops" text:"-"`
-	FailureRepeat    float64 `parquet:"failure_repeat_rate" json:"failure_repeat_rate"`
-	FailureLoop      float64 `parquet:"failure_loop_rate" json:"failure_loop_rate" text:"-"`
-	FailureRepeating float64 `parquet:"failure_repeating_traj_frac" json:"failure_repeating_traj_frac" text:"-"`
+	Run                string  `parquet:"run" json:"run"`
+	Split              string  `parquet:"split" json:"split"`
+	Iteration          int32   `parquet:"iteration" json:"iteration"`
+	Trajectories       int     `parquet:"trajectories" json:"trajectories"`
+	Steps              int     `parquet:"steps" json:"steps"`
+	RepeatRate         float64 `parquet:"repeat_rate" json:"repeat_rate"`
+	RepeatLo           float64 `parquet:"repeat_rate_lo" json:"repeat_rate_lo"`
+	RepeatHi           float64 `parquet:"repeat_rate_hi" json:"repeat_rate_hi"`
+	LoopRate           float64 `parquet:"loop_rate" json:"loop_rate"`
+	LoopLo             float64 `parquet:"loop_rate_lo" json:"loop_rate_lo"`
+	LoopHi             float64 `parquet:"loop_rate_hi" json:"loop_rate_hi"`
+	SuccessTrajs       int     `parquet:"success_trajs" json:"success_trajs"`
+	SuccessSteps       int     `parquet:"success_steps" json:"success_steps" text:"-"`
+	SuccessRepeated    int     `parquet:"success_repeated" json:"success_repeated" text:"-"`
+	SuccessLoops       int     `parquet:"success_loops" json:"success_loops" text:"-"`
+	SuccessRepeat      float64 `parquet:"success_repeat_rate" json:"success_repeat_rate"`
+	SuccessRepeatLo    float64 `parquet:"success_repeat_rate_lo" json:"success_repeat_rate_lo"`
+	SuccessRepeatHi    float64 `parquet:"success_repeat_rate_hi" json:"success_repeat_rate_hi"`
+	SuccessLoop        float64 `parquet:"success_loop_rate" json:"success_loop_rate" text:"-"`
+	SuccessLoopLo      float64 `parquet:"success_loop_rate_lo" json:"success_loop_rate_lo" text:"-"`
+	SuccessLoopHi      float64 `parquet:"success_loop_rate_hi" json:"success_loop_rate_hi" text:"-"`
+	SuccessRepeating   float64 `parquet:"success_repeating_traj_frac" json:"success_repeating_traj_frac" text:"-"`
+	SuccessRepeatingLo float64 `parquet:"success_repeating_traj_frac_lo" json:"success_repeating_traj_frac_lo" text:"-"`
+	SuccessRepeatingHi float64 `parquet:"success_repeating_traj_frac_hi" json:"success_repeating_traj_frac_hi" text:"-"`
+	FailureTrajs       int     `parquet:"failure_trajs" json:"failure_trajs"`
+	FailureSteps       int     `parquet:"failure_steps" json:"failure_steps" text:"-"`
+	FailureRepeated    int     `parquet:"failure_repeated" json:"failure_repeated" text:"-"`
+	FailureLoops       int     `parquet:"failure_loops" json:"failure_loops" text:"-"`
+	FailureRepeat      float64 `parquet:"failure_repeat_rate" json:"failure_repeat_rate"`
+	FailureRepeatLo    float64 `parquet:"failure_repeat_rate_lo" json:"failure_repeat_rate_lo"`
+	FailureRepeatHi    float64 `parquet:"failure_repeat_rate_hi" json:"failure_repeat_rate_hi"`
+	FailureLoop        float64 `parquet:"failure_loop_rate" json:"failure_loop_rate" text:"-"`
+	FailureLoopLo      float64 `parquet:"failure_loop_rate_lo" json:"failure_loop_rate_lo" text:"-"`
+	FailureLoopHi      float64 `parquet:"failure_loop_rate_hi" json:"failure_loop_rate_hi" text:"-"`
+	FailureRepeating   float64 `parquet:"failure_repeating_traj_frac" json:"failure_repeating_traj_frac" text:"-"`
+	FailureRepeatingLo float64 `parquet:"failure_repeating_traj_frac_lo" json:"failure_repeating_traj_frac_lo" text:"-"`
+	FailureRepeatingHi float64 `parquet:"failure_repeating_traj_frac_hi" json:"failure_repeating_traj_frac_hi" text:"-"`
+	Seed               uint64  `parquet:"seed" json:"seed" text:"-"`
 }
 
 // Repetition computes repetition rates per run, split and iteration from step
@@ -126,7 +155,12 @@ func (p *repetitionPass) add(r *trajlog.Record) error {
 func (p *repetitionPass) rows() []RepetitionRow {
 	var rows []RepetitionRow
 	for _, k := range sortedRunSplits(p.counters.m) {
-		for _, res := range p.counters.m[k].Result() {
+		c := p.counters.m[k]
+		cis := c.Intervals(metrics.BootstrapConfig{}, func(it int) *rand.Rand {
+			return rand.New(rand.NewPCG(p.filter.Seed, hashKey(k.run+"\x00"+k.split, int32(it))))
+		})
+		for i, res := range c.Result() {
+			ci := cis[i] // same iterations, same order
 			rows = append(rows, RepetitionRow{
 				Run: k.run, Split: k.split, Iteration: int32(res.Iteration),
 				Trajectories: res.All.Trajectories, Steps: res.All.Steps,
@@ -137,6 +171,14 @@ func (p *repetitionPass) rows() []RepetitionRow {
 				FailureTrajs: res.Failure.Trajectories, FailureSteps: res.Failure.Steps,
 				FailureRepeated: res.Failure.Repeated, FailureLoops: res.Failure.Loops, FailureRepeat: res.Failure.RepeatRate,
 				FailureLoop: res.Failure.LoopRate, FailureRepeating: frac(res.Failure.RepeatingTrajectories, res.Failure.Trajectories),
+				RepeatLo: ci.All.Repeat.Lo, RepeatHi: ci.All.Repeat.Hi, LoopLo: ci.All.Loop.Lo, LoopHi: ci.All.Loop.Hi,
+				SuccessRepeatLo: ci.Success.Repeat.Lo, SuccessRepeatHi: ci.Success.Repeat.Hi,
+				SuccessLoopLo: ci.Success.Loop.Lo, SuccessLoopHi: ci.Success.Loop.Hi,
+				SuccessRepeatingLo: ci.Success.Repeating.Lo, SuccessRepeatingHi: ci.Success.Repeating.Hi,
+				FailureRepeatLo: ci.Failure.Repeat.Lo, FailureRepeatHi: ci.Failure.Repeat.Hi,
+				FailureLoopLo: ci.Failure.Loop.Lo, FailureLoopHi: ci.Failure.Loop.Hi,
+				FailureRepeatingLo: ci.Failure.Repeating.Lo, FailureRepeatingHi: ci.Failure.Repeating.Hi,
+				Seed: p.filter.Seed,
 			})
 		}
 	}
@@ -146,19 +188,35 @@ func (p *repetitionPass) rows() []RepetitionRow {
 // ConsistencyRow is the action consistency from logs of one (run, split,
 // iteration): the share of recurring states whose K-sample modal count reaches
 // the threshold, split by the judge label of the modal action (paper Figs. 1, 5).
+//
+// Each mean over the eligible states has a 95% interval (columns *_lo,
+// *_hi): a Wilson score interval with the states as units, valid for a mean
+// of per-state probabilities by the Bhatia-Davis bound (metrics.BoundedMean;
+// deterministic, so no seed). Few eligible states give wide intervals, as
+// they should.
 type ConsistencyRow struct {
-	Run             string  `parquet:"run" json:"run"`
-	Split           string  `parquet:"split" json:"split"`
-	Iteration       int32   `parquet:"iteration" json:"iteration"`
-	States          int     `parquet:"states" json:"states"`
-	Eligible        int     `parquet:"eligible_states" json:"eligible_states"`
-	MeanConsistency float64 `parquet:"mean_consistency" json:"mean_consistency"`
-	High            float64 `parquet:"high" json:"high"`
-	HighGood        float64 `parquet:"high_good" json:"high_good"`
-	HighBad         float64 `parquet:"high_bad" json:"high_bad"`
-	HighUnknown     float64 `parquet:"high_unknown" json:"high_unknown"`
-	K               int     `parquet:"k" json:"k"`
-	Threshold       int     `parquet:"threshold" json:"threshold"`
+	Run               string  `parquet:"run" json:"run"`
+	Split             string  `parquet:"split" json:"split"`
+	Iteration         int32   `parquet:"iteration" json:"iteration"`
+	States            int     `parquet:"states" json:"states"`
+	Eligible          int     `parquet:"eligible_states" json:"eligible_states"`
+	MeanConsistency   float64 `parquet:"mean_consistency" json:"mean_consistency"`
+	MeanConsistencyLo float64 `parquet:"mean_consistency_lo" json:"mean_consistency_lo"`
+	MeanConsistencyHi float64 `parquet:"mean_consistency_hi" json:"mean_consistency_hi"`
+	High              float64 `parquet:"high" json:"high"`
+	HighLo            float64 `parquet:"high_lo" json:"high_lo"`
+	HighHi            float64 `parquet:"high_hi" json:"high_hi"`
+	HighGood          float64 `parquet:"high_good" json:"high_good"`
+	HighGoodLo        float64 `parquet:"high_good_lo" json:"high_good_lo"`
+	HighGoodHi        float64 `parquet:"high_good_hi" json:"high_good_hi"`
+	HighBad           float64 `parquet:"high_bad" json:"high_bad"`
+	HighBadLo         float64 `parquet:"high_bad_lo" json:"high_bad_lo"`
+	HighBadHi         float64 `parquet:"high_bad_hi" json:"high_bad_hi"`
+	HighUnknown       float64 `parquet:"high_unknown" json:"high_unknown"`
+	HighUnknownLo     float64 `parquet:"high_unknown_lo" json:"high_unknown_lo"`
+	HighUnknownHi     float64 `parquet:"high_unknown_hi" json:"high_unknown_hi"`
+	K                 int     `parquet:"k" json:"k"`
+	Threshold         int     `parquet:"threshold" json:"threshold"`
 }
 
 // StateConsistencyRow is the consistency of one recurring state.
@@ -240,6 +298,9 @@ func (p *consistencyPass) rows() ([]ConsistencyRow, []StateConsistencyRow) {
 				Run: k.run, Split: k.split, Iteration: int32(res.Iteration),
 				States: res.States, Eligible: res.Eligible, MeanConsistency: res.MeanConsistency,
 				High: res.High, HighGood: res.HighGood, HighBad: res.HighBad, HighUnknown: res.HighUnknown,
+				MeanConsistencyLo: res.MeanConsistencyCI.Lo, MeanConsistencyHi: res.MeanConsistencyCI.Hi,
+				HighLo: res.HighCI.Lo, HighHi: res.HighCI.Hi, HighGoodLo: res.HighGoodCI.Lo, HighGoodHi: res.HighGoodCI.Hi,
+				HighBadLo: res.HighBadCI.Lo, HighBadHi: res.HighBadCI.Hi, HighUnknownLo: res.HighUnknownCI.Lo, HighUnknownHi: res.HighUnknownCI.Hi,
 				K: kk, Threshold: th,
 			})
 		}
