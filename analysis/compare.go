@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/gradcouple/gradcouple/metrics"
 )
@@ -141,6 +142,8 @@ type FinalRow struct {
 	Hi     float64 `parquet:"ci_hi" json:"ci_hi"`
 	Mean   float64 `parquet:"mean" json:"mean"`
 	Seed   uint64  `parquet:"seed" json:"seed"`
+	// Note warns when the group has fewer than MinRuns runs (FewRunsNote).
+	Note string `parquet:"note" json:"note"`
 }
 
 // ImprovementRow is the probability of improvement P(X > Y) of group X over
@@ -159,6 +162,40 @@ type ImprovementRow struct {
 	Lo     float64 `parquet:"ci_lo" json:"ci_lo"`
 	Hi     float64 `parquet:"ci_hi" json:"ci_hi"`
 	Seed   uint64  `parquet:"seed" json:"seed"`
+	// Note warns when either group has fewer than MinRuns runs
+	// (FewRunsNote).
+	Note string `parquet:"note" json:"note"`
+}
+
+// MinRuns is the number of runs per group below which Compare's final
+// performance and probability of improvement carry a note: with one run per
+// group P(X > Y) is 0 or 1 by construction and the IQM has no interval;
+// with two, P(X > Y) takes one of five values and the bootstrap interval
+// rests on two points.
+const MinRuns = 3
+
+// FewRunsNote returns the note of a comparison of groups with nx and ny
+// runs (ny = 0 for a single group's final performance), or "" when every
+// group has at least MinRuns runs.
+func FewRunsNote(nx, ny int) string {
+	if ny == 0 {
+		switch {
+		case nx >= MinRuns:
+			return ""
+		case nx == 1:
+			return "1 run: the IQM is that run's value, with no interval; run >= 3 seeds"
+		default:
+			return fmt.Sprintf("%d runs: the IQM is their mean and its interval rests on %d values; run >= 3 seeds", nx, nx)
+		}
+	}
+	switch {
+	case min(nx, ny) >= MinRuns:
+		return ""
+	case nx == 1 && ny == 1:
+		return "1 run per group: P(X>Y) is 0 or 1 by construction; run >= 3 seeds"
+	default:
+		return fmt.Sprintf("%d vs %d runs: P(X>Y) takes one of %d values; run >= 3 seeds", nx, ny, 2*nx*ny+1)
+	}
 }
 
 // Comparison is the result of Compare.
@@ -172,6 +209,10 @@ type Comparison struct {
 	// Improvements compare every later group with every earlier one:
 	// with groups A and B, P(B > A).
 	Improvements []ImprovementRow
+	// Warnings are one line each, for stderr and the report: groups with
+	// fewer than MinRuns runs, whose final performance and probability of
+	// improvement carry a Note.
+	Warnings []string
 }
 
 // Curve returns the curve of a group and metric, and whether there is one.
@@ -325,7 +366,7 @@ func Compare(st *Study, groups []RunGroup, opts CompareOptions) (*Comparison, er
 			if n == 0 {
 				continue
 			}
-			row := FinalRow{Group: g.Name, Metric: m, Runs: n, Mean: sum / float64(n), Seed: st.Seed}
+			row := FinalRow{Group: g.Name, Metric: m, Runs: n, Mean: sum / float64(n), Seed: st.Seed, Note: FewRunsNote(n, 0)}
 			if n == 1 {
 				row.IQM, row.Lo, row.Hi = metrics.PooledIQM(strata), math.NaN(), math.NaN()
 			} else {
@@ -354,11 +395,35 @@ func Compare(st *Study, groups []RunGroup, opts CompareOptions) (*Comparison, er
 					iv.Lo, iv.Hi = math.NaN(), math.NaN()
 				}
 				c.Improvements = append(c.Improvements, ImprovementRow{Metric: m, X: groups[j].Name, Y: groups[i].Name, Envs: len(xs),
-					RunsX: nx, RunsY: ny, P: iv.Point, Lo: iv.Lo, Hi: iv.Hi, Seed: st.Seed})
+					RunsX: nx, RunsY: ny, P: iv.Point, Lo: iv.Lo, Hi: iv.Hi, Seed: st.Seed, Note: FewRunsNote(nx, ny)})
 			}
 		}
 	}
+	c.Warnings = fewRunsWarnings(c)
 	return c, nil
+}
+
+// fewRunsWarnings says which groups have fewer than MinRuns runs with a
+// final value, once per comparison.
+func fewRunsWarnings(c *Comparison) []string {
+	var few []string
+	runs := map[string]int{}
+	for _, f := range c.Final {
+		runs[f.Group] = max(runs[f.Group], f.Runs)
+	}
+	for _, g := range c.Groups {
+		if n, ok := runs[g.Name]; ok && n < MinRuns {
+			few = append(few, fmt.Sprintf("%s %d", g.Name, n))
+		}
+	}
+	if len(few) == 0 {
+		return nil
+	}
+	w := fmt.Sprintf("compare: fewer than %d runs in group(s) %s: the IQM has no or a weak interval", MinRuns, strings.Join(few, ", "))
+	if len(c.Improvements) > 0 {
+		w += " and P(X>Y) is coarse (0 or 1 by construction with 1 run per group)"
+	}
+	return []string{w + "; run >= 3 seeds per group"}
 }
 
 // defaultFinal chooses the final-performance metrics: evaluation success

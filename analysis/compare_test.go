@@ -1,0 +1,94 @@
+package analysis
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/gradcouple/gradcouple/metrics"
+)
+
+// TestCompareFewRuns: with fewer than MinRuns runs per group, the final
+// performance and the probability of improvement keep their values but carry
+// a note, and the comparison a warning; with three runs per group, neither.
+func TestCompareFewRuns(t *testing.T) {
+	study := func(perGroup int) *Study {
+		st := &Study{Seed: 3, Options: StudyOptions{Bootstrap: metrics.BootstrapConfig{Resamples: 200}}}
+		for i := range perGroup {
+			for _, a := range []string{"grpo", "gcd"} {
+				name := a + string(rune('1'+i))
+				v := 0.2 + 0.1*float64(i)
+				if a == "gcd" {
+					v += 0.3
+				}
+				st.Runs = append(st.Runs, StudyRun{Name: name, Env: "household", Algo: a})
+				st.Series = append(st.Series, SeriesRow{Run: name, Metric: MetricEvalOutGreedy, Iteration: 10, Value: v})
+			}
+		}
+		return st
+	}
+	one := study(1)
+	cmp, err := Compare(one, GroupByAlgo(one), CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cmp.Improvements) != 1 || len(cmp.Final) != 2 {
+		t.Fatalf("improvements %+v, final %+v", cmp.Improvements, cmp.Final)
+	}
+	im := cmp.Improvements[0]
+	if im.P != 1 || im.Note != "1 run per group: P(X>Y) is 0 or 1 by construction; run >= 3 seeds" {
+		t.Errorf("one run per group: P %g, note %q", im.P, im.Note)
+	}
+	for _, f := range cmp.Final {
+		if !strings.HasPrefix(f.Note, "1 run: ") || f.Runs != 1 {
+			t.Errorf("final %+v", f)
+		}
+	}
+	if len(cmp.Warnings) != 1 || !strings.Contains(cmp.Warnings[0], "grpo 1, gcd 1") || !strings.Contains(cmp.Warnings[0], "run >= 3 seeds") {
+		t.Errorf("warnings %q", cmp.Warnings)
+	}
+
+	two := study(2)
+	cmp, err = Compare(two, GroupByAlgo(two), CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := cmp.Improvements[0].Note; n != "2 vs 2 runs: P(X>Y) takes one of 9 values; run >= 3 seeds" {
+		t.Errorf("two runs: %q", n)
+	}
+	if len(cmp.Warnings) != 1 {
+		t.Errorf("two runs: warnings %q", cmp.Warnings)
+	}
+
+	three := study(3)
+	cmp, err = Compare(three, GroupByAlgo(three), CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cmp.Improvements[0].Note != "" || cmp.Final[0].Note != "" || len(cmp.Warnings) != 0 {
+		t.Errorf("three runs: %+v %+v %q", cmp.Improvements[0], cmp.Final[0], cmp.Warnings)
+	}
+}
+
+// P(X > Y) over n and m runs is U/(n m) with U a multiple of 1/2 in
+// [0, n m]: 2 n m + 1 values, as FewRunsNote says.
+func TestFewRunsNoteValues(t *testing.T) {
+	seen := map[float64]bool{}
+	x, y := make([]float64, 2), make([]float64, 3)
+	// Every ordering of 2 vs 3 values drawn from {0, 1, 2}, ties included.
+	for code := range 243 {
+		c := code
+		for i := range x {
+			x[i], c = float64(c%3), c/3
+		}
+		for i := range y {
+			y[i], c = float64(c%3), c/3
+		}
+		seen[metrics.ProbImprovement(x, y)] = true
+	}
+	if !strings.Contains(FewRunsNote(2, 3), "one of 13 values") || len(seen) > 13 {
+		t.Errorf("%q; %d values seen", FewRunsNote(2, 3), len(seen))
+	}
+	if FewRunsNote(3, 0) != "" || FewRunsNote(3, 4) != "" {
+		t.Error("notes with enough runs")
+	}
+}
