@@ -9,10 +9,14 @@ import (
 // interspersed moves each command's flags before its positional arguments, so
 // that `gradcouple convert IN --out OUT` works as users expect: urfave/cli v2
 // stops parsing flags at the first positional argument. A flag that takes a
-// value keeps the token after it; "--" ends reordering.
+// value keeps the token after it; "--" ends reordering. The hidden
+// --generate-bash-completion flag stays last, where urfave/cli looks for it.
 func interspersed(app *ucli.App, args []string) []string {
 	if len(args) == 0 {
 		return args
+	}
+	if n := len(args); n > 1 && args[n-1] == "--generate-bash-completion" {
+		return append(interspersed(app, args[:n-1:n-1]), args[n-1])
 	}
 	out := []string{args[0]}
 	cmds, flags := app.Commands, app.Flags

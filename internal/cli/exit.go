@@ -13,10 +13,20 @@ const (
 )
 
 // UsageError is a command-line mistake: an unknown flag, a missing argument, a
-// value out of range. It maps to ExitBadInput.
-type UsageError struct{ Msg string }
+// value out of range. It maps to ExitBadInput. Usage, when set, is the
+// command's usage line ("gradcouple inspect [options] LOGS..."), printed on
+// a line of its own after Msg.
+type UsageError struct {
+	Msg   string
+	Usage string
+}
 
-func (e *UsageError) Error() string { return e.Msg }
+func (e *UsageError) Error() string {
+	if e.Usage == "" {
+		return e.Msg
+	}
+	return e.Msg + "\nusage: " + e.Usage
+}
 
 // BadInput marks a usage error as bad input.
 func (e *UsageError) BadInput() bool { return true }

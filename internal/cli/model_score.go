@@ -72,13 +72,13 @@ func runModelScore(ctx context.Context, opts ModelScoreOptions, e *Env) error {
 	if opts.Show > 0 && len(shown) > opts.Show {
 		shown = shown[:opts.Show]
 	}
-	if err := emit(w, "", shown, nil); err != nil {
+	if err := emitShown(w, "", shown, rep.Rows, nil); err != nil {
 		return err
 	}
 	if n := len(rep.Rows) - len(shown); n > 0 {
 		fmt.Fprintf(w, "... %d more rows (--show 0 prints them; --out writes them all)\n", n)
 	}
-	if opts.Out != "" {
+	if opts.Out != "" && opts.Out != "-" { // "-": emitShown wrote every row to stdout
 		return emitFile(w, opts.Out, rep.Rows, map[string]string{"checkpoint": opts.Checkpoint})
 	}
 	return nil

@@ -14,12 +14,13 @@ import (
 var outFlag = &ucli.StringFlag{
 	Name:    "out",
 	Aliases: []string{"o"},
-	Usage:   "also write the table to `FILE` (.parquet, .csv or .json, chosen by extension)",
+	Usage:   "also write the table to `FILE` (.parquet, .csv or .json, chosen by extension); - writes it to stdout (--format json or csv) instead of the text table",
 }
 
 // checkOut validates --out before any work is done, so a typo costs nothing.
+// "-" is stdout (see configure).
 func checkOut(path string) error {
-	if path == "" {
+	if path == "" || path == "-" {
 		return nil
 	}
 	if _, err := table.FormatOf(path); err != nil {
@@ -28,20 +29,67 @@ func checkOut(path string) error {
 	return nil
 }
 
-// emit prints rows as a text table on w and, when out is set, writes them to
-// out (atomically) with meta as parquet key-value metadata.
+// dataStdout is the stdout of a command run with --json, --format or
+// --out -: its tables are data. emit writes each table to the real stdout
+// in format (one JSON array, or CSV with a header line; several tables are
+// separated by an empty line), and everything else written to it (counts,
+// notes, "wrote FILE") goes to stderr, so that stdout holds only tables.
+type dataStdout struct {
+	prose  io.Writer // stderr
+	data   io.Writer // the real stdout
+	format string    // formatJSON or formatCSV
+	tables int       // tables written so far
+}
+
+// Write sends prose to stderr.
+func (d *dataStdout) Write(p []byte) (int, error) { return d.prose.Write(p) }
+
+// table writes rows to stdout.
+func (d *dataStdout) table(rows any) error {
+	if d.tables > 0 {
+		if _, err := io.WriteString(d.data, "\n"); err != nil {
+			return err
+		}
+	}
+	d.tables++
+	if d.format == formatCSV {
+		return table.WriteCSV(d.data, rows)
+	}
+	return table.WriteJSON(d.data, rows)
+}
+
+// emit prints rows on w and, when out is set, writes them to out (atomically)
+// with meta as parquet key-value metadata. On a data stdout (--json,
+// --format, --out -) the rows go to stdout as data instead of a text table.
 func emit(w io.Writer, out string, rows any, meta map[string]string) error {
-	if err := table.WriteText(w, rows); err != nil {
+	return emitShown(w, out, rows, rows, meta)
+}
+
+// emitShown is emit for a command whose text table shows a selection of the
+// rows (shown) while files and a data stdout get all of them.
+func emitShown(w io.Writer, out string, shown, rows any, meta map[string]string) error {
+	if d, ok := w.(*dataStdout); ok {
+		if err := d.table(rows); err != nil {
+			return err
+		}
+	} else if err := table.WriteText(w, shown); err != nil {
 		return err
 	}
-	if out == "" {
+	if out == "" || out == "-" {
 		return nil
 	}
 	return emitFile(w, out, rows, meta)
 }
 
-// emitFile writes rows to out (atomically) and says so on w.
+// emitFile writes rows to out (atomically) and says so on w; out "-" is
+// stdout as data (JSON unless w is a data stdout in CSV).
 func emitFile(w io.Writer, out string, rows any, meta map[string]string) error {
+	if out == "-" {
+		if d, ok := w.(*dataStdout); ok {
+			return d.table(rows)
+		}
+		return table.WriteJSON(w, rows)
+	}
 	if err := table.WriteFile(out, rows, meta); err != nil {
 		return err
 	}

@@ -87,7 +87,7 @@ func runSqueeze(opts SqueezeOptions, env *Env) error {
 		}
 	}
 	w := env.Stdout
-	if err := emit(w, "", shown, nil); err != nil {
+	if err := emitShown(w, "", shown, rows, nil); err != nil {
 		return err
 	}
 	first, last := rows[0], rows[len(rows)-1]
@@ -102,7 +102,7 @@ func runSqueeze(opts SqueezeOptions, env *Env) error {
 	if peak.PiBad2 > first.PiBad2 && last.PiBad < first.PiBad {
 		fmt.Fprintln(w, "squeezing: the less harmful bad action rose while total bad mass fell")
 	}
-	if opts.Out != "" {
+	if opts.Out != "" && opts.Out != "-" { // "-": emitShown wrote every row to stdout
 		return emitFile(w, opts.Out, rows, nil)
 	}
 	return nil
