@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gradcouple/gradcouple/metrics"
@@ -82,8 +83,16 @@ type StudyOptions struct {
 	// Workers bounds the goroutines of resampling and coupling; 0 means
 	// GOMAXPROCS. Results do not depend on it.
 	Workers int
-	// Progress, if not nil, is told what is being done.
+	// Progress, if not nil, is told what is being done: the step (k of n),
+	// the unit of work within it (k of n) and the time left in the step.
 	Progress func(what string)
+	// Cache, if not nil, keeps the results of the log analyses, of
+	// resampling and of coupling, and reuses them when the inputs, the code
+	// and the options are the same (StudyCache).
+	Cache *StudyCache
+	// Warn, if not nil, is told about problems that do not stop the study
+	// (a cache that cannot be read or written).
+	Warn func(msg string)
 }
 
 func (o StudyOptions) withDefaults() StudyOptions {
@@ -129,6 +138,12 @@ func (o StudyOptions) progress(format string, args ...any) {
 	}
 }
 
+func (o StudyOptions) warn(msg string) {
+	if o.Warn != nil {
+		o.Warn(msg)
+	}
+}
+
 // StudyRun is one run of a study, from its run.json and directory.
 type StudyRun struct {
 	Name        string `parquet:"run" json:"run"`
@@ -141,6 +156,9 @@ type StudyRun struct {
 	Checkpoints int    `parquet:"checkpoints" json:"checkpoints"`
 	GroupSize   int    `parquet:"group_size" json:"group_size" text:"-"`
 	NoStd       bool   `parquet:"no_std" json:"no_std" text:"-"`
+	// Logs is the pattern the run's step records were read from ("" for
+	// none): its logs/, or the input itself for logs alone.
+	Logs string `parquet:"logs" json:"logs" text:"-"`
 }
 
 // AdvantageSummaryRow is AdvantageSummary for one run.
@@ -280,10 +298,12 @@ const (
 	SeriesLogConsistencyHigh = "log_consistency_high"
 )
 
-// StudyStep is the wall-clock time of one step of a study.
+// StudyStep is the wall-clock time of one step of a study; Cached says
+// that every result of the step came from the cache (StudyCache).
 type StudyStep struct {
 	Step    string  `parquet:"step" json:"step"`
 	Seconds float64 `parquet:"seconds" json:"seconds"`
+	Cached  bool    `parquet:"cached" json:"cached"`
 }
 
 // Study is the result of StudyRuns: every table of the analyses, for every
@@ -319,12 +339,44 @@ type Study struct {
 	LemmaSim         []LemmaSimRow
 	Squeeze          []SqueezeRow
 	SqueezeSummary   []SqueezeSummary
+	// Inspect summarises the logs of every run per iteration and split
+	// (Inspect: groups, success, zero-std groups, whether the logged
+	// advantages are the GRPO advantages of the outcomes); Problems are
+	// the inconsistencies it found.
+	Inspect  []InspectRow
+	Problems []ProblemRow
 	// Series is the long form of the per-iteration tables.
 	Series []SeriesRow
+	// NoCheckpoints are the runs without checkpoints, whose checkpoint
+	// sections (CheckpointSections) are empty.
+	NoCheckpoints []string
+	// Empty says which selections had no records (a run whose logs have no
+	// train rows, ...): the sections they feed are empty. It is not an
+	// error.
+	Empty []string
 	// Notes say what was skipped and why (no checkpoints, no logs, no
 	// reconstructable probe states, ...).
 	Notes []string
 	Steps []StudyStep
+}
+
+// ProblemRow is an inspect Problem of a study's logs, as a table row.
+type ProblemRow struct {
+	Run       string `parquet:"run" json:"run"`
+	Iteration int32  `parquet:"iteration" json:"iteration"`
+	Split     string `parquet:"split" json:"split"`
+	Where     string `parquet:"where" json:"where"`
+	Kind      string `parquet:"kind" json:"kind"`
+	Detail    string `parquet:"detail" json:"detail"`
+}
+
+// CheckpointSections are the analyses of a study that need the policy's
+// checkpoints (DESIGN.md §3.3); logs alone give the others.
+var CheckpointSections = []string{
+	"(a) action consistency by resampling",
+	"(c) coupling heatmap",
+	"(g) gradient coupling over training",
+	"(h) representation separation",
 }
 
 // studyManifest is what a study reads of run.json.
@@ -346,35 +398,121 @@ type studyManifest struct {
 
 // studyRun is a run while the study is made.
 type studyRun struct {
-	info    StudyRun
-	run     *Run // nil: no checkpoint analyses
-	lines   []MetricsLine
-	hasLogs bool
+	info  StudyRun
+	run   *Run // nil: no checkpoint analyses
+	lines []MetricsLine
+	// logs is the pattern of the run's step records (its logs/, or the
+	// input itself for logs alone); "" when it has none. logFiles are the
+	// paths whose identity keys the cached log analyses.
+	logs     string
+	logFiles []string
+	// metrics says whether the run has a metrics.jsonl.
+	metrics bool
 }
 
-// openStudyRun reads a run directory: metrics.jsonl (required), run.json
-// (optional, but required for checkpoint analyses) and the checkpoints.
-func openStudyRun(dir string) (*studyRun, []string, error) {
-	st, err := os.Stat(dir)
+// hasGlobMeta reports whether s holds a glob metacharacter.
+func hasGlobMeta(s string) bool { return strings.ContainsAny(s, "*?[") }
+
+// LogsName names a run given as logs alone: the base name of a file
+// without its extensions (verl.parquet: verl), of a directory, or of the
+// directory part of a glob (runs/verl/*.jsonl: verl).
+func LogsName(input string) string {
+	base := filepath.Base(filepath.Clean(input))
+	if hasGlobMeta(base) {
+		if d := filepath.Base(filepath.Dir(filepath.Clean(input))); d != "." && d != string(filepath.Separator) && !hasGlobMeta(d) {
+			return d
+		}
+		return "logs"
+	}
+	if i := strings.IndexByte(base, '.'); i > 0 {
+		base = base[:i]
+	}
+	return base
+}
+
+// hasFiles reports whether dir holds a non-hidden regular file other than
+// the ones named.
+func hasFiles(dir string, except ...string) bool {
+	ents, err := os.ReadDir(dir)
 	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") || slices.Contains(except, e.Name()) {
+			continue
+		}
+		if st, err := os.Stat(filepath.Join(dir, e.Name())); err == nil && st.Mode().IsRegular() {
+			return true
+		}
+	}
+	return false
+}
+
+// openStudyRun opens one input of a study: a run directory (metrics.jsonl,
+// run.json, logs/, checkpoints/: each optional, but metrics.jsonl or step
+// records are needed), or step records alone: a log file, a directory of
+// log files, or a glob of them, in any format the log scans read.
+func openStudyRun(input string) (*studyRun, []string, error) {
+	st, err := os.Stat(input)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) && hasGlobMeta(input) {
+			m, gerr := filepath.Glob(input)
+			if gerr != nil {
+				return nil, nil, &RunError{Dir: input, Msg: "bad glob pattern: " + gerr.Error(), Err: gerr}
+			}
+			if len(m) == 0 {
+				return nil, nil, &RunError{Dir: input, Msg: "no file matches the pattern", Err: fs.ErrNotExist}
+			}
+			sr := &studyRun{info: StudyRun{Dir: input, Name: LogsName(input), Logs: input}, logs: input, logFiles: m}
+			return sr, []string{logsOnlyNote(sr.info.Name)}, nil
+		}
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, &RunError{Dir: dir, Msg: "no such run directory", Err: err}
+			return nil, nil, &RunError{Dir: input, Msg: "no such run directory or log file", Err: err}
 		}
 		return nil, nil, err
 	}
 	if !st.IsDir() {
-		return nil, nil, &RunError{Dir: dir, Msg: "not a directory: want a run directory (run.json, metrics.jsonl, logs/, checkpoints/)"}
+		sr := &studyRun{info: StudyRun{Dir: input, Name: LogsName(input), Logs: input}, logs: input, logFiles: []string{input}}
+		return sr, []string{logsOnlyNote(sr.info.Name)}, nil
 	}
-	lines, err := ReadMetricsFile(metricsPath(dir))
-	if err != nil {
-		return nil, nil, err
-	}
-	sr := &studyRun{lines: lines, info: StudyRun{Dir: dir, Name: filepath.Base(filepath.Clean(dir)), Iterations: len(lines)}}
+	dir := input
+	sr := &studyRun{info: StudyRun{Dir: dir, Name: filepath.Base(filepath.Clean(dir))}}
 	var notes []string
+	if _, err := os.Stat(metricsPath(dir)); err == nil {
+		lines, err := ReadMetricsFile(metricsPath(dir))
+		if err != nil {
+			return nil, nil, err
+		}
+		sr.lines, sr.metrics = lines, true
+		sr.info.Iterations = len(lines)
+	}
+	if st, err := os.Stat(filepath.Join(dir, "logs")); err == nil && st.IsDir() {
+		sr.logs = filepath.Join(dir, "logs")
+	} else if !sr.metrics {
+		if !hasFiles(dir, "run.json") {
+			return nil, nil, &RunError{Dir: dir, Msg: "neither a run directory (metrics.jsonl, logs/) nor a directory of log files"}
+		}
+		sr.logs = dir // a directory of log files
+	}
+	if sr.logs != "" {
+		sr.info.Logs = sr.logs
+		sr.logFiles = []string{sr.logs}
+		if sr.logs == dir { // its top-level files only, as the readers take them
+			ents, _ := os.ReadDir(dir)
+			sr.logFiles = nil
+			for _, e := range ents {
+				if !strings.HasPrefix(e.Name(), ".") && !e.IsDir() {
+					sr.logFiles = append(sr.logFiles, filepath.Join(dir, e.Name()))
+				}
+			}
+		}
+	}
 	b, err := os.ReadFile(filepath.Join(dir, "run.json"))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		notes = append(notes, fmt.Sprintf("%s: no run.json, so no checkpoint analyses (resampling, coupling)", dir))
+		if sr.metrics {
+			notes = append(notes, fmt.Sprintf("%s: no run.json, so no checkpoint analyses (resampling, coupling)", dir))
+		}
 	case err != nil:
 		return nil, nil, err
 	default:
@@ -403,12 +541,19 @@ func openStudyRun(dir string) (*studyRun, []string, error) {
 			notes = append(notes, fmt.Sprintf("%s: no checkpoints (checkpoints/iter-NNNNNN), so no checkpoint analyses", dir))
 		}
 	}
-	if st, err := os.Stat(filepath.Join(dir, "logs")); err == nil && st.IsDir() {
-		sr.hasLogs = true
-	} else {
+	if !sr.metrics {
+		notes = append(notes, logsOnlyNote(sr.info.Name))
+	}
+	if sr.logs == "" {
 		notes = append(notes, fmt.Sprintf("%s: no logs/, so no log analyses (repetition, Lemma 3.1, probes)", dir))
 	}
 	return sr, notes, nil
+}
+
+// logsOnlyNote is the note on a run without metrics.jsonl.
+func logsOnlyNote(name string) string {
+	return fmt.Sprintf("%s: no metrics.jsonl, so the learning curves (f) and final performance (i) are the success rates of its step records "+
+		"(train rows as train_success; eval-in and eval-out rows, if logged, as the sampled evaluation success)", name)
 }
 
 // hasCheckpoints reports whether dir has a checkpoint directory
@@ -426,24 +571,30 @@ func hasCheckpoints(dir string) bool {
 	return false
 }
 
-// StudyRuns runs a study of the run directories dirs (DESIGN.md §3.2): the
-// learning curves of metrics.jsonl, repetition and the empirical Lemma 3.1
-// check from the logs, consistency by resampling and gradient coupling at
-// the checkpoints (one probe set per environment, shared by every run of
-// that environment, so that runs are compared on the same samples), the
-// heatmap of each run's last checkpoint, and the Monte Carlo and squeezing
-// simulators. A missing directory, a missing or malformed metrics.jsonl or
-// run.json, and malformed logs are bad-input errors naming the file (and
-// line or row); analyses that a run cannot support (no checkpoints, no
-// logs, no reconstructable state) are skipped with a note.
+// StudyRuns runs a study of the inputs (DESIGN.md §3.2): run directories
+// or, for runs made elsewhere, step records alone (a log file, a directory
+// of log files, or a glob of them, in any format the log scans read). It
+// computes the learning curves of metrics.jsonl (or of the step records'
+// success when a run has none), repetition, consistency where states recur,
+// the empirical Lemma 3.1 check and the inspect summary from the logs,
+// consistency by resampling and gradient coupling at the checkpoints (one
+// probe set per environment, shared by every run of that environment, so
+// that runs are compared on the same samples), the heatmap of each run's
+// last checkpoint, and the Monte Carlo and squeezing simulators. A missing
+// input, a malformed metrics.jsonl or run.json, and malformed logs are
+// bad-input errors naming the file (and line or row); analyses that an
+// input cannot support (no checkpoints, no logs, no reconstructable state)
+// are skipped with a note, and selections without records are listed in
+// Study.Empty. With opts.Cache, results computed before on the same inputs
+// with the same code and options are reused.
 func StudyRuns(ctx context.Context, dirs []string, opts StudyOptions) (*Study, error) {
 	opts = opts.withDefaults()
 	if len(dirs) == 0 {
-		return nil, errors.New("study: no run directories")
+		return nil, errors.New("study: no run directories or logs")
 	}
 	st := &Study{Seed: opts.Seed, Options: opts}
-	step := func(name string, start time.Time) {
-		st.Steps = append(st.Steps, StudyStep{Step: name, Seconds: time.Since(start).Seconds()})
+	step := func(name string, start time.Time, cached bool) {
+		st.Steps = append(st.Steps, StudyStep{Step: name, Seconds: time.Since(start).Seconds(), Cached: cached})
 	}
 
 	start := time.Now()
@@ -456,60 +607,22 @@ func StudyRuns(ctx context.Context, dirs []string, opts StudyOptions) (*Study, e
 			return nil, err
 		}
 		if other, ok := names[sr.info.Name]; ok {
-			return nil, &RunError{Dir: d, Msg: fmt.Sprintf("run name %q is also the name of %s; runs of a study need distinct names (run.json's run)", sr.info.Name, other)}
+			return nil, &RunError{Dir: d, Msg: fmt.Sprintf("run name %q is also the name of %s; runs of a study need distinct names (run.json's run, or the file name of logs)", sr.info.Name, other)}
 		}
 		names[sr.info.Name] = d
 		st.Notes = append(st.Notes, notes...)
 		runs = append(runs, sr)
-		st.Runs = append(st.Runs, sr.info)
-		st.Curves = append(st.Curves, curveRows(sr.info.Name, sr.info.Algo, sr.lines)...)
+		if sr.run == nil {
+			st.NoCheckpoints = append(st.NoCheckpoints, sr.info.Name)
+		}
 	}
-	step("learning curves", start)
-
-	// Log analyses, run by run.
-	start = time.Now()
-	for _, sr := range runs {
-		if !sr.hasLogs {
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		name := sr.info.Name
-		logs := filepath.Join(sr.info.Dir, "logs")
-		opts.progress("%s: repetition and consistency from logs", name)
-		rep, cons, _, _, err := LogDiagnostics(ctx, []string{logs}, LogFilter{}, metrics.ConsistencyConfig{})
-		if err != nil {
-			return nil, err
-		}
-		for i := range rep {
-			rep[i].Run = name
-		}
-		for i := range cons {
-			cons[i].Run = name
-		}
-		st.Repetition = append(st.Repetition, rep...)
-		st.LogConsistency = append(st.LogConsistency, cons...)
-		opts.progress("%s: Lemma 3.1 at recurring states", name)
-		adv, sum, _, err := Advantage(ctx, []string{logs}, AdvantageOptions{PoolIterations: true, Seed: opts.Seed,
-			Mass: metrics.MassConfig{MinVisits: opts.MinVisits, Bootstrap: opts.Bootstrap}})
-		if err != nil {
-			return nil, err
-		}
-		for i := range adv {
-			adv[i].Run = name
-		}
-		st.Advantage = append(st.Advantage, adv...)
-		st.AdvantageSummary = append(st.AdvantageSummary, AdvantageSummaryRow{Run: name, Pairs: sum.Pairs, Flawed: sum.Flawed,
-			FlawedNegative: sum.FlawedNegative, FlawedMassCI: sum.FlawedMassCI, MinVisits: opts.MinVisits, Seed: opts.Seed})
-	}
-	step("log analyses", start)
+	step("reading the runs", start, false)
 
 	// Checkpoint analyses, one environment at a time.
 	var envs []string
 	byEnv := map[string][]Run{}
 	for _, sr := range runs {
-		if sr.run == nil || !sr.hasLogs {
+		if sr.run == nil || sr.logs == "" {
 			continue
 		}
 		if _, ok := byEnv[sr.info.Env]; !ok {
@@ -517,27 +630,68 @@ func StudyRuns(ctx context.Context, dirs []string, opts StudyOptions) (*Study, e
 		}
 		byEnv[sr.info.Env] = append(byEnv[sr.info.Env], *sr.run)
 	}
-	if opts.ConsistencyStates > 0 {
-		start = time.Now()
-		for _, e := range envs {
-			if err := st.resample(ctx, e, byEnv[e], opts); err != nil {
-				return nil, err
-			}
-		}
-		step("consistency by resampling", start)
+	steps := 2 // log analyses, simulators
+	if opts.ConsistencyStates > 0 && len(envs) > 0 {
+		steps++
 	}
-	if opts.CouplingProbes > 0 {
+	if opts.CouplingProbes > 0 && len(envs) > 0 {
+		steps++
+	}
+	pr := &studyProgress{opts: opts, steps: steps}
+
+	// Log analyses, run by run.
+	start = time.Now()
+	pr.begin("log analyses", len(runs))
+	allCached := true
+	for i, sr := range runs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		name := sr.info.Name
+		pr.unit(i+1, "%s: repetition, consistency, Lemma 3.1 and inspect from the logs", name)
+		if sr.logs == "" {
+			st.Curves = append(st.Curves, curveRows(name, sr.info.Algo, sr.lines)...)
+			continue
+		}
+		lr, hit, err := cached(opts.Cache, opts.warn, "logs", []string{sr.info.Dir}, sr.logFiles, opts.logKey(), func() (logResult, error) {
+			return studyLogs(ctx, sr.logs, opts)
+		})
+		if err != nil {
+			return nil, err
+		}
+		allCached = allCached && hit
+		st.addLogs(sr, lr)
+	}
+	step("log analyses", start, allCached && len(runs) > 0)
+
+	if opts.ConsistencyStates > 0 && len(envs) > 0 {
 		start = time.Now()
+		allCached = true
 		for _, e := range envs {
-			if err := st.coupling(ctx, e, byEnv[e], opts); err != nil {
+			hit, err := st.resample(ctx, e, byEnv[e], opts, pr)
+			if err != nil {
 				return nil, err
 			}
+			allCached = allCached && hit
 		}
-		step("coupling", start)
+		step("consistency by resampling", start, allCached)
+	}
+	if opts.CouplingProbes > 0 && len(envs) > 0 {
+		start = time.Now()
+		allCached = true
+		for _, e := range envs {
+			hit, err := st.coupling(ctx, e, byEnv[e], opts, pr)
+			if err != nil {
+				return nil, err
+			}
+			allCached = allCached && hit
+		}
+		step("coupling", start, allCached)
 	}
 
 	start = time.Now()
-	opts.progress("simulators: Lemma 3.1 Monte Carlo and squeezing")
+	pr.begin("simulators", 1)
+	pr.unit(1, "Lemma 3.1 Monte Carlo and squeezing")
 	if opts.LemmaGroups > 0 {
 		g, noStd := 8, false
 		if len(runs) > 0 && runs[0].info.GroupSize >= 2 {
@@ -551,80 +705,342 @@ func StudyRuns(ctx context.Context, dirs []string, opts StudyOptions) (*Study, e
 	}
 	st.Squeeze = squeezeRows()
 	st.SqueezeSummary = summarizeSqueeze(st.Squeeze)
-	step("simulators", start)
+	step("simulators", start, false)
+	for _, sr := range runs {
+		st.Runs = append(st.Runs, sr.info)
+	}
 	st.Series = st.series()
 	return st, nil
 }
 
+// logResult is what the log analyses of one run give (and the cache
+// keeps), before the rows are given the run's name.
+type logResult struct {
+	Repetition     []RepetitionRow
+	LogConsistency []ConsistencyRow
+	Advantage      []AdvantageRow
+	Summary        AdvantageSummary
+	Inspect        []InspectRow
+	Problems       []Problem
+}
+
+// logKey is the part of the options the log analyses depend on.
+func (o StudyOptions) logKey() string {
+	return fmt.Sprintf("seed=%d min-visits=%d bootstrap=%d/%g", o.Seed, o.MinVisits, o.Bootstrap.Resamples, o.Bootstrap.Level)
+}
+
+// studyLogs runs the log analyses of one run's step records.
+func studyLogs(ctx context.Context, logs string, opts StudyOptions) (logResult, error) {
+	var lr logResult
+	var err error
+	patterns := []string{logs}
+	if lr.Repetition, lr.LogConsistency, _, _, err = LogDiagnostics(ctx, patterns, LogFilter{}, metrics.ConsistencyConfig{}); err != nil {
+		return lr, err
+	}
+	if lr.Advantage, lr.Summary, _, err = Advantage(ctx, patterns, AdvantageOptions{PoolIterations: true, Seed: opts.Seed,
+		Mass: metrics.MassConfig{MinVisits: opts.MinVisits, Bootstrap: opts.Bootstrap}}); err != nil {
+		return lr, err
+	}
+	ins, err := Inspect(ctx, patterns)
+	if err != nil {
+		return lr, err
+	}
+	lr.Inspect, lr.Problems = ins.Rows, ins.Problems
+	return lr, nil
+}
+
+// addLogs adds the log analyses of run sr to the study under its name, the
+// learning curves of its metrics.jsonl (or of its logs), and says which
+// selections are empty.
+func (st *Study) addLogs(sr *studyRun, lr logResult) {
+	name := sr.info.Name
+	recordRuns := map[string]bool{}
+	for _, r := range lr.Inspect {
+		recordRuns[r.Run] = true
+	}
+	if len(recordRuns) > 1 {
+		st.Notes = append(st.Notes, fmt.Sprintf("%s: its step records hold %d runs (field run), analysed together as %s; give each run's files as an input of its own to tell them apart",
+			name, len(recordRuns), name))
+	}
+	for i := range lr.Repetition {
+		lr.Repetition[i].Run = name
+	}
+	for i := range lr.LogConsistency {
+		lr.LogConsistency[i].Run = name
+	}
+	for i := range lr.Advantage {
+		lr.Advantage[i].Run = name
+	}
+	for i := range lr.Inspect {
+		lr.Inspect[i].Run = name
+	}
+	st.Repetition = append(st.Repetition, lr.Repetition...)
+	st.LogConsistency = append(st.LogConsistency, lr.LogConsistency...)
+	st.Advantage = append(st.Advantage, lr.Advantage...)
+	st.AdvantageSummary = append(st.AdvantageSummary, AdvantageSummaryRow{Run: name, Pairs: lr.Summary.Pairs, Flawed: lr.Summary.Flawed,
+		FlawedNegative: lr.Summary.FlawedNegative, FlawedMassCI: lr.Summary.FlawedMassCI, MinVisits: st.Options.MinVisits, Seed: st.Seed})
+	st.Inspect = append(st.Inspect, lr.Inspect...)
+	for _, p := range lr.Problems {
+		st.Problems = append(st.Problems, ProblemRow{Run: name, Iteration: p.Iteration, Split: p.Split, Where: p.Where, Kind: p.Kind, Detail: p.Detail})
+	}
+	train := 0
+	iters := map[int32]bool{}
+	for _, r := range lr.Inspect {
+		iters[r.Iteration] = true
+		if r.Split == "train" {
+			train++
+		}
+	}
+	if train == 0 {
+		st.Empty = append(st.Empty, fmt.Sprintf("%s: no train-split step records in %s, so repetition (b) and the Lemma 3.1 check (e) have no rows for it", name, sr.logs))
+	}
+	if sr.metrics {
+		st.Curves = append(st.Curves, curveRows(name, sr.info.Algo, sr.lines)...)
+		return
+	}
+	sr.info.Iterations = len(iters)
+	st.Curves = append(st.Curves, logCurveRows(name, sr.info.Algo, lr.Inspect)...)
+}
+
+// logCurveRows builds learning-curve rows from the inspect summary of a
+// run's logs: the success rate of its train rows as train_success, of its
+// eval-in and eval-out rows (when logged) as the sampled evaluation
+// success, and the zero-std and invalid shares of its train rows.
+func logCurveRows(run, algo string, rows []InspectRow) []CurveRow {
+	byIter := map[int32]*CurveRow{}
+	var iters []int32
+	nan := math.NaN()
+	for _, r := range rows {
+		c := byIter[r.Iteration]
+		if c == nil {
+			c = &CurveRow{Run: run, Algo: algo, Iteration: int(r.Iteration), TrainSuccess: nan, EvalInGreedy: nan, EvalInSampled: nan,
+				EvalOutGreedy: nan, EvalOutSampled: nan, VerdictAcc: nan, CorrectionRate: nan, InvalidRate: nan, ZeroStdFrac: nan, KL: nan, Entropy: nan}
+			byIter[r.Iteration] = c
+			iters = append(iters, r.Iteration)
+		}
+		switch r.Split {
+		case "train":
+			c.TrainSuccess, c.ZeroStdFrac, c.InvalidRate = r.SuccessRate, r.ZeroStdFrac, r.InvalidRate
+		case "eval-in":
+			c.EvalInSampled = r.SuccessRate
+		case "eval-out":
+			c.EvalOutSampled = r.SuccessRate
+		}
+	}
+	slices.Sort(iters)
+	out := make([]CurveRow, 0, len(iters))
+	for _, it := range iters {
+		out = append(out, *byIter[it])
+	}
+	return out
+}
+
+// studyProgress tells opts.Progress where a study is: step k of n, unit k
+// of n within the step, and the time left in the step at the pace so far.
+type studyProgress struct {
+	opts  StudyOptions
+	steps int
+	k     int // current step, from 1
+	name  string
+	units int
+	start time.Time
+}
+
+func (p *studyProgress) begin(name string, units int) {
+	p.k++
+	p.name, p.units, p.start = name, units, time.Now()
+}
+
+// unit says that unit k (from 1) of the step starts.
+func (p *studyProgress) unit(k int, format string, args ...any) {
+	if p.opts.Progress == nil {
+		return
+	}
+	k = min(max(k, 1), max(p.units, 1))
+	left := ""
+	if k > 1 {
+		per := time.Since(p.start) / time.Duration(k-1)
+		left = ", " + shortDuration(per*time.Duration(p.units-k+1)) + " left"
+	}
+	p.opts.progress("step %d of %d, %s: %d of %d%s: %s", p.k, p.steps, p.name, k, p.units, left, fmt.Sprintf(format, args...))
+}
+
+// shortDuration formats d to the second (at least 1s).
+func shortDuration(d time.Duration) string {
+	return max(d.Round(time.Second), time.Second).String()
+}
+
+// unitsOf counts the (run, checkpoint) units of the runs given the
+// checkpoints option.
+func unitsOf(runs []Run, checkpoints []int) int {
+	n := 0
+	for _, r := range runs {
+		if len(checkpoints) == 0 {
+			n += len(r.Checkpoints)
+			continue
+		}
+		for _, c := range r.Checkpoints {
+			if slices.Contains(checkpoints, c) {
+				n++
+			}
+		}
+	}
+	return max(n, 1)
+}
+
+// counting wraps a progress function so that every message that starts a
+// (run, checkpoint) unit (as marked by isUnit) advances the progress.
+func (p *studyProgress) counting(isUnit func(string) bool) func(string) {
+	k := 0
+	return func(msg string) {
+		if isUnit(msg) {
+			k++
+		}
+		p.unit(max(k, 1), "%s", msg)
+	}
+}
+
+// runFiles are the paths whose identity keys the checkpoint analyses of
+// runs: each run's run.json, logs and checkpoints.
+func runFiles(runs []Run) (dirs, files []string) {
+	for _, r := range runs {
+		dirs = append(dirs, r.Dir)
+		files = append(files, filepath.Join(r.Dir, "run.json"), filepath.Join(r.Dir, "logs"), filepath.Join(r.Dir, "checkpoints"))
+	}
+	return dirs, files
+}
+
+// resampleResult is what consistency by resampling gives for one
+// environment (and the cache keeps).
+type resampleResult struct {
+	Rows   []ResampleRow
+	States []ResampleStateRow
+	Probes []ResampleProbe
+	Notes  []string
+}
+
 // resample measures consistency by resampling for the runs of one
-// environment.
-func (st *Study) resample(ctx context.Context, envName string, runs []Run, opts StudyOptions) error {
+// environment, or takes it from the cache.
+func (st *Study) resample(ctx context.Context, envName string, runs []Run, opts StudyOptions, pr *studyProgress) (bool, error) {
+	pr.begin("consistency by resampling ("+envLabel(envName)+")", unitsOf(runs, opts.Checkpoints))
+	pr.unit(1, "choosing %d+%d probe states from the logs of %d %s run(s)", opts.ConsistencyStates, opts.ConsistencyStates, len(runs), envLabel(envName))
+	dirs, files := runFiles(runs)
+	key := fmt.Sprintf("env=%s seed=%d checkpoints=%v k=%d threshold=%d temperature=%g states=%d",
+		envName, opts.Seed, opts.Checkpoints, opts.ConsistencyK, opts.ConsistencyMin, opts.Temperature, opts.ConsistencyStates)
+	res, hit, err := cached(opts.Cache, opts.warn, "resample", dirs, files, key, func() (resampleResult, error) {
+		return resampleEnv(ctx, envName, runs, opts, pr.counting(func(m string) bool { return strings.Contains(m, " draws at ") }))
+	})
+	if err != nil {
+		return false, err
+	}
+	st.Consistency = append(st.Consistency, res.Rows...)
+	st.ConsistencyStates = append(st.ConsistencyStates, res.States...)
+	st.ConsistencyProbes = append(st.ConsistencyProbes, res.Probes...)
+	st.Notes = append(st.Notes, res.Notes...)
+	return hit, nil
+}
+
+func resampleEnv(ctx context.Context, envName string, runs []Run, opts StudyOptions, progress func(string)) (resampleResult, error) {
+	var res resampleResult
 	ro := ResampleOptions{Checkpoints: opts.Checkpoints, K: opts.ConsistencyK, Threshold: opts.ConsistencyMin,
 		Temperature: opts.Temperature, Repeated: opts.ConsistencyStates, Random: opts.ConsistencyStates,
-		Seed: opts.Seed, Workers: opts.Workers, Progress: opts.Progress}
-	opts.progress("consistency: choosing %d+%d probe states from the logs of %d %s run(s)", opts.ConsistencyStates, opts.ConsistencyStates, len(runs), envLabel(envName))
+		Seed: opts.Seed, Workers: opts.Workers, Progress: progress}
 	rep, err := Resample(ctx, runs, ro)
 	if errors.Is(err, ErrNoRecords) {
-		st.Notes = append(st.Notes, fmt.Sprintf("consistency by resampling (%s): %v", envLabel(envName), err))
-		return nil
+		res.Notes = append(res.Notes, fmt.Sprintf("consistency by resampling (%s): %v", envLabel(envName), err))
+		return res, nil
 	}
 	if err != nil {
-		return err
+		return res, err
 	}
-	st.Consistency = append(st.Consistency, rep.Rows...)
-	st.ConsistencyProbes = append(st.ConsistencyProbes, rep.Probes...)
+	res.Rows = rep.Rows
+	// The probes without their rebuilt environment and prompt (kept only
+	// while resampling), so that a study from the cache equals a computed
+	// one.
+	for _, p := range rep.Probes {
+		p.prompt, p.env = "", nil
+		res.Probes = append(res.Probes, p)
+	}
 	last := map[string]int{}
 	for _, s := range rep.States {
 		last[s.Run] = max(last[s.Run], s.Iteration)
 	}
 	for _, s := range rep.States {
 		if s.Iteration == last[s.Run] {
-			st.ConsistencyStates = append(st.ConsistencyStates, s)
+			res.States = append(res.States, s)
 		}
 	}
 	if bad := len(rep.Probes) - rep.Status["ok"] - rep.Status["corrected"] - rep.Status["prompt-mismatch"]; bad > 0 {
-		st.Notes = append(st.Notes, fmt.Sprintf("consistency by resampling (%s): %d of %d probe states could not be reconstructed and were not resampled",
+		res.Notes = append(res.Notes, fmt.Sprintf("consistency by resampling (%s): %d of %d probe states could not be reconstructed and were not resampled",
 			envLabel(envName), bad, len(rep.Probes)))
 	}
-	return nil
+	return res, nil
+}
+
+// couplingResult is what coupling gives for one environment (and the
+// cache keeps).
+type couplingResult struct {
+	Rows   []CouplingRow
+	BySim  []SimilarityRow
+	Heat   []HeatRow
+	Probes []Probe
+	Notes  []string
 }
 
 // coupling draws the probe set of one environment's runs and measures
-// coupling at their checkpoints.
-func (st *Study) coupling(ctx context.Context, envName string, runs []Run, opts StudyOptions) error {
-	opts.progress("coupling: drawing %d probes from the logs of %d %s run(s)", opts.CouplingProbes, len(runs), envLabel(envName))
+// coupling at their checkpoints, or takes it from the cache.
+func (st *Study) coupling(ctx context.Context, envName string, runs []Run, opts StudyOptions, pr *studyProgress) (bool, error) {
+	pr.begin("coupling ("+envLabel(envName)+")", unitsOf(runs, opts.Checkpoints))
+	pr.unit(1, "drawing %d probes from the logs of %d %s run(s)", opts.CouplingProbes, len(runs), envLabel(envName))
+	dirs, files := runFiles(runs)
+	key := fmt.Sprintf("env=%s seed=%d checkpoints=%v probes=%d heat=%d pairs=%d eta=%g tensors=%q max-bytes=%d",
+		envName, opts.Seed, opts.Checkpoints, opts.CouplingProbes, opts.HeatSide, opts.Pairs, opts.Eta, opts.Tensors, opts.MaxBytes)
+	res, hit, err := cached(opts.Cache, opts.warn, "coupling", dirs, files, key, func() (couplingResult, error) {
+		return couplingEnv(ctx, envName, runs, opts, pr.counting(func(m string) bool { return strings.Contains(m, " per-sample gradients of ") }))
+	})
+	if err != nil {
+		return false, err
+	}
+	st.Coupling = append(st.Coupling, res.Rows...)
+	st.BySim = append(st.BySim, res.BySim...)
+	st.Heat = append(st.Heat, res.Heat...)
+	st.Probes = append(st.Probes, res.Probes...)
+	st.Notes = append(st.Notes, res.Notes...)
+	return hit, nil
+}
+
+func couplingEnv(ctx context.Context, envName string, runs []Run, opts StudyOptions, progress func(string)) (couplingResult, error) {
+	var res couplingResult
 	ps, _, err := SelectProbes(ctx, runs, ProbeOptions{Samples: opts.CouplingProbes, Pairs: opts.Pairs, Heatmap: opts.HeatSide, Seed: opts.Seed})
 	if errors.Is(err, ErrNoRecords) {
-		st.Notes = append(st.Notes, fmt.Sprintf("coupling (%s): %v", envLabel(envName), err))
-		return nil
+		res.Notes = append(res.Notes, fmt.Sprintf("coupling (%s): %v", envLabel(envName), err))
+		return res, nil
 	}
 	if err != nil {
-		return err
+		return res, err
 	}
 	rep, err := Coupling(ctx, runs, ps, CouplingOptions{Checkpoints: opts.Checkpoints, Tensors: opts.Tensors, Eta: opts.Eta,
-		MaxBytes: opts.MaxBytes, Seed: opts.Seed, Workers: opts.Workers, Progress: opts.Progress})
+		MaxBytes: opts.MaxBytes, Seed: opts.Seed, Workers: opts.Workers, Progress: progress})
 	if err != nil {
-		return err
+		return res, err
 	}
 	if rep.Unknown > 0 {
-		st.Notes = append(st.Notes, fmt.Sprintf("coupling (%s): %d probe tokens are not in a checkpoint's vocabulary (<unk>)", envLabel(envName), rep.Unknown))
+		res.Notes = append(res.Notes, fmt.Sprintf("coupling (%s): %d probe tokens are not in a checkpoint's vocabulary (<unk>)", envLabel(envName), rep.Unknown))
 	}
-	st.Coupling = append(st.Coupling, rep.Rows...)
-	st.BySim = append(st.BySim, rep.BySim...)
-	st.Probes = append(st.Probes, ps.Probes...)
+	res.Rows, res.BySim, res.Probes = rep.Rows, rep.BySim, ps.Probes
 	last := map[string]int{}
 	for _, h := range rep.Heat {
 		last[h.Run] = max(last[h.Run], h.Iteration)
 	}
 	for _, h := range rep.Heat {
 		if h.Iteration == last[h.Run] {
-			st.Heat = append(st.Heat, h)
+			res.Heat = append(res.Heat, h)
 		}
 	}
 	if len(rep.Heat) == 0 {
-		st.Notes = append(st.Notes, fmt.Sprintf("coupling (%s): no heatmap: the probes need good samples with a positive advantage and bad samples in other states", envLabel(envName)))
+		res.Notes = append(res.Notes, fmt.Sprintf("coupling (%s): no heatmap: the probes need good samples with a positive advantage and bad samples in other states", envLabel(envName)))
 	}
-	return nil
+	return res, nil
 }
 
 func envLabel(e string) string {

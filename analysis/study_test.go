@@ -3,16 +3,20 @@ package analysis
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gradcouple/gradcouple/metrics"
 	"github.com/gradcouple/gradcouple/trainer"
+	"github.com/gradcouple/gradcouple/trajlog"
 )
 
 func TestReadMetrics(t *testing.T) {
@@ -250,10 +254,17 @@ func TestStudyBadInput(t *testing.T) {
 	os.MkdirAll(filepath.Join(run, "logs"), 0o755)
 	os.WriteFile(filepath.Join(run, "run.json"), []byte(`{"run": "r", "algo": "grpo"}`), 0o644)
 	_, err = StudyRuns(ctx, []string{run}, StudyOptions{})
-	var me *MetricsError
-	if !errors.As(err, &me) || !strings.Contains(err.Error(), filepath.Join(run, "metrics.jsonl")) {
-		t.Errorf("no metrics.jsonl: %v", err)
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), filepath.Join(run, "logs")) {
+		t.Errorf("no metrics.jsonl and no step records: %v", err)
 	}
+	empty := filepath.Join(root, "empty")
+	os.MkdirAll(empty, 0o755)
+	os.WriteFile(filepath.Join(empty, "run.json"), []byte(`{"run": "e"}`), 0o644)
+	_, err = StudyRuns(ctx, []string{empty}, StudyOptions{})
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "neither a run directory") {
+		t.Errorf("a directory with run.json alone: %v", err)
+	}
+	var me *MetricsError
 
 	os.WriteFile(filepath.Join(run, "metrics.jsonl"), []byte("{\"iteration\": 0}\n{\"iteration\": 1,}\n"), 0o644)
 	_, err = StudyRuns(ctx, []string{run}, StudyOptions{})
@@ -407,4 +418,248 @@ func nanlessAny(rows []FinalRow) []FinalRow {
 		}
 	}
 	return out
+}
+
+// TestStudyLogsOnly studies step records given alone, as a file, a
+// directory of log files and a glob: the log analyses, learning curves from
+// the records' success, no checkpoint analyses and the runs without
+// checkpoints named.
+func TestStudyLogsOnly(t *testing.T) {
+	root := t.TempDir()
+	run := trainTiny(t, filepath.Join(root, "grpo-1"), "grpo", 1)
+	logs, _ := filepath.Glob(filepath.Join(run, "logs", "*.parquet"))
+	if len(logs) < 2 {
+		t.Fatalf("logs %v", logs)
+	}
+	// One parquet file with every record, as convert writes it.
+	recs, err := trajlog.ReadAll(filepath.Join(run, "logs"), trajlog.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	single := filepath.Join(root, "verl.parquet")
+	if err := trajlog.WriteFile(single, recs, trajlog.Meta{Run: "grpo-1"}); err != nil {
+		t.Fatal(err)
+	}
+	logDir := filepath.Join(root, "dump")
+	os.MkdirAll(logDir, 0o755)
+	for _, f := range logs {
+		b, _ := os.ReadFile(f)
+		os.WriteFile(filepath.Join(logDir, filepath.Base(f)), b, 0o644)
+	}
+	o := tinyStudyOptions()
+	for _, tc := range []struct{ input, name string }{
+		{single, "verl"},
+		{logDir, "dump"},
+		{filepath.Join(logDir, "*.parquet"), "dump"},
+	} {
+		st, err := StudyRuns(context.Background(), []string{tc.input}, o)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.input, err)
+		}
+		if len(st.Runs) != 1 || st.Runs[0].Name != tc.name || st.Runs[0].Logs != tc.input || st.Runs[0].Iterations != 4 {
+			t.Errorf("%s: runs %+v", tc.input, st.Runs)
+		}
+		if len(st.Repetition) == 0 || len(st.Inspect) == 0 || len(st.AdvantageSummary) != 1 || len(st.LemmaSim) == 0 || len(st.Squeeze) == 0 {
+			t.Errorf("%s: repetition %d, inspect %d, advantage %d, lemma %d rows", tc.input, len(st.Repetition), len(st.Inspect), len(st.AdvantageSummary), len(st.LemmaSim))
+		}
+		if len(st.Coupling) != 0 || len(st.Consistency) != 0 || !slices.Equal(st.NoCheckpoints, []string{tc.name}) || len(st.Empty) != 0 {
+			t.Errorf("%s: coupling %d, consistency %d, no checkpoints %v, empty %v", tc.input, len(st.Coupling), len(st.Consistency), st.NoCheckpoints, st.Empty)
+		}
+		// Learning curves from the records: iteration 2's train success is
+		// the share of successful train trajectories in its log.
+		var want float64
+		for _, r := range st.Inspect {
+			if r.Iteration == 2 && r.Split == "train" {
+				want = r.SuccessRate
+			}
+		}
+		got := math.NaN()
+		for _, c := range st.Curves {
+			if c.Iteration == 2 {
+				got = c.TrainSuccess
+			}
+		}
+		if len(st.Curves) != 4 || got != want {
+			t.Errorf("%s: %d curve rows, train success at iteration 2 %v, want %v", tc.input, len(st.Curves), got, want)
+		}
+		for _, r := range st.Repetition {
+			if r.Run != tc.name {
+				t.Errorf("%s: repetition row of run %q", tc.input, r.Run)
+			}
+		}
+	}
+
+	// Logs without train rows: an empty selection, not an error.
+	var eval []trajlog.Record
+	for _, r := range recs {
+		if r.Split != "train" {
+			eval = append(eval, r)
+		}
+	}
+	evalOnly := filepath.Join(root, "eval.parquet")
+	if err := trajlog.WriteFile(evalOnly, eval, trajlog.Meta{Run: "grpo-1"}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := StudyRuns(context.Background(), []string{evalOnly}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Empty) != 1 || !strings.Contains(st.Empty[0], "no train-split step records") {
+		t.Errorf("empty selections %v", st.Empty)
+	}
+
+	_, err = StudyRuns(context.Background(), []string{filepath.Join(root, "nothing-*.parquet")}, o)
+	var re *RunError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "no file matches") {
+		t.Errorf("a glob without matches: %v", err)
+	}
+}
+
+// TestStudyCache: a second study of the same inputs takes the log analyses,
+// resampling and coupling from the cache (no per-sample gradient is
+// computed) and gives the same study; a changed input, another option or a
+// corrupt entry is recomputed.
+func TestStudyCache(t *testing.T) {
+	root := t.TempDir()
+	run := trainTiny(t, filepath.Join(root, "grpo-1"), "grpo", 1)
+	cacheDir := filepath.Join(root, "cache")
+	study := func(mod func(*StudyOptions)) (st *Study, gradients int, warnings []string) {
+		t.Helper()
+		o := tinyStudyOptions()
+		o.Cache = &StudyCache{Dir: cacheDir, Code: "test"}
+		o.Progress = func(m string) {
+			if strings.Contains(m, " per-sample gradients of ") {
+				gradients++
+			}
+		}
+		o.Warn = func(m string) { warnings = append(warnings, m) }
+		if mod != nil {
+			mod(&o)
+		}
+		st, err := StudyRuns(context.Background(), []string{run}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st, gradients, warnings
+	}
+	cachedSteps := func(st *Study) map[string]bool {
+		m := map[string]bool{}
+		for _, s := range st.Steps {
+			m[s.Step] = s.Cached
+		}
+		return m
+	}
+	first, n, w := study(nil)
+	if n == 0 || len(w) > 0 {
+		t.Fatalf("first study: %d gradient computations, warnings %v", n, w)
+	}
+	if c := cachedSteps(first); c["coupling"] || c["log analyses"] {
+		t.Errorf("first study: steps %+v marked cached", first.Steps)
+	}
+	second, n, w := study(nil)
+	if n != 0 || len(w) > 0 {
+		t.Errorf("second study: %d gradient computations (want none: cached), warnings %v", n, w)
+	}
+	if c := cachedSteps(second); !c["coupling"] || !c["log analyses"] || !c["consistency by resampling"] {
+		t.Errorf("second study: steps %+v not marked cached", second.Steps)
+	}
+	first.Steps, second.Steps = nil, nil
+	first.Options.Cache, second.Options.Cache = nil, nil
+	first.Options.Warn, second.Options.Warn = nil, nil
+	if a, b := nanless(first), nanless(second); !reflect.DeepEqual(a, b) {
+		va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+		for i := range va.NumField() {
+			if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+				t.Errorf("the study from the cache differs from the computed one in %s:\n%+v\n%+v", va.Type().Field(i).Name, va.Field(i).Interface(), vb.Field(i).Interface())
+			}
+		}
+	}
+	entries, _ := filepath.Glob(filepath.Join(cacheDir, "*.gob"))
+	if len(entries) != 3 {
+		t.Errorf("cache entries %v, want logs, resample and coupling", entries)
+	}
+
+	// Another option that coupling depends on: recomputed.
+	if _, n, _ := study(func(o *StudyOptions) { o.Eta = 0.05 }); n == 0 {
+		t.Error("coupling with another eta came from the cache")
+	}
+	// Another code version: recomputed.
+	if _, n, _ := study(func(o *StudyOptions) { o.Cache.Code = "other" }); n == 0 {
+		t.Error("coupling of another code version came from the cache")
+	}
+
+	// A changed input file: recomputed.
+	logs, _ := filepath.Glob(filepath.Join(run, "logs", "*.parquet"))
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(logs[0], later, later); err != nil {
+		t.Fatal(err)
+	}
+	if _, n, _ := study(nil); n == 0 {
+		t.Error("coupling after a log changed came from the cache")
+	}
+	if _, n, _ := study(nil); n != 0 {
+		t.Error("the recomputed result was not cached")
+	}
+
+	// A corrupt entry: ignored with a warning, recomputed, replaced.
+	var coupling string
+	for _, e := range entries {
+		if strings.HasPrefix(filepath.Base(e), "coupling-") {
+			coupling = e
+		}
+	}
+	b, err := os.ReadFile(coupling)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-10] ^= 0xff
+	os.WriteFile(coupling, b, 0o644)
+	_, n, w = study(nil)
+	if n == 0 || len(w) != 1 || !strings.Contains(w[0], "checksum mismatch") {
+		t.Errorf("corrupt entry: %d gradient computations, warnings %v", n, w)
+	}
+	os.WriteFile(coupling, []byte("garbage"), 0o644)
+	if _, n, w = study(nil); n == 0 || len(w) != 1 || !strings.Contains(w[0], "not a cache entry") {
+		t.Errorf("garbage entry: %d gradient computations, warnings %v", n, w)
+	}
+	if _, n, w = study(nil); n != 0 || len(w) != 0 {
+		t.Errorf("after recomputing a corrupt entry: %d gradient computations, warnings %v", n, w)
+	}
+
+	// A cache directory that cannot be written: a warning, and the study.
+	blocker := filepath.Join(root, "file")
+	os.WriteFile(blocker, nil, 0o644)
+	if st, _, w := study(func(o *StudyOptions) { o.Cache.Dir = filepath.Join(blocker, "cache") }); len(w) == 0 || len(st.Coupling) == 0 {
+		t.Errorf("unwritable cache: warnings %v, %d coupling rows", w, len(st.Coupling))
+	}
+
+	// Beside the input by default.
+	o := tinyStudyOptions()
+	o.ConsistencyStates, o.CouplingProbes = -1, -1
+	o.Cache = &StudyCache{}
+	if _, err := StudyRuns(context.Background(), []string{run}, o); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(run, CacheDirName, "logs-*.gob")); len(m) != 1 {
+		t.Errorf("no log analyses cached in %s: %v", filepath.Join(run, CacheDirName), m)
+	}
+}
+
+// TestStudyProgress: progress messages give the step and the unit of work,
+// each as k of n, and the time left once a unit is done.
+func TestStudyProgress(t *testing.T) {
+	run := trainTiny(t, filepath.Join(t.TempDir(), "grpo-1"), "grpo", 1)
+	o := tinyStudyOptions()
+	var msgs []string
+	o.Progress = func(m string) { msgs = append(msgs, m) }
+	if _, err := StudyRuns(context.Background(), []string{run}, o); err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(msgs, "\n")
+	for _, want := range []string{"step 1 of 4, log analyses: 1 of 1", "step 3 of 4, coupling (household): 1 of 3",
+		"step 3 of 4, coupling (household): 3 of 3", "s left: grpo-1 iteration 3", "step 4 of 4, simulators"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("progress lacks %q:\n%s", want, all)
+		}
+	}
 }
