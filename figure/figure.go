@@ -60,6 +60,9 @@ type Figure struct {
 
 	mu   sync.Mutex // gonum/plot settles axis ranges while drawing
 	draw func(c draw.Canvas)
+	// layout is the arrangement draw draws (the HTML report lays the
+	// panels out again for narrow screens).
+	layout *layout
 }
 
 // Render writes the figure to w in the given format.
@@ -167,7 +170,7 @@ type layout struct {
 
 // figure wraps a layout as a Figure of the given size.
 func (l layout) figure(title string, w, h vg.Length) *Figure {
-	return &Figure{Width: w, Height: h, Title: title, draw: l.draw}
+	return &Figure{Width: w, Height: h, Title: title, draw: l.draw, layout: &l}
 }
 
 const (

@@ -6,6 +6,10 @@ import (
 	"errors"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -126,13 +130,24 @@ func TestReportEscapes(t *testing.T) {
 	if n := strings.Count(text, hostile); n < 10 {
 		t.Errorf("the action text appears %d times as text, want >= 10", n)
 	}
-	if elements["svg"] != 9 {
-		t.Errorf("%d inline SVG figures, want 9", elements["svg"])
+	// Nine figures; those of several panels side by side are drawn a
+	// second time with one panel per row, for narrow screens.
+	if elements["figure"] != 9 || elements["svg"] <= 9 || strings.Count(string(page), `class="plot narrow"`) != elements["svg"]-9 {
+		t.Errorf("%d figures with %d inline SVGs (%d narrow), want 9 figures, each with one wide SVG and at most one narrow one",
+			elements["figure"], elements["svg"], strings.Count(string(page), `class="plot narrow"`))
 	}
-	for _, want := range []string{`s&1"'`, `go to cabinet 2\nthen look`, "Showing the first 20 of 30 rows"} {
-		if !strings.Contains(text, want) {
+	// A text cell is words that do not break, and the spaces between them.
+	cells := regexp.MustCompile(`</?span[^>]*>`).ReplaceAllString(string(page), "")
+	for _, want := range []string{`s&amp;1&#34;&#39;`, `go to cabinet 2\nthen look`} {
+		if !strings.Contains(cells, want) {
 			t.Errorf("text %q missing from report", want)
 		}
+	}
+	if !strings.Contains(string(page), `<span class="w">to</span> <span class="w">cabinet</span>`) {
+		t.Error("the words of a text cell are not unbreakable spans")
+	}
+	if !strings.Contains(text, "Showing the first 20 of 30 rows") || !strings.Contains(text, "gradcouple report --tables DIR") {
+		t.Error("the note under a table shown in part does not say how to get every row")
 	}
 	if !bytes.Contains(page, []byte("Content-Security-Policy")) || !bytes.Contains(page, []byte("script-src 'none'")) {
 		t.Error("no Content-Security-Policy forbidding scripts")
@@ -140,6 +155,60 @@ func TestReportEscapes(t *testing.T) {
 	// The k column is tagged text:"-" and stays out, as in the CLI tables.
 	if strings.Contains(string(page), "<th>k</th>") {
 		t.Error("column tagged text:\"-\" shown")
+	}
+}
+
+func TestWords(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []word
+	}{
+		{"", nil},
+		{"go", []word{{"go", false}}},
+		{" go to\n 2 ", []word{{" ", true}, {"go", false}, {" ", true}, {"to", false}, {"\n ", true}, {"2", false}, {" ", true}}},
+		{"héllo wörld", []word{{"héllo", false}, {" ", true}, {"wörld", false}}},
+	} {
+		if got := words(tc.in); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("words(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestReportWriteTables: every table of the report is written in full, and
+// the page names the file of a table it shows in part.
+func TestReportWriteTables(t *testing.T) {
+	r := sampleReport("x")
+	dir := filepath.Join(t.TempDir(), "tables")
+	files, err := r.WriteTables(dir, "csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, s := range r.Sections {
+		n += len(s.Tables)
+	}
+	if len(files) != n || n == 0 {
+		t.Fatalf("%d files for %d tables", len(files), n)
+	}
+	var long string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lines := strings.Count(string(b), "\n"); lines == 31 { // header and the 30 rows of the long table
+			long = f
+		}
+	}
+	if long == "" {
+		t.Fatalf("no file with all 30 rows of the long table among %v", files)
+	}
+	var b bytes.Buffer
+	if _, err := r.WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "Showing the first 20 of 30 rows; every row is in "+long) {
+		t.Errorf("the page does not name %s under the table shown in part", long)
 	}
 }
 
