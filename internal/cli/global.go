@@ -45,11 +45,17 @@ func rootFlags() []ucli.Flag {
 type shadows map[*ucli.Command]map[string]bool
 
 // setConventions applies the shared conventions to cmd and its subcommands:
+// the column glossary (columnHelp) is appended to the description,
 // the global flags are appended to its flags, required flags are checked by
 // us (one line, not a help dump), usage errors get suggestions, a command
 // group without its subcommand says so in one line, and a missing
 // positional argument gives the usage line.
 func setConventions(cmd *ucli.Command, env *Env, base Env, sh shadows) {
+	setConventionsAt(cmd.Name, cmd, env, base, sh)
+}
+
+func setConventionsAt(path string, cmd *ucli.Command, env *Env, base Env, sh shadows) {
+	cmd.Description += columnHelp(path)
 	var required []ucli.Flag
 	flags := make([]ucli.Flag, 0, len(cmd.Flags)+5)
 	for _, f := range cmd.Flags {
@@ -121,7 +127,7 @@ func setConventions(cmd *ucli.Command, env *Env, base Env, sh shadows) {
 		}
 	}
 	for _, sub := range cmd.Subcommands {
-		setConventions(sub, env, base, sh)
+		setConventionsAt(path+" "+sub.Name, sub, env, base, sh)
 	}
 }
 
