@@ -109,6 +109,21 @@ type Options struct {
 	// GroupAdvantage says over what a recomputed advantage of a verl-agent
 	// dump takes its group statistics. Default AdvantageTrajectory.
 	GroupAdvantage GroupAdvantageMode
+	// State is the state rule that makes state_key (ParseStateRule). Default
+	// (the zero rule): the whole prompt, and for verl-agent the dump's
+	// anchor_obs or else the prompt without its history.
+	State StateRule
+	// LabelColumn names the field that holds each step's judge label: a key
+	// of a verl or verl-agent line, a column of a TRL table (never summed
+	// into the outcome), a field of an rLLM step. Values: 1, 0, -1, true,
+	// false, "good", "bad" (null: unknown). A row without the field, or
+	// with another value, is an error naming file, row and field. Default
+	// "": every label unknown.
+	LabelColumn string
+	// Labels is a label table (ReadLabels) applied to the finished records;
+	// where it names a step, its label (and label_votes) replace the label
+	// column's. Default nil.
+	Labels *Labels
 }
 
 func (o Options) check() error {
@@ -347,6 +362,12 @@ func listFiles(path string, format Format) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing %s logs in %s: %w", format, path, err)
 	}
+	sortByStep(files)
+	return files, nil
+}
+
+// sortByStep sorts log files by step, then by path.
+func sortByStep(files []string) {
 	slices.SortFunc(files, func(a, b string) int {
 		if sa, sb := stepOfPath(a), stepOfPath(b); sa != sb {
 			if sa < sb {
@@ -356,7 +377,6 @@ func listFiles(path string, format Format) ([]string, error) {
 		}
 		return strings.Compare(a, b)
 	})
-	return files, nil
 }
 
 // sameFiles reports whether a file named as format got's logs belongs to a
@@ -393,7 +413,7 @@ func readFile(name string, format Format, opts Options, emit func(*row) error) (
 	defer f.Close()
 	switch format {
 	case FormatVerl:
-		return trlInfo{}, parseVerl(f, name, emit)
+		return trlInfo{}, parseVerl(f, name, opts, emit)
 	case FormatVerlAgent:
 		return trlInfo{}, parseVerlAgent(f, name, opts, emit)
 	case FormatTRL:
@@ -403,7 +423,7 @@ func readFile(name string, format Format, opts Options, emit func(*row) error) (
 		}
 		return parseTRL(f, fi.Size(), name, opts, emit)
 	case FormatRLLM:
-		return trlInfo{}, parseRLLM(f, name, emit)
+		return trlInfo{}, parseRLLM(f, name, opts, emit)
 	}
 	return trlInfo{}, fmt.Errorf("reading %s: %w %q", name, ErrUnknownFormat, format)
 }

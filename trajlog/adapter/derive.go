@@ -42,6 +42,9 @@ type deriver struct {
 	// <action> tag; zeroed the trajectories of derived groups of one, whose
 	// advantage is set to 0.
 	copies, noTag, zeroed int64
+	// labelled counts the records emitted with a known label, fromTable
+	// those whose label came from Options.Labels (second pass).
+	labelled, fromTable int64
 	// mt gathers the signs of a multi-turn log read as single-turn verl.
 	mt *multiTurnStats
 }
@@ -116,6 +119,15 @@ func newDeriver(opts Options, run string, format Format) *deriver {
 		groups:  map[groupHash]*groupStat{},
 		next:    map[iterKey]int32{},
 		seed:    maphash.MakeSeed(),
+	}
+	if opts.LabelColumn != "" {
+		delete(d.derived, "label")
+	}
+	if opts.Labels != nil {
+		delete(d.derived, "label")
+		if opts.Labels.HasVote {
+			delete(d.derived, "label_votes")
+		}
 	}
 	if format == FormatVerl && !opts.SingleTurn {
 		d.mt = &multiTurnStats{}
@@ -348,10 +360,26 @@ func (d *deriver) apply(r *row) (trajlog.Record, bool, error) {
 	if !r.hasLogprob {
 		rec.Logprob = 0
 	}
-	if r.stateText != "" {
+	switch {
+	case !d.opts.State.IsZero():
+		text, msg := d.opts.State.text(rec.Prompt)
+		if msg != "" {
+			return trajlog.Record{}, false, invalid(r.file, r.line, "prompt", "%s", msg)
+		}
+		rec.StateKey = StateKey(text)
+	case r.stateText != "":
 		rec.StateKey = StateKey(r.stateText)
-	} else {
+	default:
 		rec.StateKey = StateKey(rec.Prompt)
+	}
+	if d.opts.Labels != nil {
+		if e, ok := d.opts.Labels.lookup(&rec); ok {
+			rec.Label, rec.LabelVotes = e.label, e.votes
+			d.fromTable++
+		}
+	}
+	if rec.Label != trajlog.LabelUnknown {
+		d.labelled++
 	}
 	ti := g.traj(maphash.String(d.seed, rec.TrajID))
 	if ti < 0 {

@@ -28,7 +28,7 @@ func ReadRLLM(r io.Reader, name string, opts Options) (*Result, error) {
 		return nil, err
 	}
 	var rows []row
-	if err := parseRLLM(r, name, collect(&rows)); err != nil {
+	if err := parseRLLM(r, name, opts, collect(&rows)); err != nil {
 		return nil, err
 	}
 	return finish(FormatRLLM, rows, opts, defaultRun(name, FormatRLLM, false))
@@ -63,8 +63,8 @@ func splitOfMode(mode string) (string, bool) {
 }
 
 // parseRLLM parses one episode file, handing its rows to emit.
-func parseRLLM(r io.Reader, name string, emit func(*row) error) error {
-	rows, err := parseEpisode(r, name)
+func parseRLLM(r io.Reader, name string, opts Options, emit func(*row) error) error {
+	rows, err := parseEpisode(r, name, opts)
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func parseRLLM(r io.Reader, name string, emit func(*row) error) error {
 }
 
 // parseEpisode parses one episode file into rows.
-func parseEpisode(r io.Reader, name string) ([]row, error) {
+func parseEpisode(r io.Reader, name string, opts Options) ([]row, error) {
 	data, err := readAllLimited(r, MaxEpisodeBytes, name)
 	if err != nil {
 		return nil, err
@@ -188,7 +188,7 @@ func parseEpisode(r io.Reader, name string) ([]row, error) {
 		var stepSum float64
 		for si, sv := range steps.elems {
 			spath := fmt.Sprintf("%s.steps[%d]", tpath, si)
-			rw, err := rllmStep(sv, spath, name)
+			rw, err := rllmStep(sv, spath, name, opts)
 			if err != nil {
 				return nil, err
 			}
@@ -245,7 +245,7 @@ func optionalString(v *jvalue, key, path, file string) (string, error) {
 }
 
 // rllmStep maps one rLLM Step to a row (without the episode-level fields).
-func rllmStep(sv *jvalue, path, file string) (row, error) {
+func rllmStep(sv *jvalue, path, file string, opts Options) (row, error) {
 	if sv.kind != jObject {
 		return row{}, invalid(file, sv.line, path, "is %s, want an object", sv.kind)
 	}
@@ -261,6 +261,11 @@ func rllmStep(sv *jvalue, path, file string) (row, error) {
 		return row{}, err
 	}
 	rw.rec.Action = action
+	if opts.LabelColumn != "" {
+		if rw.rec.Label, err = labelColumn(sv, opts.LabelColumn, path, file, sv.line); err != nil {
+			return row{}, err
+		}
+	}
 	if v := sv.get("reward"); v != nil {
 		r, err := requireReward(v, path+".reward", file, v.line)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/gradcouple/gradcouple/trajlog"
 )
@@ -29,28 +30,57 @@ type Log struct {
 // trajectories. The format is Options.Format, or Detect's. Errors are as for
 // Read. Call Emit for the records.
 func Scan(path string, opts Options) (*Log, error) {
+	return ScanPaths([]string{path}, opts)
+}
+
+// ScanPaths is Scan over several files or directories read as one log (the
+// matches of a glob): their log files are read in step order, then path
+// order. Every path must be of one format (else an error matching
+// ErrMixedFormats); the default run name is that of the first path.
+func ScanPaths(paths []string, opts Options) (*Log, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("adapter: no paths to read: %w", ErrUnknownFormat)
+	}
 	format := opts.Format
 	if format == "" {
-		var err error
-		if format, err = Detect(path); err != nil {
+		for _, p := range paths {
+			f, err := Detect(p)
+			if err != nil {
+				return nil, err
+			}
+			if f == FormatCanonical {
+				return nil, fmt.Errorf("reading %s: %w", p, ErrCanonical)
+			}
+			if format != "" && f != format {
+				return nil, fmt.Errorf("reading %s: %w: %s (%s) and %s (%s)", strings.Join(paths, ", "), ErrMixedFormats, paths[0], format, p, f)
+			}
+			format = f
+		}
+	}
+	var files []string
+	for _, p := range paths {
+		fs, err := listFiles(p, format)
+		if err != nil {
 			return nil, err
 		}
-		if format == FormatCanonical {
-			return nil, fmt.Errorf("reading %s: %w", path, ErrCanonical)
+		if len(fs) == 0 {
+			return nil, fmt.Errorf("reading %s: %w: no %s logs (%s) in the directory", p, ErrUnknownFormat, format, namePattern(format))
 		}
+		files = append(files, fs...)
 	}
-	files, err := listFiles(path, format)
-	if err != nil {
-		return nil, err
+	if len(paths) > 1 {
+		sortByStep(files)
+		files = slices.Compact(files)
 	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("reading %s: %w: no %s logs (%s) in the directory", path, ErrUnknownFormat, format, namePattern(format))
+	path := paths[0]
+	if len(paths) > 1 {
+		path = strings.Join(paths, ", ")
 	}
 	l := &Log{path: path, format: format, files: files, opts: opts,
-		d: newDeriver(opts, defaultRun(path, format, true), format)}
+		d: newDeriver(opts, defaultRun(paths[0], format, true), format)}
 	observe := func(r *row) error { return l.d.observe(r) }
 	for _, name := range files {
 		info, err := readFile(name, format, opts, observe)
@@ -110,6 +140,17 @@ func (l *Log) NoActionTag() int64 { return l.d.noTag }
 // their reward (a group the log did not say is not a group of one).
 func (l *Log) ZeroedSingletons() int64 { return l.d.zeroed }
 
+// State returns the state rule (the zero rule: the format's default).
+func (l *Log) State() StateRule { return l.opts.State }
+
+// Labelled returns the number of records emitted so far with a known
+// label (good or bad); after Emit, of every record.
+func (l *Log) Labelled() int64 { return l.d.labelled }
+
+// LabelsFromTable returns the number of records emitted so far whose label
+// came from Options.Labels.
+func (l *Log) LabelsFromTable() int64 { return l.d.fromTable }
+
 // Trajectories returns the number of trajectories.
 func (l *Log) Trajectories() int64 { return l.d.trajs }
 
@@ -133,8 +174,20 @@ func (l *Log) RewardColumns() (cols []string, byDefault bool) {
 // <= 0). fn must not keep the slice, which is reused. An error of fn stops
 // Emit and is returned as is. Emit can be called once; errors are those of
 // Scan, plus a derived record that breaks the schema (e.g. an advantage
-// overflowing float32) and a log that changed since Scan.
+// overflowing float32), a prompt in which the state rule finds no state,
+// and a log that changed since Scan.
 func (l *Log) Emit(batch int, fn func([]trajlog.Record) error) error {
+	return l.emit(batch, false, func(_ string, recs []trajlog.Record) error { return fn(recs) })
+}
+
+// EmitFiles is Emit with the log file each batch comes from: a batch never
+// spans two files.
+func (l *Log) EmitFiles(batch int, fn func(file string, recs []trajlog.Record) error) error {
+	return l.emit(batch, true, fn)
+}
+
+// emit is Emit, with batches cut at file boundaries when perFile is set.
+func (l *Log) emit(batch int, perFile bool, fn func(file string, recs []trajlog.Record) error) error {
 	if l.emitted {
 		return errors.New("adapter: Log.Emit called twice")
 	}
@@ -144,6 +197,19 @@ func (l *Log) Emit(batch int, fn func([]trajlog.Record) error) error {
 	}
 	buf := make([]trajlog.Record, 0, batch)
 	var fnErr error
+	file := ""
+	flush := func() error {
+		if len(buf) == 0 {
+			return nil
+		}
+		if err := fn(file, buf); err != nil {
+			fnErr = err
+			return err
+		}
+		clear(buf)
+		buf = buf[:0]
+		return nil
+	}
 	apply := func(r *row) error {
 		rec, keep, err := l.d.apply(r)
 		if err != nil || !keep {
@@ -151,18 +217,18 @@ func (l *Log) Emit(batch int, fn func([]trajlog.Record) error) error {
 		}
 		buf = append(buf, rec)
 		if len(buf) == batch {
-			if err := fn(buf); err != nil {
-				fnErr = err
-				return err
-			}
-			clear(buf)
-			buf = buf[:0]
+			return flush()
 		}
 		return nil
 	}
 	var n int64
 	for _, name := range l.files {
-		if _, err := readFile(name, l.format, l.opts, func(r *row) error { n++; return apply(r) }); err != nil {
+		file = name
+		_, err := readFile(name, l.format, l.opts, func(r *row) error { n++; return apply(r) })
+		if err == nil && perFile {
+			err = flush()
+		}
+		if err != nil {
 			if fnErr != nil {
 				return fnErr
 			}
@@ -172,8 +238,5 @@ func (l *Log) Emit(batch int, fn func([]trajlog.Record) error) error {
 	if n != l.d.records+l.d.copies {
 		return fmt.Errorf("reading %s: the log changed while it was being read (%d records, then %d)", l.path, l.d.records, n)
 	}
-	if len(buf) > 0 {
-		return fn(buf)
-	}
-	return nil
+	return flush()
 }

@@ -136,6 +136,17 @@ func parseTRL(r io.ReaderAt, size int64, name string, opts Options, emit func(*r
 	if c, ok := cols["mode"]; ok && !c.str {
 		return info, invalid(name, 0, "mode", "column has type %s, want a string", c.desc)
 	}
+	var label *trlColumn
+	if n := opts.LabelColumn; n != "" {
+		c, ok := cols[n]
+		if !ok {
+			return info, invalid(name, 0, n, "missing column: the label column named by --label-column is not in the table")
+		}
+		if slicesContains(opts.RewardColumns, n) {
+			return info, invalid(name, 0, n, "the label column is also named as a reward column")
+		}
+		label = &c
+	}
 	var rewards []trlColumn
 	if len(opts.RewardColumns) > 0 {
 		for _, n := range opts.RewardColumns {
@@ -154,7 +165,7 @@ func parseTRL(r io.ReaderAt, size int64, name string, opts Options, emit func(*r
 		// them.
 		for _, n := range order {
 			c := cols[n]
-			if !trlKnownColumns[n] && !strings.HasPrefix(n, "__index_level_") && c.numeric() && c.num.Fractional() {
+			if !trlKnownColumns[n] && n != opts.LabelColumn && !strings.HasPrefix(n, "__index_level_") && c.numeric() && c.num.Fractional() {
 				rewards = append(rewards, c)
 			}
 		}
@@ -203,6 +214,13 @@ func parseTRL(r io.ReaderAt, size int64, name string, opts Options, emit func(*r
 					}
 				}
 				rw, err := trlRow(vals, cols, rewards, name, base, rowNum, fileStep, dirSplit)
+				if err == nil && label != nil {
+					var msg string
+					rw.rec.Label, msg = labelOf(trlCell(vals, *label))
+					if msg != "" {
+						err = invalid(name, rowNum, label.name, "%s", msg)
+					}
+				}
 				if err == nil {
 					err = emit(&rw)
 				}
@@ -344,6 +362,36 @@ func trlRow(vals map[string]parquet.Value, cols map[string]trlColumn, rewards []
 	rw.outcome = outcome
 	rw.groupKey = prompt
 	return rw, nil
+}
+
+// trlCell returns the value of column c in a row's values.
+func trlCell(vals map[string]parquet.Value, c trlColumn) cell {
+	v, ok := vals[c.name]
+	if !ok || v.IsNull() {
+		return cell{}
+	}
+	switch {
+	case c.numeric():
+		x, err := c.num.Float64(v)
+		if err != nil {
+			return cell{kind: cellOther, desc: err.Error()}
+		}
+		return cell{kind: cellNumber, n: x}
+	case c.kind == parquet.Boolean:
+		return cell{kind: cellBool, b: v.Boolean()}
+	case c.str:
+		return cell{kind: cellString, s: string(v.ByteArray())}
+	}
+	return cell{kind: cellOther, desc: c.desc}
+}
+
+func slicesContains(s []string, x string) bool {
+	for _, e := range s {
+		if e == x {
+			return true
+		}
+	}
+	return false
 }
 
 // parquetColumns returns the top-level column names of a parquet file.

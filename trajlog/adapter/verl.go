@@ -23,14 +23,14 @@ func ReadVerl(r io.Reader, name string, opts Options) (*Result, error) {
 		return nil, err
 	}
 	var rows []row
-	if err := parseVerl(r, name, collect(&rows)); err != nil {
+	if err := parseVerl(r, name, opts, collect(&rows)); err != nil {
 		return nil, err
 	}
 	return finish(FormatVerl, rows, opts, defaultRun(name, FormatVerl, false))
 }
 
 // parseVerl parses the lines of one verl dump, handing each row to emit.
-func parseVerl(r io.Reader, name string, emit func(*row) error) error {
+func parseVerl(r io.Reader, name string, opts Options, emit func(*row) error) error {
 	base := filepath.Base(name)
 	fileStep := int64(-1)
 	if m := verlName.FindStringSubmatch(base); m != nil {
@@ -51,7 +51,7 @@ func parseVerl(r io.Reader, name string, emit func(*row) error) error {
 		if len(text) == 0 {
 			continue
 		}
-		rw, err := verlLine(text, name, base, line, fileStep)
+		rw, err := verlLine(text, name, base, line, fileStep, opts)
 		if err != nil {
 			return err
 		}
@@ -80,7 +80,7 @@ func collect(dst *[]row) func(*row) error {
 }
 
 // verlLine maps one dump line to a row.
-func verlLine(text []byte, name, base string, line, fileStep int64) (row, error) {
+func verlLine(text []byte, name, base string, line, fileStep int64, opts Options) (row, error) {
 	v, err := parsePyJSON(text, line)
 	if err != nil {
 		return row{}, invalid(name, line, "", "invalid JSON: %v", err)
@@ -135,6 +135,11 @@ func verlLine(text []byte, name, base string, line, fileStep int64) (row, error)
 	rw.rec.Outcome = float32(score)
 	rw.outcome = score
 	rw.groupKey = input
+	if opts.LabelColumn != "" {
+		if rw.rec.Label, err = labelColumn(v, opts.LabelColumn, "", name, line); err != nil {
+			return row{}, err
+		}
+	}
 	if err := checkText(&rw); err != nil {
 		return row{}, err
 	}

@@ -248,6 +248,11 @@ func verlAgentLine(text []byte, name string, line, fileStep int64, opts Options)
 	} else {
 		rw.stateText = "prompt: " + StripHistory(input)
 	}
+	if opts.LabelColumn != "" {
+		if rw.rec.Label, err = labelColumn(v, opts.LabelColumn, "", name, line); err != nil {
+			return row{}, err
+		}
+	}
 	if err := checkText(&rw); err != nil {
 		return row{}, err
 	}
