@@ -3,12 +3,14 @@ package analysis
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"sort"
 	"strings"
 
 	"github.com/gradcouple/gradcouple/metrics"
 	"github.com/gradcouple/gradcouple/trajlog"
+	"github.com/gradcouple/gradcouple/trajlog/adapter"
 )
 
 // InspectRow summarises the step records of one (run, iteration, split).
@@ -27,16 +29,83 @@ type InspectRow struct {
 	BadLabel     float64 `parquet:"bad_label_frac" json:"bad_label_frac"`
 	AdvantageFit string  `parquet:"advantage_fit" json:"advantage_fit"` // which GRPO convention reproduces the logged advantages
 	AdvMismatch  int     `parquet:"adv_mismatch_trajs" json:"adv_mismatch_trajs"`
+	// RecurringStates counts the states (state_key) that occur at least
+	// InspectOptions.RecurK times, MaxStateVisits the occurrences of the
+	// most frequent state: log-based consistency and the advantage check
+	// need recurring states.
+	RecurringStates int   `parquet:"recurring_states" json:"recurring_states"`
+	MaxStateVisits  int64 `parquet:"max_state_visits" json:"max_state_visits"`
 }
 
 // Problem is a semantic inconsistency found in otherwise well-formed logs.
 type Problem struct {
-	Run       string
-	Iteration int32
-	Split     string
-	Where     string // traj_id or group_id
-	Kind      string
-	Detail    string
+	Run       string `parquet:"run" json:"run"`
+	Iteration int32  `parquet:"iteration" json:"iteration"`
+	Split     string `parquet:"split" json:"split"`
+	Where     string `parquet:"where" json:"where"` // traj_id or group_id ("" for a whole iteration)
+	Kind      string `parquet:"kind" json:"kind"`
+	Detail    string `parquet:"detail" json:"detail"`
+}
+
+// Kinds of Problem.
+const (
+	ProblemDuplicateStep   = "duplicate-step"
+	ProblemOutcomeVaries   = "outcome-varies"
+	ProblemSuccessVaries   = "success-varies"
+	ProblemAdvantageVaries = "advantage-varies"
+	ProblemGroupOfOne      = "group-of-one"
+	ProblemAdvMismatch     = "advantage-mismatch"
+	// ProblemZeroSignal: the share of training groups whose outcomes are
+	// all equal (zero_std_frac) is above InspectOptions.MaxZeroStd; their
+	// advantages are 0, so most of the batch carries no learning signal.
+	ProblemZeroSignal = "zero-signal"
+	// ProblemEmpty: the logs hold no step records.
+	ProblemEmpty = "empty"
+)
+
+// Warning says that the logs, though sound, cannot feed some analyses.
+type Warning struct {
+	Kind   string `json:"kind"`
+	Detail string `json:"detail"`
+}
+
+// Kinds of Warning.
+const (
+	// WarnNoRecurringState: no state occurs RecurK times in any iteration,
+	// so consistency from logs and the advantage check have nothing to
+	// measure (the state key probably hashes the history or a step counter).
+	WarnNoRecurringState = "no-recurring-state"
+	// WarnNoLabel: no step has a judge label.
+	WarnNoLabel = "no-label"
+)
+
+// InspectOptions tune Inspect. The zero value gives the defaults written on
+// each field.
+type InspectOptions struct {
+	// Adapter reads other trainers' logs (LogFilter.Adapter).
+	Adapter adapter.Options
+	// RecurK is the number of occurrences in one iteration from which a
+	// state recurs. Default metrics.DefaultConsistencyK (10), the K of
+	// log-based consistency.
+	RecurK int
+	// MaxZeroStd is the largest zero_std_frac of a training iteration that
+	// is not a problem. Default DefaultMaxZeroStd; 1 turns the check off.
+	MaxZeroStd float64
+}
+
+// DefaultMaxZeroStd is the default InspectOptions.MaxZeroStd: a training
+// iteration where more than half of the groups have equal outcomes learns
+// from less than half of its batch.
+const DefaultMaxZeroStd = 0.5
+
+func (o InspectOptions) withDefaults() InspectOptions {
+	if o.RecurK <= 0 {
+		o.RecurK = metrics.DefaultConsistencyK
+	}
+	if o.MaxZeroStd <= 0 {
+		o.MaxZeroStd = DefaultMaxZeroStd
+	}
+	return o
 }
 
 // InspectReport is the result of Inspect.
@@ -44,6 +113,8 @@ type InspectReport struct {
 	Sources  Sources
 	Rows     []InspectRow
 	Problems []Problem
+	Warnings []Warning
+	Options  InspectOptions // with defaults filled in
 }
 
 // Advantage conventions reported in InspectRow.AdvantageFit.
@@ -85,17 +156,41 @@ type trajAgg struct {
 // coverage, and whether the logged advantages are the GRPO advantages of the
 // logged outcomes (std-normalised with verl's or TRL's epsilon, or Dr. GRPO, compared with a tolerance of
 // 1e-4 relative plus 1e-5 absolute, the precision of float32 storage).
+//
+// It also counts recurring states per iteration and reports as problems the
+// training iterations whose zero_std_frac exceeds opts.MaxZeroStd and logs
+// without records; it warns when no state recurs opts.RecurK times in any
+// iteration and when no step is labelled.
 func Inspect(ctx context.Context, patterns []string) (*InspectReport, error) {
+	return InspectWith(ctx, patterns, InspectOptions{})
+}
+
+// InspectWith is Inspect with options.
+func InspectWith(ctx context.Context, patterns []string, opts InspectOptions) (*InspectReport, error) {
+	opts = opts.withDefaults()
 	trajs := map[trajKey]*trajAgg{}
 	seen := newStepKeys()
 	var dups []Problem
-	src, err := scanFiles(ctx, patterns, trajlog.ReadOptions{SkipPrompt: true}, func(file string, r *trajlog.Record) error {
+	visits := map[sliceKey]map[uint64]int64{} // state-key hash -> occurrences
+	var lastSlice sliceKey
+	var lastVisits map[uint64]int64
+	src, err := scanFiles(ctx, patterns, trajlog.ReadOptions{SkipPrompt: true}, opts.Adapter, func(file string, r *trajlog.Record) error {
 		if err := seen.check(file, r); err != nil {
 			// Reported, and left out of the counts.
-			dups = append(dups, Problem{strings.Clone(r.Run), r.Iteration, strings.Clone(r.Split), strings.Clone(r.TrajID), "duplicate-step",
+			dups = append(dups, Problem{strings.Clone(r.Run), r.Iteration, strings.Clone(r.Split), strings.Clone(r.TrajID), ProblemDuplicateStep,
 				fmt.Sprintf("turn %d is in the logs twice (again in %s); repetition, consistency and advantage refuse the logs", r.Turn, file)})
 			return nil
 		}
+		if lastVisits == nil || r.Iteration != lastSlice.iter || r.Run != lastSlice.run || r.Split != lastSlice.split {
+			sk := sliceKey{strings.Clone(r.Run), r.Iteration, strings.Clone(r.Split)}
+			if visits[sk] == nil {
+				visits[sk] = map[uint64]int64{}
+			}
+			lastSlice, lastVisits = sk, visits[sk]
+		}
+		h := fnv.New64a()
+		h.Write([]byte(r.StateKey))
+		lastVisits[h.Sum64()]++
 		k := trajKey{sliceKey{r.Run, r.Iteration, r.Split}, r.TrajID}
 		t := trajs[k]
 		if t == nil {
@@ -122,7 +217,7 @@ func Inspect(ctx context.Context, patterns []string) (*InspectReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &InspectReport{Sources: src, Problems: dups}
+	rep := &InspectReport{Sources: src, Problems: dups, Options: opts}
 
 	// Trajectories by slice and group, in a deterministic order.
 	keys := make([]trajKey, 0, len(trajs))
@@ -147,9 +242,9 @@ func Inspect(ctx context.Context, patterns []string) (*InspectReport, error) {
 			bad  bool
 			kind string
 		}{
-			{t.outcomeVaries, "outcome-varies"},
-			{t.successVaries, "success-varies"},
-			{t.advVaries, "advantage-varies"},
+			{t.outcomeVaries, ProblemOutcomeVaries},
+			{t.successVaries, ProblemSuccessVaries},
+			{t.advVaries, ProblemAdvantageVaries},
 		} {
 			if p.bad {
 				rep.Problems = append(rep.Problems, Problem{k.run, k.iter, k.split, k.traj, p.kind,
@@ -192,7 +287,7 @@ func Inspect(ctx context.Context, patterns []string) (*InspectReport, error) {
 			}
 		}
 		if len(members) == 1 && g.split == trajlog.SplitTrain {
-			rep.Problems = append(rep.Problems, Problem{g.run, g.iter, g.split, g.group, "group-of-one",
+			rep.Problems = append(rep.Problems, Problem{g.run, g.iter, g.split, g.group, ProblemGroupOfOne,
 				"a training group with a single trajectory has no group baseline (verl uses mean 0, std 1)"})
 		}
 		ok := fit[g.sliceKey]
@@ -207,7 +302,7 @@ func Inspect(ctx context.Context, patterns []string) (*InspectReport, error) {
 		ok[FitZero] = ok[FitZero] && matchZero
 		if !matchStd && !matchTRL && !matchNoStd && !matchZero {
 			row.AdvMismatch += len(members)
-			rep.Problems = append(rep.Problems, Problem{g.run, g.iter, g.split, g.group, "advantage-mismatch",
+			rep.Problems = append(rep.Problems, Problem{g.run, g.iter, g.split, g.group, ProblemAdvMismatch,
 				fmt.Sprintf("logged advantages %s are not the GRPO advantages of outcomes %s", fmtFloats(adv), fmtFloats(rewards))})
 		}
 	}
@@ -229,13 +324,47 @@ func Inspect(ctx context.Context, patterns []string) (*InspectReport, error) {
 				break
 			}
 		}
+		for _, n := range visits[k] {
+			if n >= int64(opts.RecurK) {
+				row.RecurringStates++
+			}
+			row.MaxStateVisits = max(row.MaxStateVisits, n)
+		}
 		rep.Rows = append(rep.Rows, *row)
 	}
 	sort.Slice(rep.Rows, func(i, j int) bool {
 		a, b := rep.Rows[i], rep.Rows[j]
 		return lessSlice(sliceKey{a.Run, a.Iteration, a.Split}, sliceKey{b.Run, b.Iteration, b.Split})
 	})
+	rep.checkRows(opts)
 	return rep, nil
+}
+
+// checkRows adds the problems and warnings that concern whole iterations.
+func (rep *InspectReport) checkRows(opts InspectOptions) {
+	if len(rep.Rows) == 0 {
+		rep.Problems = append(rep.Problems, Problem{Kind: ProblemEmpty, Detail: "the logs hold no step records"})
+		return
+	}
+	var recurring, labelled bool
+	var maxVisits int64
+	for _, row := range rep.Rows {
+		if row.Split == trajlog.SplitTrain && row.ZeroStdFrac > opts.MaxZeroStd {
+			rep.Problems = append(rep.Problems, Problem{row.Run, row.Iteration, row.Split, "", ProblemZeroSignal,
+				fmt.Sprintf("zero_std_frac %.3g > %.3g: that share of the groups of two or more has equal outcomes, so zero advantage and no learning signal", row.ZeroStdFrac, opts.MaxZeroStd)})
+		}
+		recurring = recurring || row.RecurringStates > 0
+		labelled = labelled || row.Labelled > 0
+		maxVisits = max(maxVisits, row.MaxStateVisits)
+	}
+	if !recurring {
+		rep.Warnings = append(rep.Warnings, Warning{WarnNoRecurringState,
+			fmt.Sprintf("no state occurs %d times in any iteration (at most %d): consistency from logs and the advantage check have no states to measure", opts.RecurK, maxVisits)})
+	}
+	if !labelled {
+		rep.Warnings = append(rep.Warnings, Warning{WarnNoLabel,
+			"no step has a judge label: consistency and advantage cannot split good from bad actions, and coupling probes need labels"})
+	}
 }
 
 func lessSlice(a, b sliceKey) bool {

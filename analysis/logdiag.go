@@ -13,6 +13,7 @@ import (
 
 	"github.com/gradcouple/gradcouple/metrics"
 	"github.com/gradcouple/gradcouple/trajlog"
+	"github.com/gradcouple/gradcouple/trajlog/adapter"
 )
 
 // runSplit identifies the records of one run and split.
@@ -53,7 +54,7 @@ func lessRunSplit(a, b runSplit) bool {
 	return a.split < b.split
 }
 
-// LogFilter selects step records.
+// LogFilter says how step records are read and which are kept.
 type LogFilter struct {
 	// Split keeps only records of this split ("" keeps every split).
 	Split string
@@ -62,6 +63,10 @@ type LogFilter struct {
 	// so a row does not depend on which other runs were read. Recorded in
 	// every RepetitionRow. Zero is a seed like any other.
 	Seed uint64
+	// Adapter reads other trainers' logs (verl, verl-agent, TRL, rLLM):
+	// the state rule, the labels and the conventions of the derived fields.
+	// The zero value reads them as `gradcouple convert` does by default.
+	Adapter adapter.Options
 }
 
 func (f LogFilter) keep(r *trajlog.Record) bool {
@@ -124,7 +129,7 @@ type RepetitionRow struct {
 // also the same.
 func Repetition(ctx context.Context, patterns []string, filter LogFilter) ([]RepetitionRow, Sources, error) {
 	p := newRepetitionPass(filter)
-	src, err := scanUnique(ctx, patterns, trajlog.ReadOptions{SkipPrompt: true}, p.add)
+	src, err := scanUnique(ctx, patterns, trajlog.ReadOptions{SkipPrompt: true}, filter.Adapter, p.add)
 	if err != nil {
 		return nil, src, err
 	}
@@ -238,7 +243,7 @@ type StateConsistencyRow struct {
 // (metrics.ConsistencyCounter), per run, split and iteration, and per state.
 func Consistency(ctx context.Context, patterns []string, filter LogFilter, cfg metrics.ConsistencyConfig) ([]ConsistencyRow, []StateConsistencyRow, Sources, error) {
 	p := newConsistencyPass(filter, cfg)
-	src, err := scanUnique(ctx, patterns, trajlog.ReadOptions{SkipPrompt: true}, p.add)
+	src, err := scanUnique(ctx, patterns, trajlog.ReadOptions{SkipPrompt: true}, filter.Adapter, p.add)
 	if err != nil {
 		return nil, nil, src, err
 	}
@@ -250,7 +255,7 @@ func Consistency(ctx context.Context, patterns []string, filter LogFilter, cfg m
 // with the results of Repetition and Consistency.
 func LogDiagnostics(ctx context.Context, patterns []string, filter LogFilter, cfg metrics.ConsistencyConfig) ([]RepetitionRow, []ConsistencyRow, []StateConsistencyRow, Sources, error) {
 	rp, cp := newRepetitionPass(filter), newConsistencyPass(filter, cfg)
-	src, err := scanUnique(ctx, patterns, trajlog.ReadOptions{SkipPrompt: true}, func(r *trajlog.Record) error {
+	src, err := scanUnique(ctx, patterns, trajlog.ReadOptions{SkipPrompt: true}, filter.Adapter, func(r *trajlog.Record) error {
 		rp.add(r)
 		return cp.add(r)
 	})
@@ -376,7 +381,7 @@ func Advantage(ctx context.Context, patterns []string, opts AdvantageOptions) ([
 	if split == "" {
 		split = trajlog.SplitTrain
 	}
-	src, err := scanUnique(ctx, patterns, trajlog.ReadOptions{SkipPrompt: true}, func(r *trajlog.Record) error {
+	src, err := scanUnique(ctx, patterns, trajlog.ReadOptions{SkipPrompt: true}, opts.Filter.Adapter, func(r *trajlog.Record) error {
 		if r.Split != split {
 			return nil
 		}
@@ -522,9 +527,9 @@ func (s *stepKeys) check(file string, r *trajlog.Record) error {
 }
 
 // scanUnique is scan refusing duplicate step records (DuplicateError).
-func scanUnique(ctx context.Context, patterns []string, opts trajlog.ReadOptions, fn func(*trajlog.Record) error) (Sources, error) {
+func scanUnique(ctx context.Context, patterns []string, opts trajlog.ReadOptions, aopts adapter.Options, fn func(*trajlog.Record) error) (Sources, error) {
 	keys := newStepKeys()
-	return scanFiles(ctx, patterns, opts, func(file string, r *trajlog.Record) error {
+	return scanFiles(ctx, patterns, opts, aopts, func(file string, r *trajlog.Record) error {
 		if err := keys.check(file, r); err != nil {
 			return err
 		}
