@@ -35,6 +35,7 @@ var rank = map[string]int{
 	"metrics":             10,
 	"internal/table":      5,
 	"internal/atomicfile": 1,
+	"internal/buildinfo":  1,
 	"internal/pqguard":    1,
 	"internal/pqnum":      1,
 	"internal/layers":     0,
