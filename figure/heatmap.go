@@ -120,6 +120,27 @@ func heatPanel(h Heatmap, m float64, rowLabels bool) *plot.Plot {
 	return p
 }
 
+// CouplingOptions are the settings of CouplingScaled.
+type CouplingOptions struct {
+	// Scale is the half-width m of the diverging colour scale [-m, m]. Zero
+	// means HeatmapScale of the two panels; give the HeatmapScale of every
+	// run's heatmaps to draw the figures of several runs (say GRPO and GCD)
+	// on one scale, so that equal colours mean equal values. A negative or
+	// non-finite Scale panics.
+	Scale float64
+}
+
+// HeatmapScale returns the half-width of one symmetric colour scale for all
+// the heatmaps given: the largest finite |value| over all of them, or 1 when
+// there is none or it is 0.
+func HeatmapScale(maps ...Heatmap) float64 {
+	ms := make([][][]float64, len(maps))
+	for i, h := range maps {
+		ms[i] = h.Values
+	}
+	return maxAbs(ms...)
+}
+
 // Coupling draws the coupling heatmap (Fig. 3b of Liu et al., arXiv
 // 2509.23870, with an exact meaning, DESIGN.md §4): two panels side by side,
 // the first-order prediction Delta_ij = eta A_i K_ij of how an update on
@@ -129,13 +150,26 @@ func heatPanel(h Heatmap, m float64, rowLabels bool) *plot.Plot {
 // affected action's log-probability), shown by the colour bar; dark grey cells are
 // missing (NaN). Rows and columns are labelled (shortened to 28 runes).
 func Coupling(predicted, measured Heatmap) *Figure {
+	return CouplingScaled(predicted, measured, CouplingOptions{})
+}
+
+// CouplingScaled is Coupling on a given colour scale (CouplingOptions).
+// The predicted and measured panels always share the scale: they measure
+// the same quantity and have one colour bar.
+func CouplingScaled(predicted, measured Heatmap, opt CouplingOptions) *Figure {
+	if opt.Scale < 0 || !finite(opt.Scale) {
+		panic("figure: invalid colour scale")
+	}
 	if predicted.Title == "" {
 		predicted.Title = "predicted (first order)"
 	}
 	if measured.Title == "" {
 		measured.Title = "measured"
 	}
-	m := maxAbs(predicted.Values, measured.Values)
+	m := opt.Scale
+	if m == 0 {
+		m = HeatmapScale(predicted, measured)
+	}
 	bar := newPlot("", "", "Δ log π(a_j | s_j)")
 	bar.HideX()
 	bar.Add(colourBar{cm: diverging(m), n: 64})

@@ -123,6 +123,9 @@ func (c LemmaCurve) check() {
 type Score struct {
 	Label string
 	metrics.Interval
+	// Note is a caveat drawn under the panel, the row marked with a dagger
+	// (say analysis.FinalRow.Note: too few runs for an interval).
+	Note string
 }
 
 // ScorePanel is one panel of interval estimates, one row per method.
@@ -138,6 +141,10 @@ type ScorePanel struct {
 type Improvement struct {
 	X, Y string
 	metrics.Interval
+	// Note is a caveat drawn under the panel, the row marked with a dagger
+	// (say analysis.ImprovementRow.Note: P(X > Y) is 0 or 1 by
+	// construction with one run per group).
+	Note string
 }
 
 // OverSeeds summarises curves of several seeds sampled at the same x: Y is

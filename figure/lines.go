@@ -19,6 +19,41 @@ type lineOpts struct {
 	zero     bool    // the y axis includes 0
 	unit     bool    // the y axis includes [0, 1]
 	dashesOf func(label string) []vg.Length
+	// share gives every panel with data the union of their y-ranges, for
+	// panels meant to be compared side by side.
+	share bool
+}
+
+// Scales says whether panels meant to be compared side by side (the groups
+// of Consistency and Repetition, the domains of LearningCurves, the heatmap
+// figures of several runs) share their ranges.
+type Scales struct {
+	// Independent gives every panel its own y-range (gonum/plot's range of
+	// its data). The zero value shares one y-range across the panels, so
+	// that equal heights mean equal values: panels with different ranges
+	// side by side mislead.
+	Independent bool
+}
+
+// sharedRange sets the y-range of every panel with data to the union of
+// their ranges and returns it; panels without data (nil, or marked by
+// noData) are left alone. ok is false when no panel has data.
+func sharedRange(panels []*plot.Plot, hasData []bool) (lo, hi float64, ok bool) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for i, p := range panels {
+		if p != nil && hasData[i] {
+			lo, hi = math.Min(lo, p.Y.Min), math.Max(hi, p.Y.Max)
+		}
+	}
+	if !(lo <= hi) {
+		return 0, 0, false
+	}
+	for i, p := range panels {
+		if p != nil && hasData[i] {
+			p.Y.Min, p.Y.Max = lo, hi
+		}
+	}
+	return lo, hi, true
 }
 
 // finite reports whether every value is finite.
@@ -190,16 +225,24 @@ func linePanel(pn Panel, col *colours, opt lineOpts, seen map[string]bool) (*plo
 // lines lays out panels in one row (or a grid of cols columns) with a shared
 // legend.
 func lines(title string, panels []Panel, cols int, opt lineOpts) *Figure {
+	l, w, h := linesLayout(panels, cols, opt)
+	return l.figure(title, w, h)
+}
+
+// linesLayout is the layout of lines and its size.
+func linesLayout(panels []Panel, cols int, opt lineOpts) (layout, vg.Length, vg.Length) {
 	if cols <= 0 || cols > len(panels) {
 		cols = max(len(panels), 1)
 	}
 	col := newColours()
 	seen := map[string]bool{}
 	var l layout
-	var row []*plot.Plot
+	var row, all []*plot.Plot
+	var data []bool
 	for _, pn := range panels {
 		p, e := linePanel(pn, col, opt, seen)
 		l.legend = append(l.legend, e...)
+		all, data = append(all, p), append(data, hasData(pn.Series))
 		row = append(row, p)
 		if len(row) == cols {
 			l.panels = append(l.panels, row)
@@ -212,12 +255,15 @@ func lines(title string, panels []Panel, cols int, opt lineOpts) *Figure {
 		}
 		l.panels = append(l.panels, row)
 	}
+	if opt.share {
+		sharedRange(all, data)
+	}
 	w := fullWidth
 	if cols == 1 {
 		w = singleWidth
 	}
 	h := panelHeight*vg.Length(max(len(l.panels), 1)) + legendHeight(l.legend, w)
-	return l.figure(title, w, h)
+	return l, w, h
 }
 
 // legendHeight estimates the height the legend needs at width w (one row

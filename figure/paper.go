@@ -3,6 +3,9 @@ package figure
 import (
 	"image/color"
 	"math"
+	"slices"
+	"strings"
+	"unicode/utf8"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -33,20 +36,35 @@ func groupPanels(groups []Group, ylabel string) []Panel {
 // LabelUnknown keep their colours (green, vermillion, grey). Rising bad
 // lines are the symptom the paper attributes to gradient coupling. Fill the
 // series from analysis.ConsistencyRow (HighGood, HighBad, HighUnknown), with
-// bands when several seeds are pooled.
+// bands when several seeds are pooled. The panels share one y-range
+// (ConsistencyScaled keeps them independent).
 func Consistency(groups ...Group) *Figure {
+	return ConsistencyScaled(Scales{}, groups...)
+}
+
+// ConsistencyScaled is Consistency with the choice of shared or independent
+// y-ranges.
+func ConsistencyScaled(s Scales, groups ...Group) *Figure {
 	return lines("Share of high-consistency actions over training, by judge label",
-		groupPanels(groups, "share with high consistency"), 0, lineOpts{unit: true})
+		groupPanels(groups, "share with high consistency"), 0, lineOpts{unit: true, share: !s.Independent})
 }
 
 // Repetition draws how often agents repeat an earlier action of the same
 // trajectory, in successful versus failed trajectories, over training (paper
 // Fig. 2): one panel per group (run or method), series labelled LabelSuccess
 // and LabelFailure (analysis.RepetitionRow: SuccessRepeat, FailureRepeat).
-// Other series (say, loop rates) may be added with their own labels.
+// Other series (say, loop rates) may be added with their own labels. The
+// panels share one y-range, so that the groups compare at a glance
+// (RepetitionScaled keeps them independent).
 func Repetition(groups ...Group) *Figure {
+	return RepetitionScaled(Scales{}, groups...)
+}
+
+// RepetitionScaled is Repetition with the choice of shared or independent
+// y-ranges.
+func RepetitionScaled(s Scales, groups ...Group) *Figure {
 	return lines("Repeated actions in successful and failed trajectories",
-		groupPanels(groups, "repeated-action rate"), 0, lineOpts{zero: true})
+		groupPanels(groups, "repeated-action rate"), 0, lineOpts{zero: true, share: !s.Independent})
 }
 
 // CurveOptions are the settings of LearningCurves.
@@ -58,6 +76,9 @@ type CurveOptions struct {
 	Smooth float64
 	// YLabel is the quantity; zero means "success rate".
 	YLabel string
+	// IndependentScales gives the two panels their own y-ranges; by default
+	// they share one.
+	IndependentScales bool
 }
 
 // LearningCurves draws learning curves in-domain and out-of-domain, side by
@@ -75,7 +96,7 @@ func LearningCurves(inDomain, outOfDomain []Series, opt CurveOptions) *Figure {
 	return lines("Learning curves in-domain and out-of-domain", []Panel{
 		{Title: "in-domain", XLabel: iterLabel, YLabel: opt.YLabel, Series: inDomain},
 		{Title: "out-of-domain", XLabel: iterLabel, YLabel: opt.YLabel, Series: outOfDomain},
-	}, 0, lineOpts{smooth: opt.Smooth, unit: true})
+	}, 0, lineOpts{smooth: opt.Smooth, unit: true, share: !opt.IndependentScales})
 }
 
 // CouplingDynamics draws gradient coupling over training for two or more
@@ -359,7 +380,7 @@ func intervalPanel(title, xlabel string, labels []string, ivs []ivPoint, cols []
 func FinalPerformance(scores []ScorePanel, improvements []Improvement) *Figure {
 	col := newColours()
 	var row []*plot.Plot
-	rows := 0
+	rows, noteLines := 0, 0
 	nan := math.NaN()
 	for _, sp := range scores {
 		if sp.XLabel == "" {
@@ -368,13 +389,14 @@ func FinalPerformance(scores []ScorePanel, improvements []Improvement) *Figure {
 		labels := make([]string, len(sp.Scores))
 		ivs := make([]ivPoint, len(sp.Scores))
 		cols := make([]color.Color, len(sp.Scores))
+		var notes []string
 		for i, s := range sp.Scores {
-			labels[i] = s.Label
+			labels[i] = s.Label + noteMark(&notes, s.Note)
 			ivs[i] = ivPoint{x: s.Point, xlo: s.Lo, xhi: s.Hi, ylo: nan, yhi: nan}
 			cols[i] = col.of(s.Label)
 		}
 		rows = max(rows, len(labels))
-		p := intervalPanel(sp.Title, sp.XLabel, labels, ivs, cols)
+		p := intervalPanel(sp.Title, withNotes(sp.XLabel, notes, &noteLines), labels, ivs, cols)
 		if sp.Unit {
 			p.X.Min, p.X.Max = math.Min(p.X.Min, 0), math.Max(p.X.Max, 1)
 		}
@@ -384,13 +406,14 @@ func FinalPerformance(scores []ScorePanel, improvements []Improvement) *Figure {
 		labels := make([]string, len(improvements))
 		ivs := make([]ivPoint, len(improvements))
 		cols := make([]color.Color, len(improvements))
+		var notes []string
 		for i, im := range improvements {
-			labels[i] = im.X + " > " + im.Y
+			labels[i] = im.X + " > " + im.Y + noteMark(&notes, im.Note)
 			ivs[i] = ivPoint{x: im.Point, xlo: im.Lo, xhi: im.Hi, ylo: nan, yhi: nan}
 			cols[i] = col.of(im.X)
 		}
 		rows = max(rows, len(labels))
-		p := intervalPanel("probability of improvement", "P(X > Y)", labels, ivs, cols)
+		p := intervalPanel("probability of improvement", withNotes("P(X > Y)", notes, &noteLines), labels, ivs, cols)
 		half := draw.LineStyle{Color: grey, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(3), vg.Points(2)}}
 		addCurve(p, []float64{0.5, 0.5}, []float64{p.Y.Min, p.Y.Max}, half)
 		p.X.Min, p.X.Max = math.Min(p.X.Min, 0), math.Max(p.X.Max, 1)
@@ -404,6 +427,61 @@ func FinalPerformance(scores []ScorePanel, improvements []Improvement) *Figure {
 	if len(row) == 1 {
 		w = singleWidth
 	}
-	h := 1.2*vg.Inch + vg.Length(rows)*0.3*vg.Inch
+	h := 1.2*vg.Inch + vg.Length(rows)*0.3*vg.Inch + vg.Length(noteLines)*vg.Points(labelSize*1.3)
 	return l.figure("Final performance: IQM with stratified bootstrap intervals, and probability of improvement", w, h)
+}
+
+// noteMarks mark the rows of FinalPerformance that carry a note: the first
+// distinct note of a panel gets a dagger, the next a double dagger, ...
+var noteMarks = []string{"†", "‡", "§", "¶"}
+
+// noteMark records note among the panel's notes and returns the mark to
+// append to its row's label ("" for no note).
+func noteMark(notes *[]string, note string) string {
+	if note == "" {
+		return ""
+	}
+	i := slices.Index(*notes, note)
+	if i < 0 {
+		i = len(*notes)
+		*notes = append(*notes, note)
+	}
+	return " " + noteMarks[i%len(noteMarks)]
+}
+
+// withNotes appends the notes, each with its mark and wrapped to the width
+// of a panel, as lines under an axis label, and raises *lines to the most
+// lines added to any panel.
+func withNotes(label string, notes []string, lines *int) string {
+	n := 0
+	for i, note := range notes {
+		for _, ln := range wrapWords(noteMarks[i%len(noteMarks)]+" "+note, 44) {
+			label += "\n" + ln
+			n++
+		}
+	}
+	*lines = max(*lines, n)
+	return label
+}
+
+// wrapWords breaks s at spaces into lines of at most width runes (a longer
+// word stays whole on its own line).
+func wrapWords(s string, width int) []string {
+	var out []string
+	line := ""
+	for _, w := range strings.Fields(s) {
+		switch {
+		case line == "":
+			line = w
+		case utf8.RuneCountInString(line)+1+utf8.RuneCountInString(w) <= width:
+			line += " " + w
+		default:
+			out = append(out, line)
+			line = w
+		}
+	}
+	if line != "" {
+		out = append(out, line)
+	}
+	return out
 }
