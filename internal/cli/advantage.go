@@ -20,6 +20,7 @@ type AdvantageOptions struct {
 	Resamples int
 	Seed      uint64
 	Out       string
+	Read      ReadOptions
 }
 
 var seedFlag = &ucli.Uint64Flag{Name: "seed", Value: 1, Usage: "random seed `N` (recorded in every output row)"}
@@ -33,14 +34,14 @@ func newAdvantageCommand(env *Env) *ucli.Command {
 			"there: q = share of visits taking the action, r = success rate of trajectories that visited\n" +
 			"the state without the action minus with it, the logged advantage mass (mean over visits of\n" +
 			"1{action} x advantage) and the prediction q r (q-1), with percentile bootstrap intervals over\n" +
-			"rollout groups. Lemma 3.1 says a flawed action (r > 0) has negative expected mass.",
-		Flags: []ucli.Flag{
+			"rollout groups. Lemma 3.1 says a flawed action (r > 0) has negative expected mass." + logsDescription,
+		Flags: append([]ucli.Flag{
 			&ucli.BoolFlag{Name: "pool-iterations", Usage: "pool all iterations of a run (more visits, mixed policies)"},
 			&ucli.IntFlag{Name: "min-visits", Value: 20, Usage: "estimate states with at least `N` visits"},
 			&ucli.IntFlag{Name: "resamples", Value: 2000, Usage: "bootstrap resamples `B`"},
 			seedFlag,
 			outFlag,
-		},
+		}, readFlags(false)...),
 		Subcommands: []*ucli.Command{newAdvantageSimulateCommand(env)},
 		Action: func(c *ucli.Context) error {
 			if c.NArg() < 1 {
@@ -48,7 +49,7 @@ func newAdvantageCommand(env *Env) *ucli.Command {
 			}
 			return runAdvantage(c.Context, AdvantageOptions{
 				Logs: c.Args().Slice(), Pool: c.Bool("pool-iterations"), MinVisits: c.Int("min-visits"),
-				Resamples: c.Int("resamples"), Seed: c.Uint64("seed"), Out: c.String("out"),
+				Resamples: c.Int("resamples"), Seed: c.Uint64("seed"), Out: c.String("out"), Read: readOptionsOf(c),
 			}, env)
 		},
 	}
@@ -61,15 +62,23 @@ func runAdvantage(ctx context.Context, opts AdvantageOptions, env *Env) error {
 	if opts.MinVisits < 2 || opts.Resamples < 1 {
 		return &UsageError{Msg: "advantage: want --min-visits >= 2 and --resamples >= 1"}
 	}
+	aopts, err := opts.Read.adapterOptions()
+	if err != nil {
+		return err
+	}
 	rows, sum, src, err := analysis.Advantage(ctx, opts.Logs, analysis.AdvantageOptions{
+		Filter:         analysis.LogFilter{Adapter: aopts},
 		PoolIterations: opts.Pool,
 		Mass:           metrics.MassConfig{MinVisits: opts.MinVisits, Bootstrap: metrics.BootstrapConfig{Resamples: opts.Resamples}},
 		Seed:           opts.Seed,
 	})
 	if err != nil {
-		return err
+		return formatError(err)
 	}
 	logSources(env, src)
+	if sum.Pairs == 0 && src.Rows > 0 {
+		fmt.Fprintf(env.Stderr, "warning: no state has %d visits; %s\n", opts.MinVisits, stateFix(src))
+	}
 	w := env.Stdout
 	fmt.Fprintf(w, "%d step records from %d file(s); %d (state, action) pairs at states with >= %d visits (seed %d)\n\n",
 		src.Rows, len(src.Files), sum.Pairs, opts.MinVisits, opts.Seed)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/gradcouple/gradcouple/metrics"
 	"github.com/gradcouple/gradcouple/trajlog"
 	"github.com/gradcouple/gradcouple/trajlog/adapter"
 	ucli "github.com/urfave/cli/v2"
@@ -14,17 +13,11 @@ import (
 
 // ConvertOptions are the inputs of `gradcouple convert`.
 type ConvertOptions struct {
-	Input            string
-	Out              string
-	Format           string // "" or "auto": detect
-	Run              string
-	Split            string
-	NoStd            bool
-	SuccessThreshold float64
-	RewardColumns    []string
-	SingleTurn       bool
-	RawAction        bool
-	Advantage        string // verl-agent: trajectory, cross-step or gigpo
+	Input string
+	Out   string
+	Run   string
+	Split string
+	Read  ReadOptions
 }
 
 func newConvertCommand(env *Env) *ucli.Command {
@@ -47,31 +40,18 @@ func newConvertCommand(env *Env) *ucli.Command {
 			"the prompt with its history and step counter removed). A stock dump whose lines look multi-turn\n" +
 			"(step counters or histories in the prompts, exact copies) is refused with exit status 2 unless\n" +
 			"--single-turn.",
-		Flags: []ucli.Flag{
+		Flags: append([]ucli.Flag{
 			&ucli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write step records to `FILE` (.parquet or .jsonl)"},
-			&ucli.StringFlag{Name: "format", Value: "auto", Usage: "input format `F`: auto, verl, verl-agent, trl or rllm"},
 			&ucli.StringFlag{Name: "run", Usage: "run `NAME` for every record (default: from the input's directory)"},
 			&ucli.StringFlag{Name: "split", Usage: "set the split of every record to `SPLIT` (default: from the log, else train)"},
-			&ucli.BoolFlag{Name: "no-std", Usage: "recompute missing advantages as Dr. GRPO R - mean R"},
-			&ucli.Float64Flag{Name: "success-threshold", Usage: "a trajectory succeeds when its outcome is above `X`"},
-			&ucli.StringFlag{Name: "reward-columns", Usage: "TRL: the reward-function columns `A,B` summed into the outcome (default: every float column)"},
-			&ucli.StringFlag{Name: "advantage", Value: "trajectory", Usage: "verl-agent, where advantages are not dumped: `MODE` trajectory (GRPO over the group's distinct trajectories), cross-step (verl-agent's default: mean and std over every step sample of the group, copies included); gigpo is refused (dump its advantages)"},
-			&ucli.BoolFlag{Name: "single-turn", Usage: "verl: read a dump that looks multi-turn as single-turn anyway (every line a one-step trajectory)"},
-			&ucli.BoolFlag{Name: "raw-action", Usage: "verl-agent: keep the whole response as the action instead of the text between <action> and </action>"},
-		},
+		}, readFlags(true)...),
 		Action: func(c *ucli.Context) error {
 			if err := argsN(c, 1, "INPUT"); err != nil {
 				return err
 			}
-			var cols []string
-			if s := c.String("reward-columns"); s != "" {
-				cols = strings.Split(s, ",")
-			}
 			return runConvert(c.Context, ConvertOptions{
-				Input: c.Args().First(), Out: c.String("out"), Format: c.String("format"), Run: c.String("run"),
-				Split: c.String("split"), NoStd: c.Bool("no-std"), SuccessThreshold: c.Float64("success-threshold"),
-				RewardColumns: cols, SingleTurn: c.Bool("single-turn"), RawAction: c.Bool("raw-action"),
-				Advantage: c.String("advantage"),
+				Input: c.Args().First(), Out: c.String("out"), Run: c.String("run"), Split: c.String("split"),
+				Read: readOptionsOf(c),
 			}, env)
 		},
 	}
@@ -87,28 +67,19 @@ func runConvert(ctx context.Context, opts ConvertOptions, env *Env) error {
 	if err := firstErr(checkSplit(opts.Split), guardOutputs([]string{opts.Input}, output{flag: "out", path: opts.Out})); err != nil {
 		return err
 	}
-	format := adapter.Format("")
-	if opts.Format != "" && opts.Format != "auto" {
-		f, err := adapter.ParseFormat(opts.Format)
-		if err != nil {
-			return &UsageError{Msg: fmt.Sprintf("--format: %v", err)}
-		}
-		if f == adapter.FormatCanonical {
+	if f := opts.Read.Format; f != "" && f != "auto" {
+		if pf, err := adapter.ParseFormat(f); err == nil && pf == adapter.FormatCanonical {
 			return &UsageError{Msg: fmt.Sprintf("--format canonical: %s needs no conversion; the analysis commands read it as it is", opts.Input)}
 		}
-		format = f
 	}
-	mode, err := adapter.ParseGroupAdvantageMode(opts.Advantage)
+	aopts, err := opts.Read.adapterOptions()
 	if err != nil {
-		return &UsageError{Msg: "--advantage: " + err.Error()}
+		return err
 	}
+	aopts.Run, aopts.Split = opts.Run, opts.Split
 	// Two passes over the log (adapter.Scan, then Emit), so that memory
 	// stays bounded by the number of groups, not by the log's text.
-	log, err := adapter.Scan(opts.Input, adapter.Options{
-		Run: opts.Run, Split: opts.Split, SuccessThreshold: opts.SuccessThreshold, RewardColumns: opts.RewardColumns,
-		Advantage: metrics.AdvantageConfig{NoStd: opts.NoStd}, Format: format,
-		SingleTurn: opts.SingleTurn, RawAction: opts.RawAction, GroupAdvantage: mode,
-	})
+	log, err := adapter.Scan(opts.Input, aopts)
 	if err != nil {
 		return formatError(err)
 	}
@@ -150,8 +121,26 @@ func runConvert(ctx context.Context, opts ConvertOptions, env *Env) error {
 	if d := log.Derived(); len(d) > 0 {
 		fmt.Fprintf(w, "derived (not in the log): %s\n", strings.Join(d, ", "))
 	}
+	if r := log.State(); !r.IsZero() {
+		fmt.Fprintf(w, "state_key from state rule %s\n", r)
+	}
+	if aopts.LabelColumn != "" || aopts.Labels != nil {
+		fmt.Fprintf(w, "%d of %d step records labelled%s\n", log.Labelled(), log.Records(), labelFrom(aopts, log.LabelsFromTable()))
+	}
 	fmt.Fprintf(w, "wrote %s\n", opts.Out)
 	return nil
+}
+
+// labelFrom says where labels came from, for messages.
+func labelFrom(o adapter.Options, fromTable int64) string {
+	var from []string
+	if o.LabelColumn != "" {
+		from = append(from, "column "+o.LabelColumn)
+	}
+	if o.Labels != nil {
+		from = append(from, fmt.Sprintf("%d from %s", fromTable, o.Labels.File))
+	}
+	return " (" + strings.Join(from, "; ") + ")"
 }
 
 // likeRewards returns the columns that look like rewards, or all of them

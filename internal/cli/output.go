@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/gradcouple/gradcouple/analysis"
 
@@ -97,10 +98,65 @@ func emitFile(w io.Writer, out string, rows any, meta map[string]string) error {
 	return nil
 }
 
-// logSources reports at debug level which files an analysis read.
+// logSources says on stderr which adapter read which input (an input read
+// through an adapter is worth a line: its fields were derived, not logged)
+// and reports at debug level which files an analysis read.
 func logSources(env *Env, src analysis.Sources) {
+	for _, in := range src.Inputs {
+		if !in.Adapter() {
+			continue
+		}
+		fmt.Fprintf(env.Stderr, "read %s as %s (adapter: %d file(s), %d step records; %s)\n",
+			in.Pattern, formatName(in.Format), in.Files, in.Rows, inputNotes(in))
+	}
 	for _, f := range src.Files {
 		env.Log.Debug("read step records", "file", f)
 	}
 	env.Log.Info("scanned logs", "files", len(src.Files), "rows", src.Rows, "derived", src.Derived)
+}
+
+// formatName describes an adapter format for messages.
+func formatName(f string) string {
+	switch f {
+	case "verl":
+		return "a verl rollout dump"
+	case "verl-agent":
+		return "a verl-agent rollout dump"
+	case "trl":
+		return "TRL GRPO completion tables"
+	case "rllm":
+		return "rLLM episodes"
+	}
+	return f + " logs"
+}
+
+// inputNotes lists what an adapter derived and how states and labels were
+// made.
+func inputNotes(in analysis.Input) string {
+	var notes []string
+	if len(in.Derived) > 0 {
+		notes = append(notes, "derived: "+strings.Join(in.Derived, ", "))
+	}
+	state := in.State
+	if state == "" {
+		state = "default"
+	}
+	notes = append(notes, "state rule: "+state)
+	if in.LabelColumn != "" || in.LabelFile != "" {
+		from := in.LabelColumn
+		if in.LabelFile != "" {
+			if from != "" {
+				from += ", "
+			}
+			from += fmt.Sprintf("%s (%d rows)", in.LabelFile, in.LabelsFromTable)
+		}
+		notes = append(notes, fmt.Sprintf("labelled: %d (%s)", in.Labelled, from))
+	}
+	if in.Copies > 0 {
+		notes = append(notes, fmt.Sprintf("%d exact copies dropped", in.Copies))
+	}
+	if in.ZeroedSingleton > 0 {
+		notes = append(notes, fmt.Sprintf("%d derived groups of one: advantage 0", in.ZeroedSingleton))
+	}
+	return strings.Join(notes, "; ")
 }

@@ -13,6 +13,7 @@ type RepetitionOptions struct {
 	Logs  []string
 	Split string
 	Out   string
+	Read  ReadOptions
 }
 
 var splitFlag = &ucli.StringFlag{
@@ -35,13 +36,14 @@ func newRepetitionCommand(env *Env) *ucli.Command {
 		ArgsUsage: "LOGS...",
 		Description: "A step repeats when its action equals an earlier action of the same trajectory; it is a\n" +
 			"loop when its state key is also the same. Rates are shares of steps; *_repeating_traj_frac\n" +
-			"is the share of trajectories with at least one repeat.",
-		Flags: []ucli.Flag{splitFlag, outFlag},
+			"is the share of trajectories with at least one repeat." + logsDescription,
+		Flags: append([]ucli.Flag{splitFlag, outFlag}, readFlags(false)...),
 		Action: func(c *ucli.Context) error {
 			if c.NArg() < 1 {
 				return &UsageError{Msg: "repetition: want LOGS...; see 'gradcouple repetition --help'"}
 			}
-			return runRepetition(c.Context, RepetitionOptions{Logs: c.Args().Slice(), Split: c.String("split"), Out: c.String("out")}, env)
+			return runRepetition(c.Context, RepetitionOptions{Logs: c.Args().Slice(), Split: c.String("split"), Out: c.String("out"),
+				Read: readOptionsOf(c)}, env)
 		},
 	}
 }
@@ -50,9 +52,13 @@ func runRepetition(ctx context.Context, opts RepetitionOptions, env *Env) error 
 	if err := firstErr(checkOut(opts.Out), checkSplit(opts.Split), guardOutputs(opts.Logs, output{flag: "out", path: opts.Out})); err != nil {
 		return err
 	}
-	rows, src, err := analysis.Repetition(ctx, opts.Logs, analysis.LogFilter{Split: opts.Split})
+	aopts, err := opts.Read.adapterOptions()
 	if err != nil {
 		return err
+	}
+	rows, src, err := analysis.Repetition(ctx, opts.Logs, analysis.LogFilter{Split: opts.Split, Adapter: aopts})
+	if err != nil {
+		return formatError(err)
 	}
 	logSources(env, src)
 	fmt.Fprintf(env.Stdout, "%d step records from %d file(s)\n\n", src.Rows, len(src.Files))
