@@ -88,7 +88,7 @@ func TestInspectWarningsAndStrict(t *testing.T) {
 			Iteration int    `json:"iteration"`
 		} `json:"problems"`
 		Warnings []struct{ Kind, Fix string } `json:"warnings"`
-		Inputs   []struct{ Format string }     `json:"inputs"`
+		Inputs   []struct{ Format string }    `json:"inputs"`
 	}
 	data, err := os.ReadFile(out)
 	if err != nil {
