@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"math/rand/v2"
 	"sort"
 	"strings"
 
@@ -22,6 +23,12 @@ type InspectRow struct {
 	Trajectories int     `parquet:"trajectories" json:"trajectories"`
 	Steps        int64   `parquet:"steps" json:"steps"`
 	SuccessRate  float64 `parquet:"success_rate" json:"success_rate"`   // share of trajectories with success
+	// SuccessLo and SuccessHi are the 95% interval of SuccessRate: a
+	// percentile bootstrap resampling whole groups (the trajectories of a
+	// GRPO group share a task, so they are not independent), seeded with
+	// InspectOptions.Seed and the slice (Seed column).
+	SuccessLo    float64 `parquet:"success_rate_lo" json:"success_rate_lo"`
+	SuccessHi    float64 `parquet:"success_rate_hi" json:"success_rate_hi"`
 	MeanGroup    float64 `parquet:"mean_group_size" json:"mean_group"`  // trajectories per group
 	ZeroStdFrac  float64 `parquet:"zero_std_frac" json:"zero_std_frac"` // share of groups of two or more whose outcomes are all equal (NaN: none); singletons are left out, as verl gives them a non-zero advantage
 	InvalidRate  float64 `parquet:"invalid_rate" json:"invalid_rate"`   // share of steps with valid = false
@@ -29,6 +36,7 @@ type InspectRow struct {
 	BadLabel     float64 `parquet:"bad_label_frac" json:"bad_label_frac"`
 	AdvantageFit string  `parquet:"advantage_fit" json:"advantage_fit"` // which GRPO convention reproduces the logged advantages
 	AdvMismatch  int     `parquet:"adv_mismatch_trajs" json:"adv_mismatch_trajs"`
+	Seed         uint64  `parquet:"seed" json:"seed" text:"-"`
 	// RecurringStates counts the states (state_key) that occur at least
 	// InspectOptions.RecurK times, MaxStateVisits the occurrences of the
 	// most frequent state: log-based consistency and the advantage check
@@ -91,6 +99,10 @@ type InspectOptions struct {
 	// MaxZeroStd is the largest zero_std_frac of a training iteration that
 	// is not a problem. Default DefaultMaxZeroStd; 1 turns the check off.
 	MaxZeroStd float64
+	// Seed seeds the bootstrap of the success-rate interval (one stream per
+	// run and iteration, so a row does not depend on the other inputs).
+	// Zero means 1.
+	Seed uint64
 }
 
 // DefaultMaxZeroStd is the default InspectOptions.MaxZeroStd: a training
@@ -104,6 +116,9 @@ func (o InspectOptions) withDefaults() InspectOptions {
 	}
 	if o.MaxZeroStd <= 0 {
 		o.MaxZeroStd = DefaultMaxZeroStd
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
 	}
 	return o
 }
@@ -256,6 +271,7 @@ func InspectWith(ctx context.Context, patterns []string, opts InspectOptions) (*
 	rows := map[sliceKey]*InspectRow{}
 	fit := map[sliceKey]map[string]bool{} // conventions that fit every group of the slice
 	multi := map[sliceKey]int{}           // groups of two or more trajectories
+	succ := map[sliceKey][2][]float64{}   // per group: successes, trajectories
 	var rewards, adv, want []float64
 	for _, g := range groupOrder {
 		members := groups[g]
@@ -280,6 +296,15 @@ func InspectWith(ctx context.Context, patterns []string, opts InspectOptions) (*
 			rewards = append(rewards, t.outcome)
 			adv = append(adv, t.adv)
 		}
+		sg := succ[g.sliceKey]
+		ns := 0.0
+		for _, k := range members {
+			if trajs[k].success {
+				ns++
+			}
+		}
+		sg[0], sg[1] = append(sg[0], ns), append(sg[1], float64(len(members)))
+		succ[g.sliceKey] = sg
 		if len(rewards) >= 2 {
 			multi[g.sliceKey]++
 			if metrics.AllEqual(rewards) {
@@ -308,6 +333,9 @@ func InspectWith(ctx context.Context, patterns []string, opts InspectOptions) (*
 	}
 	for k, row := range rows {
 		row.SuccessRate /= float64(row.Trajectories)
+		rng := rand.New(rand.NewPCG(opts.Seed, hashKey(k.run+"\x00"+k.split, k.iter)))
+		ci := metrics.ClusterRatio(succ[k][0], succ[k][1], metrics.BootstrapConfig{}, rng)
+		row.SuccessLo, row.SuccessHi, row.Seed = ci.Lo, ci.Hi, opts.Seed
 		row.MeanGroup = float64(row.Trajectories) / float64(row.Groups)
 		row.ZeroStdFrac /= float64(multi[k]) // NaN when every group is a singleton
 		if row.Labelled > 0 {

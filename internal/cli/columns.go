@@ -45,7 +45,8 @@ const advantageColumns = "\n\nColumns (one row per run, iteration, state and act
 
 const inspectColumns = "\n\nColumns (one row per run, iteration and split):\n" +
 	"  groups, trajectories, steps   rollout groups, trajectories and step records\n" +
-	"  success_rate                  share of trajectories with success\n" +
+	"  success_rate                  share of trajectories with success; success_rate_lo, _hi: its 95%\n" +
+	"                                interval, a bootstrap over whole groups (seed recorded in files)\n" +
 	"  mean_group_size               trajectories per group\n" +
 	"  zero_std_frac                 share of groups of two or more trajectories whose outcomes are all\n" +
 	"                                equal (zero advantage everywhere: no learning signal); - when every\n" +
@@ -55,6 +56,9 @@ const inspectColumns = "\n\nColumns (one row per run, iteration and split):\n" +
 	"  bad_label_frac                share of the labelled steps labelled bad; - when none is labelled\n" +
 	"  advantage_fit                 the GRPO convention that reproduces every group's logged advantages\n" +
 	"  adv_mismatch_trajs            trajectories in groups whose advantages no convention reproduces\n" +
+	"  recurring_states              states (state_key) that occur at least --k times in the iteration\n" +
+	"                                (what log-based consistency and the advantage check need)\n" +
+	"  max_state_visits              occurrences of the most frequent state\n" +
 	dashNote
 
 const repetitionColumns = "\n\nColumns (one row per run, split and iteration):\n" +
