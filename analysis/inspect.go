@@ -22,7 +22,7 @@ type InspectRow struct {
 	Groups       int     `parquet:"groups" json:"groups"`
 	Trajectories int     `parquet:"trajectories" json:"trajectories"`
 	Steps        int64   `parquet:"steps" json:"steps"`
-	SuccessRate  float64 `parquet:"success_rate" json:"success_rate"`   // share of trajectories with success
+	SuccessRate  float64 `parquet:"success_rate" json:"success_rate"` // share of trajectories with success
 	// SuccessLo and SuccessHi are the 95% interval of SuccessRate: a
 	// percentile bootstrap resampling whole groups (the trajectories of a
 	// GRPO group share a task, so they are not independent), seeded with
