@@ -54,7 +54,7 @@ func TestGradcoupleReportInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Every figure section (a)-(i) has its figure; the heatmap (c) may
-	// come once per algorithm.
+	// come once per algorithm. Other sections may have figures too.
 	sections := regexp.MustCompile(`(?s)<h2>\(([a-i])\)[^<]*</h2>.*?(?:</section>)`).FindAllSubmatch(html, -1)
 	want, letters := 0, map[string]bool{}
 	for _, s := range sections {
@@ -68,6 +68,7 @@ func TestGradcoupleReportInChromium(t *testing.T) {
 	if len(letters) != 9 {
 		t.Errorf("figure sections %v, want (a) to (i)", letters)
 	}
+	want = bytes.Count(html, []byte(`<figure class="plot">`))
 
 	shot := filepath.Join(dir, "gradcouple-report.png")
 	log, _ := figure.RunChromium(t, bin, page, "--screenshot="+shot, fmt.Sprintf("--window-size=1280,%d", 2200*want))
@@ -87,10 +88,25 @@ func TestGradcoupleReportInChromium(t *testing.T) {
 		}
 	}
 	_, dom := figure.RunChromium(t, bin, page, "--dump-dom")
-	if n := bytes.Count(dom, []byte("<svg")); n != want {
-		t.Errorf("DOM has %d <svg> elements, want %d", n, want)
+	if n := bytes.Count(dom, []byte(`<figure class="plot">`)); n != want {
+		t.Errorf("DOM has %d figures, want %d", n, want)
 	}
 	if bytes.Contains(bytes.ToLower(dom), []byte("<script")) {
 		t.Error("DOM has a script element")
+	}
+
+	// From a narrow phone to a wide screen: no word broken in a table cell,
+	// no figure beyond the viewport, figure text at least 9 px.
+	for _, w := range []int{420, 1400} {
+		figure.CheckLayout(t, bin, page, w, 9)
+	}
+
+	// A report on step records alone, converted from verl-agent logs.
+	logs := filepath.Join(dir, "verl-agent.parquet")
+	gradcouple(t, "convert", filepath.Join("..", "testdata", "adapters", "verl-agent", "patched"), "--out", logs)
+	logsPage := filepath.Join(dir, "logs-report.html")
+	gradcouple(t, "report", logs, "--out", logsPage, "--no-cache")
+	for _, w := range []int{420, 1400} {
+		figure.CheckLayout(t, bin, logsPage, w, 9)
 	}
 }

@@ -3,13 +3,16 @@ package figure
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	stdhtml "html"
 	"image"
 	"image/color"
 	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -194,8 +197,8 @@ func TestReportInChromium(t *testing.T) {
 	// The DOM as Chromium parsed it: nine inline SVG figures, no script
 	// element, the action text present as text.
 	dom := string(runChromium(t, bin, page, "--dump-dom").out)
-	if n := strings.Count(dom, "<svg"); n != 9 {
-		t.Errorf("DOM has %d <svg> elements, want 9", n)
+	if n := strings.Count(dom, `<figure class="plot">`); n != 9 {
+		t.Errorf("DOM has %d figures, want 9", n)
 	}
 	if strings.Contains(strings.ToLower(dom), "<script") {
 		t.Error("DOM has a script element")
@@ -203,6 +206,144 @@ func TestReportInChromium(t *testing.T) {
 	if !strings.Contains(dom, "&lt;script&gt;alert(1)&lt;/script&gt;") {
 		t.Error("the action text is not in the DOM as text")
 	}
+
+	// Control for the layout probe: a cell that breaks inside a word, a
+	// figure wider than the window and tiny figure text are all caught.
+	bad := filepath.Join(dir, "layout-control.html")
+	os.WriteFile(bad, []byte(`<!DOCTYPE html><html><body><table style="width:60px"><tr><td style="word-break:break-all">unbreakableword</td></tr></table>`+
+		`<svg class="plot" aria-label="wide" viewBox="0 0 1000 100" style="width:900px"><text style="font-size:9px">tiny</text></svg></body></html>`), 0o644)
+	res := probeLayout(t, bin, bad, 420)
+	if len(res.Broken) == 0 || len(res.Overflow) == 0 || res.MinFont >= 9 {
+		t.Errorf("layout control: %+v; the probe cannot see broken words, overflowing figures or tiny text", res)
+	}
+
+	// The report from a narrow phone to a wide screen: no word broken in
+	// a table cell, no figure beyond the viewport, figure text >= 9 px.
+	for _, w := range []int{420, 1400} {
+		checkLayout(t, bin, page, w, 9)
+	}
+}
+
+// layoutProbe measures the report as laid out by the browser: every word
+// (run of non-space characters) of a table cell that the browser drew on
+// more than one line, every figure (visible SVG) that reaches beyond the
+// viewport, the smallest figure text in CSS pixels (font size in SVG units
+// times the SVG's drawn width over its viewBox width), and whether the page
+// itself scrolls sideways. It runs in a copy of the page without the
+// Content-Security-Policy, which forbids scripts, and writes its JSON
+// result into the DOM of the host page that frames the copy, which
+// --dump-dom returns. The frame sets the viewport's width: headless
+// Chromium does not make windows narrower than 500 px.
+const layoutProbe = `<pre id="layout-probe"></pre><script>
+(function() {
+  var res = {broken: [], overflow: [], minFont: 1e9, figures: 0, pageWidth: document.documentElement.scrollWidth, viewport: window.innerWidth};
+  document.querySelectorAll("td, th").forEach(function(cell) {
+    var walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (var n = walker.nextNode(); n; n = walker.nextNode()) {
+      var re = /\S+/g, m;
+      while ((m = re.exec(n.data)) !== null) {
+        var r = document.createRange();
+        r.setStart(n, m.index); r.setEnd(n, m.index + m[0].length);
+        var lines = {};
+        Array.prototype.forEach.call(r.getClientRects(), function(q) { if (q.width > 0) lines[Math.round(q.top)] = true; });
+        if (Object.keys(lines).length > 1) res.broken.push(m[0]);
+      }
+    }
+  });
+  document.querySelectorAll("svg.plot").forEach(function(svg) {
+    if (getComputedStyle(svg).display === "none") return;
+    res.figures++;
+    var b = svg.getBoundingClientRect();
+    if (b.left < -0.5 || b.right > window.innerWidth + 0.5) res.overflow.push(svg.getAttribute("aria-label") + " [" + b.left + ", " + b.right + "]");
+    var scale = b.width / svg.viewBox.baseVal.width;
+    svg.querySelectorAll("text").forEach(function(t) {
+      if (!t.textContent.trim()) return;
+      var m = /font-size:\s*([0-9.]+)/.exec(t.getAttribute("style") || "");
+      if (m) res.minFont = Math.min(res.minFont, parseFloat(m[1]) * scale);
+    });
+  });
+  var host = window.parent !== window ? window.parent.document : document;
+  host.getElementById("layout-probe").textContent = JSON.stringify(res);
+})();
+</script>`
+
+// shotHeight is the height of the frame of a layout check and its
+// screenshot, in pixels.
+const shotHeight = 3000
+
+// layoutResult is what layoutProbe reports.
+type layoutResult struct {
+	Broken    []string `json:"broken"`
+	Overflow  []string `json:"overflow"`
+	MinFont   float64  `json:"minFont"`
+	Figures   int      `json:"figures"`
+	PageWidth float64  `json:"pageWidth"`
+	Viewport  float64  `json:"viewport"`
+}
+
+// checkLayout opens a probed copy of page in a window width pixels wide and
+// fails the test if a table cell breaks inside a word, a figure overflows
+// the viewport, the page scrolls sideways, or figure text is smaller than
+// minFont CSS pixels. It also saves a screenshot next to the page.
+func checkLayout(t *testing.T, bin, page string, width int, minFont float64) layoutResult {
+	t.Helper()
+	res := probeLayout(t, bin, page, width)
+	t.Logf("at %d px: viewport %.0f, page width %.0f, %d figures, smallest figure text %.1f px, %d broken words, %d overflowing figures",
+		width, res.Viewport, res.PageWidth, res.Figures, res.MinFont, len(res.Broken), len(res.Overflow))
+	if res.Viewport != float64(width) {
+		t.Errorf("viewport %.0f px, want %d (window size not applied?)", res.Viewport, width)
+	}
+	if len(res.Broken) > 0 {
+		t.Errorf("at %d px, table cells break inside the words %q", width, res.Broken)
+	}
+	if len(res.Overflow) > 0 {
+		t.Errorf("at %d px, figures overflow the viewport: %q", width, res.Overflow)
+	}
+	if res.PageWidth > res.Viewport {
+		t.Errorf("at %d px the page is %.0f px wide: it scrolls sideways", width, res.PageWidth)
+	}
+	if res.Figures == 0 || res.MinFont < minFont {
+		t.Errorf("at %d px, %d figures with text down to %.1f px, want at least %.0f px", width, res.Figures, res.MinFont, minFont)
+	}
+	return res
+}
+
+// probeLayout runs layoutProbe on a copy of page in a window width pixels
+// wide, and takes a screenshot of page (PAGE-WIDTH.png).
+func probeLayout(t *testing.T, bin, page string, width int) layoutResult {
+	t.Helper()
+	b, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := regexp.MustCompile(`<meta http-equiv="Content-Security-Policy"[^>]*>`).ReplaceAllString(string(b), "")
+	html = strings.Replace(html, "</body>", layoutProbe+"</body>", 1)
+	base := strings.TrimSuffix(page, ".html")
+	probe := base + fmt.Sprintf("-probe-%d.html", width)
+	if err := os.WriteFile(probe, []byte(html), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	frame := func(src string) string {
+		host := base + fmt.Sprintf("-frame-%d-%s", width, filepath.Base(src))
+		page := fmt.Sprintf(`<!DOCTYPE html><html><body style="margin:0"><pre id="layout-probe"></pre>`+
+			`<iframe src="%s" style="display:block;width:%dpx;height:%dpx;border:0"></iframe></body></html>`, filepath.Base(src), width, shotHeight)
+		if err := os.WriteFile(host, []byte(page), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return host
+	}
+	size := fmt.Sprintf("--window-size=%d,%d", max(width, 500), shotHeight+40)
+	runChromium(t, bin, frame(page), "--screenshot="+base+fmt.Sprintf("-%d.png", width), size)
+	dom := string(runChromium(t, bin, frame(probe), "--dump-dom", "--allow-file-access-from-files", size).out)
+	m := regexp.MustCompile(`(?s)<pre id="layout-probe">(.*?)</pre>`).FindStringSubmatch(dom)
+	if m == nil {
+		t.Fatalf("no layout result in the DOM at %d px", width)
+	}
+	var res layoutResult
+	if err := json.Unmarshal([]byte(stdhtml.UnescapeString(m[1])), &res); err != nil {
+		t.Fatalf("layout result %q: %v", m[1], err)
+	}
+	return res
 }
 
 func decodePNG(t *testing.T, path string) image.Image {

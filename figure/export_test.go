@@ -15,6 +15,11 @@ func RunChromium(t *testing.T, bin, page string, args ...string) (log string, st
 	return r.log, r.out
 }
 
+// CheckLayout is checkLayout.
+func CheckLayout(t *testing.T, bin, page string, width int, minFont float64) {
+	checkLayout(t, bin, page, width, minFont)
+}
+
 var (
 	ConsoleLines = consoleLines
 	FigureBoxes  = figureBoxes

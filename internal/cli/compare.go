@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -27,14 +28,18 @@ func newCompareCommand(e *Env) *ucli.Command {
 	return &ucli.Command{
 		Name:  "compare",
 		Usage: "compare two groups of runs over seeds (GRPO vs GCD): per-iteration means with bootstrap intervals, final IQM, probability of improvement, figures",
-		Description: "--a and --b name the runs of each group: run directories or quoted glob patterns\n" +
-			"('runs/grpo-*'), repeatable. Every run is analysed as by `gradcouple figures` (one probe set\n" +
+		Description: "--a and --b name the runs of each group, repeatable: run directories, step records of\n" +
+			"one run (a log file in any format the log commands read, a directory of log files), or quoted\n" +
+			"glob patterns: one that matches directories ('runs/grpo-*') gives one run per directory, one\n" +
+			"that matches files ('verl/seed1/*.jsonl') one run with those files. Every run is analysed as by `gradcouple figures` (one probe set\n" +
 			"per environment, shared by both groups), then summarised per group: every per-iteration\n" +
 			"metric as the mean over the group's runs with a 95% percentile bootstrap interval (runs\n" +
 			"resampled); final performance (the last evaluation's success, in-domain and out-of-domain) as\n" +
 			"the interquartile mean over runs with a stratified bootstrap interval (environments are the\n" +
 			"strata); and P(B > A), the probability that a run of B ends better than a run of A (Agarwal\n" +
-			"et al. 2021). Tables go to stdout, figures (a)-(i) to --out.",
+			"et al. 2021). Tables go to stdout, figures (a)-(i) to --out. Runs given as logs alone get the\n" +
+			"figures that need only logs (b, d, e, f, i); stderr says how to get the others. Analyses are\n" +
+			"cached beside the inputs (--cache, --no-cache; see gradcouple figures --help).",
 		Flags: append([]ucli.Flag{
 			&ucli.StringSliceFlag{Name: "a", Usage: "runs `DIR|GLOB` of group A (repeatable)"},
 			&ucli.StringSliceFlag{Name: "b", Usage: "runs `DIR|GLOB` of group B (repeatable)"},
@@ -62,23 +67,46 @@ func newCompareCommand(e *Env) *ucli.Command {
 	}
 }
 
-// expandRuns expands directories and glob patterns into run directories,
-// sorted within each pattern; a pattern that matches nothing is bad input.
+// expandRuns expands the inputs of a group: a run directory, a log file or
+// a directory of log files is one run; a glob pattern that matches
+// directories is one run per directory (sorted), and one that matches files
+// is one run whose step records are those files. A pattern that matches
+// nothing is bad input.
 func expandRuns(flag string, patterns []string) ([]string, error) {
+	name := "--" + flag
+	if flag == "" {
+		name = "input"
+	}
 	var out []string
+	add := func(d string) {
+		if !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
 	for _, p := range patterns {
+		if _, err := os.Stat(p); err == nil {
+			add(p)
+			continue
+		}
 		m, err := filepath.Glob(p)
 		if err != nil {
-			return nil, &UsageError{Msg: fmt.Sprintf("--%s %q: %v", flag, p, err)}
+			return nil, &UsageError{Msg: fmt.Sprintf("%s %q: %v", name, p, err)}
 		}
 		if len(m) == 0 {
-			return nil, &UsageError{Msg: fmt.Sprintf("--%s %q: no such run directory", flag, p)}
+			return nil, &UsageError{Msg: fmt.Sprintf("%s %q: no such run directory or log file", name, p)}
 		}
 		sort.Strings(m)
+		dirs := true
 		for _, d := range m {
-			if !slices.Contains(out, d) {
-				out = append(out, d)
-			}
+			st, err := os.Stat(d)
+			dirs = dirs && err == nil && st.IsDir()
+		}
+		if !dirs {
+			add(p) // the step records of one run
+			continue
+		}
+		for _, d := range m {
+			add(d)
 		}
 	}
 	return out, nil
@@ -121,11 +149,11 @@ func runCompare(ctx context.Context, o CompareOptions, e *Env) error {
 			return &UsageError{Msg: fmt.Sprintf("compare: %s is in both --a and --b", d)}
 		}
 	}
-	if err := guardOutputs(append(append([]string{}, a...), b...), output{flag: "out", path: o.Out}); err != nil {
+	if err := firstErr(guardOutputs(append(append([]string{}, a...), b...), output{flag: "out", path: o.Out}), checkOutDir("out", o.Out)); err != nil {
 		return err
 	}
 	report, done := studyProgress(e)
-	st, err := analysis.StudyRuns(ctx, append(append([]string{}, a...), b...), o.Study.options(report))
+	st, err := analysis.StudyRuns(ctx, append(append([]string{}, a...), b...), o.Study.options(report, e))
 	done()
 	if err != nil {
 		return err
@@ -159,11 +187,12 @@ func runCompare(ctx context.Context, o CompareOptions, e *Env) error {
 	if err := printComparison(e, st, cmp); err != nil {
 		return err
 	}
-	figs := studyFigures(st, cmp, figOptions{Smooth: o.Study.Smooth})
+	figs := withCheckpoints(st, studyFigures(st, cmp, figOptions{Smooth: o.Study.Smooth}))
 	if err := writeFigures(e, o.Out, figs, o.Formats, report); err != nil {
 		return err
 	}
 	printNotes(e, st)
+	printGaps(e, st)
 	if o.Tables != "" {
 		return writeStudyTables(e, filepath.Join(o.Out, "tables"), o.Tables, st, cmp)
 	}

@@ -2,11 +2,14 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gradcouple/gradcouple/analysis"
@@ -26,6 +29,11 @@ type StudyFlags struct {
 	MinVisits         int
 	Resamples         int
 	Smooth            float64
+	// Cache is the directory of the analysis cache ("": beside each
+	// input, INPUT/.gradcouple-cache); NoCache recomputes everything and
+	// leaves the cache alone.
+	Cache   string
+	NoCache bool
 }
 
 // defaultStudyFlags are the defaults of the study flags (for callers such
@@ -46,13 +54,16 @@ func studyFlags() []ucli.Flag {
 		&ucli.IntFlag{Name: "min-visits", Value: d.MinVisits, Usage: "Lemma 3.1 check at states with at least `N` visits (iterations pooled)"},
 		&ucli.IntFlag{Name: "resamples", Value: d.Resamples, Usage: "bootstrap resamples `B` of every interval"},
 		&ucli.Float64Flag{Name: "smooth", Usage: "EMA weight `W` in [0, 1) of the learning curves (raw data stay visible); 0: none"},
+		&ucli.StringFlag{Name: "cache", Usage: "keep the results of the analyses in `DIR` (default: .gradcouple-cache beside each input) and reuse them when inputs, code and options are unchanged"},
+		&ucli.BoolFlag{Name: "no-cache", Usage: "recompute every analysis; do not read or write the cache"},
 	}
 }
 
 // studyFlagsOf reads the study flags of a command.
 func studyFlagsOf(c *ucli.Context) (StudyFlags, error) {
 	f := StudyFlags{Seed: c.Uint64("seed"), ConsistencyStates: c.Int("consistency-states"), CouplingProbes: c.Int("probes"),
-		MinVisits: c.Int("min-visits"), Resamples: c.Int("resamples"), Smooth: c.Float64("smooth")}
+		MinVisits: c.Int("min-visits"), Resamples: c.Int("resamples"), Smooth: c.Float64("smooth"),
+		Cache: c.String("cache"), NoCache: c.Bool("no-cache")}
 	if s := c.String("checkpoints"); s != "" {
 		var err error
 		if f.Checkpoints, err = parseInts("checkpoints", s); err != nil {
@@ -74,15 +85,26 @@ func (f StudyFlags) check() error {
 		return &UsageError{Msg: fmt.Sprintf("--resamples %d: want at least 1", f.Resamples)}
 	case !(f.Smooth >= 0 && f.Smooth < 1):
 		return &UsageError{Msg: fmt.Sprintf("--smooth %v: want a weight in [0, 1)", f.Smooth)}
+	case f.NoCache && f.Cache != "":
+		return &UsageError{Msg: "--cache and --no-cache: give one"}
+	}
+	if f.Cache != "" {
+		if st, err := os.Stat(f.Cache); err == nil && !st.IsDir() {
+			return &UsageError{Msg: fmt.Sprintf("--cache %s: not a directory", f.Cache)}
+		}
 	}
 	return nil
 }
 
-// options turns the flags into study options; progress may be nil.
-func (f StudyFlags) options(progress func(string)) analysis.StudyOptions {
+// options turns the flags into study options; progress may be nil. Warnings
+// of the study (a cache it cannot use) go to e's stderr.
+func (f StudyFlags) options(progress func(string), e *Env) analysis.StudyOptions {
 	o := analysis.StudyOptions{Seed: f.Seed, Checkpoints: f.Checkpoints, ConsistencyStates: f.ConsistencyStates,
 		CouplingProbes: f.CouplingProbes, MinVisits: f.MinVisits, Bootstrap: metrics.BootstrapConfig{Resamples: f.Resamples},
-		Progress: progress}
+		Progress: progress, Warn: func(msg string) { warnf(e, "%s", msg) }}
+	if !f.NoCache {
+		o.Cache = &analysis.StudyCache{Dir: f.Cache}
+	}
 	if f.ConsistencyStates == 0 {
 		o.ConsistencyStates = -1
 	}
@@ -92,9 +114,19 @@ func (f StudyFlags) options(progress func(string)) analysis.StudyOptions {
 	return o
 }
 
+// warnf writes a warning line to stderr (clearing a progress line on a
+// terminal first).
+func warnf(e *Env, format string, args ...any) {
+	if e.Terminal {
+		fmt.Fprint(e.Stderr, "\r\033[K")
+	}
+	fmt.Fprintf(e.Stderr, "warning: "+format+"\n", args...)
+}
+
 // studyProgress reports the steps of long work on stderr: redrawn in place on a
 // terminal, one line per step otherwise (so that batch logs show where a
-// job is). done clears the line.
+// job is). The study's messages say which step of how many, which unit of
+// the step of how many, and the time left in the step. done clears the line.
 func studyProgress(e *Env) (report func(string), done func()) {
 	start := e.Now()
 	stamp := func() string { return fmt.Sprintf("[%3.0fs]", e.Now().Sub(start).Seconds()) }
@@ -148,9 +180,11 @@ func newFiguresCommand(e *Env) *ucli.Command {
 	return &ucli.Command{
 		Name:      "figures",
 		Usage:     "every figure of a run: consistency, repetition, heatmap, squeezing, Lemma 3.1, learning curves, coupling, separation, final performance",
-		ArgsUsage: "RUN",
-		Description: "Runs every analysis on the run directory RUN (metrics.jsonl, logs/, checkpoints/) and writes\n" +
-			"the nine figures of the study, (a) to (i), to --out (default RUN/figures) in each --format:\n" +
+		ArgsUsage: "RUN|LOGS",
+		Description: "Runs every analysis on the run directory RUN (metrics.jsonl, logs/, checkpoints/), or on LOGS,\n" +
+			"the step records of a run made elsewhere (a log file, a directory of log files or a quoted glob\n" +
+			"of them, in any format the log commands read), and writes the figures of the study, (a) to (i),\n" +
+			"to --out (default RUN/figures, or NAME-figures beside LOGS) in each --format:\n" +
 			"  a-consistency       share of high-consistency actions over training by judge label (resampling)\n" +
 			"  b-repetition        repeated actions in successful and failed trajectories\n" +
 			"  c-heatmap           coupling heatmap at the last checkpoint, predicted and measured\n" +
@@ -160,9 +194,17 @@ func newFiguresCommand(e *Env) *ucli.Command {
 			"  g-coupling          harmful-coupling rate and good x bad gradient cosine over training\n" +
 			"  h-separation        representation separation of good and bad actions over training\n" +
 			"  i-final             final performance (IQM) and probability of improvement\n" +
+			"a, c, g and h need the policy's checkpoints: from logs alone they are left out and stderr says\n" +
+			"how to get them; f and i come from metrics.jsonl, or from the success of the step records.\n" +
 			"Resampling and coupling are the slow parts (seconds per checkpoint); --consistency-states and\n" +
-			"--probes size them, --checkpoints restricts them. Use `gradcouple compare` for groups of runs\n" +
-			"and `gradcouple report` for one HTML page.",
+			"--probes size them, --checkpoints restricts them. Progress on stderr gives the step (k of n),\n" +
+			"the unit within it (k of n) and the time left in the step.\n" +
+			"Analyses are computed once: their results are cached in .gradcouple-cache beside each input (or\n" +
+			"in --cache DIR), keyed by the identity of the input files (path, size, modification time; the\n" +
+			"content of files up to 1 MiB), the code version and the options, so figures, compare and report\n" +
+			"on the same runs reuse them; a corrupt entry is recomputed, --no-cache recomputes everything.\n" +
+			"A selection without records (logs without train rows) is a warning on stderr with exit status 0.\n" +
+			"Use `gradcouple compare` for groups of runs and `gradcouple report` for one HTML page.",
 		Flags: append([]ucli.Flag{
 			&ucli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write the figures to `DIR` (default RUN/figures)"},
 			formatFlag, tablesFlag,
@@ -188,13 +230,14 @@ func newFiguresCommand(e *Env) *ucli.Command {
 func runFigures(ctx context.Context, o FiguresOptions, e *Env) error {
 	out := o.Out
 	if out == "" {
-		out = filepath.Join(o.Run, "figures")
+		out = defaultFiguresDir(o.Run)
 	}
-	if err := firstErr(o.Study.check(), checkTables(o.Tables), guardOutputs([]string{o.Run}, output{flag: "out", path: out})); err != nil {
+	if err := firstErr(o.Study.check(), checkTables(o.Tables), guardOutputs([]string{o.Run}, output{flag: "out", path: out}),
+		checkOutDir("out", out)); err != nil {
 		return err
 	}
 	report, done := studyProgress(e)
-	st, err := analysis.StudyRuns(ctx, []string{o.Run}, o.Study.options(report))
+	st, err := analysis.StudyRuns(ctx, []string{o.Run}, o.Study.options(report, e))
 	done()
 	if err != nil {
 		return err
@@ -203,15 +246,95 @@ func runFigures(ctx context.Context, o FiguresOptions, e *Env) error {
 	if err != nil {
 		return err
 	}
-	figs := studyFigures(st, cmp, figOptions{Smooth: o.Study.Smooth})
+	figs := withCheckpoints(st, studyFigures(st, cmp, figOptions{Smooth: o.Study.Smooth}))
 	if err := writeFigures(e, out, figs, o.Formats, report); err != nil {
 		return err
 	}
 	printNotes(e, st)
+	printGaps(e, st)
 	if o.Tables != "" {
 		return writeStudyTables(e, filepath.Join(out, "tables"), o.Tables, st, cmp)
 	}
 	return nil
+}
+
+// defaultFiguresDir is where figures go without --out: RUN/figures for a
+// run directory, NAME-figures beside logs given alone (a log file, a
+// directory of log files, a glob).
+func defaultFiguresDir(input string) string {
+	if st, err := os.Stat(input); err == nil && st.IsDir() && looksLikeRun(input) {
+		return filepath.Join(input, "figures")
+	}
+	parent := filepath.Dir(filepath.Clean(input))
+	if strings.ContainsAny(filepath.Base(input), "*?[") {
+		if _, err := os.Stat(input); err != nil {
+			parent = filepath.Dir(parent)
+		}
+	}
+	return filepath.Join(parent, analysis.LogsName(input)+"-figures")
+}
+
+// checkOutDir checks before any work that the output directory dir can be
+// made: it is a directory or can be created below its nearest existing
+// ancestor, which must be a writable directory. The error names the flag
+// and the user's path.
+func checkOutDir(flag, dir string) error {
+	if dir == "" {
+		return nil
+	}
+	p := filepath.Clean(dir)
+	for {
+		st, err := os.Stat(p)
+		if err == nil {
+			if !st.IsDir() {
+				if p == filepath.Clean(dir) {
+					return &UsageError{Msg: fmt.Sprintf("--%s %s: not a directory", flag, dir)}
+				}
+				return &UsageError{Msg: fmt.Sprintf("--%s %s: %s is not a directory", flag, dir, p)}
+			}
+			return checkWritable(flag, dir, p)
+		}
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+			return &UsageError{Msg: fmt.Sprintf("--%s %s: %v", flag, dir, err)}
+		}
+		up := filepath.Dir(p)
+		if up == p {
+			return &UsageError{Msg: fmt.Sprintf("--%s %s: no existing directory above it", flag, dir)}
+		}
+		p = up
+	}
+}
+
+// checkOutFile checks before any work that the file path can be written:
+// its directory exists (it is not created: a missing directory is more
+// likely a typo) and is writable, and path is not a directory.
+func checkOutFile(flag, path string) error {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return &UsageError{Msg: fmt.Sprintf("--%s %s: is a directory, want a file", flag, path)}
+	}
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &UsageError{Msg: fmt.Sprintf("--%s %s: directory %s does not exist", flag, path, dir)}
+	case err != nil:
+		return &UsageError{Msg: fmt.Sprintf("--%s %s: %v", flag, path, err)}
+	case !st.IsDir():
+		return &UsageError{Msg: fmt.Sprintf("--%s %s: %s is not a directory", flag, path, dir)}
+	}
+	return checkWritable(flag, path, dir)
+}
+
+// checkWritable tries a temporary file in dir, the directory that will
+// hold the output path of flag.
+func checkWritable(flag, path, dir string) error {
+	f, err := os.CreateTemp(dir, ".gradcouple-write-check-*")
+	if err != nil {
+		return &UsageError{Msg: fmt.Sprintf("--%s %s: cannot write into %s: %v", flag, path, dir, errors.Unwrap(err))}
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
 }
 
 // printNotes prints what the study skipped.
@@ -219,6 +342,52 @@ func printNotes(e *Env, st *analysis.Study) {
 	for _, n := range st.Notes {
 		fmt.Fprintf(e.Stdout, "note: %s\n", n)
 	}
+}
+
+// hasCheckpoints reports whether any run of the study has checkpoints.
+func hasCheckpoints(st *analysis.Study) bool { return len(st.NoCheckpoints) < len(st.Runs) }
+
+// checkpointHelp says which sections need checkpoints or gradients and how
+// to get them, for runs given as logs (or run directories without
+// checkpoints).
+func checkpointHelp(st *analysis.Study) string {
+	return fmt.Sprintf("%s need the policy's checkpoints, which %s do not have. To get them: "+
+		"coupling from per-sample gradients computed elsewhere (EleutherAI Bergson, .npy or .safetensors, with a table of the samples): "+
+		"`gradcouple coupling --grads STORE --samples TABLE`; every section: runs trained by the bundled trainer (`gradcouple train`, "+
+		"`gradcouple quickstart`), which write checkpoints. Reading your own Hugging Face checkpoints is not supported yet.",
+		upperFirst(strings.Join(analysis.CheckpointSections, ", ")), strings.Join(st.NoCheckpoints, ", "))
+}
+
+// printGaps warns on stderr about empty selections and about the sections
+// that need checkpoints. Neither is an error: the exit status stays 0.
+func printGaps(e *Env, st *analysis.Study) {
+	for _, m := range st.Empty {
+		warnf(e, "%s", m)
+	}
+	if len(st.NoCheckpoints) > 0 {
+		fmt.Fprintf(e.Stderr, "%s\n", checkpointHelp(st))
+	}
+}
+
+// withCheckpoints leaves out the figures that need checkpoints when no run
+// of the study has any (they would be empty frames).
+func withCheckpoints(st *analysis.Study, figs []namedFigure) []namedFigure {
+	if hasCheckpoints(st) {
+		return figs
+	}
+	var out []namedFigure
+	for _, f := range figs {
+		if !checkpointFigure(f.Letter) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// checkpointFigure reports whether figure letter needs checkpoints
+// (analysis.CheckpointSections).
+func checkpointFigure(letter string) bool {
+	return letter == "a" || letter == "c" || letter == "g" || letter == "h"
 }
 
 // namedFigure is one figure of a study with its file name and letter.
@@ -268,7 +437,8 @@ func writeStudyTables(e *Env, dir, format string, st *analysis.Study, cmp *analy
 		{"consistency", st.Consistency}, {"consistency_states", st.ConsistencyStates}, {"consistency_probes", st.ConsistencyProbes},
 		{"coupling", st.Coupling}, {"coupling_by_similarity", st.BySim}, {"heatmap", st.Heat}, {"coupling_probes", st.Probes},
 		{"advantage", st.Advantage}, {"advantage_summary", st.AdvantageSummary}, {"lemma_sim", st.LemmaSim},
-		{"squeeze", st.Squeeze}, {"squeeze_summary", st.SqueezeSummary}, {"series", st.Series}, {"steps", st.Steps},
+		{"squeeze", st.Squeeze}, {"squeeze_summary", st.SqueezeSummary}, {"inspect", st.Inspect}, {"problems", st.Problems},
+		{"series", st.Series}, {"steps", st.Steps},
 	}
 	if cmp != nil {
 		tables = append(tables, []struct {
@@ -388,6 +558,12 @@ func consistencyFigure(cmp *analysis.Comparison) *figure.Figure {
 	return figure.Consistency(labelledGroups(cmp,
 		[]string{analysis.SeriesHighJudgeGood, analysis.SeriesHighJudgeBad},
 		[]string{figure.LabelGood, figure.LabelBad})...)
+}
+
+// logConsistencyFigure draws the share of high-consistency states where
+// states recur in the logs (train split), one panel per group.
+func logConsistencyFigure(cmp *analysis.Comparison) *figure.Figure {
+	return figure.Consistency(labelledGroups(cmp, []string{analysis.SeriesLogConsistencyHigh}, []string{"recurring states in the logs"})...)
 }
 
 func repetitionFigure(cmp *analysis.Comparison) *figure.Figure {

@@ -24,6 +24,11 @@ type ReportOptions struct {
 	Runs  []string
 	Out   string // the HTML file; "" means report.html
 	Title string // "" means "gradcouple report: INPUT"
+	// Tables, if not empty, is a directory that receives every table of
+	// the report in full, in TablesFormat (csv, parquet or json; "" means
+	// csv).
+	Tables       string
+	TablesFormat string
 	// Study sets the analyses; start from defaultStudyFlags() (its zero
 	// value skips resampling and coupling and is refused by check).
 	Study StudyFlags
@@ -33,27 +38,40 @@ func newReportCommand(e *Env) *ucli.Command {
 	return &ucli.Command{
 		Name:      "report",
 		Usage:     "one self-contained HTML page with every figure and table of a run or a directory of runs, and what each shows",
-		ArgsUsage: "RUN|DIR",
+		ArgsUsage: "RUN|DIR|LOGS",
 		Description: "RUN is a run directory (metrics.jsonl, logs/, checkpoints/); DIR a directory with runs\n" +
-			"below it (DIR/NAME or DIR/ENV/NAME). Every analysis of `gradcouple figures` runs on every run;\n" +
+			"below it (DIR/NAME or DIR/ENV/NAME); LOGS the step records of one run made elsewhere: a log\n" +
+			"file, a directory of log files or a quoted glob of them, in any format the log commands read\n" +
+			"(canonical step records; converted verl, verl-agent, TRL and rLLM logs). From logs alone the\n" +
+			"report has the sections that need only logs (repetition, consistency and Lemma 3.1 from the\n" +
+			"logs, the inspect summary of the advantages, the simulators, success over iterations) and says\n" +
+			"which sections need checkpoints or gradients and how to get them (also on stderr).\n" +
+			"Every analysis of `gradcouple figures` runs on every run;\n" +
 			"runs are grouped by algorithm (and environment, when there are several; run.json), and when\n" +
 			"there are several algorithms (GRPO and GCD) the report includes their comparison over seeds:\n" +
 			"bootstrap bands, final IQM and probability of improvement. The page is one file with inline\n" +
 			"SVG figures and no script or network access; every text from the logs (action texts) is\n" +
-			"escaped. It is written atomically: on error no file is left.",
+			"escaped. It is written atomically: on error no file is left. --out and --tables are checked\n" +
+			"before any work (the directory of --out must exist). Tables in the page show their first rows;\n" +
+			"--tables DIR writes every table in full. Results are cached beside the inputs (--cache,\n" +
+			"--no-cache; see gradcouple figures --help). A selection without records (logs without train\n" +
+			"rows) is a warning on stderr, not an error: the exit status is 0 and the section is empty.",
 		Flags: append([]ucli.Flag{
 			&ucli.StringFlag{Name: "out", Aliases: []string{"o"}, Value: "report.html", Usage: "write the report to `FILE` (.html)"},
-			&ucli.StringFlag{Name: "title", Usage: "`TITLE` of the report (default: gradcouple report: RUN|DIR)"},
+			&ucli.StringFlag{Name: "title", Usage: "`TITLE` of the report (default: gradcouple report: RUN|DIR|LOGS)"},
+			&ucli.StringFlag{Name: "tables", Usage: "also write every table of the report in full into `DIR`"},
+			&ucli.StringFlag{Name: "tables-format", Value: "csv", Usage: "`FORMAT` of --tables: csv, parquet or json"},
 		}, studyFlags()...),
 		Action: func(c *ucli.Context) error {
-			if err := argsN(c, 1, "RUN|DIR"); err != nil {
+			if err := argsN(c, 1, "RUN|DIR|LOGS"); err != nil {
 				return err
 			}
 			sf, err := studyFlagsOf(c)
 			if err != nil {
 				return err
 			}
-			return writeReport(c.Context, ReportOptions{Input: c.Args().First(), Out: c.String("out"), Title: c.String("title"), Study: sf}, e)
+			return writeReport(c.Context, ReportOptions{Input: c.Args().First(), Out: c.String("out"), Title: c.String("title"),
+				Tables: c.String("tables"), TablesFormat: c.String("tables-format"), Study: sf}, e)
 		},
 	}
 }
@@ -68,21 +86,24 @@ func looksLikeRun(dir string) bool {
 	return false
 }
 
-// reportRuns resolves RUN|DIR into run directories: RUN itself, or the
-// run directories found up to three levels below DIR (runs/NAME, or
-// runs/ENV/NAME as the reference study lays them out), sorted.
+// reportRuns resolves RUN|DIR|LOGS into the inputs of a study: RUN
+// itself; the run directories found up to three levels below DIR (runs/NAME,
+// or runs/ENV/NAME as the reference study lays them out), sorted; or, for a
+// directory without runs below it that holds files, a file, or a glob of
+// files, the step records of one run. A glob that matches directories gives
+// each as a run.
 func reportRuns(input string) ([]string, error) {
 	st, err := os.Stat(input)
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) && strings.ContainsAny(input, "*?[") {
+			return expandRuns("", []string{input})
+		}
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, &analysis.RunError{Dir: input, Msg: "no such run directory or directory of runs", Err: err}
+			return nil, &analysis.RunError{Dir: input, Msg: "no such run directory, directory of runs or log file", Err: err}
 		}
 		return nil, err
 	}
-	if !st.IsDir() {
-		return nil, &analysis.RunError{Dir: input, Msg: "not a directory: want a run directory or a directory of runs"}
-	}
-	if looksLikeRun(input) {
+	if !st.IsDir() || looksLikeRun(input) {
 		return []string{input}, nil
 	}
 	var runs []string
@@ -115,10 +136,28 @@ func reportRuns(input string) ([]string, error) {
 		return nil, err
 	}
 	if len(runs) == 0 {
-		return nil, &analysis.RunError{Dir: input, Msg: "neither a run directory (metrics.jsonl, run.json, logs/) nor a directory of runs"}
+		if hasLogFiles(input) {
+			return []string{input}, nil
+		}
+		return nil, &analysis.RunError{Dir: input, Msg: "neither a run directory (metrics.jsonl, run.json, logs/), a directory of runs, nor a directory of log files"}
 	}
 	sort.Strings(runs)
 	return runs, nil
+}
+
+// hasLogFiles reports whether dir holds a non-hidden regular file (the
+// log readers decide whether it is a log).
+func hasLogFiles(dir string) bool {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if st, err := os.Stat(filepath.Join(dir, e.Name())); err == nil && st.Mode().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
+			return true
+		}
+	}
+	return false
 }
 
 // writeReport studies the runs of o, builds the report and writes it to
@@ -133,6 +172,14 @@ func writeReport(ctx context.Context, o ReportOptions, e *Env) error {
 	if ext := strings.ToLower(filepath.Ext(o.Out)); ext != ".html" && ext != ".htm" {
 		return &UsageError{Msg: fmt.Sprintf("--out %q: want an .html file", o.Out)}
 	}
+	if o.TablesFormat == "" {
+		o.TablesFormat = "csv"
+	}
+	if o.Tables != "" {
+		if err := checkTables(o.TablesFormat); err != nil {
+			return &UsageError{Msg: strings.Replace(err.Error(), "--tables", "--tables-format", 1)}
+		}
+	}
 	runs := o.Runs
 	if len(runs) == 0 {
 		var err error
@@ -140,11 +187,12 @@ func writeReport(ctx context.Context, o ReportOptions, e *Env) error {
 			return err
 		}
 	}
-	if err := guardOutputs(append([]string{o.Input}, runs...), output{flag: "out", path: o.Out}); err != nil {
+	if err := firstErr(guardOutputs(append([]string{o.Input}, runs...), output{flag: "out", path: o.Out}, output{flag: "tables", path: o.Tables}),
+		checkOutFile("out", o.Out), checkOutDir("tables", o.Tables)); err != nil {
 		return err
 	}
 	report, done := studyProgress(e)
-	st, err := analysis.StudyRuns(ctx, runs, o.Study.options(report))
+	st, err := analysis.StudyRuns(ctx, runs, o.Study.options(report, e))
 	if err != nil {
 		done()
 		return err
@@ -168,7 +216,11 @@ func writeReport(ctx context.Context, o ReportOptions, e *Env) error {
 	}
 	report("rendering the report")
 	rep := buildReport(st, cmp, title, e.Now().UTC().Format(time.RFC3339), figOptions{Smooth: o.Study.Smooth})
-	err = os.MkdirAll(filepath.Dir(o.Out), 0o755)
+	var tables []string
+	if o.Tables != "" {
+		rep.TablesDir = o.Tables
+		tables, err = rep.WriteTables(o.Tables, o.TablesFormat)
+	}
 	if err == nil {
 		err = rep.WriteFile(o.Out)
 	}
@@ -177,7 +229,11 @@ func writeReport(ctx context.Context, o ReportOptions, e *Env) error {
 		return err
 	}
 	fmt.Fprintf(e.Stdout, "wrote %s (%d runs, %d sections)\n", o.Out, len(st.Runs), len(rep.Sections))
+	if len(tables) > 0 {
+		fmt.Fprintf(e.Stdout, "wrote %d tables in full to %s\n", len(tables), o.Tables)
+	}
 	printNotes(e, st)
+	printGaps(e, st)
 	return nil
 }
 
@@ -299,7 +355,20 @@ func buildReport(st *analysis.Study, cmp *analysis.Comparison, title, generated 
 		}
 		summary.Tables = append(summary.Tables, figure.Table{Caption: "what was skipped, and why", Rows: notes})
 	}
+	ckpt := hasCheckpoints(st)
+	if len(st.NoCheckpoints) > 0 && ckpt {
+		summary.Text += "\n\n" + checkpointHelp(st)
+	}
+	if len(st.Empty) > 0 {
+		summary.Text += "\n\nEmpty selections: " + strings.Join(st.Empty, "; ") + "."
+	}
 	rep.Sections = append(rep.Sections, summary)
+	if !ckpt {
+		rep.Sections = append(rep.Sections, figure.Section{Title: "What needs checkpoints or gradients",
+			Text: "The inputs are step records without the policy's checkpoints, so this report has the sections that logs alone support: " +
+				"repetition (b), consistency where states recur in the logs, the squeezing simulator (d), Lemma 3.1 from the logs and by Monte Carlo (e), " +
+				"success over iterations (f, i) and the inspect summary of groups and advantages.\n\n" + checkpointHelp(st)})
+	}
 
 	// (a) consistency.
 	var cons []consistencyTableRow
@@ -333,7 +402,33 @@ func buildReport(st *analysis.Study, cmp *analysis.Comparison, title, generated 
 	if len(st.ConsistencyStates) > 0 {
 		secA.Tables = append(secA.Tables, figure.Table{Caption: "modal action of every probe state at the last checkpoint", Rows: st.ConsistencyStates, MaxRows: 40})
 	}
-	rep.Sections = append(rep.Sections, secA)
+	if ckpt {
+		rep.Sections = append(rep.Sections, secA)
+	}
+	var logCons []analysis.ConsistencyRow
+	for _, r := range st.LogConsistency {
+		if r.Split == "train" {
+			logCons = append(logCons, r)
+		}
+	}
+	if len(st.LogConsistency) > 0 {
+		var logConsFig *figure.Figure
+		for _, g := range cmp.Groups {
+			// A curve over training needs two iterations; one point is in the table.
+			if gc, ok := cmp.Curve(g.Name, analysis.SeriesLogConsistencyHigh); ok && len(gc.Iterations) > 1 && logConsFig == nil {
+				logConsFig = logConsistencyFigure(cmp)
+			}
+		}
+		rep.Sections = append(rep.Sections, figure.Section{Title: "Consistency where states recur in the logs",
+			Figure: logConsFig,
+			Text: "What it shows: at states that recur in the training rollouts of one iteration (the same state key, at least K times), the share whose most frequent logged action " +
+				"reaches the threshold (K and threshold in the table), split by the judge label of that action where the logs have labels. " +
+				"Unlike (a) it needs no checkpoint: the rollouts themselves are the samples, so it exists only where the logs revisit states.\n\n" +
+				"How to read it: a rising line means the policy grows confident in its actions at recurring states; the states column says how many states each point rests on, " +
+				"and few states make a noisy share. " + bands + "\n\nClaim tested: " + claimEvidence,
+			Tables: []figure.Table{{Caption: "consistency at recurring states per iteration (train split)", Rows: logCons, MaxRows: 40},
+				{Caption: "every split", Rows: st.LogConsistency, MaxRows: 40}}})
+	}
 
 	// (b) repetition.
 	var repRows []analysis.RepetitionRow
@@ -352,6 +447,9 @@ func buildReport(st *analysis.Study, cmp *analysis.Comparison, title, generated 
 
 	// (c) heatmap.
 	for _, nf := range fig("c") {
+		if !ckpt {
+			break
+		}
 		title := "(c) Coupling heatmap: predicted and measured"
 		var cells []analysis.HeatRow
 		var agreement string
@@ -435,22 +533,25 @@ func buildReport(st *analysis.Study, cmp *analysis.Comparison, title, generated 
 		sep = append(sep, separationTableRow{Run: r.Run, Iteration: r.Iteration, N: r.N, ProbeState: r.ProbeState, ProbeVerdict: r.ProbeVerdict,
 			FisherState: r.FisherState, FisherVerdict: r.FisherVerdict, SilhouetteState: r.SilhouetteState, SilhouetteVerd: r.SilhouetteVerd})
 	}
-	rep.Sections = append(rep.Sections, figure.Section{Title: "(g) Gradient coupling over training", Figure: fig("g")[0].Fig,
+	secG := figure.Section{Title: "(g) Gradient coupling over training", Figure: fig("g")[0].Fig,
 		Text: fmt.Sprintf("What it shows: at every checkpoint, for one fixed probe set of %d labelled (state, action) samples drawn from the logs (half good, half bad; the same samples for every run of an environment): "+
 			"left, the harmful-coupling rate, the share of pairs (i good with A_i > 0, j bad in another state) whose predicted influence Δ_ij = η A_i ⟨g_i, g_j⟩ raises the bad action; "+
 			"right, the mean cosine between the per-sample gradients of good and of bad samples.\n\n"+
 			"How to read it: the lower both are, the less an update that rewards good actions also rewards bad ones. "+
 			"Since the probes are fixed, changes over training are changes of the model, not of the samples. %s\n\nClaim tested: %s %s",
 			st.Options.CouplingProbes, bands, claimCoupling, claimGCD),
-		Tables: []figure.Table{{Caption: "coupling per checkpoint", Rows: cp, MaxRows: 40}, {Caption: "harmful coupling by prompt similarity (token Jaccard)", Rows: st.BySim, MaxRows: 40}}})
+		Tables: []figure.Table{{Caption: "coupling per checkpoint", Rows: cp, MaxRows: 40}, {Caption: "harmful coupling by prompt similarity (token Jaccard)", Rows: st.BySim, MaxRows: 40}}}
 
 	// (h) separation.
-	rep.Sections = append(rep.Sections, figure.Section{Title: "(h) Representation separation of good and bad actions", Figure: fig("h")[0].Fig,
+	secH := figure.Section{Title: "(h) Representation separation of good and bad actions", Figure: fig("h")[0].Fig,
 		Text: "What it shows: how well the actor's hidden states (last layer) tell the probe set's good actions from its bad ones, at the last prompt token and at the verdict marker that GCD trains: " +
 			"the cross-validated accuracy of a linear probe (0.5 is chance for balanced probes) and the Fisher ratio of the two classes per sample.\n\n" +
 			"How to read it: higher is more separated. GCD's classification task is meant to raise separation at the verdict marker, and with it lower the coupling of (g). " + bands +
 			"\n\nClaim tested: " + claimGCD,
-		Tables: []figure.Table{{Caption: "separation per checkpoint", Rows: sep, MaxRows: 40}}})
+		Tables: []figure.Table{{Caption: "separation per checkpoint", Rows: sep, MaxRows: 40}}}
+	if ckpt {
+		rep.Sections = append(rep.Sections, secG, secH)
+	}
 
 	// (i) final performance.
 	finalText := "What it shows: each group's final success rate (the last evaluation of each run), in-domain and out-of-domain, as the interquartile mean over runs " +
@@ -462,6 +563,23 @@ func buildReport(st *analysis.Study, cmp *analysis.Comparison, title, generated 
 	finalText += "\n\nClaim tested: " + claimEvidence + " " + claimGCD
 	rep.Sections = append(rep.Sections, figure.Section{Title: "(i) Final performance", Figure: fig("i")[0].Fig, Text: finalText,
 		Tables: []figure.Table{{Caption: "final value per run", Rows: cmp.FinalRuns}, {Caption: "IQM per group", Rows: cmp.Final}, {Caption: "probability of improvement", Rows: cmp.Improvements}}})
+
+	// Log sanity.
+	if len(st.Inspect) > 0 {
+		sec := figure.Section{Title: "Log sanity: groups, success and advantages",
+			Text: "What it shows: the summary of `gradcouple inspect` for each run, iteration and split: rollout groups and trajectories, the success rate, " +
+				"zero_std_frac (the share of groups of two or more whose outcomes are all equal, so that GRPO gives them no signal), invalid actions, " +
+				"label coverage, and advantage_fit, the GRPO convention that reproduces the logged advantages from the logged outcomes " +
+				"(std: (R − mean)/(std + 1e-6) as verl; std-eps1e-4 as TRL; no-std: R − mean; zero: evaluation rows; none: no convention fits, " +
+				"and adv_mismatch_trajs counts the trajectories that fit none).\n\n" +
+				"How to read it: a high zero_std_frac means most groups teach nothing; advantage_fit none means the advantages in the logs are not the GRPO " +
+				"advantages of the logged outcomes (another estimator, or a logging bug), and the Lemma 3.1 check (e) rests on them.",
+			Tables: []figure.Table{{Caption: "inspect summary per run, iteration and split", Rows: st.Inspect, MaxRows: 40}}}
+		if len(st.Problems) > 0 {
+			sec.Tables = append(sec.Tables, figure.Table{Caption: "problems found", Rows: st.Problems, MaxRows: 40})
+		}
+		rep.Sections = append(rep.Sections, sec)
+	}
 
 	// Settings.
 	o := st.Options
@@ -476,7 +594,7 @@ func buildReport(st *analysis.Study, cmp *analysis.Comparison, title, generated 
 		settings = append(settings, settingRow{"checkpoints", fmt.Sprint(o.Checkpoints)})
 	}
 	rep.Sections = append(rep.Sections, figure.Section{Title: "Settings and timing",
-		Text: "How the study was made, and how long each step took. The tables of every section can be written to files with `gradcouple compare --tables csv` or `gradcouple figures --tables parquet`.",
+		Text: "How the study was made, and how long each step took (cached: the results came from the analysis cache). Every table of this report, in full, is written by `gradcouple report --tables DIR`.",
 		Tables: []figure.Table{{Caption: "settings", Rows: settings}, {Caption: "steps (wall-clock seconds)", Rows: st.Steps},
 			{Caption: "comparison over training: every metric, mean over runs with 95% interval", Rows: cmp.Rows, MaxRows: 30}}})
 	return rep

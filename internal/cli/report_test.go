@@ -134,8 +134,15 @@ func TestStudyCommands(t *testing.T) {
 			t.Fatal(err)
 		}
 		page := string(b)
-		if n := strings.Count(page, "<svg"); n != 10 { // two heatmaps: one per algorithm
-			t.Errorf("%d inline figures, want 10", n)
+		want := 10 // two heatmaps: one per algorithm
+		if regexp.MustCompile(`(?s)<h2>Consistency where states recur in the logs</h2>((?:[^<]|<[^/]|</[^s])*?)<figure class="plot">`).MatchString(page) {
+			want++ // drawn when a run has recurring states at two iterations
+		}
+		if n := strings.Count(page, `<figure class="plot">`); n != want {
+			t.Errorf("%d figures, want %d", n, want)
+		}
+		if n := strings.Count(page, `<svg class="plot wide"`); n == 0 || n != strings.Count(page, `<svg class="plot narrow"`) {
+			t.Errorf("%d wide figures, %d narrow ones: want a narrow drawing of each figure of several panels", n, strings.Count(page, `<svg class="plot narrow"`))
 		}
 		for _, l := range "abcdefghi" {
 			if !strings.Contains(page, "<h2>("+string(l)+")") {
@@ -193,7 +200,7 @@ func TestReportEscapesActionText(t *testing.T) {
 	if n := strings.Count(page, esc); n < 2 {
 		t.Errorf("the escaped action text appears %d times, want it in tables and figure labels", n)
 	}
-	if !regexp.MustCompile(`<td class="cell">` + regexp.QuoteMeta(esc) + `</td>`).MatchString(page) {
+	if !regexp.MustCompile(`<td class="cell"><div class="t"><span class="w">` + regexp.QuoteMeta(esc) + `</span></div></td>`).MatchString(page) {
 		t.Error("the action text is not shown as a table cell")
 	}
 	if !regexp.MustCompile(`<text[^>]*>` + regexp.QuoteMeta(esc)).MatchString(page) {
@@ -218,23 +225,25 @@ func TestStudyCommandsBadInput(t *testing.T) {
 	os.MkdirAll(empty, 0o755)
 
 	out := filepath.Join(root, "out")
+	os.MkdirAll(out, 0o755)
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
 		{[]string{"report", filepath.Join(root, "missing"), "--out", filepath.Join(out, "r.html")}, "missing: no such run directory"},
-		{[]string{"report", noMetrics, "--out", filepath.Join(out, "r.html")}, filepath.Join(noMetrics, "metrics.jsonl") + ": no such file"},
+		{[]string{"report", noMetrics, "--out", filepath.Join(out, "r.html")}, filepath.Join(noMetrics, "logs") + ": no .parquet or .jsonl"},
 		{[]string{"report", malformed, "--out", filepath.Join(out, "r.html")}, filepath.Join(malformed, "metrics.jsonl") + " line 2"},
-		{[]string{"report", notDir, "--out", filepath.Join(out, "r.html")}, "not a directory"},
-		{[]string{"report", empty, "--out", filepath.Join(out, "r.html")}, "nor a directory of runs"},
+		{[]string{"report", notDir, "--out", filepath.Join(out, "r.html")}, notDir},
+		{[]string{"report", empty, "--out", filepath.Join(out, "r.html")}, "neither a run directory"},
 		{[]string{"report", malformed, "--out", filepath.Join(out, "r.pdf")}, "want an .html file"},
+		{[]string{"report", filepath.Join(root, "missing"), "--out", filepath.Join(out, "r.html")}, "missing: no such run directory"},
 		{[]string{"figures", filepath.Join(root, "missing"), "--out", out}, "no such run directory"},
 		{[]string{"figures", malformed, "--out", out}, "metrics.jsonl line 2"},
-		{[]string{"figures", noMetrics, "--out", out}, "metrics.jsonl: no such file"},
+		{[]string{"figures", noMetrics, "--out", out}, filepath.Join(noMetrics, "logs") + ": no .parquet or .jsonl"},
 		{[]string{"figures", malformed, "--out", out, "--format", "gif"}, "--format"},
 		{[]string{"figures", malformed, "--out", out, "--smooth", "1"}, "--smooth"},
 		{[]string{"compare", "--a", filepath.Join(root, "nothing-*"), "--b", malformed, "--out", out}, "no such run directory"},
-		{[]string{"compare", "--a", malformed, "--b", noMetrics, "--out", out}, "metrics.jsonl"},
+		{[]string{"compare", "--a", malformed, "--b", noMetrics, "--out", out}, "metrics.jsonl line 2"},
 		{[]string{"compare", "--a", malformed, "--out", out}, "want --a RUNS and --b RUNS"},
 		{[]string{"compare", "--a", malformed, "--b", malformed, "--out", out}, "in both --a and --b"},
 	} {

@@ -121,7 +121,7 @@ func runStudy(ctx context.Context, o StudyOptions, e *Env) error {
 		dirs[k] = r.Dir
 	}
 	report, done := studyProgress(e)
-	st, err := analysis.StudyRuns(ctx, dirs, o.Study.options(report))
+	st, err := analysis.StudyRuns(ctx, dirs, o.Study.options(report, e))
 	if err != nil {
 		done()
 		return err
