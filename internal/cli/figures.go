@@ -351,11 +351,11 @@ func hasCheckpoints(st *analysis.Study) bool { return len(st.NoCheckpoints) < le
 // to get them, for runs given as logs (or run directories without
 // checkpoints).
 func checkpointHelp(st *analysis.Study) string {
-	return fmt.Sprintf("%s need the policy's checkpoints, which %s do not have. To get them: "+
+	return fmt.Sprintf("Not computed: %s need the policy's checkpoints, and there are none for %s. To get them: "+
 		"coupling from per-sample gradients computed elsewhere (EleutherAI Bergson, .npy or .safetensors, with a table of the samples): "+
 		"`gradcouple coupling --grads STORE --samples TABLE`; every section: runs trained by the bundled trainer (`gradcouple train`, "+
 		"`gradcouple quickstart`), which write checkpoints. Reading your own Hugging Face checkpoints is not supported yet.",
-		upperFirst(strings.Join(analysis.CheckpointSections, ", ")), strings.Join(st.NoCheckpoints, ", "))
+		strings.Join(analysis.CheckpointSections, ", "), strings.Join(st.NoCheckpoints, ", "))
 }
 
 // printGaps warns on stderr about empty selections and about the sections
