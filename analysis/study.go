@@ -630,6 +630,12 @@ func StudyRuns(ctx context.Context, dirs []string, opts StudyOptions) (*Study, e
 		}
 		byEnv[sr.info.Env] = append(byEnv[sr.info.Env], *sr.run)
 	}
+	// The runs of an environment in the order of their directories, so
+	// that the same runs get the same probe sets (and cache entries)
+	// whatever the order they are given in.
+	for _, rs := range byEnv {
+		slices.SortStableFunc(rs, func(a, b Run) int { return strings.Compare(absPath(a.Dir), absPath(b.Dir)) })
+	}
 	steps := 2 // log analyses, simulators
 	if opts.ConsistencyStates > 0 && len(envs) > 0 {
 		steps++
@@ -711,6 +717,14 @@ func StudyRuns(ctx context.Context, dirs []string, opts StudyOptions) (*Study, e
 	}
 	st.Series = st.series()
 	return st, nil
+}
+
+// absPath is path made absolute (path itself if that fails).
+func absPath(path string) string {
+	if a, err := filepath.Abs(path); err == nil {
+		return a
+	}
+	return path
 }
 
 // logResult is what the log analyses of one run give (and the cache

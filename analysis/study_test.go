@@ -663,3 +663,39 @@ func TestStudyProgress(t *testing.T) {
 		}
 	}
 }
+
+// TestStudyRunOrder: the runs of an environment share one probe set
+// whatever the order they are given in, so a study of the same runs listed
+// in another order takes coupling from the cache.
+func TestStudyRunOrder(t *testing.T) {
+	root := t.TempDir()
+	a := trainTiny(t, filepath.Join(root, "grpo-1"), "grpo", 1)
+	b := trainTiny(t, filepath.Join(root, "gcd-1"), "gcd", 1)
+	o := tinyStudyOptions()
+	o.ConsistencyStates = -1
+	o.Cache = &StudyCache{Dir: filepath.Join(root, "cache"), Code: "test"}
+	gradients := 0
+	o.Progress = func(m string) {
+		if strings.Contains(m, " per-sample gradients of ") {
+			gradients++
+		}
+	}
+	ab, err := StudyRuns(context.Background(), []string{a, b}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gradients == 0 {
+		t.Fatal("no gradients computed")
+	}
+	gradients = 0
+	ba, err := StudyRuns(context.Background(), []string{b, a}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gradients != 0 {
+		t.Errorf("the runs in another order recomputed coupling (%d gradient computations)", gradients)
+	}
+	if !reflect.DeepEqual(ab.Probes, ba.Probes) || len(ab.Probes) == 0 {
+		t.Error("the runs in another order got another probe set")
+	}
+}
