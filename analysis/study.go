@@ -666,6 +666,9 @@ func StudyRuns(ctx context.Context, dirs []string, opts StudyOptions) (*Study, e
 			return nil, err
 		}
 		allCached = allCached && hit
+		if hit {
+			pr.cached()
+		}
 		st.addLogs(sr, lr)
 	}
 	step("log analyses", start, allCached && len(runs) > 0)
@@ -879,6 +882,14 @@ func (p *studyProgress) unit(k int, format string, args ...any) {
 	p.opts.progress("step %d of %d, %s: %d of %d%s: %s", p.k, p.steps, p.name, k, p.units, left, fmt.Sprintf(format, args...))
 }
 
+// cached says that the current unit's results (all of them, for a step
+// cached as a whole) came from the cache.
+func (p *studyProgress) cached() {
+	if p.opts.Progress != nil {
+		p.opts.progress("step %d of %d, %s: from the cache", p.k, p.steps, p.name)
+	}
+}
+
 // shortDuration formats d to the second (at least 1s).
 func shortDuration(d time.Duration) string {
 	return max(d.Round(time.Second), time.Second).String()
@@ -937,15 +948,18 @@ type resampleResult struct {
 // environment, or takes it from the cache.
 func (st *Study) resample(ctx context.Context, envName string, runs []Run, opts StudyOptions, pr *studyProgress) (bool, error) {
 	pr.begin("consistency by resampling ("+envLabel(envName)+")", unitsOf(runs, opts.Checkpoints))
-	pr.unit(1, "choosing %d+%d probe states from the logs of %d %s run(s)", opts.ConsistencyStates, opts.ConsistencyStates, len(runs), envLabel(envName))
 	dirs, files := runFiles(runs)
 	key := fmt.Sprintf("env=%s seed=%d checkpoints=%v k=%d threshold=%d temperature=%g states=%d",
 		envName, opts.Seed, opts.Checkpoints, opts.ConsistencyK, opts.ConsistencyMin, opts.Temperature, opts.ConsistencyStates)
 	res, hit, err := cached(opts.Cache, opts.warn, "resample", dirs, files, key, func() (resampleResult, error) {
+		pr.unit(1, "choosing %d+%d probe states from the logs of %d %s run(s)", opts.ConsistencyStates, opts.ConsistencyStates, len(runs), envLabel(envName))
 		return resampleEnv(ctx, envName, runs, opts, pr.counting(func(m string) bool { return strings.Contains(m, " draws at ") }))
 	})
 	if err != nil {
 		return false, err
+	}
+	if hit {
+		pr.cached()
 	}
 	st.Consistency = append(st.Consistency, res.Rows...)
 	st.ConsistencyStates = append(st.ConsistencyStates, res.States...)
@@ -1005,15 +1019,18 @@ type couplingResult struct {
 // coupling at their checkpoints, or takes it from the cache.
 func (st *Study) coupling(ctx context.Context, envName string, runs []Run, opts StudyOptions, pr *studyProgress) (bool, error) {
 	pr.begin("coupling ("+envLabel(envName)+")", unitsOf(runs, opts.Checkpoints))
-	pr.unit(1, "drawing %d probes from the logs of %d %s run(s)", opts.CouplingProbes, len(runs), envLabel(envName))
 	dirs, files := runFiles(runs)
 	key := fmt.Sprintf("env=%s seed=%d checkpoints=%v probes=%d heat=%d pairs=%d eta=%g tensors=%q max-bytes=%d",
 		envName, opts.Seed, opts.Checkpoints, opts.CouplingProbes, opts.HeatSide, opts.Pairs, opts.Eta, opts.Tensors, opts.MaxBytes)
 	res, hit, err := cached(opts.Cache, opts.warn, "coupling", dirs, files, key, func() (couplingResult, error) {
+		pr.unit(1, "drawing %d probes from the logs of %d %s run(s)", opts.CouplingProbes, len(runs), envLabel(envName))
 		return couplingEnv(ctx, envName, runs, opts, pr.counting(func(m string) bool { return strings.Contains(m, " per-sample gradients of ") }))
 	})
 	if err != nil {
 		return false, err
+	}
+	if hit {
+		pr.cached()
 	}
 	st.Coupling = append(st.Coupling, res.Rows...)
 	st.BySim = append(st.BySim, res.BySim...)
