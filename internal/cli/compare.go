@@ -184,10 +184,13 @@ func runCompare(ctx context.Context, o CompareOptions, e *Env) error {
 	if err != nil {
 		return err
 	}
+	for _, w := range cmp.Warnings {
+		warnf(e, "%s", w)
+	}
 	if err := printComparison(e, st, cmp); err != nil {
 		return err
 	}
-	figs := withCheckpoints(st, studyFigures(st, cmp, figOptions{Smooth: o.Study.Smooth}))
+	figs := withCheckpoints(st, studyFigures(st, cmp, figOptionsOf(o.Study)))
 	if err := writeFigures(e, o.Out, figs, o.Formats, report); err != nil {
 		return err
 	}

@@ -34,6 +34,9 @@ type StudyFlags struct {
 	// leaves the cache alone.
 	Cache   string
 	NoCache bool
+	// IndependentScales gives every panel and heatmap its own scale; by
+	// default the panels and heatmaps meant to be compared share one.
+	IndependentScales bool
 }
 
 // defaultStudyFlags are the defaults of the study flags (for callers such
@@ -56,6 +59,7 @@ func studyFlags() []ucli.Flag {
 		&ucli.Float64Flag{Name: "smooth", Usage: "EMA weight `W` in [0, 1) of the learning curves (raw data stay visible); 0: none"},
 		&ucli.StringFlag{Name: "cache", Usage: "keep the results of the analyses in `DIR` (default: .gradcouple-cache beside each input) and reuse them when inputs, code and options are unchanged"},
 		&ucli.BoolFlag{Name: "no-cache", Usage: "recompute every analysis; do not read or write the cache"},
+		&ucli.BoolFlag{Name: "independent-scales", Usage: "give every panel and heatmap its own scale (default: panels and heatmaps meant to be compared share one, so equal heights and colours mean equal values)"},
 	}
 }
 
@@ -63,7 +67,7 @@ func studyFlags() []ucli.Flag {
 func studyFlagsOf(c *ucli.Context) (StudyFlags, error) {
 	f := StudyFlags{Seed: c.Uint64("seed"), ConsistencyStates: c.Int("consistency-states"), CouplingProbes: c.Int("probes"),
 		MinVisits: c.Int("min-visits"), Resamples: c.Int("resamples"), Smooth: c.Float64("smooth"),
-		Cache: c.String("cache"), NoCache: c.Bool("no-cache")}
+		Cache: c.String("cache"), NoCache: c.Bool("no-cache"), IndependentScales: c.Bool("independent-scales")}
 	if s := c.String("checkpoints"); s != "" {
 		var err error
 		if f.Checkpoints, err = parseInts("checkpoints", s); err != nil {
@@ -246,7 +250,10 @@ func runFigures(ctx context.Context, o FiguresOptions, e *Env) error {
 	if err != nil {
 		return err
 	}
-	figs := withCheckpoints(st, studyFigures(st, cmp, figOptions{Smooth: o.Study.Smooth}))
+	for _, w := range cmp.Warnings {
+		warnf(e, "%s", w)
+	}
+	figs := withCheckpoints(st, studyFigures(st, cmp, figOptionsOf(o.Study)))
 	if err := writeFigures(e, out, figs, o.Formats, report); err != nil {
 		return err
 	}
@@ -459,26 +466,51 @@ func writeStudyTables(e *Env, dir, format string, st *analysis.Study, cmp *analy
 // figOptions are the settings of the figures.
 type figOptions struct {
 	Smooth float64
+	// Independent gives every panel and heatmap its own scale
+	// (--independent-scales).
+	Independent bool
 }
+
+// figOptionsOf are the figure settings of the study flags.
+func figOptionsOf(f StudyFlags) figOptions {
+	return figOptions{Smooth: f.Smooth, Independent: f.IndependentScales}
+}
+
+func (o figOptions) scales() figure.Scales { return figure.Scales{Independent: o.Independent} }
 
 // studyFigures maps a study and its comparison onto the figures (a)-(i).
 // Per-group figures have one panel or line per group of cmp; the heatmap is
 // drawn for the first run of each group that has one.
 func studyFigures(st *analysis.Study, cmp *analysis.Comparison, opt figOptions) []namedFigure {
 	figs := []namedFigure{
-		{Letter: "a", Name: "a-consistency", Fig: consistencyFigure(cmp)},
-		{Letter: "b", Name: "b-repetition", Fig: repetitionFigure(cmp)},
+		{Letter: "a", Name: "a-consistency", Fig: consistencyFigure(cmp, opt)},
+		{Letter: "b", Name: "b-repetition", Fig: repetitionFigure(cmp, opt)},
 	}
+	// The heatmaps of several runs share one colour scale unless asked
+	// otherwise, so that equal colours mean equal values across runs.
 	heat := heatmapRuns(st, cmp)
-	for _, run := range heat {
+	panels := make([][2]figure.Heatmap, len(heat))
+	var all []figure.Heatmap
+	for i, run := range heat {
+		p, m := heatmapPanels(st, run)
+		panels[i] = [2]figure.Heatmap{p, m}
+		all = append(all, p, m)
+	}
+	scale := 0.0
+	if !opt.Independent && len(all) > 0 {
+		scale = figure.HeatmapScale(all...)
+	}
+	for i, run := range heat {
 		name := "c-heatmap"
 		if len(heat) > 1 {
 			name += "-" + fileSafe(run)
 		}
-		figs = append(figs, namedFigure{Letter: "c", Name: name, Fig: heatmapFigure(st, run), Run: run})
+		fig := figure.CouplingScaled(panels[i][0], panels[i][1], figure.CouplingOptions{Scale: scale})
+		figs = append(figs, namedFigure{Letter: "c", Name: name, Fig: fig, Run: run})
 	}
 	if len(heat) == 0 {
-		figs = append(figs, namedFigure{Letter: "c", Name: "c-heatmap", Fig: heatmapFigure(st, "")})
+		p, m := heatmapPanels(st, "")
+		figs = append(figs, namedFigure{Letter: "c", Name: "c-heatmap", Fig: figure.Coupling(p, m)})
 	}
 	figs = append(figs,
 		namedFigure{Letter: "d", Name: "d-squeeze", Fig: squeezeFigure(st)},
@@ -554,20 +586,20 @@ func labelledGroups(cmp *analysis.Comparison, metrics, labels []string) []figure
 	return out
 }
 
-func consistencyFigure(cmp *analysis.Comparison) *figure.Figure {
-	return figure.Consistency(labelledGroups(cmp,
+func consistencyFigure(cmp *analysis.Comparison, opt figOptions) *figure.Figure {
+	return figure.ConsistencyScaled(opt.scales(), labelledGroups(cmp,
 		[]string{analysis.SeriesHighJudgeGood, analysis.SeriesHighJudgeBad},
 		[]string{figure.LabelGood, figure.LabelBad})...)
 }
 
 // logConsistencyFigure draws the share of high-consistency states where
 // states recur in the logs (train split), one panel per group.
-func logConsistencyFigure(cmp *analysis.Comparison) *figure.Figure {
-	return figure.Consistency(labelledGroups(cmp, []string{analysis.SeriesLogConsistencyHigh}, []string{"recurring states in the logs"})...)
+func logConsistencyFigure(cmp *analysis.Comparison, opt figOptions) *figure.Figure {
+	return figure.ConsistencyScaled(opt.scales(), labelledGroups(cmp, []string{analysis.SeriesLogConsistencyHigh}, []string{"recurring states in the logs"})...)
 }
 
-func repetitionFigure(cmp *analysis.Comparison) *figure.Figure {
-	return figure.Repetition(labelledGroups(cmp,
+func repetitionFigure(cmp *analysis.Comparison, opt figOptions) *figure.Figure {
+	return figure.RepetitionScaled(opt.scales(), labelledGroups(cmp,
 		[]string{analysis.SeriesRepeatSuccess, analysis.SeriesRepeatFailure},
 		[]string{figure.LabelSuccess, figure.LabelFailure})...)
 }
@@ -603,10 +635,10 @@ func heatCells(st *analysis.Study, run string) []analysis.HeatRow {
 	return out
 }
 
-// heatmapFigure lays a run's heatmap cells out as matrices: rows are the
-// good samples i (updated), columns the bad samples j (affected), labelled
-// with their action texts.
-func heatmapFigure(st *analysis.Study, run string) *figure.Figure {
+// heatmapPanels lays a run's heatmap cells out as matrices, predicted and
+// measured: rows are the good samples i (updated), columns the bad samples j
+// (affected), labelled with their action texts.
+func heatmapPanels(st *analysis.Study, run string) (predicted, measured figure.Heatmap) {
 	cells := heatCells(st, run)
 	var rows, cols []int
 	rowIdx, colIdx := map[int]int{}, map[int]int{}
@@ -644,9 +676,8 @@ func heatmapFigure(st *analysis.Study, run string) *figure.Figure {
 	}
 	ylab := "updated good sample i"
 	xlab := "affected bad sample j"
-	return figure.Coupling(
-		figure.Heatmap{Title: title("predicted (first order)"), XLabel: xlab, YLabel: ylab, Rows: rowLab, Cols: colLab, Values: pred},
-		figure.Heatmap{Title: title("measured"), XLabel: xlab, YLabel: ylab, Rows: rowLab, Cols: colLab, Values: meas})
+	return figure.Heatmap{Title: title("predicted (first order)"), XLabel: xlab, YLabel: ylab, Rows: rowLab, Cols: colLab, Values: pred},
+		figure.Heatmap{Title: title("measured"), XLabel: xlab, YLabel: ylab, Rows: rowLab, Cols: colLab, Values: meas}
 }
 
 func squeezeFigure(st *analysis.Study) *figure.Figure {
@@ -730,7 +761,7 @@ func learningFigure(cmp *analysis.Comparison, opt figOptions) *figure.Figure {
 	if in == analysis.MetricEvalInSampled {
 		ylabel = "success rate (sampled)"
 	}
-	return figure.LearningCurves(groupSeries(cmp, in), groupSeries(cmp, out), figure.CurveOptions{Smooth: opt.Smooth, YLabel: ylabel})
+	return figure.LearningCurves(groupSeries(cmp, in), groupSeries(cmp, out), figure.CurveOptions{Smooth: opt.Smooth, YLabel: ylabel, IndependentScales: opt.Independent})
 }
 
 func couplingFigure(cmp *analysis.Comparison) *figure.Figure {
@@ -766,7 +797,7 @@ func finalFigure(cmp *analysis.Comparison) *figure.Figure {
 		sp := figure.ScorePanel{Title: finalTitle(m), XLabel: "IQM of final success rate", Unit: true}
 		for _, f := range cmp.Final {
 			if f.Metric == m {
-				sp.Scores = append(sp.Scores, figure.Score{Label: f.Group, Interval: metrics.Interval{Point: f.IQM, Lo: f.Lo, Hi: f.Hi}})
+				sp.Scores = append(sp.Scores, figure.Score{Label: f.Group, Interval: metrics.Interval{Point: f.IQM, Lo: f.Lo, Hi: f.Hi}, Note: f.Note})
 			}
 		}
 		scores = append(scores, sp)
@@ -774,7 +805,7 @@ func finalFigure(cmp *analysis.Comparison) *figure.Figure {
 	var imps []figure.Improvement
 	for _, im := range cmp.Improvements {
 		imps = append(imps, figure.Improvement{X: im.X, Y: im.Y + ", " + finalTitle(im.Metric),
-			Interval: metrics.Interval{Point: im.P, Lo: im.Lo, Hi: im.Hi}})
+			Interval: metrics.Interval{Point: im.P, Lo: im.Lo, Hi: im.Hi}, Note: im.Note})
 	}
 	return figure.FinalPerformance(scores, imps)
 }

@@ -206,6 +206,9 @@ func writeReport(ctx context.Context, o ReportOptions, e *Env) error {
 		done()
 		return err
 	}
+	for _, w := range cmp.Warnings {
+		warnf(e, "%s", w)
+	}
 	title := o.Title
 	if title == "" {
 		in := o.Input
@@ -215,7 +218,7 @@ func writeReport(ctx context.Context, o ReportOptions, e *Env) error {
 		title = "gradcouple report: " + in
 	}
 	report("rendering the report")
-	rep := buildReport(st, cmp, title, e.Now().UTC().Format(time.RFC3339), figOptions{Smooth: o.Study.Smooth})
+	rep := buildReport(st, cmp, title, e.Now().UTC().Format(time.RFC3339), figOptionsOf(o.Study))
 	var tables []string
 	if o.Tables != "" {
 		rep.TablesDir = o.Tables
@@ -348,6 +351,9 @@ func buildReport(st *analysis.Study, cmp *analysis.Comparison, title, generated 
 	if len(cmp.Improvements) > 0 {
 		summary.Tables = append(summary.Tables, figure.Table{Caption: "probability of improvement P(x > y)", Rows: cmp.Improvements})
 	}
+	if len(cmp.Warnings) > 0 {
+		summary.Text += " Caveat: " + strings.Join(cmp.Warnings, " ")
+	}
 	if len(st.Notes) > 0 {
 		var notes []noteRow
 		for _, n := range st.Notes {
@@ -416,7 +422,7 @@ func buildReport(st *analysis.Study, cmp *analysis.Comparison, title, generated 
 		for _, g := range cmp.Groups {
 			// A curve over training needs two iterations; one point is in the table.
 			if gc, ok := cmp.Curve(g.Name, analysis.SeriesLogConsistencyHigh); ok && len(gc.Iterations) > 1 && logConsFig == nil {
-				logConsFig = logConsistencyFigure(cmp)
+				logConsFig = logConsistencyFigure(cmp, opt)
 			}
 		}
 		rep.Sections = append(rep.Sections, figure.Section{Title: "Consistency where states recur in the logs",

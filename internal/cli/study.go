@@ -131,11 +131,14 @@ func runStudy(ctx context.Context, o StudyOptions, e *Env) error {
 		done()
 		return err
 	}
+	for _, w := range cmp.Warnings {
+		warnf(e, "%s", w)
+	}
 	figDir := filepath.Join(o.Out, "figures")
 	// The files are listed by count at the end, not one line each.
 	quiet := *e
 	quiet.Stdout = io.Discard
-	figs := studyFigures(st, cmp, figOptions{Smooth: o.Study.Smooth})
+	figs := studyFigures(st, cmp, figOptionsOf(o.Study))
 	formats := []figure.Format{figure.PNG, figure.SVG}
 	err = writeFigures(&quiet, figDir, figs, formats, report)
 	if err == nil && o.Export != "" {
@@ -152,7 +155,7 @@ func runStudy(ctx context.Context, o StudyOptions, e *Env) error {
 			title = fmt.Sprintf("gradcouple study: %s, %s, seeds %s", strings.Join(o.Algos, " vs "), strings.Join(o.Envs, " and "), seedList(o.Seeds))
 		}
 		report("rendering the report")
-		rep := buildReport(st, cmp, title, e.Now().UTC().Format(time.RFC3339), figOptions{Smooth: o.Study.Smooth})
+		rep := buildReport(st, cmp, title, e.Now().UTC().Format(time.RFC3339), figOptionsOf(o.Study))
 		if err = os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
 			err = rep.WriteFile(path)
 		}
