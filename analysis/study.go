@@ -350,6 +350,9 @@ type Study struct {
 	// NoCheckpoints are the runs without checkpoints, whose checkpoint
 	// sections (CheckpointSections) are empty.
 	NoCheckpoints []string
+	// Inputs are the log inputs that an adapter read (other trainers'
+	// formats), one per run, for the commands to say so.
+	Inputs []Input
 	// Empty says which selections had no records (a run whose logs have no
 	// train rows, ...): the sections they feed are empty. It is not an
 	// error.
@@ -733,6 +736,8 @@ func absPath(path string) string {
 // logResult is what the log analyses of one run give (and the cache
 // keeps), before the rows are given the run's name.
 type logResult struct {
+	// Inputs are the inputs of the log scan (Sources.Inputs).
+	Inputs         []Input
 	Repetition     []RepetitionRow
 	LogConsistency []ConsistencyRow
 	Advantage      []AdvantageRow
@@ -751,9 +756,11 @@ func studyLogs(ctx context.Context, logs string, opts StudyOptions) (logResult, 
 	var lr logResult
 	var err error
 	patterns := []string{logs}
-	if lr.Repetition, lr.LogConsistency, _, _, err = LogDiagnostics(ctx, patterns, LogFilter{}, metrics.ConsistencyConfig{}); err != nil {
+	var src Sources
+	if lr.Repetition, lr.LogConsistency, _, src, err = LogDiagnostics(ctx, patterns, LogFilter{}, metrics.ConsistencyConfig{}); err != nil {
 		return lr, err
 	}
+	lr.Inputs = src.Inputs
 	if lr.Advantage, lr.Summary, _, err = Advantage(ctx, patterns, AdvantageOptions{PoolIterations: true, Seed: opts.Seed,
 		Mass: metrics.MassConfig{MinVisits: opts.MinVisits, Bootstrap: opts.Bootstrap}}); err != nil {
 		return lr, err
@@ -790,6 +797,11 @@ func (st *Study) addLogs(sr *studyRun, lr logResult) {
 	}
 	for i := range lr.Inspect {
 		lr.Inspect[i].Run = name
+	}
+	for _, in := range lr.Inputs {
+		if in.Adapter() {
+			st.Inputs = append(st.Inputs, in)
+		}
 	}
 	st.Repetition = append(st.Repetition, lr.Repetition...)
 	st.LogConsistency = append(st.LogConsistency, lr.LogConsistency...)

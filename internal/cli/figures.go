@@ -344,8 +344,10 @@ func checkWritable(flag, path, dir string) error {
 	return os.Remove(name)
 }
 
-// printNotes prints what the study skipped.
+// printNotes prints what the study skipped, and on stderr which inputs an
+// adapter read.
 func printNotes(e *Env, st *analysis.Study) {
+	logSources(e, analysis.Sources{Inputs: st.Inputs})
 	for _, n := range st.Notes {
 		fmt.Fprintf(e.Stdout, "note: %s\n", n)
 	}
