@@ -413,7 +413,7 @@ func fewRunsWarnings(c *Comparison) []string {
 	}
 	for _, g := range c.Groups {
 		if n, ok := runs[g.Name]; ok && n < MinRuns {
-			few = append(few, fmt.Sprintf("%s %d", g.Name, n))
+			few = append(few, fmt.Sprintf("%s (%d)", g.Name, n))
 		}
 	}
 	if len(few) == 0 {

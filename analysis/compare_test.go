@@ -43,7 +43,7 @@ func TestCompareFewRuns(t *testing.T) {
 			t.Errorf("final %+v", f)
 		}
 	}
-	if len(cmp.Warnings) != 1 || !strings.Contains(cmp.Warnings[0], "grpo 1, gcd 1") || !strings.Contains(cmp.Warnings[0], "run >= 3 seeds") {
+	if len(cmp.Warnings) != 1 || !strings.Contains(cmp.Warnings[0], "grpo (1), gcd (1)") || !strings.Contains(cmp.Warnings[0], "run >= 3 seeds") {
 		t.Errorf("warnings %q", cmp.Warnings)
 	}
 

@@ -83,7 +83,10 @@ func TestGradcoupleReportInChromium(t *testing.T) {
 	for i, r := range boxes {
 		share, col := figure.Ink(img, r)
 		t.Logf("figure %d at %v: %.1f%% ink, %d coloured pixels", i+1, r, 100*share, col)
-		if share < 0.01 || col < 200 {
+		// A figure with data has coloured marks: a final-performance panel of
+		// one run per group has only its points (about 70 coloured pixels
+		// each), so fewer than 50 means no data was drawn.
+		if share < 0.01 || col < 50 {
 			t.Errorf("figure %d at %v looks blank: %.1f%% ink, %d coloured pixels", i+1, r, 100*share, col)
 		}
 	}

@@ -342,7 +342,7 @@ details { margin: 8px 0; }
 summary { cursor: pointer; font-weight: bold; }
 .note { color: #57606a; font-size: 13px; }
 td.cell { white-space: normal; }
-.t { white-space: pre-wrap; max-width: 40em; }
+.t { white-space: pre-wrap; width: max-content; max-width: 40em; }
 .w { white-space: nowrap; }
 @media (max-width: 640px) {
   body { padding: 12px; }
