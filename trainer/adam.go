@@ -91,3 +91,62 @@ func (a *adam) restore(m *policy.Model, st *checkpoint.OptimizerState) error {
 	a.step = st.Step
 	return nil
 }
+
+// Adam is the trainer's optimizer as a checkpoint left it, for analyses
+// that take the step the trainer would take next with exactly its update
+// code (analysis: the Adam coupling kernel and its check against a real
+// step). Step advances a copy's moments; Clone keeps the restored state.
+type Adam struct {
+	// LR, Beta1, Beta2, Eps and Clip are the hyperparameters as trained
+	// (the checkpoint's optimizer metadata); Clip 0 means no clipping.
+	LR, Beta1, Beta2, Eps, Clip float64
+	a                           *adam
+}
+
+// RestoreAdam returns the optimizer of a checkpoint: the hyperparameters
+// from st.Extra (lr, beta1, beta2, eps, grad_clip, as the trainer writes
+// them), the step count and the moments of every tensor of m.
+func RestoreAdam(m *policy.Model, st *checkpoint.OptimizerState) (*Adam, error) {
+	if st == nil {
+		return nil, fmt.Errorf("%w: checkpoint has no optimizer state", ErrRunDir)
+	}
+	if o := st.Extra["optimizer"]; o != "adam" {
+		return nil, fmt.Errorf("%w: optimizer state is of %q, not adam", ErrRunDir, o)
+	}
+	var h [5]float64
+	for k, key := range []string{"lr", "beta1", "beta2", "eps", "grad_clip"} {
+		x, err := strconv.ParseFloat(st.Extra[key], 64)
+		if err != nil {
+			return nil, fmt.Errorf("%w: optimizer state: %s %q: %v", ErrRunDir, key, st.Extra[key], err)
+		}
+		h[k] = x
+	}
+	a := newAdam(m.NumParams(), h[0], h[1], h[2], h[3], h[4])
+	if err := a.restore(m, st); err != nil {
+		return nil, err
+	}
+	return &Adam{LR: h[0], Beta1: h[1], Beta2: h[2], Eps: h[3], Clip: h[4], a: a}, nil
+}
+
+// Steps is the number of updates taken (Adam's t before the next step).
+func (o *Adam) Steps() int64 { return o.a.step }
+
+// SecondMoment returns Adam's v over the flat parameter vector (the
+// optimizer's own slice: do not modify it).
+func (o *Adam) SecondMoment() []float64 { return o.a.v }
+
+// Clone returns an independent copy of the optimizer state.
+func (o *Adam) Clone() *Adam {
+	c := *o
+	a := *o.a
+	a.m = append([]float64(nil), o.a.m...)
+	a.v = append([]float64(nil), o.a.v...)
+	c.a = &a
+	return &c
+}
+
+// Step applies the trainer's update with loss gradient g (to be descended)
+// to params, advancing the moments and the step count, and returns the
+// norm of g before clipping. Unlike training it does not round params to
+// float32 afterwards, so that small steps stay visible.
+func (o *Adam) Step(params, g []float64) float64 { return o.a.update(params, g) }
