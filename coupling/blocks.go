@@ -141,3 +141,70 @@ func MeanAbsOffDiagonal(k []float32, n int, keep []bool) float64 {
 	}
 	return s / float64(pairs)
 }
+
+// GramGroupMeans is GroupMeans computed from a dense n x n Gram matrix k
+// (Gram, BlockGrams) instead of the rows, in O(n^2): the same means of
+// C_ij = K_ij / sqrt(K_ii K_jj) and of K_ij within and across groups, with
+// the diagonal excluded within a group and rows with K_ii = 0 left out of
+// the cosine means. It serves kernels whose rows are not held, such as the
+// Gram of one parameter block. k must be a Gram matrix (K_ii >= 0); a
+// negative diagonal entry makes the cosine means involving its group NaN.
+// A panic reports a length mismatch or a group >= kk.
+func GramGroupMeans(k []float32, n int, group []int, kk int) GroupStats {
+	if len(k) != n*n || len(group) != n || kk < 0 {
+		panic("coupling: length mismatch")
+	}
+	s := GroupStats{K: kk, Count: make([]int, kk), Nonzero: make([]int, kk),
+		Cosine: make([]float64, kk*kk), Inner: make([]float64, kk*kk)}
+	sumC := make([]float64, kk*kk)
+	sumK := make([]float64, kk*kk)
+	for i, a := range group {
+		if a < 0 {
+			continue
+		}
+		if a >= kk {
+			panic("coupling: group out of range")
+		}
+		s.Count[a]++
+		if k[i*n+i] != 0 {
+			s.Nonzero[a]++
+		}
+	}
+	for i, a := range group {
+		if a < 0 {
+			continue
+		}
+		kii := float64(k[i*n+i])
+		for j, b := range group {
+			if b < 0 || j == i {
+				continue
+			}
+			kij := float64(k[i*n+j])
+			sumK[a*kk+b] += kij
+			kjj := float64(k[j*n+j])
+			if kii == 0 || kjj == 0 {
+				continue
+			}
+			sumC[a*kk+b] += kij / math.Sqrt(kii*kjj)
+		}
+	}
+	for a := range kk {
+		for b := range kk {
+			pc := float64(s.Nonzero[a]) * float64(s.Nonzero[b])
+			pk := float64(s.Count[a]) * float64(s.Count[b])
+			if a == b {
+				pc -= float64(s.Nonzero[a])
+				pk -= float64(s.Count[a])
+			}
+			c, in := math.NaN(), math.NaN()
+			if pc > 0 {
+				c = math.Max(-1, math.Min(1, sumC[a*kk+b]/pc))
+			}
+			if pk > 0 {
+				in = sumK[a*kk+b] / pk
+			}
+			s.Cosine[a*kk+b], s.Inner[a*kk+b] = c, in
+		}
+	}
+	return s
+}

@@ -102,3 +102,31 @@ func TestMeanAbsOffDiagonal(t *testing.T) {
 		t.Errorf("one row: %v, want NaN", got)
 	}
 }
+
+// TestGramGroupMeans checks the means from a Gram against GroupMeans from
+// the rows (1e-6: float32 rounding of the Gram), with a zero row and an
+// excluded row.
+func TestGramGroupMeans(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	n, d := 12, 300
+	g := randRows(rng, n, d)
+	clear(g[3*d : 4*d])
+	group := []int{0, 1, 0, 1, 0, 1, 0, 1, -1, 0, 1, 1}
+	k, err := Gram(nil, g, n, d, GramConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := GroupMeans(g, n, d, group, 2)
+	got := GramGroupMeans(k, n, group, 2)
+	if !slices.Equal(got.Count, want.Count) || !slices.Equal(got.Nonzero, want.Nonzero) {
+		t.Fatalf("counts %v %v, want %v %v", got.Count, got.Nonzero, want.Count, want.Nonzero)
+	}
+	for i := range want.Cosine {
+		if math.Abs(got.Cosine[i]-want.Cosine[i]) > 1e-6 {
+			t.Errorf("cosine %d: %v, want %v", i, got.Cosine[i], want.Cosine[i])
+		}
+		if math.Abs(got.Inner[i]-want.Inner[i]) > 1e-6*math.Abs(want.Inner[i])+1e-4 {
+			t.Errorf("inner %d: %v, want %v", i, got.Inner[i], want.Inner[i])
+		}
+	}
+}
