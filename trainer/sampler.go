@@ -82,7 +82,7 @@ func (s *sampler) draw(prompt []int, o drawOptions, rng *rand.Rand) draw {
 		}
 		tk, sent := pick(logits, cand, o.temp, o.greedy, s.w, rng)
 		d.tokLogp = append(d.tokLogp, logits[tk]-lse)
-		d.forced = append(d.forced, len(cand) == 1)
+		d.forced = append(d.forced, policy.Forced(cand))
 		d.entropy += sent
 		d.entVocab += ent
 		if o.trie != nil {
