@@ -147,6 +147,12 @@ type CouplingRow struct {
 	FisherVerdict   float64 `parquet:"fisher_verdict" text:"-"`
 	SilhouetteVerd  float64 `parquet:"silhouette_verdict" text:"-"`
 	ProbeVerdict    float64 `parquet:"probe_acc_verdict"`
+	// The same at the positions that feed the action tokens and <eos>
+	// (P-1..P+A-1, mean over positions, last layer; policy.ActionHidden),
+	// where the policy gradient enters the network.
+	FisherAction     float64 `parquet:"fisher_action" text:"-"`
+	SilhouetteAction float64 `parquet:"silhouette_action" text:"-"`
+	ProbeAction      float64 `parquet:"probe_acc_action" text:"-"`
 	// Agreement of the heatmap's predicted Delta_ij = eta A_i K_ij and the
 	// measured change of log pi(a_j|s_j) after the step theta + eta A_i g_i:
 	// Pearson correlation, relative L2 error |meas - pred| / |meas|, and the
@@ -196,6 +202,9 @@ type CouplingReport struct {
 	Rows  []CouplingRow
 	BySim []SimilarityRow
 	Heat  []HeatRow
+	// Tensors is the coupling by group of parameter tensors
+	// (coupling_tensors.go; exact gradients only, not with Project).
+	Tensors []TensorRow
 	// Shards and Exports list the files written (shard and export modes).
 	Shards  []string
 	Exports []string
@@ -212,6 +221,7 @@ func emptyRow(run string, it, n, dim int) CouplingRow {
 		HarmfulRate: nan, HarmfulMass: nan, NetDelta: nan,
 		PairCosJaccard: nan, PairCosHidden: nan, PairHiddenCos: nan,
 		FisherState: nan, SilhouetteState: nan, ProbeState: nan, FisherVerdict: nan, SilhouetteVerd: nan, ProbeVerdict: nan,
+		FisherAction: nan, SilhouetteAction: nan, ProbeAction: nan,
 		HeatPearson: nan, HeatRelErr: nan, HeatSlope: nan, HeatScale: nan}
 }
 
@@ -429,6 +439,14 @@ func couplingCheckpoint(ctx context.Context, rep *CouplingReport, run Run, it in
 		return err
 	}
 	rep.BySim = append(rep.BySim, bins...)
+	if opts.Project == 0 {
+		opts.progress("%s iteration %d: coupling by tensor group", run.Name, it)
+		trows, err := tensorStats(run.Name, it, m, g, n, dim, terms, meta, opts)
+		if err != nil {
+			return &RunError{Dir: dir, Msg: "tensor groups: " + err.Error(), Err: err}
+		}
+		rep.Tensors = append(rep.Tensors, trows...)
+	}
 
 	// Representation separation and the hidden-state cosine of the pairs.
 	h := m.Config().Dim
@@ -446,6 +464,7 @@ func couplingCheckpoint(ctx context.Context, rep *CouplingReport, run Run, it in
 	if pr, err := coupling.LinearProbe(verdict, n, h, labels, coupling.ProbeConfig{}, rand.New(rand.NewPCG(opts.Seed, uint64(it)))); err == nil {
 		row.ProbeVerdict = pr.Accuracy
 	}
+	actionSeparation(&row, m, seqs, labels, opts.Seed, it)
 	row.PairHiddenCos = meanPairs(meta.pairs, "jaccard", func(a, b int) float64 {
 		return cosine64(states[a*h:(a+1)*h], states[b*h:(b+1)*h])
 	})
