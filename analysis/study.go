@@ -31,6 +31,7 @@ import (
 //	(g) coupling over training                                     CouplingRow
 //	(h) representation separation over training                    CouplingRow
 //	(i) final performance                                          Compare
+//	(j) where coupling lives: the Gram by parameter tensor group   TensorRow
 //
 // Compare then summarises groups of runs (the seeds of a method) over
 // seeds. Every random draw derives from StudyOptions.Seed, which the Study
@@ -294,6 +295,9 @@ const (
 	SeriesFisherVerdict      = "fisher_verdict"
 	SeriesSilhouetteState    = "silhouette_state"
 	SeriesSilhouetteVerdict  = "silhouette_verdict"
+	SeriesProbeAccAction     = "probe_acc_action"
+	SeriesFisherAction       = "fisher_action"
+	SeriesSilhouetteAction   = "silhouette_action"
 	SeriesHeatPearson        = "heat_pearson"
 	SeriesLogConsistencyHigh = "log_consistency_high"
 )
@@ -332,6 +336,9 @@ type Study struct {
 	BySim    []SimilarityRow
 	Heat     []HeatRow
 	Probes   []Probe
+	// CouplingTensors is the coupling by group of parameter tensors, a
+	// row per checkpoint and group (TensorRow).
+	CouplingTensors []TensorRow
 	// Advantage is the empirical Lemma 3.1 check (iterations pooled) and
 	// LemmaSim its Monte Carlo counterpart.
 	Advantage        []AdvantageRow
@@ -380,6 +387,7 @@ var CheckpointSections = []string{
 	"(c) coupling heatmap",
 	"(g) gradient coupling over training",
 	"(h) representation separation",
+	"(j) coupling by tensor group",
 }
 
 // studyManifest is what a study reads of run.json.
@@ -1020,11 +1028,12 @@ func resampleEnv(ctx context.Context, envName string, runs []Run, opts StudyOpti
 // couplingResult is what coupling gives for one environment (and the
 // cache keeps).
 type couplingResult struct {
-	Rows   []CouplingRow
-	BySim  []SimilarityRow
-	Heat   []HeatRow
-	Probes []Probe
-	Notes  []string
+	Rows    []CouplingRow
+	BySim   []SimilarityRow
+	Heat    []HeatRow
+	Probes  []Probe
+	Tensors []TensorRow
+	Notes   []string
 }
 
 // coupling draws the probe set of one environment's runs and measures
@@ -1047,6 +1056,7 @@ func (st *Study) coupling(ctx context.Context, envName string, runs []Run, opts 
 	st.Coupling = append(st.Coupling, res.Rows...)
 	st.BySim = append(st.BySim, res.BySim...)
 	st.Heat = append(st.Heat, res.Heat...)
+	st.CouplingTensors = append(st.CouplingTensors, res.Tensors...)
 	st.Probes = append(st.Probes, res.Probes...)
 	st.Notes = append(st.Notes, res.Notes...)
 	return hit, nil
@@ -1070,7 +1080,7 @@ func couplingEnv(ctx context.Context, envName string, runs []Run, opts StudyOpti
 	if rep.Unknown > 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("coupling (%s): %d probe tokens are not in a checkpoint's vocabulary (<unk>)", envLabel(envName), rep.Unknown))
 	}
-	res.Rows, res.BySim, res.Probes = rep.Rows, rep.BySim, ps.Probes
+	res.Rows, res.BySim, res.Probes, res.Tensors = rep.Rows, rep.BySim, ps.Probes, rep.Tensors
 	last := map[string]int{}
 	for _, h := range rep.Heat {
 		last[h.Run] = max(last[h.Run], h.Iteration)
@@ -1197,6 +1207,7 @@ func (st *Study) series() []SeriesRow {
 			{SeriesProbeAccState, r.ProbeState}, {SeriesProbeAccVerdict, r.ProbeVerdict},
 			{SeriesFisherState, r.FisherState}, {SeriesFisherVerdict, r.FisherVerdict},
 			{SeriesSilhouetteState, r.SilhouetteState}, {SeriesSilhouetteVerdict, r.SilhouetteVerd},
+			{SeriesProbeAccAction, r.ProbeAction}, {SeriesFisherAction, r.FisherAction}, {SeriesSilhouetteAction, r.SilhouetteAction},
 			{SeriesHeatPearson, r.HeatPearson},
 		} {
 			add(r.Run, m.name, r.Iteration, m.v)

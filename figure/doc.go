@@ -20,6 +20,7 @@
 //	CouplingDynamics  harmful-coupling rate and cross-group cosine over training
 //	Separation        representation separation over training
 //	FinalPerformance  IQM with stratified bootstrap intervals, probability of improvement
+//	Tensors           where coupling lives: the Gram by parameter tensor group x checkpoint
 //
 // Their inputs are figure's own small types (Series, Group, Panel, Heatmap,
 // SqueezePanel, LemmaPoint, LemmaCurve, ScorePanel, Improvement), filled by
