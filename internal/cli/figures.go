@@ -8,6 +8,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -183,11 +185,11 @@ func checkTables(s string) error {
 func newFiguresCommand(e *Env) *ucli.Command {
 	return &ucli.Command{
 		Name:      "figures",
-		Usage:     "every figure of a run: consistency, repetition, heatmap, squeezing, Lemma 3.1, learning curves, coupling, separation, final performance",
+		Usage:     "every figure of a run: consistency, repetition, heatmap, squeezing, Lemma 3.1, learning curves, coupling, separation, final performance, coupling by tensor group",
 		ArgsUsage: "RUN|LOGS",
 		Description: "Runs every analysis on the run directory RUN (metrics.jsonl, logs/, checkpoints/), or on LOGS,\n" +
 			"the step records of a run made elsewhere (a log file, a directory of log files or a quoted glob\n" +
-			"of them, in any format the log commands read), and writes the figures of the study, (a) to (i),\n" +
+			"of them, in any format the log commands read), and writes the figures of the study, (a) to (j),\n" +
 			"to --out (default RUN/figures, or NAME-figures beside LOGS) in each --format:\n" +
 			"  a-consistency       share of high-consistency actions over training by judge label (resampling)\n" +
 			"  b-repetition        repeated actions in successful and failed trajectories\n" +
@@ -198,7 +200,8 @@ func newFiguresCommand(e *Env) *ucli.Command {
 			"  g-coupling          harmful-coupling rate and good x bad gradient cosine over training\n" +
 			"  h-separation        representation separation of good and bad actions over training\n" +
 			"  i-final             final performance (IQM) and probability of improvement\n" +
-			"a, c, g and h need the policy's checkpoints: from logs alone they are left out and stderr says\n" +
+			"  j-tensors           where coupling lives: the gradient Gram by parameter tensor group\n" +
+			"a, c, g, h and j need the policy's checkpoints: from logs alone they are left out and stderr says\n" +
 			"how to get them; f and i come from metrics.jsonl, or from the success of the step records.\n" +
 			"Resampling and coupling are the slow parts (seconds per checkpoint); --consistency-states and\n" +
 			"--probes size them, --checkpoints restricts them. Progress on stderr gives the step (k of n),\n" +
@@ -396,7 +399,7 @@ func withCheckpoints(st *analysis.Study, figs []namedFigure) []namedFigure {
 // checkpointFigure reports whether figure letter needs checkpoints
 // (analysis.CheckpointSections).
 func checkpointFigure(letter string) bool {
-	return letter == "a" || letter == "c" || letter == "g" || letter == "h"
+	return letter == "a" || letter == "c" || letter == "g" || letter == "h" || letter == "j"
 }
 
 // namedFigure is one figure of a study with its file name and letter.
@@ -444,7 +447,7 @@ func writeStudyTables(e *Env, dir, format string, st *analysis.Study, cmp *analy
 	}{
 		{"runs", st.Runs}, {"curves", st.Curves}, {"repetition", st.Repetition}, {"log_consistency", st.LogConsistency},
 		{"consistency", st.Consistency}, {"consistency_states", st.ConsistencyStates}, {"consistency_probes", st.ConsistencyProbes},
-		{"coupling", st.Coupling}, {"coupling_by_similarity", st.BySim}, {"heatmap", st.Heat}, {"coupling_probes", st.Probes},
+		{"coupling", st.Coupling}, {"coupling_by_similarity", st.BySim}, {"coupling_tensors", st.CouplingTensors}, {"heatmap", st.Heat}, {"coupling_probes", st.Probes},
 		{"advantage", st.Advantage}, {"advantage_summary", st.AdvantageSummary}, {"lemma_sim", st.LemmaSim},
 		{"squeeze", st.Squeeze}, {"squeeze_summary", st.SqueezeSummary}, {"inspect", st.Inspect}, {"problems", st.Problems},
 		{"series", st.Series}, {"steps", st.Steps},
@@ -521,6 +524,7 @@ func studyFigures(st *analysis.Study, cmp *analysis.Comparison, opt figOptions) 
 		namedFigure{Letter: "g", Name: "g-coupling", Fig: couplingFigure(cmp)},
 		namedFigure{Letter: "h", Name: "h-separation", Fig: separationFigure(cmp)},
 		namedFigure{Letter: "i", Name: "i-final", Fig: finalFigure(cmp)},
+		namedFigure{Letter: "j", Name: "j-tensors", Fig: tensorsFigure(st, cmp)},
 	)
 	return figs
 }
@@ -774,8 +778,77 @@ func separationFigure(cmp *analysis.Comparison) *figure.Figure {
 	return figure.Separation(
 		figure.Panel{Title: "linear probe, prompt token", YLabel: "probe accuracy", Series: groupSeries(cmp, analysis.SeriesProbeAccState)},
 		figure.Panel{Title: "linear probe, verdict marker", YLabel: "probe accuracy", Series: groupSeries(cmp, analysis.SeriesProbeAccVerdict)},
+		figure.Panel{Title: "linear probe, action positions", YLabel: "probe accuracy", Series: groupSeries(cmp, analysis.SeriesProbeAccAction)},
 		figure.Panel{Title: "Fisher ratio, prompt token", YLabel: "Fisher ratio per sample", Series: groupSeries(cmp, analysis.SeriesFisherState)},
+		figure.Panel{Title: "Fisher ratio, action positions", YLabel: "Fisher ratio per sample", Series: groupSeries(cmp, analysis.SeriesFisherAction)},
 	)
+}
+
+// tensorsFigure draws the coupling by tensor group of the first run of
+// each group that has it (figure.Tensors): groups in the order of the
+// table, checkpoints in order.
+func tensorsFigure(st *analysis.Study, cmp *analysis.Comparison) *figure.Figure {
+	has := map[string]bool{}
+	for _, r := range st.CouplingTensors {
+		has[r.Run] = true
+	}
+	var panels []figure.TensorPanel
+	for _, g := range cmp.Groups {
+		for _, run := range g.Runs {
+			if has[run] {
+				panels = append(panels, tensorPanel(st.CouplingTensors, run))
+				break
+			}
+		}
+	}
+	return figure.Tensors(panels)
+}
+
+// tensorPanel lays out one run's tensor rows as group x checkpoint
+// matrices of share and net share (NaN where a cell is missing). When the
+// tied embedding is split, the unsplit embeddings row is left out: the
+// rows drawn are the ones that add up to the Gram.
+func tensorPanel(all []analysis.TensorRow, run string) figure.TensorPanel {
+	split := false
+	for _, r := range all {
+		split = split || r.Run == run && r.Group == analysis.TensorInputUse
+	}
+	var rows []analysis.TensorRow
+	for _, r := range all {
+		if r.Run == run && !(split && r.Group == analysis.TensorEmbeddings) {
+			rows = append(rows, r)
+		}
+	}
+	p := figure.TensorPanel{Run: run}
+	gi, ci := map[string]int{}, map[int]int{}
+	var its []int
+	for _, r := range rows {
+		if _, ok := gi[r.Group]; !ok {
+			gi[r.Group] = len(p.Groups)
+			p.Groups = append(p.Groups, r.Group)
+		}
+		if _, ok := ci[r.Iteration]; !ok {
+			ci[r.Iteration] = 0
+			its = append(its, r.Iteration)
+		}
+	}
+	slices.Sort(its)
+	for c, it := range its {
+		ci[it] = c
+		p.Iterations = append(p.Iterations, strconv.Itoa(it))
+	}
+	p.Share, p.NetShare = make([][]float64, len(p.Groups)), make([][]float64, len(p.Groups))
+	for g := range p.Groups {
+		p.Share[g], p.NetShare[g] = make([]float64, len(its)), make([]float64, len(its))
+		for c := range its {
+			p.Share[g][c], p.NetShare[g][c] = math.NaN(), math.NaN()
+		}
+	}
+	for _, r := range rows {
+		p.Share[gi[r.Group]][ci[r.Iteration]] = r.Share
+		p.NetShare[gi[r.Group]][ci[r.Iteration]] = r.NetShare
+	}
+	return p
 }
 
 // finalTitles names the final-performance metrics in figures and tables.

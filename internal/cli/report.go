@@ -282,6 +282,9 @@ type separationTableRow struct {
 	FisherVerdict   float64 `parquet:"fisher_verdict"`
 	SilhouetteState float64 `parquet:"silhouette_state"`
 	SilhouetteVerd  float64 `parquet:"silhouette_verdict"`
+	ProbeAction     float64 `parquet:"probe_acc_action"`
+	FisherAction    float64 `parquet:"fisher_action"`
+	SilhouetteAct   float64 `parquet:"silhouette_action"`
 }
 
 // couplingTableRow is the coupling part of a coupling row.
@@ -344,7 +347,7 @@ func buildReport(st *analysis.Study, cmp *analysis.Comparison, title, generated 
 
 	summary := figure.Section{Title: "Summary",
 		Text: fmt.Sprintf("This report analyses %d run(s), grouped as %s. Every analysis is seeded with seed %d, so the same command on the same runs gives the same numbers. "+
-			"The sections follow the figures of the study, (a) to (i); each says what the figure shows, how to read it and which claim of the research it tests (DESIGN.md §1). "+
+			"The sections follow the figures of the study, (a) to (j); each says what the figure shows, how to read it and which claim of the research it tests (DESIGN.md §1). "+
 			"Final performance below is the success rate at each run's last evaluation, summarised per group by the interquartile mean (IQM) with a stratified bootstrap interval.",
 			len(st.Runs), strings.Join(groups, ", "), st.Seed),
 		Tables: []figure.Table{{Caption: "final performance per group", Rows: cmp.Final}}}
@@ -537,7 +540,8 @@ func buildReport(st *analysis.Study, cmp *analysis.Comparison, title, generated 
 		cp = append(cp, couplingTableRow{Run: r.Run, Iteration: r.Iteration, N: r.N, HarmfulRate: r.HarmfulRate, HarmfulMass: r.HarmfulMass,
 			CosGood: r.CosGood, CosBad: r.CosBad, CosGoodBad: r.CosGoodBad, PairCos: r.PairCosJaccard, HeatPearson: r.HeatPearson, HeatRelErr: r.HeatRelErr})
 		sep = append(sep, separationTableRow{Run: r.Run, Iteration: r.Iteration, N: r.N, ProbeState: r.ProbeState, ProbeVerdict: r.ProbeVerdict,
-			FisherState: r.FisherState, FisherVerdict: r.FisherVerdict, SilhouetteState: r.SilhouetteState, SilhouetteVerd: r.SilhouetteVerd})
+			FisherState: r.FisherState, FisherVerdict: r.FisherVerdict, SilhouetteState: r.SilhouetteState, SilhouetteVerd: r.SilhouetteVerd,
+			ProbeAction: r.ProbeAction, FisherAction: r.FisherAction, SilhouetteAct: r.SilhouetteAction})
 	}
 	secG := figure.Section{Title: "(g) Gradient coupling over training", Figure: fig("g")[0].Fig,
 		Text: fmt.Sprintf("What it shows: at every checkpoint, for one fixed probe set of %d labelled (state, action) samples drawn from the logs (half good, half bad; the same samples for every run of an environment): "+
@@ -550,9 +554,13 @@ func buildReport(st *analysis.Study, cmp *analysis.Comparison, title, generated 
 
 	// (h) separation.
 	secH := figure.Section{Title: "(h) Representation separation of good and bad actions", Figure: fig("h")[0].Fig,
-		Text: "What it shows: how well the actor's hidden states (last layer) tell the probe set's good actions from its bad ones, at the last prompt token and at the verdict marker that GCD trains: " +
+		Text: "What it shows: how well the actor's hidden states (last layer) tell the probe set's good actions from its bad ones, at the last prompt token, at the verdict marker that GCD trains, " +
+			"and at the positions that feed the action (the outputs at positions P−1 … P+A−1 of prompt ++ action, which predict the action's tokens and <eos>, averaged; this is where the policy gradient enters the network): " +
 			"the cross-validated accuracy of a linear probe (0.5 is chance for balanced probes) and the Fisher ratio of the two classes per sample.\n\n" +
-			"How to read it: higher is more separated. GCD's classification task is meant to raise separation at the verdict marker, and with it lower the coupling of (g). " + bands +
+			"How to read it: higher is more separated. The last prompt token cannot see the action (causal attention), so it separates good from bad only where the state alone decides the label; " +
+			"the action positions see the action, so they separate whenever the representation the gradient flows through distinguishes a good action from a bad one. " +
+			"Coupling needs similar representations at those positions: separation there is what should lower the coupling of (g). " +
+			"GCD's classification task is meant to raise separation at the verdict marker, and with it at the action positions. " + bands +
 			"\n\nClaim tested: " + claimGCD,
 		Tables: []figure.Table{{Caption: "separation per checkpoint", Rows: sep, MaxRows: 40}}}
 	if ckpt {
@@ -569,6 +577,26 @@ func buildReport(st *analysis.Study, cmp *analysis.Comparison, title, generated 
 	finalText += "\n\nClaim tested: " + claimEvidence + " " + claimGCD
 	rep.Sections = append(rep.Sections, figure.Section{Title: "(i) Final performance", Figure: fig("i")[0].Fig, Text: finalText,
 		Tables: []figure.Table{{Caption: "final value per run", Rows: cmp.FinalRuns}, {Caption: "IQM per group", Rows: cmp.Final}, {Caption: "probability of improvement", Rows: cmp.Improvements}}})
+
+	// (j) where coupling lives.
+	if ckpt {
+		var tensors []analysis.TensorRow
+		for _, r := range st.CouplingTensors {
+			if r.Group != analysis.TensorEmbeddings {
+				tensors = append(tensors, r)
+			}
+		}
+		rep.Sections = append(rep.Sections, figure.Section{Title: "(j) Where coupling lives: the Gram by parameter tensor group", Figure: fig("j")[0].Fig,
+			Text: "What it shows: the gradient Gram K of (g) is a sum over parameter tensors, K = Σ_b K^b, one block of columns per group: the embeddings, each layer's attention (ln_1, attn.c_attn, attn.c_proj) and MLP (ln_2, mlp.c_fc, mlp.c_proj), and the final norm (ln_f). " +
+				"The token embedding is tied to the LM head, so its gradient is the sum of an input use (the rows of the tokens read) and an output use (every row the softmax runs over); " +
+				"its block is split into the input use (with wpe), the LM head, and their cross term ⟨in_i, head_j⟩ + ⟨head_i, in_j⟩, so that the rows still add up to K. " +
+				"Per checkpoint and group, for the first run of each group of runs: top, the group's share of the inner-product mass (mean |K^b_ij| over probe pairs, over the sum of the groups); " +
+				"bottom, its share of the net predicted influence η A_i K^b_ij of good updates on bad actions over the harmful-coupling pairs of (g). The table has every run, with the mean cosines within good, within bad and across, and the harmful rate under each group's kernel alone.\n\n" +
+				"How to read it: a group with a large share is where the gradients of different samples overlap; a group with a large positive share of the net influence is the one through which rewarding good actions raises bad ones. " +
+				"If coupling comes from shared representations of similar states, as the paper argues, it should sit in the blocks that read those representations (attention and MLP of the upper layers, the LM head) rather than in the embeddings of individual tokens. " +
+				"The cross term has no cosine; its shares may be negative.\n\nClaim tested: " + claimCoupling,
+			Tables: []figure.Table{{Caption: "coupling by tensor group per checkpoint", Rows: tensors, MaxRows: 60}}})
+	}
 
 	// Log sanity.
 	if len(st.Inspect) > 0 {

@@ -62,7 +62,7 @@ func listFiles(t *testing.T, dir string) []string {
 	return out
 }
 
-var figureNames = []string{"a-consistency", "b-repetition", "c-heatmap", "d-squeeze", "e-lemma", "f-learning-curves", "g-coupling", "h-separation", "i-final"}
+var figureNames = []string{"a-consistency", "b-repetition", "c-heatmap", "d-squeeze", "e-lemma", "f-learning-curves", "g-coupling", "h-separation", "i-final", "j-tensors"}
 
 func TestStudyCommands(t *testing.T) {
 	root := t.TempDir()
@@ -134,7 +134,7 @@ func TestStudyCommands(t *testing.T) {
 			t.Fatal(err)
 		}
 		page := string(b)
-		want := 10 // two heatmaps: one per algorithm
+		want := 11 // two heatmaps: one per algorithm; j-tensors
 		if regexp.MustCompile(`(?s)<h2>Consistency where states recur in the logs</h2>((?:[^<]|<[^/]|</[^s])*?)<figure class="plot">`).MatchString(page) {
 			want++ // drawn when a run has recurring states at two iterations
 		}
