@@ -41,6 +41,15 @@ type CouplingOptions struct {
 	Tensors []string
 	// Eta is the step size; 0 means DefaultEta.
 	Eta float64
+	// Kernel is the optimizer whose first-order step defines coupling,
+	// K_ij = <g_i, P g_j> (coupling.Kernel): "sgd" (P = I) or "adam" (P
+	// from the checkpoint's Adam moments, coupling.AdamStep); "" means the
+	// run's optimizer, adam for runs of the bundled trainer.
+	Kernel string
+	// LogProb is the log pi the probe gradients differentiate:
+	// LogProbTrained (""), the trainer's constrained log pi with forced
+	// tokens dropped, or LogProbFull, the full-vocabulary log pi.
+	LogProb string
 	// Project, if positive, replaces each gradient row by a seeded random
 	// projection to Project dimensions (coupling.Projection, Rademacher,
 	// JL scaling) before the statistics; rows are projected as they are
@@ -71,6 +80,9 @@ type CouplingOptions struct {
 	Export *ExportOptions
 	// Progress, if not nil, is told what is being done.
 	Progress func(what string)
+	// Strata tune the per-stratum table with its nulls and intervals
+	// (coupling_strata.go); they are seeded with Seed.
+	Strata StrataOptions
 }
 
 func (o CouplingOptions) eta() float64 {
@@ -115,8 +127,13 @@ func (o CouplingOptions) progress(format string, args ...any) {
 type CouplingRow struct {
 	Run       string `parquet:"run"`
 	Iteration int    `parquet:"iteration"`
-	N         int    `parquet:"n"`   // probes (rows)
-	Dim       int    `parquet:"dim"` // gradient length (Project when projected)
+	// Kernel is the coupling kernel of the Gram, the harmful coupling and
+	// the heatmap: sgd, adam or diagonal (CouplingOptions.Kernel).
+	Kernel string `parquet:"kernel"`
+	// LogProb is the log pi of the gradients: trained or full.
+	LogProb string `parquet:"logprob" text:"-"`
+	N       int    `parquet:"n"`   // probes (rows)
+	Dim     int    `parquet:"dim"` // gradient length (Project when projected)
 	// Mean cosines of the per-sample gradients within good, within bad and
 	// across good x bad (coupling.GroupMeans), and the mean inner products.
 	CosGood     float64 `parquet:"cos_good"`
@@ -192,8 +209,9 @@ type HeatRow struct {
 	AdvI       float64 `parquet:"adv_i"`
 	Jaccard    float64 `parquet:"jaccard"`
 	Cosine     float64 `parquet:"cosine"`
-	Inner      float64 `parquet:"inner"`     // K_IJ = <g_I, g_J>, float64
-	Predicted  float64 `parquet:"predicted"` // eta A_I K_IJ
+	Kernel     string  `parquet:"kernel"`    // the kernel of Inner, Cosine and Predicted
+	Inner      float64 `parquet:"inner"`     // K_IJ = <g_I, P g_J>, float64
+	Predicted  float64 `parquet:"predicted"` // eta A_I c K_IJ (c = 1 for sgd)
 	Measured   float64 `parquet:"measured"`  // log pi'(a_J|s_J) - log pi(a_J|s_J)
 }
 
@@ -202,6 +220,12 @@ type CouplingReport struct {
 	Rows  []CouplingRow
 	BySim []SimilarityRow
 	Heat  []HeatRow
+	// Strata is the coupling per pair stratum with intervals and nulls,
+	// Bands harmful coupling by edit and hidden-state similarity, Twins how
+	// the twins were found (coupling_strata.go).
+	Strata []StrataRow
+	Bands  []BandRow
+	Twins  TwinSearch
 	// Tensors is the coupling by group of parameter tensors
 	// (coupling_tensors.go; exact gradients only, not with Project).
 	Tensors []TensorRow
@@ -232,6 +256,7 @@ type sampleMeta struct {
 	states []int
 	sim    func(i, j int) float64 // nil: no prompts
 	pairs  []ProbePair
+	strata *strataSink // nil: no strata
 }
 
 func probeMeta(ps *ProbeSet) sampleMeta {
@@ -287,6 +312,7 @@ func gramStats(row *CouplingRow, g []float32, n, dim int, meta sampleMeta, opts 
 	}
 	h := coupling.HarmfulCoupling(k, n, norms, hc)
 	row.Pairs, row.HarmfulRate, row.HarmfulMass, row.NetDelta = h.Pairs, h.Rate, h.Mass, h.Net
+	meta.strata.add(row, k, norms, meta, opts.eta())
 	var bins []SimilarityRow
 	for _, b := range h.Bins {
 		bins = append(bins, SimilarityRow{Run: row.Run, Iteration: row.Iteration, Lo: b.Lo, Hi: b.Hi, Pairs: b.Pairs,
@@ -334,7 +360,7 @@ func Coupling(ctx context.Context, runs []Run, ps *ProbeSet, opts CouplingOption
 			rep.removeFiles()
 		}
 	}()
-	meta := probeMeta(ps)
+	meta := probeStrata(probeMeta(ps), ps, opts)
 	for _, run := range runs {
 		its, err := run.selectCheckpoints(opts.Checkpoints)
 		if err != nil {
@@ -349,6 +375,7 @@ func Coupling(ctx context.Context, runs []Run, ps *ProbeSet, opts CouplingOption
 			}
 		}
 	}
+	meta.strata.fill(rep)
 	return rep, nil
 }
 
@@ -386,7 +413,18 @@ func couplingCheckpoint(ctx context.Context, rep *CouplingReport, run Run, it in
 		return err
 	}
 	opts.progress("%s iteration %d: %d per-sample gradients of %d parameters", run.Name, it, n, D)
-	terms := policy.ActionTerms(seqs)
+	terms, logprob, err := probeTerms(run, ps, seqs, tok, opts)
+	if err != nil {
+		return &RunError{Dir: dir, Msg: err.Error(), Err: err}
+	}
+	kname, err := kernelName(opts.Kernel)
+	if err != nil {
+		return err
+	}
+	kern, err := loadKernel(dir, m, opts.Tensors, kname)
+	if err != nil {
+		return &RunError{Dir: dir, Msg: "kernel " + string(kname) + ": " + err.Error(), Err: err}
+	}
 	g := make([]float32, n*dim)
 	logp := make([]float64, n)
 	var proj *coupling.Projection
@@ -402,15 +440,16 @@ func couplingCheckpoint(ctx context.Context, rep *CouplingReport, run Run, it in
 			}
 			hi := min(n, lo+chunk)
 			rows := m.PerSampleGrads32Values(buf[:(hi-lo)*D], logp[lo:hi], terms[lo:hi], sel)
+			if emit != nil { // exports hold the plain gradients
+				if err := emit(rows); err != nil {
+					return err
+				}
+			}
+			kern.scale(rows, hi-lo) // sqrt(P) g: the Gram of the rows is the kernel's
 			if proj != nil {
 				proj.Project(g[lo*dim:hi*dim], rows, hi-lo)
 			} else {
 				copy(g[lo*dim:hi*dim], rows)
-			}
-			if emit != nil {
-				if err := emit(rows); err != nil {
-					return err
-				}
 			}
 		}
 		return nil
@@ -425,6 +464,7 @@ func couplingCheckpoint(ctx context.Context, rep *CouplingReport, run Run, it in
 		return err
 	}
 	row := emptyRow(run.Name, it, n, dim)
+	row.Kernel, row.LogProb = string(kern.name), logprob
 	if opts.Shard != nil {
 		files, err := writeShard(g, n, dim, meta, shardSource{Run: run.Name, Dir: run.Dir, Iteration: it, Checkpoint: dir}, opts)
 		if err != nil {
@@ -434,7 +474,9 @@ func couplingCheckpoint(ctx context.Context, rep *CouplingReport, run Run, it in
 		return nil
 	}
 	opts.progress("%s iteration %d: coupling statistics", run.Name, it)
-	bins, err := gramStats(&row, g, n, dim, meta, opts)
+	kopts := opts
+	kopts.Eta = opts.eta() * kern.gain // Delta_ij = eta A_i c K_ij in log-pi units
+	bins, err := gramStats(&row, g, n, dim, meta, kopts)
 	if err != nil {
 		return err
 	}
@@ -452,6 +494,7 @@ func couplingCheckpoint(ctx context.Context, rep *CouplingReport, run Run, it in
 	h := m.Config().Dim
 	layer := m.Config().Layers
 	states := m.Hidden(nil, seqs, layer, policy.LastPrompt)
+	meta.strata.hidden(states, h)
 	verdict := m.Hidden(nil, seqs, layer, policy.AtVerdict)
 	labels := meta.labels
 	row.FisherState = coupling.FisherRatio(states, n, h, labels, coupling.FisherConfig{}) / float64(n)
@@ -470,12 +513,12 @@ func couplingCheckpoint(ctx context.Context, rep *CouplingReport, run Run, it in
 	})
 
 	// The heatmap: predicted and measured influence of one-sample steps.
-	heat, err := heatmap(m, seqs, terms, sel, opts.Tensors, ps, meta, logp, opts.eta())
+	heat, err := heatmap(m, seqs, terms, sel, opts.Tensors, ps, meta, logp, opts.eta(), kern)
 	if err != nil {
 		return err
 	}
 	for i := range heat {
-		heat[i].Run, heat[i].Iteration = run.Name, it
+		heat[i].Run, heat[i].Iteration, heat[i].Kernel = run.Name, it, string(kern.name)
 	}
 	rep.Heat = append(rep.Heat, heat...)
 	row.HeatPearson, row.HeatRelErr, row.HeatSlope = HeatAgreement(heat)
@@ -491,12 +534,16 @@ func couplingCheckpoint(ctx context.Context, rep *CouplingReport, run Run, it in
 }
 
 // heatmap computes, for the heatmap's good samples i and bad samples j, the
-// first-order prediction Delta_ij = eta A_i <g_i, g_j> (exact float64
-// gradients over the selected tensors) and the measured change of log
-// pi(a_j|s_j) after the step theta' = theta + eta A_i g_i applied to a copy
-// of the model (only the selected tensors move).
+// first-order prediction Delta_ij = eta A_i c K_ij under the kernel k
+// (K_ij = <g_i, P g_j>, exact float64 gradients over the selected tensors;
+// c = 1 and P = I for sgd, coupling.AdamStep's gain and preconditioner for
+// adam) and the measured change of log pi(a_j|s_j) after sample i's real
+// step applied to a copy of the model (stepper: theta + eta A_i g_i for sgd;
+// for adam the change Delta(G) - Delta(0) of the trainer's Adam update that
+// the sample's loss gradient G = -eta A_i g_i causes; only the selected
+// tensors move).
 func heatmap(m *policy.Model, seqs []policy.Seq, terms []policy.Term, sel policy.Selection, tensors []string,
-	ps *ProbeSet, meta sampleMeta, logp []float64, eta float64) ([]HeatRow, error) {
+	ps *ProbeSet, meta sampleMeta, logp []float64, eta float64, kern *probeKernel) ([]HeatRow, error) {
 	good, bad := ps.Heat()
 	if len(good) == 0 || len(bad) == 0 {
 		return nil, nil
@@ -508,7 +555,7 @@ func heatmap(m *policy.Model, seqs []policy.Seq, terms []policy.Term, sel policy
 	}
 	D := m.SelectionDim(sel)
 	g := m.PerSampleGrads(nil, sub, sel)
-	ranges := selectedRanges(m, tensors)
+	st := newStepper(kern, m, tensors)
 	badSeqs := make([]policy.Seq, len(bad))
 	for k, j := range bad {
 		badSeqs[k] = seqs[j]
@@ -518,25 +565,12 @@ func heatmap(m *policy.Model, seqs []policy.Seq, terms []policy.Term, sel policy
 	var rows []HeatRow
 	for a, i := range good {
 		gi := g[a*D : (a+1)*D]
-		copy(clone.Params, m.Params)
 		step := eta * meta.adv[i]
-		col := 0
-		for _, r := range ranges {
-			p := clone.Params[r[0] : r[0]+r[1]]
-			for t := range p {
-				p[t] += step * gi[col+t]
-			}
-			col += r[1]
-		}
+		st.apply(clone, gi, step)
 		clone.LogProbs(after, badSeqs)
 		for b, j := range bad {
 			gj := g[(len(good)+b)*D : (len(good)+b+1)*D]
-			var k, ni, nj float64
-			for t := range gi {
-				k += gi[t] * gj[t]
-				ni += gi[t] * gi[t]
-				nj += gj[t] * gj[t]
-			}
+			k, ni, nj := kern.inner(gi, gj)
 			c := 0.0
 			if ni > 0 && nj > 0 {
 				c = k / math.Sqrt(ni*nj)
@@ -546,7 +580,7 @@ func heatmap(m *policy.Model, seqs []policy.Seq, terms []policy.Term, sel policy
 				jac = meta.sim(i, j)
 			}
 			rows = append(rows, HeatRow{I: i, J: j, GoodAction: ps.Probes[i].Action, BadAction: ps.Probes[j].Action,
-				AdvI: meta.adv[i], Jaccard: jac, Cosine: c, Inner: k, Predicted: step * k, Measured: after[b] - logp[j]})
+				AdvI: meta.adv[i], Jaccard: jac, Cosine: c, Inner: k, Predicted: step * kern.gain * k, Measured: after[b] - logp[j]})
 		}
 	}
 	return rows, nil

@@ -34,14 +34,17 @@ type StoreInfo struct {
 	Bad          int
 	Unknown      int
 	Prompts      bool // the table has prompts: similarity bins are reported
+	Actions      bool // the table has actions: twins and same-action strata are found
 	HasAdvantage bool // the table has advantages
 }
 
 // storeSamples is the sample table of an external store.
 type storeSamples struct {
-	rows []int // store row of each sample
-	meta sampleMeta
-	info StoreInfo
+	rows    []int // store row of each sample
+	meta    sampleMeta
+	info    StoreInfo
+	prompts []string // nil without a prompt column
+	actions []string // nil without an action column
 }
 
 // readStoreSamples reads the sample table that labels the rows of a store
@@ -51,7 +54,9 @@ type storeSamples struct {
 // default each sample is its own state, or samples with identical prompts
 // share one), prompt (enables coupling by prompt similarity) and row (or
 // probe, index: the store row of each sample; by default sample i is row i
-// and the table must have n rows).
+// and the table must have n rows). An action column (or response,
+// completion) with the prompts lets the strata find twins and same-action
+// pairs.
 func readStoreSamples(path string, n int) (*storeSamples, error) {
 	t, err := readLooseTable(path)
 	if err != nil {
@@ -72,6 +77,7 @@ func readStoreSamples(path string, n int) (*storeSamples, error) {
 	ac := t.first("advantage", "advantages", "adv")
 	sc := t.first("state_key", "state", "state_id")
 	pc := t.first("prompt")
+	actc := t.first("action", "response", "completion")
 	used := map[int]int{}
 	stateIdx := map[string]int{}
 	var probes []Probe
@@ -119,6 +125,10 @@ func readStoreSamples(path string, n int) (*storeSamples, error) {
 		s.meta.states = append(s.meta.states, st)
 		if pc != "" {
 			probes = append(probes, Probe{Prompt: t.str(pc, i)})
+			s.prompts = append(s.prompts, t.str(pc, i))
+		}
+		if actc != "" {
+			s.actions = append(s.actions, t.str(actc, i))
 		}
 		switch lab {
 		case 1:
@@ -132,7 +142,7 @@ func readStoreSamples(path string, n int) (*storeSamples, error) {
 	if pc != "" {
 		s.meta.sim = newJaccardIndex(probes).at
 	}
-	s.info.Samples, s.info.Prompts, s.info.HasAdvantage = t.n, pc != "", ac != ""
+	s.info.Samples, s.info.Prompts, s.info.HasAdvantage, s.info.Actions = t.n, pc != "", ac != "", actc != ""
 	return s, nil
 }
 
@@ -236,11 +246,13 @@ func CouplingStore(ctx context.Context, store, samples string, opts StoreOptions
 		return rep, info, nil
 	}
 	row := emptyRow(name, 0, n, dim)
-	bins, err := gramStats(&row, g, n, dim, ss.meta, opts.CouplingOptions)
+	meta := withStrata(ss.meta, ss.prompts, ss.actions, opts.Strata, opts.Seed)
+	bins, err := gramStats(&row, g, n, dim, meta, opts.CouplingOptions)
 	if err != nil {
 		return nil, info, err
 	}
 	row.Seconds = time.Since(start).Seconds()
 	rep.Rows, rep.BySim = []CouplingRow{row}, bins
+	meta.strata.fill(rep)
 	return rep, info, nil
 }

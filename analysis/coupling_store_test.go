@@ -26,14 +26,14 @@ func TestShardedEqualsUnsharded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	full, err := Coupling(context.Background(), []Run{r}, ps, CouplingOptions{Checkpoints: []int{1}})
+	full, err := Coupling(context.Background(), []Run{r}, ps, CouplingOptions{Checkpoints: []int{1}, LogProb: LogProbFull})
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	var files []string
 	for i := range 3 {
-		rep, err := Coupling(context.Background(), []Run{r}, ps, CouplingOptions{Checkpoints: []int{1}, Shard: &ShardOptions{Index: i, Count: 3, Dir: dir, TileRows: 16}})
+		rep, err := Coupling(context.Background(), []Run{r}, ps, CouplingOptions{Checkpoints: []int{1}, LogProb: LogProbFull, Shard: &ShardOptions{Index: i, Count: 3, Dir: dir, TileRows: 16}})
 		if err != nil {
 			t.Fatal(err)
 		}

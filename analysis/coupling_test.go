@@ -164,7 +164,7 @@ func TestCouplingReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Coupling(context.Background(), []Run{r}, ps, CouplingOptions{})
+	rep, err := Coupling(context.Background(), []Run{r}, ps, CouplingOptions{LogProb: LogProbFull})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func TestCouplingReport(t *testing.T) {
 	}
 	// Deterministic whatever GOMAXPROCS.
 	prev := runtime.GOMAXPROCS(1)
-	one, err := Coupling(context.Background(), []Run{r}, ps, CouplingOptions{Checkpoints: []int{1}})
+	one, err := Coupling(context.Background(), []Run{r}, ps, CouplingOptions{Checkpoints: []int{1}, LogProb: LogProbFull})
 	runtime.GOMAXPROCS(prev)
 	if err != nil {
 		t.Fatal(err)
@@ -219,7 +219,7 @@ func TestCouplingReport(t *testing.T) {
 	if !errors.Is(err, coupling.ErrTooLarge) || !strings.Contains(err.Error(), "--project") {
 		t.Errorf("over budget: %v", err)
 	}
-	pr, err := Coupling(context.Background(), []Run{r}, ps, CouplingOptions{Checkpoints: []int{1}, MaxBytes: 1 << 20, Project: 512})
+	pr, err := Coupling(context.Background(), []Run{r}, ps, CouplingOptions{Checkpoints: []int{1}, MaxBytes: 1 << 20, Project: 512, LogProb: LogProbFull})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,9 @@ type Run struct {
 	Prompt env.PromptConfig
 	// Judge is the run's judge (config.judge), for the noisy labels.
 	Judge env.Judge
+	// Unconstrained is config.rollout.unconstrained: the run sampled free
+	// text, so log pi as trained is the full-vocabulary one.
+	Unconstrained bool
 	// Checkpoints are the iterations with a checkpoint directory
 	// checkpoints/iter-NNNNNN, increasing.
 	Checkpoints []int
@@ -48,7 +51,8 @@ type runManifest struct {
 			History *int `json:"history"`
 		} `json:"model"`
 		Rollout *struct {
-			Temperature *float64 `json:"temperature"`
+			Temperature   *float64 `json:"temperature"`
+			Unconstrained bool     `json:"unconstrained"`
 		} `json:"rollout"`
 		Judge *struct {
 			J   int     `json:"j"`
@@ -107,6 +111,9 @@ func OpenRun(dir string) (Run, error) {
 	}
 	if ro := m.Config.Rollout; ro != nil && ro.Temperature != nil {
 		r.Temperature = *ro.Temperature
+	}
+	if ro := m.Config.Rollout; ro != nil {
+		r.Unconstrained = ro.Unconstrained
 	}
 	if r.Temperature <= 0 {
 		return r, &RunError{Dir: dir, Msg: fmt.Sprintf("run.json: config.rollout.temperature %v is not positive", r.Temperature)}

@@ -87,6 +87,12 @@ func EditSimilarity(a, b []int32, maxDist float64) float64 {
 	return 1 - float64(d)/float64(l)
 }
 
+// EditLowerBound is a lower bound of EditDistance(a, b, k) for any k: half
+// the L1 distance of the token histograms, rounded up (a substitution
+// changes that distance by at most 2, an insertion or deletion by 1), in
+// O(L log L) without the dynamic program.
+func EditLowerBound(a, b []int32) int { return (multisetGap(a, b) + 1) / 2 }
+
 // multisetGap is the L1 distance of the token histograms of a and b, a
 // lower bound of twice their edit distance (a substitution changes it by at
 // most 2, an insertion or deletion by 1). It sorts copies.
