@@ -80,9 +80,6 @@ type CouplingOptions struct {
 	Export *ExportOptions
 	// Progress, if not nil, is told what is being done.
 	Progress func(what string)
-	// Strata tune the per-stratum table with its nulls and intervals
-	// (coupling_strata.go); they are seeded with Seed.
-	Strata StrataOptions
 }
 
 func (o CouplingOptions) eta() float64 {
@@ -220,12 +217,6 @@ type CouplingReport struct {
 	Rows  []CouplingRow
 	BySim []SimilarityRow
 	Heat  []HeatRow
-	// Strata is the coupling per pair stratum with intervals and nulls,
-	// Bands harmful coupling by edit and hidden-state similarity, Twins how
-	// the twins were found (coupling_strata.go).
-	Strata []StrataRow
-	Bands  []BandRow
-	Twins  TwinSearch
 	// Tensors is the coupling by group of parameter tensors
 	// (coupling_tensors.go; exact gradients only, not with Project).
 	Tensors []TensorRow
@@ -256,7 +247,6 @@ type sampleMeta struct {
 	states []int
 	sim    func(i, j int) float64 // nil: no prompts
 	pairs  []ProbePair
-	strata *strataSink // nil: no strata
 }
 
 func probeMeta(ps *ProbeSet) sampleMeta {
@@ -312,7 +302,6 @@ func gramStats(row *CouplingRow, g []float32, n, dim int, meta sampleMeta, opts 
 	}
 	h := coupling.HarmfulCoupling(k, n, norms, hc)
 	row.Pairs, row.HarmfulRate, row.HarmfulMass, row.NetDelta = h.Pairs, h.Rate, h.Mass, h.Net
-	meta.strata.add(row, k, norms, meta, opts.eta())
 	var bins []SimilarityRow
 	for _, b := range h.Bins {
 		bins = append(bins, SimilarityRow{Run: row.Run, Iteration: row.Iteration, Lo: b.Lo, Hi: b.Hi, Pairs: b.Pairs,
@@ -360,7 +349,7 @@ func Coupling(ctx context.Context, runs []Run, ps *ProbeSet, opts CouplingOption
 			rep.removeFiles()
 		}
 	}()
-	meta := probeStrata(probeMeta(ps), ps, opts)
+	meta := probeMeta(ps)
 	for _, run := range runs {
 		its, err := run.selectCheckpoints(opts.Checkpoints)
 		if err != nil {
@@ -375,7 +364,6 @@ func Coupling(ctx context.Context, runs []Run, ps *ProbeSet, opts CouplingOption
 			}
 		}
 	}
-	meta.strata.fill(rep)
 	return rep, nil
 }
 
@@ -494,7 +482,6 @@ func couplingCheckpoint(ctx context.Context, rep *CouplingReport, run Run, it in
 	h := m.Config().Dim
 	layer := m.Config().Layers
 	states := m.Hidden(nil, seqs, layer, policy.LastPrompt)
-	meta.strata.hidden(states, h)
 	verdict := m.Hidden(nil, seqs, layer, policy.AtVerdict)
 	labels := meta.labels
 	row.FisherState = coupling.FisherRatio(states, n, h, labels, coupling.FisherConfig{}) / float64(n)
