@@ -80,6 +80,9 @@ type CouplingOptions struct {
 	Export *ExportOptions
 	// Progress, if not nil, is told what is being done.
 	Progress func(what string)
+	// Strata tune the per-stratum table with its nulls and intervals
+	// (coupling_strata.go); they are seeded with Seed.
+	Strata StrataOptions
 }
 
 func (o CouplingOptions) eta() float64 {
@@ -217,6 +220,12 @@ type CouplingReport struct {
 	Rows  []CouplingRow
 	BySim []SimilarityRow
 	Heat  []HeatRow
+	// Strata is the coupling per pair stratum with intervals and nulls,
+	// Bands harmful coupling by edit and hidden-state similarity, Twins how
+	// the twins were found (coupling_strata.go).
+	Strata []StrataRow
+	Bands  []BandRow
+	Twins  TwinSearch
 	// Tensors is the coupling by group of parameter tensors
 	// (coupling_tensors.go; exact gradients only, not with Project).
 	Tensors []TensorRow
@@ -247,6 +256,7 @@ type sampleMeta struct {
 	states []int
 	sim    func(i, j int) float64 // nil: no prompts
 	pairs  []ProbePair
+	strata *strataSink // nil: no strata
 }
 
 func probeMeta(ps *ProbeSet) sampleMeta {
@@ -302,6 +312,7 @@ func gramStats(row *CouplingRow, g []float32, n, dim int, meta sampleMeta, opts 
 	}
 	h := coupling.HarmfulCoupling(k, n, norms, hc)
 	row.Pairs, row.HarmfulRate, row.HarmfulMass, row.NetDelta = h.Pairs, h.Rate, h.Mass, h.Net
+	meta.strata.add(row, k, norms, meta, opts.eta())
 	var bins []SimilarityRow
 	for _, b := range h.Bins {
 		bins = append(bins, SimilarityRow{Run: row.Run, Iteration: row.Iteration, Lo: b.Lo, Hi: b.Hi, Pairs: b.Pairs,
@@ -349,7 +360,7 @@ func Coupling(ctx context.Context, runs []Run, ps *ProbeSet, opts CouplingOption
 			rep.removeFiles()
 		}
 	}()
-	meta := probeMeta(ps)
+	meta := probeStrata(probeMeta(ps), ps, opts)
 	for _, run := range runs {
 		its, err := run.selectCheckpoints(opts.Checkpoints)
 		if err != nil {
@@ -364,6 +375,7 @@ func Coupling(ctx context.Context, runs []Run, ps *ProbeSet, opts CouplingOption
 			}
 		}
 	}
+	meta.strata.fill(rep)
 	return rep, nil
 }
 
@@ -482,6 +494,7 @@ func couplingCheckpoint(ctx context.Context, rep *CouplingReport, run Run, it in
 	h := m.Config().Dim
 	layer := m.Config().Layers
 	states := m.Hidden(nil, seqs, layer, policy.LastPrompt)
+	meta.strata.hidden(states, h)
 	verdict := m.Hidden(nil, seqs, layer, policy.AtVerdict)
 	labels := meta.labels
 	row.FisherState = coupling.FisherRatio(states, n, h, labels, coupling.FisherConfig{}) / float64(n)
