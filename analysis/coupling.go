@@ -483,7 +483,7 @@ func couplingCheckpoint(ctx context.Context, rep *CouplingReport, run Run, it in
 	rep.BySim = append(rep.BySim, bins...)
 	if opts.Project == 0 {
 		opts.progress("%s iteration %d: coupling by tensor group", run.Name, it)
-		trows, err := tensorStats(run.Name, it, m, g, n, dim, terms, meta, opts)
+		trows, err := tensorStats(run.Name, it, m, g, n, dim, terms, kern.sqrt, meta, kopts)
 		if err != nil {
 			return &RunError{Dir: dir, Msg: "tensor groups: " + err.Error(), Err: err}
 		}

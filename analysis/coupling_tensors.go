@@ -143,8 +143,11 @@ func tensorBlocks(m *policy.Model, names []string) ([]coupling.Block, int, error
 // their cross term; the package comment above). additive[b] says whether
 // Gram b is one of the terms that sum to K (every one but the unsplit
 // embeddings block when it is split). terms are the probes' action terms,
-// whose head part policy.HeadGrads32 recomputes.
-func tensorGrams(m *policy.Model, names []string, g []float32, n, D int, terms []policy.Term, cfg coupling.GramConfig) (blocks []coupling.Block, grams [][]float32, additive []bool, err error) {
+// whose head part policy.HeadGrads32 recomputes; sqrtP, when not nil, is
+// the row scale sqrt(P) of the kernel (length D) that the rows g already
+// carry, applied to the head rows too, so that every block is a block of
+// the same kernel K = sum_b K^b.
+func tensorGrams(m *policy.Model, names []string, g []float32, n, D int, terms []policy.Term, sqrtP []float32, cfg coupling.GramConfig) (blocks []coupling.Block, grams [][]float32, additive []bool, err error) {
 	blocks, wte, err := tensorBlocks(m, names)
 	if err != nil {
 		return nil, nil, nil, err
@@ -163,6 +166,9 @@ func tensorGrams(m *policy.Model, names []string, g []float32, n, D int, terms [
 	c := m.Config()
 	vd := c.VocabSize * c.Dim
 	head := m.HeadGrads32(nil, terms)
+	if sqrtP != nil {
+		head = coupling.ScaleRows(head, head, n, vd, sqrtP[wte:wte+vd])
+	}
 	emb := 0
 	for b, blk := range blocks {
 		if blk.Name == TensorEmbeddings {
@@ -211,10 +217,11 @@ func tensorGrams(m *policy.Model, names []string, g []float32, n, D int, terms [
 
 // tensorStats returns the rows of the tensor-group table of one checkpoint
 // from the exact gradient rows g (n x D over the tensors opts.Tensors
-// selects) of the probes' action terms.
-func tensorStats(run string, it int, m *policy.Model, g []float32, n, D int, terms []policy.Term, meta sampleMeta, opts CouplingOptions) ([]TensorRow, error) {
+// selects) of the probes' action terms, scaled by the kernel's sqrtP (nil:
+// the sgd kernel); opts.Eta is the step of Delta in log-pi units.
+func tensorStats(run string, it int, m *policy.Model, g []float32, n, D int, terms []policy.Term, sqrtP []float32, meta sampleMeta, opts CouplingOptions) ([]TensorRow, error) {
 	cfg := coupling.GramConfig{MaxBytes: opts.maxBytes(), Workers: opts.Workers}
-	blocks, grams, additive, err := tensorGrams(m, opts.Tensors, g, n, D, terms, cfg)
+	blocks, grams, additive, err := tensorGrams(m, opts.Tensors, g, n, D, terms, sqrtP, cfg)
 	if err != nil {
 		return nil, err
 	}

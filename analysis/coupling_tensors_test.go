@@ -82,14 +82,40 @@ func TestTensorBlocksCover(t *testing.T) {
 // of the embeddings block) within 1e-5 sqrt(K_ii K_jj) (float32 rounding
 // of each block Gram and of the remainder K^x), and the column blocks
 // alone within 1e-6 sum_l |g_i[l] g_j[l]|.
+//
+// With a diagonal kernel P (rows scaled by sqrt(P), as the Adam kernel
+// does) the same holds for the Gram of the scaled rows: the head rows are
+// scaled with the wte's columns of sqrt(P).
 func TestTensorGramsSum(t *testing.T) {
+	for _, adam := range []bool{false, true} {
+		testTensorGramsSum(t, adam)
+	}
+}
+
+func testTensorGramsSum(t *testing.T, adam bool) {
 	m := tensorTestModel(t, 2, 3)
 	rng := rand.New(rand.NewPCG(4, 5))
 	seqs := randomSeqs(rng, 9, 40, 12, 3)
+	for k := range seqs[0].Prompt { // disjoint tokens: 6..22 and 23..39
+		seqs[0].Prompt[k] = 6 + (seqs[0].Prompt[k]-6)%17
+		seqs[1].Prompt[k] = 23 + (seqs[1].Prompt[k]-6)%17
+	}
+	for k := range seqs[0].Action {
+		seqs[0].Action[k] = 6 + (seqs[0].Action[k]-6)%17
+		seqs[1].Action[k] = 23 + (seqs[1].Action[k]-6)%17
+	}
 	terms := policy.ActionTerms(seqs)
 	g := m.PerSampleGrads32(nil, terms, policy.Selection{})
 	n, d := len(seqs), m.NumParams()
-	blocks, grams, additive, err := tensorGrams(m, nil, g, n, d, terms, coupling.GramConfig{})
+	var sqrtP []float32
+	if adam {
+		sqrtP = make([]float32, d)
+		for l := range sqrtP {
+			sqrtP[l] = float32(0.1 + 3*rng.Float64())
+		}
+		g = coupling.ScaleRows(g, g, n, d, sqrtP)
+	}
+	blocks, grams, additive, err := tensorGrams(m, nil, g, n, d, terms, sqrtP, coupling.GramConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,12 +146,32 @@ func TestTensorGramsSum(t *testing.T) {
 			}
 			k := float64(full[i*n+j])
 			if e := math.Abs(add - k); e > 1e-5*math.Sqrt(float64(full[i*n+i])*float64(full[j*n+j])) {
-				t.Fatalf("(%d, %d): additive groups sum to %v, Gram %v", i, j, add, k)
+				t.Fatalf("adam %v (%d, %d): additive groups sum to %v, Gram %v", adam, i, j, add, k)
 			}
 			if e := math.Abs(cols - k); e > 1e-6*abs {
 				t.Fatalf("(%d, %d): column blocks sum to %v, Gram %v", i, j, cols, k)
 			}
 		}
+	}
+	// Samples 0 and 1 read disjoint tokens, so their input uses of wte are
+	// orthogonal: K^in_01 is their wpe inner product alone (this fails if
+	// the head part is taken out under another scale than the rows').
+	var kin []float32
+	for b, blk := range blocks {
+		if blk.Name == TensorInputUse {
+			kin = grams[b]
+		}
+	}
+	c := m.Config()
+	wpe := c.VocabSize * c.Dim
+	var want, abs float64
+	for l := wpe; l < wpe+c.Context*c.Dim; l++ {
+		p := float64(g[l]) * float64(g[d+l])
+		want += p
+		abs += math.Abs(p)
+	}
+	if e := math.Abs(float64(kin[1]) - want); e > 1e-5*abs+1e-6*math.Sqrt(float64(kin[0])*float64(kin[n+1])) {
+		t.Errorf("adam %v: K^in_01 = %v, want the wpe inner product %v", adam, kin[1], want)
 	}
 	// the head part is a real share of the tied embedding's coupling
 	for b, blk := range blocks {
