@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/gradcouple/gradcouple/coupling"
 	"github.com/gradcouple/gradcouple/env"
 	"github.com/gradcouple/gradcouple/internal/table"
 	"github.com/gradcouple/gradcouple/policy"
@@ -113,6 +115,31 @@ type ProbeOptions struct {
 	// Reference, if not empty, is the checkpoint directory whose hidden
 	// states at the last prompt token rank the "hidden" pairs.
 	Reference string
+	// Twins, if positive, oversamples twin pairs (distinct states, the same
+	// action labelled good in one and bad in the other, prompts within
+	// TwinDistance normalised token edit distance; coupling.FindStrata)
+	// into the probe set, up to Twins pairs; both samples of a pair are
+	// probes, the rest is drawn as usual. Twins are searched among the
+	// TwinPool records of lowest priority of each (action, label), a
+	// seeded uniform subsample that bounds memory and work.
+	Twins        int
+	TwinDistance float64 // 0 means 0.1
+}
+
+// twinPool is the number of records kept per (action, label) for the twin
+// search: the edit-distance work is at most sum over actions of
+// twinPool^2 * L * (2k+1) cells and is capped by coupling.StrataConfig's
+// MaxCells.
+const twinPool = 32
+
+// TwinCount says how many twin pairs a probe draw found and took.
+type TwinCount struct {
+	// Found is the number of twin pairs among the pooled records,
+	// Compared the good x bad same-action pairs whose edit distance was
+	// computed, of Candidates; Truncated when the work bound stopped the
+	// search. Taken is the number of pairs in the probe set.
+	Found, Compared, Candidates, Taken int
+	Truncated                          bool
 }
 
 func (o ProbeOptions) withDefaults() ProbeOptions {
@@ -144,6 +171,8 @@ type ProbeSet struct {
 	// Candidates counts the distinct (task, state, action) records of each
 	// label the draw chose from: [bad, good].
 	Candidates [2]int
+	// Twins says how many twin pairs the draw found and took (Options.Twins).
+	Twins TwinCount
 }
 
 // Heat returns the probes of the heatmap: the good ones (rows, the updated
@@ -316,6 +345,7 @@ func SelectProbes(ctx context.Context, runs []Run, opts ProbeOptions) (*ProbeSet
 	keep := [2]*bottomK{{k: opts.Samples, byID: map[string]*candidate{}}, {k: opts.Samples, byID: map[string]*candidate{}}}
 	pos := &bottomK{k: opts.Samples, byID: map[string]*candidate{}}
 	distinct := [2]map[uint64]struct{}{{}, {}}
+	pools := map[string]*bottomK{} // (label, action) -> pooled records for the twin search
 	var patterns []string
 	for _, r := range runs {
 		patterns = append(patterns, r.Logs())
@@ -339,6 +369,15 @@ func SelectProbes(ctx context.Context, runs []Run, opts ProbeOptions) (*ProbeSet
 				Label: r.Label, Advantage: r.Advantage}
 		}
 		keep[r.Label].add(prio, key, build)
+		if opts.Twins > 0 {
+			pk := strconv.Itoa(int(r.Label)) + "\x00" + r.Action
+			pool, ok := pools[pk]
+			if !ok {
+				pool = &bottomK{k: twinPool, byID: map[string]*candidate{}}
+				pools[strings.Clone(pk)] = pool
+			}
+			pool.add(prio, key, build)
+		}
 		if r.Label == 1 && r.Advantage > 0 && opts.PositiveGood > 0 {
 			pos.add(prio, key, build)
 		}
@@ -361,20 +400,50 @@ func SelectProbes(ctx context.Context, runs []Run, opts ProbeOptions) (*ProbeSet
 	}
 	np := min(pos.len(), int(math.Round(opts.PositiveGood*float64(ng))))
 	taken := map[string]bool{}
+	if opts.Twins > 0 {
+		tw, count := drawTwins(pools, opts)
+		ps.Twins = count
+		for _, c := range tw {
+			if len(ps.Probes) >= opts.Samples {
+				break
+			}
+			ps.Probes = append(ps.Probes, c.p)
+			taken[c.key] = true
+			if c.p.Label == 1 {
+				ng--
+			} else {
+				nb--
+			}
+		}
+		ps.Twins.Taken = len(ps.Probes) / 2
+		ng, nb = max(ng, 0), max(nb, 0)
+		np = min(np, ng)
+	}
+	base := len(ps.Probes)
 	for _, c := range pos.sorted()[:max(np, 0)] {
-		ps.Probes = append(ps.Probes, c.p)
-		taken[c.key] = true
+		if !taken[c.key] {
+			ps.Probes = append(ps.Probes, c.p)
+			taken[c.key] = true
+		}
 	}
 	for _, c := range good {
-		if len(ps.Probes) == ng {
+		if len(ps.Probes)-base >= ng {
 			break
 		}
 		if !taken[c.key] {
 			ps.Probes = append(ps.Probes, c.p)
+			taken[c.key] = true
 		}
 	}
-	for _, c := range bad[:nb] {
-		ps.Probes = append(ps.Probes, c.p)
+	added := 0
+	for _, c := range bad {
+		if added >= nb {
+			break
+		}
+		if !taken[c.key] {
+			ps.Probes = append(ps.Probes, c.p)
+			added++
+		}
 	}
 	for i := range ps.Probes {
 		ps.Probes[i].Probe = int32(i)
@@ -582,6 +651,7 @@ const (
 	probesPairsKey   = "gradcouple.probe_pairs"
 	probesOptionsKey = "gradcouple.probe_options"
 	probesSourcesKey = "gradcouple.probe_sources"
+	probesTwinsKey   = "gradcouple.probe_twins"
 	probesFormat     = "1"
 )
 
@@ -603,9 +673,10 @@ func WriteProbes(path string, ps *ProbeSet) error {
 		Reference string `json:"reference"`
 	}{o, ps.Options.Reference})
 	src, _ := json.Marshal(ps.Sources)
+	twins, _ := json.Marshal(ps.Twins)
 	return table.WriteFile(path, ps.Probes, map[string]string{
 		probesFormatKey: probesFormat, probesPairsKey: string(pairs),
-		probesOptionsKey: string(opt), probesSourcesKey: string(src),
+		probesOptionsKey: string(opt), probesSourcesKey: string(src), probesTwinsKey: string(twins),
 	})
 }
 
@@ -685,6 +756,9 @@ func ReadProbes(path string) (*ProbeSet, error) {
 	if s := t.meta[probesSourcesKey]; s != "" {
 		json.Unmarshal([]byte(s), &ps.Sources)
 	}
+	if s := t.meta[probesTwinsKey]; s != "" {
+		json.Unmarshal([]byte(s), &ps.Twins)
+	}
 	return ps, nil
 }
 
@@ -695,4 +769,58 @@ func (ps *ProbeSet) describePairs() string {
 		n[p.Kind]++
 	}
 	return strconv.Itoa(n["jaccard"]) + " by prompt Jaccard, " + strconv.Itoa(n["hidden"]) + " by hidden-state cosine"
+}
+
+// drawTwins finds twin pairs among the pooled records (coupling.FindStrata
+// over each action's good and bad pools, states by task and state key) and
+// returns the records of up to opts.Twins of them, good then bad of each
+// pair, in a seeded order; a record is used once.
+func drawTwins(pools map[string]*bottomK, opts ProbeOptions) ([]*candidate, TwinCount) {
+	keys := make([]string, 0, len(pools))
+	for k := range pools {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var recs []*candidate
+	for _, k := range keys {
+		recs = append(recs, pools[k].sorted()...)
+	}
+	labels := make([]int8, len(recs))
+	prompts := make([]string, len(recs))
+	actions := make([]string, len(recs))
+	stateIdx := map[string]int{}
+	states := make([]int, len(recs))
+	for i, c := range recs {
+		labels[i], prompts[i], actions[i] = c.p.Label, c.p.Prompt, c.p.Action
+		sk := c.p.TaskID + "\x00" + c.p.StateKey
+		if c.p.StateKey == "" {
+			sk = "\x01" + c.p.Prompt
+		}
+		v, ok := stateIdx[sk]
+		if !ok {
+			v = len(stateIdx)
+			stateIdx[sk] = v
+		}
+		states[i] = v
+	}
+	rng := rand.New(rand.NewPCG(opts.Seed, 0x7717))
+	st := coupling.FindStrata(coupling.StrataInput{Labels: labels, Actions: actionIDs(actions, len(recs)), States: states, Tokens: tokenIDs(prompts)},
+		coupling.StrataConfig{TwinDistance: opts.TwinDistance, TwinsOnly: true}, rng)
+	tw := st.Pairs[coupling.Twin]
+	count := TwinCount{Found: len(tw), Compared: st.Compared, Candidates: st.Candidates, Truncated: st.Truncated}
+	order := rng.Perm(len(tw))
+	used := map[int]bool{}
+	var out []*candidate
+	for _, o := range order {
+		if len(out)/2 >= opts.Twins {
+			break
+		}
+		p := tw[o]
+		if used[p.I] || used[p.J] {
+			continue
+		}
+		used[p.I], used[p.J] = true, true
+		out = append(out, recs[p.I], recs[p.J])
+	}
+	return out, count
 }

@@ -187,6 +187,9 @@ type StrataConfig struct {
 	// MaxPairs caps every other stratum: a larger one is subsampled
 	// uniformly (seeded); 0 means 1<<16.
 	MaxPairs int
+	// TwinsOnly finds the twins alone, visiting only the pairs within an
+	// action (O(sum over actions of n_a^2) instead of O(n^2)).
+	TwinsOnly bool
 }
 
 func (c StrataConfig) withDefaults() StrataConfig {
@@ -244,8 +247,31 @@ func FindStrata(in StrataInput, cfg StrataConfig, rng *rand.Rand) StrataResult {
 		return SamplePair{i, j}
 	}
 	var cands []SamplePair
+	if cfg.TwinsOnly {
+		byAction := map[int][]int{}
+		var acts []int
+		for i := range n {
+			if labelled(i) {
+				if _, ok := byAction[in.Actions[i]]; !ok {
+					acts = append(acts, in.Actions[i])
+				}
+				byAction[in.Actions[i]] = append(byAction[in.Actions[i]], i)
+			}
+		}
+		slices.Sort(acts)
+		for _, a := range acts {
+			idx := byAction[a]
+			for x, i := range idx {
+				for _, j := range idx[x+1:] {
+					if in.States[i] != in.States[j] && in.Labels[i] != in.Labels[j] {
+						cands = append(cands, order(i, j))
+					}
+				}
+			}
+		}
+	}
 	for i := range n {
-		if !labelled(i) {
+		if !labelled(i) || cfg.TwinsOnly {
 			continue
 		}
 		for j := i + 1; j < n; j++ {
@@ -303,7 +329,7 @@ func FindStrata(in StrataInput, cfg StrataConfig, rng *rand.Rand) StrataResult {
 	}
 	r.Available = [numStrata]int{Twin: len(r.Pairs[Twin]), SameState: len(r.Pairs[SameState]),
 		SameActionLabel: len(r.Pairs[SameActionLabel]), Random: distinct, All: len(r.Pairs[All])}
-	if distinct > 0 {
+	if distinct > 0 && !cfg.TwinsOnly {
 		for tries := 0; len(r.Pairs[Random]) < cfg.RandomPairs && tries < 64*cfg.RandomPairs; tries++ {
 			i, j := lab[rng.IntN(len(lab))], lab[rng.IntN(len(lab))]
 			if i != j && in.States[i] != in.States[j] {

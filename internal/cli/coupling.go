@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/gradcouple/gradcouple/analysis"
 	"github.com/gradcouple/gradcouple/checkpoint"
 	"github.com/gradcouple/gradcouple/coupling"
+	"github.com/gradcouple/gradcouple/internal/table"
 	ucli "github.com/urfave/cli/v2"
 )
 
@@ -46,6 +48,10 @@ type CouplingOptions struct {
 	ExportDType  string
 	// Outputs.
 	Out, SimOut, HeatmapOut string
+	// Strata: nulls, intervals, twins (analysis.StrataOptions).
+	StrataOut, BandsOut string
+	Null, Boot, Twins   int
+	TwinDistance        float64
 }
 
 func newCouplingCommand(e *Env) *ucli.Command {
@@ -105,6 +111,12 @@ func newCouplingCommand(e *Env) *ucli.Command {
 			outFlag,
 			&ucli.StringFlag{Name: "sim-out", Usage: "write harmful coupling by prompt similarity to `FILE` (.parquet, .csv, .json)"},
 			&ucli.StringFlag{Name: "heatmap-out", Usage: "write the heatmap cells (predicted and measured Delta) to `FILE`"},
+			&ucli.StringFlag{Name: "strata-out", Usage: "write coupling per pair stratum (twins, same state, same action and label, random, all) with intervals, null means and p-values to `FILE`"},
+			&ucli.StringFlag{Name: "bands-out", Usage: "write harmful coupling by token edit similarity and hidden-state cosine bands to `FILE`"},
+			&ucli.IntFlag{Name: "null", Value: 999, Usage: "permutation-null draws `B` per statistic and stratum (seeded by --seed; negative: none)"},
+			&ucli.IntFlag{Name: "boot", Value: 1000, Usage: "bootstrap draws `B` over probes for the 95% intervals (negative: none)"},
+			&ucli.IntFlag{Name: "twins", Usage: "oversample twin pairs into the probe set up to `N` pairs (0: uniform draw; the number available is printed)"},
+			&ucli.Float64Flag{Name: "twin-distance", Value: 0.1, Usage: "largest normalised token edit distance `D` of twin prompts"},
 		},
 		Action: func(c *ucli.Context) error {
 			o := CouplingOptions{Runs: c.Args().Slice(), Grads: c.String("grads"), Samples: c.String("samples"),
@@ -114,7 +126,9 @@ func newCouplingCommand(e *Env) *ucli.Command {
 				Eta: c.Float64("eta"), Project: c.Int("project"), ProjectSeed: c.Uint64("project-seed"),
 				Shard: c.String("shard"), ShardDir: c.String("shard-dir"), TileRows: c.Int("tile-rows"),
 				Export: c.String("export"), ExportFormat: c.String("export-format"), ExportDType: c.String("export-dtype"),
-				Out: c.String("out"), SimOut: c.String("sim-out"), HeatmapOut: c.String("heatmap-out")}
+				Out: c.String("out"), SimOut: c.String("sim-out"), HeatmapOut: c.String("heatmap-out"),
+				StrataOut: c.String("strata-out"), BandsOut: c.String("bands-out"), Null: c.Int("null"), Boot: c.Int("boot"),
+				Twins: c.Int("twins"), TwinDistance: c.Float64("twin-distance")}
 			if !c.IsSet("probes-out") && o.Probes != "" {
 				o.ProbesOut = ""
 			}
@@ -181,8 +195,11 @@ func parseBytes(flag, s string) (int64, error) {
 }
 
 func (o CouplingOptions) check() error {
-	if err := firstErr(checkOut(o.Out), checkOut(o.SimOut), checkOut(o.HeatmapOut)); err != nil {
+	if err := firstErr(checkOut(o.Out), checkOut(o.SimOut), checkOut(o.HeatmapOut), checkOut(o.StrataOut), checkOut(o.BandsOut)); err != nil {
 		return err
+	}
+	if !(o.TwinDistance > 0 && o.TwinDistance < 1) || o.Twins < 0 {
+		return &UsageError{Msg: "coupling: --twin-distance must be in (0, 1) and --twins >= 0"}
 	}
 	if o.Grads != "" {
 		if len(o.Runs) > 0 {
@@ -230,7 +247,8 @@ func (o CouplingOptions) check() error {
 			return &UsageError{Msg: "--export: " + err.Error()}
 		}
 	}
-	for _, f := range []output{{flag: "out", path: o.Out}, {flag: "sim-out", path: o.SimOut}, {flag: "heatmap-out", path: o.HeatmapOut}, {flag: "probes-out", path: o.ProbesOut}} {
+	for _, f := range []output{{flag: "out", path: o.Out}, {flag: "sim-out", path: o.SimOut}, {flag: "heatmap-out", path: o.HeatmapOut}, {flag: "probes-out", path: o.ProbesOut},
+		{flag: "strata-out", path: o.StrataOut}, {flag: "bands-out", path: o.BandsOut}} {
 		if f.path == "" {
 			continue
 		}
@@ -238,7 +256,8 @@ func (o CouplingOptions) check() error {
 			return &UsageError{Msg: fmt.Sprintf("--%s %s: the directory %s does not exist", f.flag, f.path, filepath.Dir(f.path))}
 		}
 	}
-	outs := []output{{flag: "out", path: o.Out}, {flag: "sim-out", path: o.SimOut}, {flag: "heatmap-out", path: o.HeatmapOut}, {flag: "probes-out", path: o.ProbesOut}, {flag: "export", path: o.Export}}
+	outs := []output{{flag: "out", path: o.Out}, {flag: "sim-out", path: o.SimOut}, {flag: "heatmap-out", path: o.HeatmapOut}, {flag: "probes-out", path: o.ProbesOut}, {flag: "export", path: o.Export},
+		{flag: "strata-out", path: o.StrataOut}, {flag: "bands-out", path: o.BandsOut}}
 	if o.Shard != "" {
 		outs = append(outs, output{flag: "shard-dir", path: o.ShardDir, shared: true})
 	}
@@ -266,6 +285,13 @@ func runCoupling(ctx context.Context, o CouplingOptions, e *Env) (err error) {
 	}()
 	opts := analysis.CouplingOptions{Checkpoints: o.Checkpoints, Tensors: o.Tensors, Eta: o.Eta, Project: o.Project,
 		ProjectSeed: o.ProjectSeed, MaxBytes: o.MaxBytes, SimEdges: o.SimEdges, Seed: o.Seed}
+	opts.Strata = analysis.StrataOptions{Null: o.Null, Boot: o.Boot, TwinDistance: o.TwinDistance}
+	if o.Null == 0 {
+		opts.Strata.Null = -1
+	}
+	if o.Boot == 0 {
+		opts.Strata.Boot = -1
+	}
 	if o.Shard != "" {
 		i, n, err := analysis.ParseShard(o.Shard)
 		if err != nil {
@@ -357,6 +383,9 @@ func runCoupling(ctx context.Context, o CouplingOptions, e *Env) (err error) {
 			return err
 		}
 	}
+	if err := emitStrata(w, o, rep, &written); err != nil {
+		return err
+	}
 	for _, f := range rep.Exports {
 		fmt.Fprintf(w, "wrote %s\n", f)
 	}
@@ -376,7 +405,8 @@ func couplingProbes(ctx context.Context, o CouplingOptions, runs []analysis.Run,
 		return ps, nil
 	}
 	po := analysis.ProbeOptions{Split: o.ProbeSplit, Iterations: o.ProbeIterations, Samples: o.NumProbes, Pairs: o.Pairs,
-		Heatmap: o.Heat, PositiveGood: o.PositiveGood, Seed: o.Seed, Reference: runs[0].CheckpointDir(runs[0].Checkpoints[0])}
+		Heatmap: o.Heat, PositiveGood: o.PositiveGood, Seed: o.Seed, Reference: runs[0].CheckpointDir(runs[0].Checkpoints[0]),
+		Twins: o.Twins, TwinDistance: o.TwinDistance}
 	if o.Pairs == 0 {
 		po.Pairs = -1
 	}
@@ -402,6 +432,14 @@ func couplingProbes(ctx context.Context, o CouplingOptions, runs []analysis.Run,
 		len(ps.Probes), nGood, len(ps.Probes)-nGood, o.Seed, ps.Candidates[1], ps.Candidates[0], po.Split, src.Rows)
 	fmt.Fprintf(w, "heatmap %d x %d; %d similar-state pairs (reference for hidden-state cosine: %s)\n",
 		len(good), len(bad), len(ps.Pairs), po.Reference)
+	if o.Twins > 0 {
+		t := ps.Twins
+		fmt.Fprintf(w, "twins: %d pairs exist among the pooled records (%d same-action good x bad pairs compared of %d", t.Found, t.Compared, t.Candidates)
+		if t.Truncated {
+			fmt.Fprint(w, "; work bound reached")
+		}
+		fmt.Fprintf(w, "); %d taken of the %d asked\n", t.Taken, o.Twins)
+	}
 	return ps, nil
 }
 
@@ -412,4 +450,39 @@ func couplingError(err error) error {
 		return badInput(err)
 	}
 	return err
+}
+
+// emitStrata prints the per-stratum table (not on a data stdout) and
+// writes --strata-out and --bands-out.
+func emitStrata(w io.Writer, o CouplingOptions, rep *analysis.CouplingReport, written *[]string) error {
+	if len(rep.Strata) == 0 {
+		return nil
+	}
+	if _, data := w.(*dataStdout); !data {
+		t := rep.Twins
+		fmt.Fprintf(w, "\ntwins (distinct states, same action, good and bad, token edit distance <= %g of the prompt): %d of %d same-action good x bad pairs compared",
+			o.TwinDistance, t.Twins, t.Compared)
+		if t.Truncated {
+			fmt.Fprintf(w, " (work bound reached: %d candidates not compared)", t.Candidates-t.Compared)
+		}
+		fmt.Fprintf(w, "\nper stratum: statistic, 95%% bootstrap interval over probes (%d draws), permutation-null mean and two-sided p = (1 + #{|null - mean| >= |obs - mean|}) / (1 + %d), seed %d\n",
+			o.Boot, o.Null, o.Seed)
+		if err := table.WriteText(w, rep.Strata); err != nil {
+			return err
+		}
+	}
+	meta := map[string]string{"seed": strconv.FormatUint(o.Seed, 10), "null_draws": strconv.Itoa(o.Null), "boot_draws": strconv.Itoa(o.Boot)}
+	for _, f := range []struct {
+		path string
+		rows any
+	}{{o.StrataOut, rep.Strata}, {o.BandsOut, rep.Bands}} {
+		if f.path == "" {
+			continue
+		}
+		if err := emitFile(w, f.path, f.rows, meta); err != nil {
+			return err
+		}
+		*written = append(*written, f.path)
+	}
+	return nil
 }
