@@ -234,6 +234,10 @@ type CouplingReport struct {
 	Exports []string
 	// Unknown counts probe tokens out of a checkpoint's vocabulary.
 	Unknown int
+	// FullLogProb counts the probes kept at the full-vocabulary log pi
+	// under LogProbTrained: their prompt lists no admissible actions or
+	// their action is not among them (coupling_kernel.go).
+	FullLogProb int
 }
 
 // nan is a NaN for fields that do not apply.
@@ -413,7 +417,7 @@ func couplingCheckpoint(ctx context.Context, rep *CouplingReport, run Run, it in
 		return err
 	}
 	opts.progress("%s iteration %d: %d per-sample gradients of %d parameters", run.Name, it, n, D)
-	terms, logprob, err := probeTerms(run, ps, seqs, tok, opts)
+	terms, logprob, err := probeTerms(rep, run, ps, seqs, tok, opts)
 	if err != nil {
 		return &RunError{Dir: dir, Msg: err.Error(), Err: err}
 	}

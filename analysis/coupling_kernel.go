@@ -176,22 +176,26 @@ func (s *stepper) apply(clone *policy.Model, gi []float64, w float64) {
 // probe's action positions (policy.Trie.Constrain over the admissible
 // actions the probe's prompt lists, the set the trainer's decoder was
 // restricted to) and returns the forced positions of each. A probe whose
-// prompt lists no admissible actions, or whose action is not among them,
-// is an error naming it.
-func constrainProbes(ps *ProbeSet, seqs []policy.Seq, tok *policy.Tokenizer) ([][]bool, error) {
-	forced := make([][]bool, len(seqs))
+// prompt lists no admissible actions, or whose action is not among them
+// (a constrained decoder cannot have produced it: an edited or foreign
+// log), keeps the full-vocabulary log pi; their indices are returned in
+// full so the caller reports them.
+func constrainProbes(ps *ProbeSet, seqs []policy.Seq, tok *policy.Tokenizer) (forced [][]bool, full []int) {
+	forced = make([][]bool, len(seqs))
 	for i, p := range ps.Probes {
 		adm, ok := admissibleOf(p.Prompt)
 		if !ok {
-			return nil, fmt.Errorf("probe %d (%s, task %s, turn %d): its prompt lists no admissible actions, so log pi as trained (constrained) is undefined; use --logprob full", i, p.Run, p.TaskID, p.Turn)
+			full = append(full, i)
+			continue
 		}
 		al, f, ok := policy.NewTrie(tok, adm).Constrain(seqs[i].Action)
 		if !ok {
-			return nil, fmt.Errorf("probe %d (%s, task %s, turn %d): action %q is not among the %d admissible actions of its prompt; use --logprob full", i, p.Run, p.TaskID, p.Turn, p.Action, len(adm))
+			full = append(full, i)
+			continue
 		}
 		seqs[i].Allowed, forced[i] = al, f
 	}
-	return forced, nil
+	return forced, full
 }
 
 // admissibleOf reads the admissible actions from a prompt of the bundled
@@ -216,8 +220,10 @@ func admissibleOf(prompt string) ([]string, bool) {
 
 // probeTerms returns the terms whose per-sample gradients are the probe
 // rows under opts.LogProb (setting the allowed sets of seqs for log pi as
-// trained of a constrained run) and the name of the log pi used.
-func probeTerms(run Run, ps *ProbeSet, seqs []policy.Seq, tok *policy.Tokenizer, opts CouplingOptions) ([]policy.Term, string, error) {
+// trained of a constrained run) and the name of the log pi used; probes
+// that cannot be constrained (constrainProbes) are counted in
+// rep.FullLogProb.
+func probeTerms(rep *CouplingReport, run Run, ps *ProbeSet, seqs []policy.Seq, tok *policy.Tokenizer, opts CouplingOptions) ([]policy.Term, string, error) {
 	switch opts.LogProb {
 	case LogProbFull:
 		return policy.ActionTerms(seqs), LogProbFull, nil
@@ -228,9 +234,7 @@ func probeTerms(run Run, ps *ProbeSet, seqs []policy.Seq, tok *policy.Tokenizer,
 	if run.Unconstrained {
 		return policy.ActionTerms(seqs), LogProbTrained, nil
 	}
-	forced, err := constrainProbes(ps, seqs, tok)
-	if err != nil {
-		return nil, "", err
-	}
+	forced, full := constrainProbes(ps, seqs, tok)
+	rep.FullLogProb = max(rep.FullLogProb, len(full))
 	return policy.DecisionTerms(seqs, forced), LogProbTrained, nil
 }

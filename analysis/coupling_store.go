@@ -246,6 +246,7 @@ func CouplingStore(ctx context.Context, store, samples string, opts StoreOptions
 		return rep, info, nil
 	}
 	row := emptyRow(name, 0, n, dim)
+	row.Kernel = string(coupling.KernelSGD) // the rows as stored: no optimizer state
 	meta := withStrata(ss.meta, ss.prompts, ss.actions, opts.Strata, opts.Seed)
 	bins, err := gramStats(&row, g, n, dim, meta, opts.CouplingOptions)
 	if err != nil {

@@ -35,6 +35,8 @@ type CouplingOptions struct {
 	Checkpoints []int
 	Tensors     []string
 	Eta         float64
+	Kernel      string // sgd, adam or "" (the run's optimizer)
+	LogProb     string // trained or full
 	Project     int
 	ProjectSeed uint64
 	MaxBytes    int64
@@ -98,6 +100,8 @@ func newCouplingCommand(e *Env) *ucli.Command {
 			&ucli.StringFlag{Name: "checkpoints", Usage: "analyse checkpoint iterations `LIST` (default: every checkpoint)"},
 			&ucli.StringFlag{Name: "tensors", Usage: "gradients over the tensors `NAME,...` only (HF names, or prefixes ending in '.')"},
 			&ucli.Float64Flag{Name: "eta", Value: analysis.DefaultEta, Usage: "step size `ETA` of Delta_ij = eta A_i K_ij and of the measured step"},
+			&ucli.StringFlag{Name: "kernel", Usage: "coupling kernel `K`: sgd (K_ij = <g_i, g_j>) or adam (<g_i, P g_j>, P = diag(1/(sqrt(v_hat)+eps)) from the checkpoint's Adam moments); default the run's optimizer (adam for bundled runs; sgd for --grads stores)"},
+			&ucli.StringFlag{Name: "logprob", Value: analysis.LogProbTrained, Usage: "`LOGPI` of the probe gradients: trained (constrained to the admissible actions, forced tokens dropped, as the trainer optimises it) or full (full-vocabulary softmax); not for --grads stores"},
 			&ucli.IntFlag{Name: "project", Usage: "project each gradient to `K` dimensions (seeded Rademacher, JL scaling); 0: exact"},
 			&ucli.Uint64Flag{Name: "project-seed", Usage: "`SEED` of the projection"},
 			&ucli.StringFlag{Name: "max-bytes", Value: "4G", Usage: "memory budget `BYTES` of the dense rows and Gram (e.g. 512M, 16G; -1: none)"},
@@ -123,7 +127,7 @@ func newCouplingCommand(e *Env) *ucli.Command {
 				GradsTensor: c.String("grads-tensor"), Name: c.String("name"),
 				Probes: c.String("probes"), ProbesOut: c.String("probes-out"), NumProbes: c.Int("num-probes"),
 				Pairs: c.Int("pairs"), Heat: c.Int("heat"), PositiveGood: c.Float64("positive-good"), ProbeSplit: c.String("probe-split"), Seed: c.Uint64("seed"),
-				Eta: c.Float64("eta"), Project: c.Int("project"), ProjectSeed: c.Uint64("project-seed"),
+				Eta: c.Float64("eta"), Kernel: c.String("kernel"), LogProb: c.String("logprob"), Project: c.Int("project"), ProjectSeed: c.Uint64("project-seed"),
 				Shard: c.String("shard"), ShardDir: c.String("shard-dir"), TileRows: c.Int("tile-rows"),
 				Export: c.String("export"), ExportFormat: c.String("export-format"), ExportDType: c.String("export-dtype"),
 				Out: c.String("out"), SimOut: c.String("sim-out"), HeatmapOut: c.String("heatmap-out"),
@@ -201,7 +205,23 @@ func (o CouplingOptions) check() error {
 	if !(o.TwinDistance > 0 && o.TwinDistance < 1) || o.Twins < 0 {
 		return &UsageError{Msg: "coupling: --twin-distance must be in (0, 1) and --twins >= 0"}
 	}
+	switch o.Kernel {
+	case "", "sgd", "adam":
+	default:
+		return &UsageError{Msg: fmt.Sprintf("--kernel %q: want sgd or adam", o.Kernel)}
+	}
+	switch o.LogProb {
+	case "", analysis.LogProbTrained, analysis.LogProbFull:
+	default:
+		return &UsageError{Msg: fmt.Sprintf("--logprob %q: want trained or full", o.LogProb)}
+	}
 	if o.Grads != "" {
+		if o.Kernel == "adam" {
+			return &UsageError{Msg: "coupling --grads: --kernel adam needs a checkpoint's Adam moments; a store is analysed with the sgd kernel on its rows as given (precondition them before export, e.g. Bergson's Adam normalizers)"}
+		}
+		if o.LogProb == analysis.LogProbFull {
+			return &UsageError{Msg: "coupling --grads: --logprob does not apply to a store: its rows are whatever gradients were exported"}
+		}
 		if len(o.Runs) > 0 {
 			return &UsageError{Msg: "coupling: give either run directories or --grads STORE --samples TABLE, not both"}
 		}
@@ -283,7 +303,7 @@ func runCoupling(ctx context.Context, o CouplingOptions, e *Env) (err error) {
 			}
 		}
 	}()
-	opts := analysis.CouplingOptions{Checkpoints: o.Checkpoints, Tensors: o.Tensors, Eta: o.Eta, Project: o.Project,
+	opts := analysis.CouplingOptions{Checkpoints: o.Checkpoints, Tensors: o.Tensors, Eta: o.Eta, Kernel: o.Kernel, LogProb: o.LogProb, Project: o.Project,
 		ProjectSeed: o.ProjectSeed, MaxBytes: o.MaxBytes, SimEdges: o.SimEdges, Seed: o.Seed}
 	opts.Strata = analysis.StrataOptions{Null: o.Null, Boot: o.Boot, TwinDistance: o.TwinDistance}
 	if o.Null == 0 {
@@ -347,6 +367,9 @@ func runCoupling(ctx context.Context, o CouplingOptions, e *Env) (err error) {
 			}
 			written = append(written, o.ProbesOut)
 			fmt.Fprintf(w, "wrote %s (reuse with --probes to analyse other runs on the same samples)\n", o.ProbesOut)
+		}
+		if rep.FullLogProb > 0 {
+			fmt.Fprintf(e.Stderr, "warning: %d probes keep the full-vocabulary log pi: their action is not among the admissible actions their prompt lists, so no constrained decoder produced it\n", rep.FullLogProb)
 		}
 		if rep.Unknown > 0 {
 			fmt.Fprintf(w, "warning: %d probe tokens are not in a checkpoint's vocabulary (<unk>)\n", rep.Unknown)
