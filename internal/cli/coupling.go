@@ -66,16 +66,24 @@ func newCouplingCommand(e *Env) *ucli.Command {
 			"half bad, --positive-good of the good ones with A > 0; one per distinct (task, state, action))\n" +
 			"and written to --probes-out; reuse it with --probes, so that every checkpoint of every run\n" +
 			"compared sees the same samples. At every\n" +
-			"checkpoint the exact per-sample gradients g_n = grad log pi(a_n|s_n) of the probes give:\n" +
+			"checkpoint the exact per-sample gradients g_n = grad log pi(a_n|s_n) of the probes (log pi as\n" +
+			"trained: constrained to the admissible actions, forced tokens dropped; --logprob full for the\n" +
+			"full softmax), under the kernel K_ij = <g_i, P g_j> of the run's optimiser (--kernel adam: P from\n" +
+			"the checkpoint's Adam moments, the default for bundled runs; --kernel sgd: P = I), give:\n" +
 			"  cos_good, cos_bad, cos_good_bad  mean gradient cosines within and across labels\n" +
-			"  harmful_rate, harmful_mass       pairs (i good with A_i > 0, j bad, other state) whose\n" +
-			"                                   Delta_ij = eta A_i <g_i, g_j> > 0, and the mean positive Delta\n" +
+			"  harmful_rate, harmful_mass       pairs (i good with A_i > 0, j bad, other state) whose first-\n" +
+			"                                   order Delta_ij (eta A_i K_ij; times the Adam step's factor c)\n" +
+			"                                   is > 0, and the mean positive Delta\n" +
 			"  pair_cos_jaccard                 gradient cosine of good/bad pairs with the most similar prompts\n" +
 			"  probe_acc_state, probe_acc_verdict  linear-probe accuracy of good vs bad from the hidden state\n" +
 			"                                   at the last prompt token and at the GCD verdict marker\n" +
 			"  heat_pearson, heat_rel_err       agreement of the heatmap's predicted Delta_ij with the change of\n" +
-			"                                   log pi(a_j|s_j) measured after the step theta + eta A_i g_i on a copy\n" +
-			"--sim-out has harmful coupling by prompt Jaccard bins; --heatmap-out every heatmap cell.\n\n" +
+			"                                   log pi(a_j|s_j) measured after the real step on sample i (plain\n" +
+			"                                   SGD, or the trainer's Adam update) applied to a copy\n" +
+			"--sim-out has harmful coupling by prompt Jaccard bins; --heatmap-out every heatmap cell;\n" +
+			"--strata-out the statistics per pair stratum (twins, same state, same action and label,\n" +
+			"random, all) with bootstrap intervals, permutation-null means and p-values; --bands-out\n" +
+			"harmful coupling by token edit similarity and hidden-state cosine bands.\n\n" +
 			"With --grads STORE --samples TABLE the same gradient statistics come from per-sample gradients\n" +
 			"computed elsewhere: a Bergson index directory (gradients.bin + info.json, or its shards/), a\n" +
 			"NumPy .npy (float32/float16, C order) or a .safetensors (tensor \"grads\" [N, D], or\n" +
