@@ -64,6 +64,11 @@ type StudyOptions struct {
 	HeatSide int
 	// Pairs is the number of similar-state pairs; 0 means 16.
 	Pairs int
+	// Twins is the number of twin pairs oversampled into the coupling probe
+	// set (ProbeOptions.Twins): the pairs the coupling mechanism needs,
+	// which a uniform draw almost never holds; 0 means a quarter of the
+	// probes' pairs (CouplingProbes/8), negative none.
+	Twins int
 	// Eta is the step size of the coupling influence; 0 means DefaultEta.
 	Eta float64
 	// Tensors restricts the per-sample gradients (none: every parameter).
@@ -114,6 +119,9 @@ func (o StudyOptions) withDefaults() StudyOptions {
 	}
 	if o.Pairs == 0 {
 		o.Pairs = 16
+	}
+	if o.Twins == 0 {
+		o.Twins = max(o.CouplingProbes, 0) / 8
 	}
 	if o.Eta == 0 {
 		o.Eta = DefaultEta
@@ -339,6 +347,10 @@ type Study struct {
 	// CouplingTensors is the coupling by group of parameter tensors, a
 	// row per checkpoint and group (TensorRow).
 	CouplingTensors []TensorRow
+	// Strata is the coupling per pair stratum (twins, same state, same
+	// action and label, random, all) with bootstrap intervals, permutation
+	// nulls and p-values, per run and checkpoint.
+	Strata []StrataRow
 	// Advantage is the empirical Lemma 3.1 check (iterations pooled) and
 	// LemmaSim its Monte Carlo counterpart.
 	Advantage        []AdvantageRow
@@ -1033,6 +1045,7 @@ type couplingResult struct {
 	Heat    []HeatRow
 	Probes  []Probe
 	Tensors []TensorRow
+	Strata  []StrataRow
 	Notes   []string
 }
 
@@ -1041,8 +1054,8 @@ type couplingResult struct {
 func (st *Study) coupling(ctx context.Context, envName string, runs []Run, opts StudyOptions, pr *studyProgress) (bool, error) {
 	pr.begin("coupling ("+envLabel(envName)+")", unitsOf(runs, opts.Checkpoints))
 	dirs, files := runFiles(runs)
-	key := fmt.Sprintf("env=%s seed=%d checkpoints=%v probes=%d heat=%d pairs=%d eta=%g tensors=%q max-bytes=%d",
-		envName, opts.Seed, opts.Checkpoints, opts.CouplingProbes, opts.HeatSide, opts.Pairs, opts.Eta, opts.Tensors, opts.MaxBytes)
+	key := fmt.Sprintf("env=%s seed=%d checkpoints=%v probes=%d heat=%d pairs=%d twins=%d eta=%g tensors=%q max-bytes=%d",
+		envName, opts.Seed, opts.Checkpoints, opts.CouplingProbes, opts.HeatSide, opts.Pairs, opts.Twins, opts.Eta, opts.Tensors, opts.MaxBytes)
 	res, hit, err := cached(opts.Cache, opts.warn, "coupling", dirs, files, key, func() (couplingResult, error) {
 		pr.unit(1, "drawing %d probes from the logs of %d %s run(s)", opts.CouplingProbes, len(runs), envLabel(envName))
 		return couplingEnv(ctx, envName, runs, opts, pr.counting(func(m string) bool { return strings.Contains(m, " per-sample gradients of ") }))
@@ -1057,6 +1070,7 @@ func (st *Study) coupling(ctx context.Context, envName string, runs []Run, opts 
 	st.BySim = append(st.BySim, res.BySim...)
 	st.Heat = append(st.Heat, res.Heat...)
 	st.CouplingTensors = append(st.CouplingTensors, res.Tensors...)
+	st.Strata = append(st.Strata, res.Strata...)
 	st.Probes = append(st.Probes, res.Probes...)
 	st.Notes = append(st.Notes, res.Notes...)
 	return hit, nil
@@ -1064,7 +1078,8 @@ func (st *Study) coupling(ctx context.Context, envName string, runs []Run, opts 
 
 func couplingEnv(ctx context.Context, envName string, runs []Run, opts StudyOptions, progress func(string)) (couplingResult, error) {
 	var res couplingResult
-	ps, _, err := SelectProbes(ctx, runs, ProbeOptions{Samples: opts.CouplingProbes, Pairs: opts.Pairs, Heatmap: opts.HeatSide, Seed: opts.Seed})
+	ps, _, err := SelectProbes(ctx, runs, ProbeOptions{Samples: opts.CouplingProbes, Pairs: opts.Pairs, Heatmap: opts.HeatSide, Seed: opts.Seed,
+		Twins: max(opts.Twins, 0)})
 	if errors.Is(err, ErrNoRecords) {
 		res.Notes = append(res.Notes, fmt.Sprintf("coupling (%s): %v", envLabel(envName), err))
 		return res, nil
@@ -1080,7 +1095,7 @@ func couplingEnv(ctx context.Context, envName string, runs []Run, opts StudyOpti
 	if rep.Unknown > 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("coupling (%s): %d probe tokens are not in a checkpoint's vocabulary (<unk>)", envLabel(envName), rep.Unknown))
 	}
-	res.Rows, res.BySim, res.Probes, res.Tensors = rep.Rows, rep.BySim, ps.Probes, rep.Tensors
+	res.Rows, res.BySim, res.Probes, res.Tensors, res.Strata = rep.Rows, rep.BySim, ps.Probes, rep.Tensors, rep.Strata
 	last := map[string]int{}
 	for _, h := range rep.Heat {
 		last[h.Run] = max(last[h.Run], h.Iteration)

@@ -50,7 +50,7 @@ const CacheDirName = ".gradcouple-cache"
 // cacheFormat is bumped whenever an analysis behind a cached result
 // changes what it computes or the layout of a cached value changes; every
 // older entry is then recomputed.
-const cacheFormat = "gradcouple-study-cache 2"
+const cacheFormat = "gradcouple-study-cache 3"
 
 // CodeVersion identifies the running code for cache keys: the cache format
 // and the module version with its VCS revision from the build info; a build

@@ -447,7 +447,7 @@ func writeStudyTables(e *Env, dir, format string, st *analysis.Study, cmp *analy
 	}{
 		{"runs", st.Runs}, {"curves", st.Curves}, {"repetition", st.Repetition}, {"log_consistency", st.LogConsistency},
 		{"consistency", st.Consistency}, {"consistency_states", st.ConsistencyStates}, {"consistency_probes", st.ConsistencyProbes},
-		{"coupling", st.Coupling}, {"coupling_by_similarity", st.BySim}, {"coupling_tensors", st.CouplingTensors}, {"heatmap", st.Heat}, {"coupling_probes", st.Probes},
+		{"coupling", st.Coupling}, {"coupling_by_similarity", st.BySim}, {"coupling_tensors", st.CouplingTensors}, {"coupling_strata", st.Strata}, {"heatmap", st.Heat}, {"coupling_probes", st.Probes},
 		{"advantage", st.Advantage}, {"advantage_summary", st.AdvantageSummary}, {"lemma_sim", st.LemmaSim},
 		{"squeeze", st.Squeeze}, {"squeeze_summary", st.SqueezeSummary}, {"inspect", st.Inspect}, {"problems", st.Problems},
 		{"series", st.Series}, {"steps", st.Steps},

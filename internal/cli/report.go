@@ -545,12 +545,21 @@ func buildReport(st *analysis.Study, cmp *analysis.Comparison, title, generated 
 	}
 	secG := figure.Section{Title: "(g) Gradient coupling over training", Figure: fig("g")[0].Fig,
 		Text: fmt.Sprintf("What it shows: at every checkpoint, for one fixed probe set of %d labelled (state, action) samples drawn from the logs (half good, half bad; the same samples for every run of an environment): "+
-			"left, the harmful-coupling rate, the share of pairs (i good with A_i > 0, j bad in another state) whose predicted influence Δ_ij = η A_i ⟨g_i, g_j⟩ raises the bad action; "+
-			"right, the mean cosine between the per-sample gradients of good and of bad samples.\n\n"+
+			"left, the harmful-coupling rate, the share of pairs (i good with A_i > 0, j bad in another state) whose predicted influence Δ_ij = η A_i K_ij raises the bad action; "+
+			"right, the mean cosine between the per-sample gradients of good and of bad samples. "+
+			"K_ij = ⟨g_i, P g_j⟩ is the kernel of the optimiser that trained the run: for Adam, P = diag(1/(√v̂ + ε)) from the checkpoint's second moments, so that K measures how much one Adam step on sample i moves sample j; "+
+			"the gradients are those of log π as the trainer optimises it (restricted to the admissible actions).\n\n"+
 			"How to read it: the lower both are, the less an update that rewards good actions also rewards bad ones. "+
-			"Since the probes are fixed, changes over training are changes of the model, not of the samples. %s\n\nClaim tested: %s %s",
-			st.Options.CouplingProbes, bands, claimCoupling, claimGCD),
-		Tables: []figure.Table{{Caption: "coupling per checkpoint", Rows: cp, MaxRows: 40}, {Caption: "harmful coupling by prompt similarity (token Jaccard)", Rows: st.BySim, MaxRows: 40}}}
+			"Since the probes are fixed, changes over training are changes of the model, not of the samples. %s\n\n"+
+			"The strata table splits the pairs by what the mechanism needs. A twin pair is two distinct states whose prompts differ in a few tokens (normalised token edit distance ≤ 0.1) where the same action is good in one and bad in the other: "+
+			"say \"... you see a cup 1 on the desk ... > take cup 1 from desk 1\" is on the way to the goal, and the same prompt with a mug instead makes the same action a detour. "+
+			"Twins are oversampled into the probe set (%d pairs asked); random pairs are the baseline. "+
+			"Each statistic has a 95%% bootstrap interval over probes, the mean of its permutation null (for twins: each twin re-paired with another probe of the same action and label; for all pairs: labels shuffled within each action) and a two-sided p-value. "+
+			"Read a row as a finding only when its interval excludes the null mean and p is small: a twin harmful rate of 0.96 with null 0.96 and p = 1 says twins couple strongly, but no more than any two probes sharing the action.\n\nClaim tested: %s %s",
+			st.Options.CouplingProbes, bands, st.Options.Twins, claimCoupling, claimGCD),
+		Tables: []figure.Table{{Caption: "coupling per checkpoint", Rows: cp, MaxRows: 40},
+			{Caption: "coupling per pair stratum (twins, same state, same action and label, random, all): intervals, null means, p-values", Rows: st.Strata, MaxRows: 40},
+			{Caption: "harmful coupling by prompt similarity (token Jaccard)", Rows: st.BySim, MaxRows: 40}}}
 
 	// (h) separation.
 	secH := figure.Section{Title: "(h) Representation separation of good and bad actions", Figure: fig("h")[0].Fig,
