@@ -3,6 +3,7 @@ package analysis
 import (
 	"context"
 	"fmt"
+	"math"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,6 +21,13 @@ type StoreOptions struct {
 	Tensor string
 	// Name is the run column of the result; "" means the store's base name.
 	Name string
+	// Preconditioner is the diagonal of the optimizer's preconditioner P
+	// over the store's D columns (checkpoint.ReadVector), e.g. Adam's
+	// 1/(sqrt(v_hat)+eps) exported by the training framework: the kernel is
+	// then K_ij = <g_i, P g_j> (the rows are scaled by sqrt(P) as they are
+	// read) and the kernel column says "diag". Nil: the rows as stored, the
+	// sgd kernel. Values must be finite and >= 0.
+	Preconditioner []float32
 }
 
 // StoreInfo describes the store and samples CouplingStore read.
@@ -186,6 +194,10 @@ func CouplingStore(ctx context.Context, store, samples string, opts StoreOptions
 	if opts.Project > 0 {
 		proj = &coupling.Projection{D: D, K: opts.Project, Kind: coupling.Rademacher, Seed: opts.ProjectSeed, Workers: opts.Workers}
 	}
+	scale, err := preconditionerScale(opts.Preconditioner, D, store)
+	if err != nil {
+		return nil, info, err
+	}
 	chunk := max(1, min(N, opts.chunkBytes()/(4*max(D, 1))))
 	buf := make([]float32, chunk*D)
 	var pbuf []float32
@@ -205,6 +217,14 @@ func CouplingStore(ctx context.Context, store, samples string, opts StoreOptions
 		rows := buf[:(hi-lo)*D]
 		if err := gs.ReadRows(rows, lo, hi); err != nil {
 			return nil, info, err
+		}
+		if scale != nil {
+			for r := 0; r < hi-lo; r++ {
+				row := rows[r*D : (r+1)*D]
+				for c, s := range scale {
+					row[c] *= s
+				}
+			}
 		}
 		// Gather the chunk's samples so that a projection runs once per
 		// chunk (its matrix entries are generated once for all rows).
@@ -247,6 +267,9 @@ func CouplingStore(ctx context.Context, store, samples string, opts StoreOptions
 	}
 	row := emptyRow(name, 0, n, dim)
 	row.Kernel = string(coupling.KernelSGD) // the rows as stored: no optimizer state
+	if scale != nil {
+		row.Kernel = KernelDiag
+	}
 	meta := withStrata(ss.meta, ss.prompts, ss.actions, opts.Strata, opts.Seed)
 	bins, err := gramStats(&row, g, n, dim, meta, opts.CouplingOptions)
 	if err != nil {
@@ -256,4 +279,28 @@ func CouplingStore(ctx context.Context, store, samples string, opts StoreOptions
 	rep.Rows, rep.BySim = []CouplingRow{row}, bins
 	meta.strata.fill(rep)
 	return rep, info, nil
+}
+
+// KernelDiag names the kernel of a store analysed with a given diagonal
+// preconditioner (StoreOptions.Preconditioner).
+const KernelDiag = "diag"
+
+// preconditionerScale returns sqrt(p), the row scale of the kernel
+// <g_i, diag(p) g_j>, or nil for no preconditioner; p must have the store's
+// D entries, each finite and >= 0.
+func preconditionerScale(p []float32, d int, store string) ([]float32, error) {
+	if p == nil {
+		return nil, nil
+	}
+	if len(p) != d {
+		return nil, &OptionsError{Msg: fmt.Sprintf("preconditioner of %d entries for the %d columns of %s", len(p), d, store)}
+	}
+	out := make([]float32, d)
+	for i, v := range p {
+		if !(v >= 0) || math.IsInf(float64(v), 0) {
+			return nil, &OptionsError{Msg: fmt.Sprintf("preconditioner entry %d is %v: want a finite value >= 0", i, v)}
+		}
+		out[i] = float32(math.Sqrt(float64(v)))
+	}
+	return out, nil
 }

@@ -23,6 +23,9 @@ type CouplingOptions struct {
 	Runs []string
 	// External store mode.
 	Grads, Samples, GradsTensor, Name string
+	// Preconditioner is a file with the diagonal of P over the store's
+	// columns (--preconditioner).
+	Preconditioner string
 	// Probe set.
 	Probes, ProbesOut string
 	NumProbes         int
@@ -94,6 +97,7 @@ func newCouplingCommand(e *Env) *ucli.Command {
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "grads", Usage: "analyse the external gradient store `STORE` (Bergson dir, .npy, .safetensors)"},
 			&ucli.StringFlag{Name: "samples", Usage: "sample `TABLE` labelling the rows of --grads (.parquet, .csv, .jsonl)"},
+			&ucli.StringFlag{Name: "preconditioner", Usage: "with --grads: `FILE` (.npy or .safetensors vector of D entries) with the diagonal of the optimizer's preconditioner P, e.g. Adam's 1/(sqrt(v_hat)+eps); the kernel becomes <g_i, P g_j> (kernel column: diag). Default: the rows as stored (sgd)"},
 			&ucli.StringFlag{Name: "grads-tensor", Usage: "the `NAME` of the matrix in a .safetensors store (default grads)"},
 			&ucli.StringFlag{Name: "name", Usage: "`NAME` of the store in the output (default: its file name)"},
 			&ucli.StringFlag{Name: "probes", Usage: "reuse the probe set `FILE` (.parquet written by --probes-out)"},
@@ -132,7 +136,7 @@ func newCouplingCommand(e *Env) *ucli.Command {
 		},
 		Action: func(c *ucli.Context) error {
 			o := CouplingOptions{Runs: c.Args().Slice(), Grads: c.String("grads"), Samples: c.String("samples"),
-				GradsTensor: c.String("grads-tensor"), Name: c.String("name"),
+				GradsTensor: c.String("grads-tensor"), Name: c.String("name"), Preconditioner: c.String("preconditioner"),
 				Probes: c.String("probes"), ProbesOut: c.String("probes-out"), NumProbes: c.Int("num-probes"),
 				Pairs: c.Int("pairs"), Heat: c.Int("heat"), PositiveGood: c.Float64("positive-good"), ProbeSplit: c.String("probe-split"), Seed: c.Uint64("seed"),
 				Eta: c.Float64("eta"), Kernel: c.String("kernel"), LogProb: c.String("logprob"), Project: c.Int("project"), ProjectSeed: c.Uint64("project-seed"),
@@ -225,7 +229,7 @@ func (o CouplingOptions) check() error {
 	}
 	if o.Grads != "" {
 		if o.Kernel == "adam" {
-			return &UsageError{Msg: "coupling --grads: --kernel adam needs a checkpoint's Adam moments; a store is analysed with the sgd kernel on its rows as given (precondition them before export, e.g. Bergson's Adam normalizers)"}
+			return &UsageError{Msg: "coupling --grads: --kernel adam needs a checkpoint's Adam moments; give the preconditioner's diagonal with --preconditioner FILE (or precondition the rows before export, e.g. Bergson's Adam normalizers)"}
 		}
 		if o.LogProb == analysis.LogProbFull {
 			return &UsageError{Msg: "coupling --grads: --logprob does not apply to a store: its rows are whatever gradients were exported"}
@@ -242,6 +246,9 @@ func (o CouplingOptions) check() error {
 		}
 		if o.Samples != "" {
 			return &UsageError{Msg: "coupling: --samples labels an external store (--grads); the probes of a run come from its logs (--num-probes)"}
+		}
+		if o.Preconditioner != "" {
+			return &UsageError{Msg: "coupling: --preconditioner applies to --grads stores; a run's kernel comes from its checkpoints (--kernel)"}
 		}
 	}
 	if o.Eta <= 0 || math.IsInf(o.Eta, 0) {
@@ -337,7 +344,14 @@ func runCoupling(ctx context.Context, o CouplingOptions, e *Env) (err error) {
 	w := e.Stdout
 	var rep *analysis.CouplingReport
 	if o.Grads != "" {
-		r, info, err := analysis.CouplingStore(ctx, o.Grads, o.Samples, analysis.StoreOptions{CouplingOptions: opts, Tensor: o.GradsTensor, Name: o.Name})
+		var pre []float32
+		if o.Preconditioner != "" {
+			var err error
+			if pre, err = checkpoint.ReadVector(o.Preconditioner, ""); err != nil {
+				return couplingError(err)
+			}
+		}
+		r, info, err := analysis.CouplingStore(ctx, o.Grads, o.Samples, analysis.StoreOptions{CouplingOptions: opts, Tensor: o.GradsTensor, Name: o.Name, Preconditioner: pre})
 		if err != nil {
 			return couplingError(err)
 		}
