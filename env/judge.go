@@ -30,6 +30,13 @@ func (j Judge) Verdict(e Env, action string, rng *rand.Rand) (good bool, votes i
 	return j.vote(IsOptimal(e, action), rng)
 }
 
+// Vote runs the J noisy judgments of a known truth (the truth Verdict gets
+// from IsOptimal): the bundled judge on a truth known by other means, such
+// as a replayed log. It draws exactly J uniforms from rng.
+func (j Judge) Vote(truth bool, rng *rand.Rand) (good bool, votes int) {
+	return j.vote(truth, rng)
+}
+
 // vote runs the J noisy judgments of a known truth.
 func (j Judge) vote(truth bool, rng *rand.Rand) (good bool, votes int) {
 	if rng == nil && j.Eps != 0 {

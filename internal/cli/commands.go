@@ -7,6 +7,7 @@ func commands(env *Env) []*ucli.Command {
 	return []*ucli.Command{
 		newQuickstartCommand(env),
 		newConvertCommand(env),
+		newLabelCommand(env),
 		newInspectCommand(env),
 		newRepetitionCommand(env),
 		newConsistencyCommand(env),

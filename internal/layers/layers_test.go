@@ -28,6 +28,7 @@ var rank = map[string]int{
 	"figure":              70,
 	"trainer":             60,
 	"policy":              50,
+	"judge":               45,
 	"env":                 40,
 	"trajlog":             30,
 	"checkpoint":          25,
