@@ -469,8 +469,10 @@ func couplingCheckpoint(ctx context.Context, rep *CouplingReport, run Run, it in
 	}
 	row := emptyRow(run.Name, it, n, dim)
 	row.Kernel, row.LogProb = string(kern.name), logprob
+	kopts := opts
+	kopts.Eta = opts.eta() * kern.gain // Delta_ij = eta A_i c K_ij in log-pi units
 	if opts.Shard != nil {
-		files, err := writeShard(g, n, dim, meta, shardSource{Run: run.Name, Dir: run.Dir, Iteration: it, Checkpoint: dir}, opts)
+		files, err := writeShard(g, n, dim, meta, shardSource{Run: run.Name, Dir: run.Dir, Iteration: it, Checkpoint: dir}, kopts, string(kern.name))
 		if err != nil {
 			return err
 		}
@@ -478,8 +480,6 @@ func couplingCheckpoint(ctx context.Context, rep *CouplingReport, run Run, it in
 		return nil
 	}
 	opts.progress("%s iteration %d: coupling statistics", run.Name, it)
-	kopts := opts
-	kopts.Eta = opts.eta() * kern.gain // Delta_ij = eta A_i c K_ij in log-pi units
 	bins, err := gramStats(&row, g, n, dim, meta, kopts)
 	if err != nil {
 		return err

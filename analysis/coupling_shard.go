@@ -74,13 +74,18 @@ const (
 
 // shardMeta is the metadata of a shard file (JSON under "shard").
 type shardMeta struct {
-	Source      shardSource         `json:"source"`
-	N           int                 `json:"n"`
-	Dim         int                 `json:"dim"`
-	TileRows    int                 `json:"tile_rows"`
-	Shard       int                 `json:"shard"`
-	Shards      int                 `json:"shards"`
-	Eta         float64             `json:"eta"`
+	Source   shardSource `json:"source"`
+	N        int         `json:"n"`
+	Dim      int         `json:"dim"`
+	TileRows int         `json:"tile_rows"`
+	Shard    int         `json:"shard"`
+	Shards   int         `json:"shards"`
+	// Eta is the effective step of Delta_ij = Eta A_i K_ij: the step size
+	// times the kernel's gain (Adam's c; 1 for sgd and diag).
+	Eta float64 `json:"eta"`
+	// Kernel is the kernel of the Gram (sgd, adam, diag; "" in files
+	// written before kernels: sgd).
+	Kernel      string              `json:"kernel,omitempty"`
 	Project     int                 `json:"project"`
 	ProjectSeed uint64              `json:"project_seed"`
 	Groups      coupling.GroupStats `json:"-"`
@@ -150,7 +155,7 @@ func deref(p *float64) float64 {
 
 // writeShard computes the tiles of opts.Shard of the Gram of the n rows of g
 // and streams them to a shard file; it returns the file's path.
-func writeShard(g []float32, n, dim int, meta sampleMeta, src shardSource, opts CouplingOptions) (string, error) {
+func writeShard(g []float32, n, dim int, meta sampleMeta, src shardSource, opts CouplingOptions, kernel string) (string, error) {
 	so := opts.Shard
 	plan := coupling.NewTilePlan(n, so.TileRows)
 	tiles, err := plan.Shard(so.Index, so.Count)
@@ -159,7 +164,7 @@ func writeShard(g []float32, n, dim int, meta sampleMeta, src shardSource, opts 
 	}
 	gs := coupling.GroupMeans(g, n, dim, coupling.GoodBadGroups(nil, meta.labels), 2)
 	sm := shardMeta{Source: src, N: n, Dim: dim, TileRows: plan.TileRows, Shard: so.Index, Shards: so.Count,
-		Eta: opts.eta(), Project: opts.Project, ProjectSeed: opts.ProjectSeed, GroupsJSON: groupsJSON(gs)}
+		Eta: opts.eta(), Kernel: kernel, Project: opts.Project, ProjectSeed: opts.ProjectSeed, GroupsJSON: groupsJSON(gs)}
 	mj, err := json.Marshal(sm)
 	if err != nil {
 		return "", err
@@ -458,6 +463,10 @@ func mergeGroup(files []*shardFile, opts MergeOptions) (CouplingRow, string, err
 	}
 	row := emptyRow(m.Source.Run, m.Source.Iteration, n, m.Dim)
 	row.Seconds = math.NaN()
+	row.Kernel = m.Kernel
+	if row.Kernel == "" {
+		row.Kernel = string(coupling.KernelSGD)
+	}
 	gs := m.Groups
 	row.CosGood, row.CosBad, row.CosGoodBad = gs.Cosine[0], gs.Cosine[3], gs.Cosine[1]
 	row.InnerGood, row.InnerBad, row.InnerGoodBd = gs.Inner[0], gs.Inner[3], gs.Inner[1]

@@ -31,7 +31,7 @@ func nanShard(t *testing.T, dir, name string) []byte {
 	g := []float32{1, 0, 0, 0, 1, 0, 1, 1, 0, 0, 0, 1, -1, 0, 0}
 	meta := sampleMeta{labels: []int8{1, 0, 1, 0, -1}, adv: []float64{1, -1, 0.5, -1, 0}, states: []int{0, 1, 2, 3, 4}}
 	opts := CouplingOptions{Shard: &ShardOptions{Index: 0, Count: 1, Dir: dir, TileRows: 2}}
-	path, err := writeShard(g, 5, 3, meta, shardSource{Run: "nan", Store: "g.npy"}, opts)
+	path, err := writeShard(g, 5, 3, meta, shardSource{Run: "nan", Store: "g.npy"}, opts, "sgd")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestMergeNonFinite(t *testing.T) {
 	// The unedited shard merges.
 	g := []float32{1, 0, 0, 0, 1, 0, 1, 1, 0, 0, 0, 1, -1, 0, 0}
 	meta := sampleMeta{labels: []int8{1, 0, 1, 0, -1}, adv: []float64{1, -1, 0.5, -1, 0}, states: []int{0, 1, 2, 3, 4}}
-	path, err := writeShard(g, 5, 3, meta, shardSource{Run: "nan", Store: "g.npy"}, CouplingOptions{Shard: &ShardOptions{Index: 0, Count: 1, Dir: t.TempDir(), TileRows: 2}})
+	path, err := writeShard(g, 5, 3, meta, shardSource{Run: "nan", Store: "g.npy"}, CouplingOptions{Shard: &ShardOptions{Index: 0, Count: 1, Dir: t.TempDir(), TileRows: 2}}, "sgd")
 	if err != nil {
 		t.Fatal(err)
 	}

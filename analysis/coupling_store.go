@@ -258,7 +258,11 @@ func CouplingStore(ctx context.Context, store, samples string, opts StoreOptions
 	}
 	rep := &CouplingReport{}
 	if opts.Shard != nil {
-		path, err := writeShard(g, n, dim, ss.meta, shardSource{Run: name, Store: store}, opts.CouplingOptions)
+		kernel := string(coupling.KernelSGD)
+		if scale != nil {
+			kernel = KernelDiag
+		}
+		path, err := writeShard(g, n, dim, ss.meta, shardSource{Run: name, Store: store}, opts.CouplingOptions, kernel)
 		if err != nil {
 			return nil, info, err
 		}

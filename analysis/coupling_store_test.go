@@ -257,3 +257,48 @@ func TestWriteGradsAs(t *testing.T) {
 		}
 	}
 }
+
+// TestShardedEqualsUnshardedAdam: under the Adam kernel the shards record
+// the kernel and the effective step (eta times Adam's gain c), so the
+// merged table equals the unsharded one, harmful mass included.
+func TestShardedEqualsUnshardedAdam(t *testing.T) {
+	r := openTinyRun(t, "tiny", 7)
+	ps, _, err := SelectProbes(context.Background(), []Run{r}, ProbeOptions{Samples: 40, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withAdamState(t, r, 1, ps)
+	opts := CouplingOptions{Checkpoints: []int{1}, Kernel: "adam", LogProb: LogProbFull, Strata: StrataOptions{Null: -1, Boot: -1}}
+	full, err := Coupling(context.Background(), []Run{r}, ps, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var files []string
+	for i := range 2 {
+		o := opts
+		o.Shard = &ShardOptions{Index: i, Count: 2, Dir: dir, TileRows: 16}
+		rep, err := Coupling(context.Background(), []Run{r}, ps, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, rep.Shards...)
+	}
+	mr, err := MergeShards(files, MergeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := mr.Rows[0], full.Rows[0]
+	if a.Kernel != "adam" || b.Kernel != "adam" {
+		t.Errorf("kernels: merged %q, unsharded %q", a.Kernel, b.Kernel)
+	}
+	for _, c := range []struct {
+		name string
+		x, y float64
+	}{{"cos_good_bad", a.CosGoodBad, b.CosGoodBad}, {"harmful_rate", a.HarmfulRate, b.HarmfulRate},
+		{"harmful_mass", a.HarmfulMass, b.HarmfulMass}, {"net", a.NetDelta, b.NetDelta}} {
+		if !withinGramTol(c.x, c.y, math.Max(math.Abs(c.x), math.Abs(c.y))) || c.y == 0 {
+			t.Errorf("%s: merged %v, unsharded %v", c.name, c.x, c.y)
+		}
+	}
+}
