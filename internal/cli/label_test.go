@@ -204,6 +204,28 @@ func TestLabelBundledAgreementAndConsistency(t *testing.T) {
 		t.Fatalf("consistency by label: high_good %v high_bad %v high_unknown %v\n%s", r["high_good"], r["high_bad"], r["high_unknown"], stdout)
 	}
 	_ = hg + hb
+	// ... and coupling --grads strata: a gradient store of a tiny model over
+	// the labelled log carries the labels.
+	ck, grads := filepath.Join(dir, "ck"), filepath.Join(dir, "g.safetensors")
+	if _, stderr, code := run(t, "model", "init", "--out", ck, "--env", "household", "--dim", "16", "--layers", "1", "--heads", "2", "--context", "512"); code != 0 {
+		t.Fatal(stderr)
+	}
+	if _, stderr, code := run(t, "model", "grads", "--checkpoint", ck, "--samples", out, "--out", grads, "--tensors", "transformer.h.0.mlp.", "--limit", "80"); code != 0 {
+		t.Fatal(stderr)
+	}
+	stdout, stderr, code = run(t, "coupling", "--grads", grads, "--samples", filepath.Join(dir, "g.samples.parquet"))
+	if code != 0 {
+		t.Fatalf("coupling --grads: exit %d: %s", code, stderr)
+	}
+	var ng, nb, nu int
+	if i := strings.Index(stdout, "80 samples from "); i < 0 {
+		t.Fatalf("coupling output:\n%s", stdout)
+	} else if _, err := fmt.Sscanf(stdout[strings.Index(stdout[i:], "(")+i:], "(%d good, %d bad, %d unknown)", &ng, &nb, &nu); err != nil || ng == 0 || nb == 0 || nu != 0 {
+		t.Fatalf("coupling labels: %d good %d bad %d unknown (%v)\n%s", ng, nb, nu, err, stdout)
+	}
+	if !strings.Contains(stdout, "same_state") || !strings.Contains(stdout, "cos_good_bad") {
+		t.Errorf("coupling strata missing:\n%s", stdout)
+	}
 }
 
 func TestLabelConvertedVerlLog(t *testing.T) {
