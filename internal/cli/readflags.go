@@ -140,4 +140,4 @@ func stateFix(src analysis.Sources) string {
 }
 
 // labelFix says how to get judge labels.
-const labelFix = "name the label field with --label-column NAME or give a table with --labels FILE (or label the steps with the upcoming 'gradcouple label')"
+const labelFix = "name the label field with --label-column NAME or give a table with --labels FILE (or label the steps with an LLM judge: 'gradcouple label', docs/label.md)"
