@@ -185,7 +185,7 @@ func inspectWarnings(rep *analysis.InspectReport) []inspectWarning {
 		case analysis.WarnNoLabel:
 			fix = labelFix
 			if !anyAdapter(rep.Sources) {
-				fix = "convert the original logs again with --label-column NAME or --labels FILE (or label the steps with the upcoming 'gradcouple label')"
+				fix = "convert the original logs again with --label-column NAME or --labels FILE (or label the steps with an LLM judge: gradcouple label)"
 			}
 		}
 		out = append(out, inspectWarning{w.Kind, w.Detail, fix})
