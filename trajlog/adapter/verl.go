@@ -32,12 +32,31 @@ func ReadVerl(r io.Reader, name string, opts Options) (*Result, error) {
 // parseVerl parses the lines of one verl dump, handing each row to emit.
 func parseVerl(r io.Reader, name string, opts Options, emit func(*row) error) error {
 	base := filepath.Base(name)
-	fileStep := int64(-1)
+	fileStep := stepOfDumpName(base)
+	return dumpLines(r, name, "verl rollout dump", func(text []byte, line int64) error {
+		rw, err := verlLine(text, name, base, line, fileStep, opts)
+		if err != nil {
+			return err
+		}
+		return emit(&rw)
+	})
+}
+
+// stepOfDumpName is the step a dump's file name {step}.jsonl gives, or -1.
+func stepOfDumpName(base string) int64 {
 	if m := verlName.FindStringSubmatch(base); m != nil {
 		if n, err := strconv.ParseInt(m[1], 10, 64); err == nil {
-			fileStep = n
+			return n
 		}
 	}
+	return -1
+}
+
+// dumpLines hands each non-blank line of a JSONL dump (surrounding space
+// trimmed, a UTF-8 byte order mark skipped) to fn with its 1-based number; a
+// line longer than MaxLineBytes is a *trajlog.ValidationError. kind names
+// the dump in I/O errors.
+func dumpLines(r io.Reader, name, kind string, fn func(text []byte, line int64) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), MaxLineBytes)
 	var line int64
@@ -51,11 +70,7 @@ func parseVerl(r io.Reader, name string, opts Options, emit func(*row) error) er
 		if len(text) == 0 {
 			continue
 		}
-		rw, err := verlLine(text, name, base, line, fileStep, opts)
-		if err != nil {
-			return err
-		}
-		if err := emit(&rw); err != nil {
+		if err := fn(text, line); err != nil {
 			return err
 		}
 	}
@@ -63,7 +78,7 @@ func parseVerl(r io.Reader, name string, opts Options, emit func(*row) error) er
 		if errors.Is(err, bufio.ErrTooLong) {
 			return invalid(name, line+1, "", "line longer than %d bytes", MaxLineBytes)
 		}
-		return fmt.Errorf("reading verl rollout dump %s: %w", name, err)
+		return fmt.Errorf("reading %s %s: %w", kind, name, err)
 	}
 	return nil
 }

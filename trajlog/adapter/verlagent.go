@@ -1,8 +1,6 @@
 package adapter
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -72,41 +70,14 @@ func ReadVerlAgent(r io.Reader, name string, opts Options) (*Result, error) {
 // the batch's fields, see the package documentation), handing each row to
 // emit. Lines are per environment step, in any order, copies included.
 func parseVerlAgent(r io.Reader, name string, opts Options, emit func(*row) error) error {
-	base := filepath.Base(name)
-	fileStep := int64(-1)
-	if m := verlName.FindStringSubmatch(base); m != nil {
-		if n, err := strconv.ParseInt(m[1], 10, 64); err == nil {
-			fileStep = n
-		}
-	}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), MaxLineBytes)
-	var line int64
-	for sc.Scan() {
-		line++
-		text := sc.Bytes()
-		if line == 1 {
-			text = bytes.TrimPrefix(text, utf8BOM)
-		}
-		text = bytes.TrimSpace(text)
-		if len(text) == 0 {
-			continue
-		}
+	fileStep := stepOfDumpName(filepath.Base(name))
+	return dumpLines(r, name, "verl-agent rollout dump", func(text []byte, line int64) error {
 		rw, err := verlAgentLine(text, name, line, fileStep, opts)
 		if err != nil {
 			return err
 		}
-		if err := emit(&rw); err != nil {
-			return err
-		}
-	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return invalid(name, line+1, "", "line longer than %d bytes", MaxLineBytes)
-		}
-		return fmt.Errorf("reading verl-agent rollout dump %s: %w", name, err)
-	}
-	return nil
+		return emit(&rw)
+	})
 }
 
 // verlAgentFix is the hint given when a dump lacks the batch's fields.
