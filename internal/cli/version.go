@@ -2,8 +2,11 @@ package cli
 
 import (
 	"fmt"
+	"runtime"
 
+	"github.com/gradcouple/gradcouple/coupling"
 	"github.com/gradcouple/gradcouple/internal/buildinfo"
+	"github.com/gradcouple/gradcouple/policy"
 	ucli "github.com/urfave/cli/v2"
 )
 
@@ -14,12 +17,16 @@ func newVersionCommand(env *Env) *ucli.Command {
 		Description: "The first line's version is what run.json and the gradcouple.version key of every parquet\n" +
 			"output record: the module version or devel, then +REVISION (12 hex digits) and .dirty for a\n" +
 			"modified tree unless the module version already names the commit. Build with\n" +
-			"'go build -buildvcs=true' in a git checkout to stamp the revision.",
+			"'go build -buildvcs=true' in a git checkout to stamp the revision. The last line names the\n" +
+			"micro-kernels this machine runs: the Gram's (coupling) and the actor's matrix products (policy).",
 		Action: func(c *ucli.Context) error {
 			if err := argsN(c, 0, "no arguments"); err != nil {
 				return err
 			}
-			_, err := fmt.Fprint(env.Stdout, buildinfo.Read().Long())
+			if _, err := fmt.Fprint(env.Stdout, buildinfo.Read().Long()); err != nil {
+				return err
+			}
+			_, err := fmt.Fprintf(env.Stdout, "kernels: gram %s, actor %s (%s/%s)\n", coupling.KernelName(), policy.KernelName(), runtime.GOOS, runtime.GOARCH)
 			return err
 		},
 	}
