@@ -36,6 +36,17 @@ func BenchmarkGram(b *testing.B) {
 	benchGram(b, 4096, 16384)
 }
 
+// BenchmarkGramKernels is the Gram of N = 1024 rows of D = 4096 with each
+// micro-kernel this machine runs (sub-benchmark named by KernelName), for
+// comparing the kernels in one run; GRADCOUPLE_KERNEL does not apply here.
+func BenchmarkGramKernels(b *testing.B) {
+	for _, id := range runnableKernels() {
+		b.Run(kernels[id].name, func(b *testing.B) {
+			withKernel(id, func() { benchGram(b, 1024, 4096) })
+		})
+	}
+}
+
 // BenchmarkGramScaling is the scaling table over N and D, the sizes of
 // GRADCOUPLE_NUMPY_SIZES=scaling in TestNumPyAnchor.
 func BenchmarkGramScaling(b *testing.B) {
@@ -85,6 +96,29 @@ func BenchmarkProject(b *testing.B) {
 			for range b.N {
 				p.Project(dst, g, n)
 			}
+		})
+	}
+}
+
+// BenchmarkMicroKernel times each micro-kernel this machine runs alone, on
+// one goroutine, over a block of gramKC = 256 coordinates whose packed
+// panels stay in L1 (the kernel's peak; packing and the tile loops are
+// BenchmarkGramKernels').
+func BenchmarkMicroKernel(b *testing.B) {
+	for _, id := range runnableKernels() {
+		k := kernels[id]
+		b.Run(k.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(5, 5))
+			a := randRows(rng, 1, gramKC*k.mr)
+			p := randRows(rng, 1, gramKC*k.nr)
+			c := make([]float64, k.mr*k.nr)
+			withKernel(id, func() {
+				b.ResetTimer()
+				for range b.N {
+					gramKernel(k.mr, k.nr, gramKC, a, p, c, k.nr)
+				}
+			})
+			b.ReportMetric(2*float64(k.mr*k.nr*gramKC)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
 	}
 }

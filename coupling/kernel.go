@@ -1,6 +1,10 @@
 package coupling
 
-import "math"
+import (
+	"math"
+	"strings"
+	"syscall"
+)
 
 // The Gram micro-kernel and its operand packing.
 //
@@ -10,8 +14,101 @@ import "math"
 // may be shorter); within a block the products g_i[l] g_j[l] are accumulated
 // in float32 by fused multiply-adds in increasing order of l starting from 0;
 // the block sums are converted to float64 and added in increasing block
-// order, starting from 0. The assembly kernel and gramKernelGo implement that
-// order bit for bit (TestKernelsEqual).
+// order, starting from 0. The assembly kernels and gramKernelGo implement that
+// order bit for bit (TestKernelVariants).
+
+// kernelID names a Gram micro-kernel; a larger ID is a faster kernel.
+type kernelID uint8
+
+const (
+	kernelGo     kernelID = iota // gramKernelGo, every machine
+	kernelAVX2                   // gramKernelAVX2, amd64 with AVX2 and FMA
+	kernelAVX512                 // gramKernelAVX512, amd64 with AVX-512F
+)
+
+// kernels describes each micro-kernel: the value of GRADCOUPLE_KERNEL that
+// forces it, the name KernelName reports and its tile.
+var kernels = [...]struct {
+	flag, name string
+	mr, nr     int
+}{
+	kernelGo:     {"go", "go-4x16", goMR, goNR},
+	kernelAVX2:   {"avx2", "avx2-6x16", 6, 16},
+	kernelAVX512: {"avx512", "avx512-14x32", 14, 32},
+}
+
+// kernelChoice is the micro-kernel in use and, when GRADCOUPLE_KERNEL asked
+// for another, why it was not followed.
+type kernelChoice struct {
+	id   kernelID
+	note string
+}
+
+// gramChoice is the micro-kernel selected once at package initialisation
+// (selectKernel); nothing changes it afterwards except tests, which swap it
+// and restore it (withKernel). GRADCOUPLE_KERNEL is documented at
+// KernelName. The environment is read with syscall.Getenv: coupling does no
+// I/O and may not import os (internal/layers); this one lookup at start-up
+// is the exception.
+var gramChoice = selectKernel(getenv("GRADCOUPLE_KERNEL"), kernelSupported)
+
+func getenv(key string) string {
+	v, _ := syscall.Getenv(key)
+	return v
+}
+
+// selectKernel returns the kernel that GRADCOUPLE_KERNEL=req selects when
+// supported reports which kernels the machine runs.
+func selectKernel(req string, supported func(kernelID) bool) kernelChoice {
+	best := kernelGo
+	for id := range kernels {
+		if supported(kernelID(id)) {
+			best = kernelID(id)
+		}
+	}
+	req = strings.TrimSpace(strings.ToLower(req))
+	if req == "" {
+		return kernelChoice{id: best}
+	}
+	for id, k := range kernels {
+		if k.flag != req {
+			continue
+		}
+		if supported(kernelID(id)) {
+			return kernelChoice{id: kernelID(id)}
+		}
+		return kernelChoice{id: best, note: "GRADCOUPLE_KERNEL=" + req + " is not supported on this CPU"}
+	}
+	return kernelChoice{id: best, note: "GRADCOUPLE_KERNEL=" + req + " is unknown (want avx512, avx2 or go)"}
+}
+
+// KernelName names the Gram micro-kernel in use and its tile
+// ("avx512-14x32", "avx2-6x16" or "go-4x16"), for benchmark and version
+// reports.
+//
+// The kernel is chosen once, when the package is initialised: the fastest
+// one the CPU and operating system support (AVX-512F, then AVX2 with FMA,
+// both on amd64 without the purego build tag; else the portable Go
+// kernel), unless the environment variable GRADCOUPLE_KERNEL forces one the
+// machine can run: "avx512", "avx2" or "go". Every kernel sums in the order
+// described at Gram, so the choice changes speed only, never a bit of a
+// result. An unknown value, or a kernel the machine cannot run, gives the
+// fastest kernel, and the name is followed by the reason in parentheses,
+// e.g. "go-4x16 (GRADCOUPLE_KERNEL=avx512 is not supported on this CPU)".
+func KernelName() string {
+	name := kernels[gramChoice.id].name
+	if gramChoice.note != "" {
+		name += " (" + gramChoice.note + ")"
+	}
+	return name
+}
+
+// kernelTile returns the tile mr x nr of the micro-kernel in use; packed
+// panels are cut to it.
+func kernelTile() (mr, nr int) {
+	k := kernels[gramChoice.id]
+	return k.mr, k.nr
+}
 
 // gramKC is the length of a float32 accumulation block.
 const gramKC = 256
