@@ -289,7 +289,7 @@ func legendHeight(entries []legendEntry, w vg.Length) vg.Length {
 type iterationTicks struct{}
 
 func (iterationTicks) Ticks(lo, hi float64) []plot.Tick {
-	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
+	ticks := zeroTicks{}.Ticks(lo, hi)
 	labels, decimals := 0, false
 	for _, t := range ticks {
 		if t.Label != "" {

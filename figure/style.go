@@ -156,6 +156,7 @@ func newPlot(title, xlabel, ylabel string) *plot.Plot {
 		a.Tick.Width = vg.Points(axisWidth)
 		a.Width = vg.Points(axisWidth)
 		a.Padding = vg.Points(3)
+		a.Tick.Marker = zeroTicks{}
 	}
 	p.X.Label.Text = xlabel
 	p.Y.Label.Text = ylabel

@@ -36,7 +36,18 @@ func Wilson(successes, n, level float64) Interval {
 	z2n := z * z / n
 	centre := (p + z2n/2) / (1 + z2n)
 	half := z / (1 + z2n) * math.Sqrt(p*(1-p)/n+z2n/(4*n))
-	return Interval{Point: p, Lo: max(0, centre-half), Hi: min(1, centre+half)}
+	lo, hi := max(0, centre-half), min(1, centre+half)
+	// At 0 successes centre and half are equal in exact arithmetic, so the
+	// lower bound is 0 (and the upper 1 at n successes); rounding, which
+	// differs between architectures (Go fuses x*y+z into one multiply-add on
+	// arm64, not on amd64), would otherwise leave a bound of 1e-17.
+	if p == 0 {
+		lo = 0
+	}
+	if p == 1 {
+		hi = 1
+	}
+	return Interval{Point: p, Lo: lo, Hi: hi}
 }
 
 // BoundedMean returns the mean of x, whose values are known to lie in

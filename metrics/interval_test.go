@@ -232,3 +232,18 @@ func TestClusterRatioEdges(t *testing.T) {
 	}()
 	ClusterRatio([]float64{1}, []float64{1, 2}, BootstrapConfig{}, rng)
 }
+
+// At 0 and n successes the bounds are 0 and 1 exactly on every architecture
+// (arm64 fuses multiply-adds, which once left Lo = 9e-18 at 0 successes).
+func TestWilsonEndsExact(t *testing.T) {
+	for _, n := range []float64{1, 2, 3, 4, 5, 7, 10, 14, 40, 1000} {
+		for _, level := range []float64{0.5, 0.9, 0.95, 0.99} {
+			if iv := Wilson(0, n, level); iv.Lo != 0 || !(iv.Hi > 0) {
+				t.Errorf("Wilson(0, %v, %v) = %+v", n, level, iv)
+			}
+			if iv := Wilson(n, n, level); iv.Hi != 1 || !(iv.Lo < 1) {
+				t.Errorf("Wilson(%v, %v, %v) = %+v", n, n, level, iv)
+			}
+		}
+	}
+}

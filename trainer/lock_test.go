@@ -20,6 +20,7 @@ import (
 // startChildOut is startChild with the child's stderr kept in buf.
 func startChildOut(t *testing.T, dir string, cfg *Config, buf *bytes.Buffer) *exec.Cmd {
 	t.Helper()
+	skipEmulated(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childDirEnv+"="+dir, childConfigEnv+"=")
 	if cfg != nil {
