@@ -94,40 +94,43 @@ func collect(dst *[]row) func(*row) error {
 	}
 }
 
-// verlLine maps one dump line to a row.
-func verlLine(text []byte, name, base string, line, fileStep int64, opts Options) (row, error) {
-	v, err := parsePyJSON(text, line)
-	if err != nil {
-		return row{}, invalid(name, line, "", "invalid JSON: %v", err)
+// dumpHead parses one line of a verl or verl-agent dump into its JSON object
+// and the fields every such line has: input, output, score, and the step
+// (the line's, else the file name's fileStep, -1 for none).
+func dumpHead(text []byte, name string, line, fileStep int64) (v *jvalue, input, output string, score float64, step int64, err error) {
+	if v, err = parsePyJSON(text, line); err != nil {
+		return nil, "", "", 0, 0, invalid(name, line, "", "invalid JSON: %v", err)
 	}
 	if v.kind != jObject {
-		return row{}, invalid(name, line, "", "line is %s, want a JSON object", v.kind)
+		return nil, "", "", 0, 0, invalid(name, line, "", "line is %s, want a JSON object", v.kind)
 	}
-	input, err := requireString(v, "input", name, line)
-	if err != nil {
-		return row{}, err
+	if input, err = requireString(v, "input", name, line); err != nil {
+		return
 	}
-	output, err := requireString(v, "output", name, line)
-	if err != nil {
-		return row{}, err
+	if output, err = requireString(v, "output", name, line); err != nil {
+		return
 	}
-	score, err := requireReward(v.get("score"), "score", name, line)
-	if err != nil {
-		return row{}, err
+	if score, err = requireReward(v.get("score"), "score", name, line); err != nil {
+		return
 	}
-	var step int64
 	switch sv := v.get("step"); {
 	case sv.present():
-		if step, err = iterationOf(sv, "step", name, line); err != nil {
-			return row{}, err
-		}
+		step, err = iterationOf(sv, "step", name, line)
+	case fileStep > math.MaxInt32:
+		err = invalid(name, line, "step", "step %d from the file name exceeds int32", fileStep)
 	case fileStep >= 0:
 		step = fileStep
-		if step > math.MaxInt32 {
-			return row{}, invalid(name, line, "step", "step %d from the file name exceeds int32", step)
-		}
 	default:
-		return row{}, invalid(name, line, "step", "missing, and the file name is not {step}.jsonl")
+		err = invalid(name, line, "step", "missing, and the file name is not {step}.jsonl")
+	}
+	return
+}
+
+// verlLine maps one dump line to a row.
+func verlLine(text []byte, name, base string, line, fileStep int64, opts Options) (row, error) {
+	v, input, output, score, step, err := dumpHead(text, name, line, fileStep)
+	if err != nil {
+		return row{}, err
 	}
 	if v.get("traj_uid").present() {
 		return row{}, invalid(name, line, "traj_uid", "the line has traj_uid: this is a verl-agent dump, one line per environment step; read it with --format verl-agent")

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
-	"math"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -85,35 +84,9 @@ const verlAgentFix = "dump the batch's uid, traj_uid, turn and episode_rewards w
 
 // verlAgentLine maps one line of a verl-agent dump to a row.
 func verlAgentLine(text []byte, name string, line, fileStep int64, opts Options) (row, error) {
-	v, err := parsePyJSON(text, line)
-	if err != nil {
-		return row{}, invalid(name, line, "", "invalid JSON: %v", err)
-	}
-	if v.kind != jObject {
-		return row{}, invalid(name, line, "", "line is %s, want a JSON object", v.kind)
-	}
-	input, err := requireString(v, "input", name, line)
+	v, input, output, score, step, err := dumpHead(text, name, line, fileStep)
 	if err != nil {
 		return row{}, err
-	}
-	output, err := requireString(v, "output", name, line)
-	if err != nil {
-		return row{}, err
-	}
-	score, err := requireReward(v.get("score"), "score", name, line)
-	if err != nil {
-		return row{}, err
-	}
-	var step int64
-	switch sv := v.get("step"); {
-	case sv.present():
-		if step, err = iterationOf(sv, "step", name, line); err != nil {
-			return row{}, err
-		}
-	case fileStep >= 0 && fileStep <= math.MaxInt32:
-		step = fileStep
-	default:
-		return row{}, invalid(name, line, "step", "missing, and the file name is not {step}.jsonl")
 	}
 	need := func(key, why string) (*jvalue, error) {
 		f := v.get(key)
