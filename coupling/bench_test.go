@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/gradcouple/gradcouple/internal/kernel"
 )
 
 // gramFlops is the nominal flop count of G G^T, 2 N^2 D, the convention of
@@ -40,8 +42,9 @@ func BenchmarkGram(b *testing.B) {
 // micro-kernel this machine runs (sub-benchmark named by KernelName), for
 // comparing the kernels in one run; GRADCOUPLE_KERNEL does not apply here.
 func BenchmarkGramKernels(b *testing.B) {
-	for _, id := range runnableKernels() {
-		b.Run(kernels[id].name, func(b *testing.B) {
+	for _, id := range kernel.Runnable() {
+		mr, nr := id.F32Tile()
+		b.Run(fmt.Sprintf("%s-%dx%d", id, mr, nr), func(b *testing.B) {
 			withKernel(id, func() { benchGram(b, 1024, 4096) })
 		})
 	}
@@ -96,29 +99,6 @@ func BenchmarkProject(b *testing.B) {
 			for range b.N {
 				p.Project(dst, g, n)
 			}
-		})
-	}
-}
-
-// BenchmarkMicroKernel times each micro-kernel this machine runs alone, on
-// one goroutine, over a block of gramKC = 256 coordinates whose packed
-// panels stay in L1 (the kernel's peak; packing and the tile loops are
-// BenchmarkGramKernels').
-func BenchmarkMicroKernel(b *testing.B) {
-	for _, id := range runnableKernels() {
-		k := kernels[id]
-		b.Run(k.name, func(b *testing.B) {
-			rng := rand.New(rand.NewPCG(5, 5))
-			a := randRows(rng, 1, gramKC*k.mr)
-			p := randRows(rng, 1, gramKC*k.nr)
-			c := make([]float64, k.mr*k.nr)
-			withKernel(id, func() {
-				b.ResetTimer()
-				for range b.N {
-					gramKernel(k.mr, k.nr, gramKC, a, p, c, k.nr)
-				}
-			})
-			b.ReportMetric(2*float64(k.mr*k.nr*gramKC)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
 	}
 }

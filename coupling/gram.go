@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/gradcouple/gradcouple/internal/kernel"
 )
 
 // DefaultMaxBytes is the memory budget of a dense result when
@@ -236,7 +238,7 @@ func SquaredNorms(dst []float64, g []float32, n, d int) []float64 {
 	} else if len(dst) != n {
 		panic("coupling: length mismatch")
 	}
-	mr, nr := kernelTile()
+	mr, nr := kernel.F32Tile()
 	kc := min(gramKC, max(d, 1))
 	ap := make([]float32, kc*mr)
 	bp := make([]float32, kc*nr)
@@ -248,9 +250,9 @@ func SquaredNorms(dst []float64, g []float32, n, d int) []float64 {
 		clear(acc)
 		for pc := 0; pc < d; pc += gramKC {
 			kb := min(gramKC, d-pc)
-			packPanels(ap, g, d, r0, r1, pc, kb, mr)
-			packPanels(bp, g, d, r0, r1, pc, kb, nr)
-			gramKernel(mr, nr, kb, ap, bp, acc, nr)
+			kernel.PackF32(ap, g, d, r0, r1, pc, kb, mr)
+			kernel.PackF32(bp, g, d, r0, r1, pc, kb, nr)
+			kernel.F32(mr, nr, kb, ap, bp, acc, nr)
 		}
 		for i := r0; i < r1; i++ {
 			dst[i] = acc[(i-r0)*nr+i-r0]
@@ -486,7 +488,7 @@ type gramWork struct {
 // [c0, c1). On a diagonal tile (diag) only the micro-tiles that meet the
 // upper triangle are computed.
 func (w *gramWork) compute(g []float32, d, r0, r1, c0, c1 int, diag bool) {
-	mr, nr := kernelTile()
+	mr, nr := kernel.F32Tile()
 	rows := (r1 - r0 + mr - 1) / mr * mr
 	cols := (c1 - c0 + nr - 1) / nr * nr
 	w.ldc = cols
@@ -497,15 +499,15 @@ func (w *gramWork) compute(g []float32, d, r0, r1, c0, c1 int, diag bool) {
 	w.bp = grow(w.bp, cols*kc)
 	for pc := 0; pc < d; pc += gramKC {
 		kb := min(gramKC, d-pc)
-		packPanels(w.ap, g, d, r0, r1, pc, kb, mr)
-		packPanels(w.bp, g, d, c0, c1, pc, kb, nr)
+		kernel.PackF32(w.ap, g, d, r0, r1, pc, kb, mr)
+		kernel.PackF32(w.bp, g, d, c0, c1, pc, kb, nr)
 		for jr := 0; jr < cols; jr += nr {
 			bpanel := w.bp[jr*kb : (jr+nr)*kb]
 			for ir := 0; ir < rows; ir += mr {
 				if diag && ir >= jr+nr {
 					break // the micro-tile lies below the diagonal
 				}
-				gramKernel(mr, nr, kb, w.ap[ir*kb:(ir+mr)*kb], bpanel, w.acc[ir*cols+jr:], cols)
+				kernel.F32(mr, nr, kb, w.ap[ir*kb:(ir+mr)*kb], bpanel, w.acc[ir*cols+jr:], cols)
 			}
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/gradcouple/gradcouple/internal/kernel"
 )
 
 // ProjectionKind is the distribution of the entries of a random projection.
@@ -114,7 +116,7 @@ func (p *Projection) Project(dst, g []float32, n int) []float32 {
 	// columns; R's panel is generated per coordinate block and shared by
 	// the rows of the block.
 	const projRows = 1024
-	mr, nr := kernelTile()
+	mr, nr := kernel.F32Tile()
 	rowBlocks := (n + projRows - 1) / projRows
 	colPanels := (k + nr - 1) / nr
 	units := rowBlocks * colPanels
@@ -146,7 +148,7 @@ func (p *Projection) Project(dst, g []float32, n int) []float32 {
 				clear(acc[:rows*nr])
 				for pc := 0; pc < d; pc += gramKC {
 					kb := min(gramKC, d-pc)
-					packPanels(ap, g, d, r0, r1, pc, kb, mr)
+					kernel.PackF32(ap, g, d, r0, r1, pc, kb, mr)
 					for l := range kb {
 						q := bp[l*nr : (l+1)*nr]
 						for c := range nr {
@@ -158,7 +160,7 @@ func (p *Projection) Project(dst, g []float32, n int) []float32 {
 						}
 					}
 					for ir := 0; ir < rows; ir += mr {
-						gramKernel(mr, nr, kb, ap[ir*kb:(ir+mr)*kb], bp[:kb*nr], acc[ir*nr:], nr)
+						kernel.F32(mr, nr, kb, ap[ir*kb:(ir+mr)*kb], bp[:kb*nr], acc[ir*nr:], nr)
 					}
 				}
 				for i := r0; i < r1; i++ {

@@ -2,6 +2,8 @@ package policy
 
 import (
 	"math"
+
+	"github.com/gradcouple/gradcouple/internal/kernel"
 )
 
 // attnBlock is the number of query rows processed together in attention:
@@ -196,7 +198,7 @@ func (ws *workspace) attention(tp *layerTape, r0 int) {
 					}
 				}
 				// softmax of scale*S: exp(scale*S_j - scale*max)
-				sum := expShiftSum(row[:i+1], mx, scale)
+				sum := kernel.ExpShiftSum(row[:i+1], mx, scale)
 				inv := 1 / sum
 				for j := 0; j <= i; j++ {
 					row[j] *= inv
@@ -332,7 +334,7 @@ func geluForward(dst, th, x []float64) {
 	for i, v := range x {
 		th[i] = 2 * geluC * (v + geluA*v*v*v)
 	}
-	expShiftSum(th, 0, 1)
+	kernel.ExpShiftSum(th, 0, 1)
 	for i, v := range x {
 		t := 1 - 2/(th[i]+1)
 		th[i] = t

@@ -1,26 +1,25 @@
 package policy
 
+import "github.com/gradcouple/gradcouple/internal/kernel"
+
 // Dense matrix products for the forward and backward passes.
 //
 // gemm computes C = op(A) op(B) (or C += op(A) op(B)) for row-major
 // matrices, where op(X) is X or its transpose. It follows the BLIS design:
 // panels of op(B) (kc x nr) and op(A) (mr x kc) are packed into contiguous
 // buffers, which makes the transposes free and lets one micro-kernel compute
-// every mr x nr tile of C. The micro-kernel is written in assembly (AVX2 and
-// FMA) where the CPU has it and in Go otherwise; both sum over k in the same
-// order within a tile, so a given machine always gives the same bits, and the
-// summation order never depends on GOMAXPROCS (gemm is single-threaded: the
-// callers parallelise across sequences).
+// every mr x nr tile of C. The micro-kernels are internal/kernel's F64
+// kernels (assembly for AVX-512, AVX2+FMA and NEON, Go elsewhere); each sums
+// over k in one fixed order within a tile, so a given machine and kernel
+// always give the same bits, and the summation order never depends on
+// GOMAXPROCS (gemm is single-threaded: the callers parallelise across
+// sequences).
 
 const (
 	gemmKC = 256 // depth of a packed panel
 	gemmMC = 128 // rows of a packed block of A (a multiple of every MR)
 	gemmNC = 1024
 )
-
-// gemmMR x gemmNR is the micro-tile of the kernel in use (kernel.go files):
-// 8 x 16 with AVX-512, 4 x 8 with AVX2 or in Go.
-var gemmMR, gemmNR = kernelTile()
 
 // gemmBuf holds the packing buffers of one goroutine.
 type gemmBuf struct {
@@ -44,9 +43,12 @@ func gemm(w *gemmBuf, tA, tB bool, m, n, k int, a []float64, lda int, b []float6
 		}
 		return
 	}
-	if gemmArch(w, tA, tB, m, n, k, a, lda, b, ldb, c, ldc, add) {
+	if kernel.HasF64Strided() {
+		gemmStrided(w, tA, tB, m, n, k, a, lda, b, ldb, c, ldc, add)
 		return
 	}
+	// gemmMR x gemmNR is the tile of the kernel in use
+	gemmMR, gemmNR := kernel.F64Tile()
 	kc := min(k, gemmKC)
 	nc := min(n, gemmNC)
 	if need := kc * roundUp(nc, gemmNR); len(w.b) < need {
@@ -59,11 +61,11 @@ func gemm(w *gemmBuf, tA, tB bool, m, n, k int, a []float64, lda int, b []float6
 		nb := min(gemmNC, n-jc)
 		for pc := 0; pc < k; pc += gemmKC {
 			kb := min(gemmKC, k-pc)
-			packB(w.b, tB, kb, nb, b, ldb, pc, jc)
+			packB(w.b, gemmNR, tB, kb, nb, b, ldb, pc, jc)
 			acc := add || pc > 0
 			for ic := 0; ic < m; ic += gemmMC {
 				mb := min(gemmMC, m-ic)
-				packA(w.a, tA, mb, kb, a, lda, ic, pc)
+				packA(w.a, gemmMR, tA, mb, kb, a, lda, ic, pc)
 				for jr := 0; jr < nb; jr += gemmNR {
 					nr := min(gemmNR, nb-jr)
 					bp := w.b[jr*kb : (jr+gemmNR)*kb]
@@ -72,11 +74,11 @@ func gemm(w *gemmBuf, tA, tB bool, m, n, k int, a []float64, lda int, b []float6
 						ap := w.a[ir*kb : (ir+gemmMR)*kb]
 						off := (ic+ir)*ldc + jc + jr
 						if mr == gemmMR && nr == gemmNR {
-							kernel(kb, ap, bp, c[off:], ldc, acc)
+							kernel.F64(kb, ap, bp, c[off:], ldc, acc)
 							continue
 						}
 						t := w.tile[:gemmMR*gemmNR]
-						kernel(kb, ap, bp, t, gemmNR, false)
+						kernel.F64(kb, ap, bp, t, gemmNR, false)
 						for i := 0; i < mr; i++ {
 							ci := c[off+i*ldc : off+i*ldc+nr]
 							ti := t[i*gemmNR : i*gemmNR+nr]
@@ -98,10 +100,9 @@ func gemm(w *gemmBuf, tA, tB bool, m, n, k int, a []float64, lda int, b []float6
 func roundUp(x, m int) int { return (x + m - 1) / m * m }
 
 // packB copies the kb x nb block of op(B) starting at (pc, jc) into dst as
-// panels of gemmNR columns: panel p holds element (l, j) at
+// panels of gemmNR columns (the kernel's tile width): panel p holds element (l, j) at
 // p*kb*gemmNR + l*gemmNR + j, zero-padded past nb.
-func packB(dst []float64, tB bool, kb, nb int, b []float64, ldb, pc, jc int) {
-	gemmNR := gemmNR
+func packB(dst []float64, gemmNR int, tB bool, kb, nb int, b []float64, ldb, pc, jc int) {
 	for jr := 0; jr < nb; jr += gemmNR {
 		nr := min(gemmNR, nb-jr)
 		p := dst[jr*kb : jr*kb+kb*gemmNR]
@@ -141,10 +142,9 @@ func packB(dst []float64, tB bool, kb, nb int, b []float64, ldb, pc, jc int) {
 }
 
 // packA copies the mb x kb block of op(A) starting at (ic, pc) into dst as
-// panels of gemmMR rows: panel p holds element (i, l) at
+// panels of gemmMR rows (the kernel's tile height): panel p holds element (i, l) at
 // p*kb*gemmMR + l*gemmMR + i, zero-padded past mb.
-func packA(dst []float64, tA bool, mb, kb int, a []float64, lda, ic, pc int) {
-	gemmMR := gemmMR
+func packA(dst []float64, gemmMR int, tA bool, mb, kb int, a []float64, lda, ic, pc int) {
 	for ir := 0; ir < mb; ir += gemmMR {
 		mr := min(gemmMR, mb-ir)
 		p := dst[ir*kb : ir*kb+kb*gemmMR]
@@ -181,38 +181,99 @@ func packA(dst []float64, tA bool, mb, kb int, a []float64, lda, ic, pc int) {
 	}
 }
 
-// kernelGo is the portable micro-kernel: the mr x nr tile at c (leading
-// dimension ldc) is set to (or, with add, incremented by) the product of the
-// packed panels a (k x mr) and b (k x nr). It is written for the 4 x 8 tile.
-func kernelGo(k int, a, b, c []float64, ldc int, add bool) {
-	const mr, nr = 4, 8
-	var acc [mr][nr]float64
-	a = a[:k*mr]
-	b = b[:k*nr]
-	for l := 0; l < k; l++ {
-		bl := b[l*nr : l*nr+nr : l*nr+nr]
-		al := a[l*mr : l*mr+mr : l*mr+mr]
-		for i := range mr {
-			ai := al[i]
-			r := &acc[i]
-			r[0] += ai * bl[0]
-			r[1] += ai * bl[1]
-			r[2] += ai * bl[2]
-			r[3] += ai * bl[3]
-			r[4] += ai * bl[4]
-			r[5] += ai * bl[5]
-			r[6] += ai * bl[6]
-			r[7] += ai * bl[7]
+// gemmStrided computes what gemm does with a kernel that reads full
+// panels of A and row-major panels of B in place (kernel.F64Strided, an 8 x
+// 16 tile), packing only transposed or partial panels.
+func gemmStrided(w *gemmBuf, tA, tB bool, m, n, k int, a []float64, lda int, b []float64, ldb int, c []float64, ldc int, add bool) {
+	const mr, nr = 8, 16
+	if len(w.b) < k*nr {
+		w.b = make([]float64, k*nr)
+	}
+	if len(w.a) < k*mr {
+		w.a = make([]float64, k*mr)
+	}
+	// A(i, l) = a[i*ars + l*acs]
+	ars, acs := lda, 1
+	if tA {
+		ars, acs = 1, lda
+	}
+	for j0 := 0; j0 < n; j0 += nr {
+		nb := min(nr, n-j0)
+		// the B panel: in place when B is row-major and the panel full,
+		// else packed into w.b (k x 16, zero-padded)
+		var bp []float64
+		bs := nr
+		if !tB && nb == nr {
+			bp, bs = b[j0:], ldb
+			_ = bp[(k-1)*ldb+nr-1]
+		} else {
+			bp = w.b[:k*nr]
+			packPanelB(bp, tB, k, nb, b, ldb, j0)
+		}
+		for i0 := 0; i0 < m; i0 += mr {
+			mb := min(mr, m-i0)
+			var ap []float64
+			rs, cs := ars, acs
+			if mb == mr {
+				ap = a[i0*ars:]
+				_ = ap[7*rs+(k-1)*cs]
+			} else {
+				ap, rs, cs = w.a[:k*mr], 1, mr
+				packPanelA(ap, tA, k, mb, a, lda, i0)
+			}
+			if mb == mr && nb == nr {
+				ct := c[i0*ldc+j0:]
+				kernel.F64Strided(k, ap, rs, cs, bp, bs, ct, ldc, add)
+				continue
+			}
+			t := w.tile[:mr*nr]
+			kernel.F64Strided(k, ap, rs, cs, bp, bs, t, nr, false)
+			for i := 0; i < mb; i++ {
+				ci := c[(i0+i)*ldc+j0 : (i0+i)*ldc+j0+nb]
+				ti := t[i*nr : i*nr+nb]
+				if add {
+					for j, v := range ti {
+						ci[j] += v
+					}
+				} else {
+					copy(ci, ti)
+				}
+			}
 		}
 	}
-	for i := range mr {
-		ci := c[i*ldc : i*ldc+nr]
-		if add {
-			for j := range nr {
-				ci[j] += acc[i][j]
+}
+
+// packPanelB copies columns j0..j0+nb-1 of op(B) (k rows) into dst as a
+// k x 16 panel, zero-padded.
+func packPanelB(dst []float64, tB bool, k, nb int, b []float64, ldb, j0 int) {
+	if nb < 16 {
+		clear(dst)
+	}
+	if !tB {
+		for l := 0; l < k; l++ {
+			copy(dst[l*16:l*16+nb], b[l*ldb+j0:l*ldb+j0+nb])
+		}
+		return
+	}
+	for j := 0; j < nb; j++ {
+		row := b[(j0+j)*ldb : (j0+j)*ldb+k]
+		for l, v := range row {
+			dst[l*16+j] = v
+		}
+	}
+}
+
+// packPanelA copies rows i0..i0+mb-1 of op(A) (k columns) into dst as a
+// k x 8 panel (element (i, l) at l*8+i), zero-padded.
+func packPanelA(dst []float64, tA bool, k, mb int, a []float64, lda, i0 int) {
+	clear(dst)
+	for i := 0; i < mb; i++ {
+		for l := 0; l < k; l++ {
+			if tA {
+				dst[l*8+i] = a[l*lda+i0+i]
+			} else {
+				dst[l*8+i] = a[(i0+i)*lda+l]
 			}
-		} else {
-			copy(ci, acc[i][:])
 		}
 	}
 }

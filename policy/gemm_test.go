@@ -1,9 +1,12 @@
 package policy
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/gradcouple/gradcouple/internal/kernel"
 )
 
 // naiveGemm is the textbook triple loop, the reference for gemm.
@@ -41,6 +44,15 @@ func naiveGemm(tA, tB bool, m, n, k int, a []float64, lda int, b []float64, ldb 
 // so they agree to a few ulps of the sum of |products| (tolerance 1e-13
 // relative to it for k <= 600).
 func TestGemm(t *testing.T) {
+	for _, id := range kernel.Runnable() {
+		t.Run(id.String(), func(t *testing.T) {
+			defer kernel.Use(id)()
+			testGemm(t)
+		})
+	}
+}
+
+func testGemm(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var w gemmBuf
 	shapes := [][3]int{{1, 1, 1}, {4, 8, 1}, {5, 9, 3}, {3, 7, 0}, {37, 19, 64}, {130, 21, 300}, {7, 1030, 17}, {64, 64, 600}}
@@ -96,12 +108,15 @@ func BenchmarkGemm(b *testing.B) {
 	for _, s := range [][3]int{{200, 192, 64}, {200, 256, 64}, {64, 256, 200}} {
 		m, n, k := s[0], s[1], s[2]
 		a, bb, c := randSlice(rng, m*k), randSlice(rng, k*n), make([]float64, m*n)
-		var w gemmBuf
-		b.Run(kernelName(), func(b *testing.B) {
-			for b.Loop() {
-				gemm(&w, false, false, m, n, k, a, k, bb, n, c, n, false)
-			}
-			b.ReportMetric(float64(2*m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
-		})
+		for _, id := range kernel.Runnable() {
+			var w gemmBuf
+			b.Run(fmt.Sprintf("%s/%dx%dx%d", id, m, n, k), func(b *testing.B) {
+				defer kernel.Use(id)()
+				for b.Loop() {
+					gemm(&w, false, false, m, n, k, a, k, bb, n, c, n, false)
+				}
+				b.ReportMetric(float64(2*m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+			})
+		}
 	}
 }

@@ -1,7 +1,10 @@
 package policy
 
+import "github.com/gradcouple/gradcouple/internal/kernel"
+
 // KernelName names the matrix-product micro-kernel the actor uses on this
-// machine (for example "avx512-8x16", "avx2-4x8", "go"): the one the CPU's
-// features select at start-up. gradcouple version and the benchmarks print
-// it beside every figure.
-func KernelName() string { return kernelName() }
+// machine and its tile (for example "avx512-8x16", "avx2-4x8", "neon-8x6",
+// "go-4x8"): internal/kernel's F64 kernel of the set selected at start-up
+// (GRADCOUPLE_KERNEL forces one). gradcouple version and the benchmarks
+// print it beside every figure.
+func KernelName() string { return kernel.F64Name() }

@@ -37,8 +37,10 @@ var rank = map[string]int{
 	"internal/table":      5,
 	"internal/atomicfile": 1,
 	"internal/buildinfo":  1,
+	"internal/cpuinfo":    1,
 	"internal/pqguard":    1,
 	"internal/pqnum":      1,
+	"internal/kernel":     1,
 	"internal/layers":     0,
 }
 

@@ -2,14 +2,14 @@
 
 #include "textflag.h"
 
-// func gramKernelAVX512(k int, a, b *float32, c *float64, ldc int)
+// func f32AVX512(k int, a, b *float32, c *float64, ldc int)
 //
 // The 14 x 32 float64 tile at c (row i at c + i*ldc) is incremented by
 // the float32 sums over l < k of a[l*14+i] * b[l*32+j]: element (i, j)
 // accumulates in one float32 lane, one fused multiply-add per l in
 // increasing order of l, starting from 0, and the sum is then converted
 // to float64 and added to c. k >= 1.
-TEXT ·gramKernelAVX512(SB), NOSPLIT, $0-40
+TEXT ·f32AVX512(SB), NOSPLIT, $0-40
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -554,21 +554,3 @@ loop:
 	VZEROUPPER
 	RET
 
-// func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
-TEXT ·cpuid(SB), NOSPLIT, $0-24
-	MOVL eaxArg+0(FP), AX
-	MOVL ecxArg+4(FP), CX
-	CPUID
-	MOVL AX, eax+8(FP)
-	MOVL BX, ebx+12(FP)
-	MOVL CX, ecx+16(FP)
-	MOVL DX, edx+20(FP)
-	RET
-
-// func xgetbv() (eax, edx uint32)
-TEXT ·xgetbv(SB), NOSPLIT, $0-8
-	MOVL $0, CX
-	XGETBV
-	MOVL AX, eax+0(FP)
-	MOVL DX, edx+4(FP)
-	RET

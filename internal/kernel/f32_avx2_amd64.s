@@ -2,16 +2,16 @@
 
 #include "textflag.h"
 
-// func gramKernelAVX2(k int, a, b *float32, c *float64, ldc int)
+// func f32AVX2(k int, a, b *float32, c *float64, ldc int)
 //
 // The 6 x 16 float64 tile at c (row i at c + i*ldc) is incremented by
 // the float32 sums over l < k of a[l*6+i] * b[l*16+j], as
-// gramKernelAVX512 does: element (i, j) accumulates in one float32 lane,
+// f32AVX512 does: element (i, j) accumulates in one float32 lane,
 // one fused multiply-add per l in increasing order of l, starting from 0,
 // and the sum is then converted to float64 and added to c. k >= 1.
 // Registers: Y0-Y11 the accumulators (row i in Y2i..), Y12-Y13 the row
 // of b, the rest the broadcast elements of a.
-TEXT ·gramKernelAVX2(SB), NOSPLIT, $0-40
+TEXT ·f32AVX2(SB), NOSPLIT, $0-40
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI

@@ -2,13 +2,13 @@
 
 #include "textflag.h"
 
-// func kernelAVX2(k int, a, b, c *float64, ldc int, add bool)
+// func f64AVX2(k int, a, b, c *float64, ldc int, add bool)
 //
 // The 4 x 8 tile C (row i at c + i*ldc*8 bytes) is set to, or with add
 // incremented by, sum over l < k of a[l*4+i] * b[l*8+j]. Row i accumulates in
 // Y(2i) (columns 0-3) and Y(2i+1) (columns 4-7), one fused multiply-add per
 // l in increasing order of l.
-TEXT ·kernelAVX2(SB), NOSPLIT, $0-41
+TEXT ·f64AVX2(SB), NOSPLIT, $0-41
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -125,12 +125,12 @@ set:
 	VZEROUPPER
 	RET
 
-// func kernelAVX512(k int, a, b, c *float64, ldc int, add bool)
+// func f64AVX512(k int, a, b, c *float64, ldc int, add bool)
 //
 // The 8 x 16 tile C is set to, or with add incremented by, sum over l < k
 // of a[l*8+i] * b[l*16+j]. Row i accumulates in Z(2i) and Z(2i+1), one fused
 // multiply-add per l in increasing order of l.
-TEXT ·kernelAVX512(SB), NOSPLIT, $0-41
+TEXT ·f64AVX512(SB), NOSPLIT, $0-41
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -262,14 +262,14 @@ set512:
 	VZEROUPPER
 	RET
 
-// func kernelAVX512S(k int, a *float64, rs, cs int, b *float64, bs int, c *float64, ldc int, add bool)
+// func f64AVX512S(k int, a *float64, rs, cs int, b *float64, bs int, c *float64, ldc int, add bool)
 //
 // Strided 8 x 16 kernel: A(i, l) is a[i*rs + l*cs] and B(l, j) is
 // b[l*bs + j], so A and B are read in place (row-major, transposed or
 // packed). The 8 x 16 tile C is set to, or with add incremented by,
 // sum over l < k of A(i, l) B(l, j); row i accumulates in Z(2i) and Z(2i+1),
 // one fused multiply-add per l in increasing order of l.
-TEXT ·kernelAVX512S(SB), NOSPLIT, $0-65
+TEXT ·f64AVX512S(SB), NOSPLIT, $0-65
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ rs+16(FP), R8
@@ -410,24 +410,6 @@ setS:
 	VZEROUPPER
 	RET
 
-// func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
-TEXT ·cpuid(SB), NOSPLIT, $0-24
-	MOVL eaxArg+0(FP), AX
-	MOVL ecxArg+4(FP), CX
-	CPUID
-	MOVL AX, eax+8(FP)
-	MOVL BX, ebx+12(FP)
-	MOVL CX, ecx+16(FP)
-	MOVL DX, edx+20(FP)
-	RET
-
-// func xgetbv() (eax, edx uint32)
-TEXT ·xgetbv(SB), NOSPLIT, $0-8
-	MOVL $0, CX
-	XGETBV
-	MOVL AX, eax+0(FP)
-	MOVL DX, edx+4(FP)
-	RET
 
 // func expAVX512(x *float64, n int, shift, scale float64) (sum float64)
 //
