@@ -2,11 +2,12 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"runtime"
+	"strings"
 
-	"github.com/gradcouple/gradcouple/coupling"
 	"github.com/gradcouple/gradcouple/internal/buildinfo"
-	"github.com/gradcouple/gradcouple/policy"
+	"github.com/gradcouple/gradcouple/internal/kernel"
 	ucli "github.com/urfave/cli/v2"
 )
 
@@ -17,8 +18,10 @@ func newVersionCommand(env *Env) *ucli.Command {
 		Description: "The first line's version is what run.json and the gradcouple.version key of every parquet\n" +
 			"output record: the module version or devel, then +REVISION (12 hex digits) and .dirty for a\n" +
 			"modified tree unless the module version already names the commit. Build with\n" +
-			"'go build -buildvcs=true' in a git checkout to stamp the revision. The last line names the\n" +
-			"micro-kernels this machine runs: the Gram's (coupling) and the actor's matrix products (policy).",
+			"'go build -buildvcs=true' in a git checkout to stamp the revision. The last lines name the\n" +
+			"micro-kernels in use, the Gram's (coupling) and the actor's matrix products (policy), and the\n" +
+			"CPU features they need that this machine has. GRADCOUPLE_KERNEL=avx512|avx2|neon|go forces\n" +
+			"a kernel set the machine can run.",
 		Action: func(c *ucli.Context) error {
 			if err := argsN(c, 0, "no arguments"); err != nil {
 				return err
@@ -26,8 +29,7 @@ func newVersionCommand(env *Env) *ucli.Command {
 			if _, err := fmt.Fprint(env.Stdout, buildinfo.Read().Long()); err != nil {
 				return err
 			}
-			_, err := fmt.Fprintf(env.Stdout, "kernels: gram %s, actor %s (%s/%s)\n", coupling.KernelName(), policy.KernelName(), runtime.GOOS, runtime.GOARCH)
-			return err
+			return printKernels(env)
 		},
 	}
 }
@@ -57,4 +59,23 @@ func newHelpCommand() *ucli.Command {
 			return &helpRequest{path: c.Args().Slice()}
 		},
 	}
+}
+
+// printKernels writes the kernel lines of version: the kernel set in use
+// with the Gram's and the actor's tiles, why GRADCOUPLE_KERNEL was not
+// followed when it was not, and the CPU features the kernels use.
+func printKernels(env *Env) error {
+	id := kernel.Selected()
+	var b strings.Builder
+	fmt.Fprintf(&b, "kernels: gram %s, actor %s (%s/%s)\n", id.F32Name(), id.F64Name(), runtime.GOOS, runtime.GOARCH)
+	if n := kernel.Note(); n != "" {
+		fmt.Fprintf(&b, "kernel note: %s\n", n)
+	}
+	f := kernel.Features()
+	if len(f) == 0 {
+		f = []string{"none used"}
+	}
+	fmt.Fprintf(&b, "cpu features: %s\n", strings.Join(f, " "))
+	_, err := io.WriteString(env.Stdout, b.String())
+	return err
 }

@@ -4,16 +4,21 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gradcouple/gradcouple/coupling"
-	"github.com/gradcouple/gradcouple/policy"
+	"github.com/gradcouple/gradcouple/internal/kernel"
 )
 
 // TestVersionNamesKernels: `gradcouple version` names the micro-kernels in
-// use, so a reported figure can say which kernel produced it.
+// use and the CPU features behind them, so a reported figure can say which
+// kernel produced it.
 func TestVersionNamesKernels(t *testing.T) {
 	out, _, code := run(t, "version")
-	want := "kernels: gram " + coupling.KernelName() + ", actor " + policy.KernelName()
-	if code != 0 || !strings.Contains(out, want) {
-		t.Errorf("exit %d, output %q lacks %q", code, out, want)
+	id := kernel.Selected()
+	for _, want := range []string{
+		"kernels: gram " + id.F32Name() + ", actor " + id.F64Name(),
+		"cpu features: ",
+	} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("exit %d, output %q lacks %q", code, out, want)
+		}
 	}
 }

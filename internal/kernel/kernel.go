@@ -163,14 +163,29 @@ const neonF32MR, neonF32NR, neonF64MR, neonF64NR = 8, 12, 8, 6
 
 // F32Name names the F32 kernel in use with its tile, e.g. "avx2-6x16",
 // followed by Note in parentheses when there is one.
-func F32Name() string { return tileName(F32Tile()) }
+func F32Name() string { return withNote(choice.id.F32Name()) }
 
 // F64Name names the F64 kernel in use with its tile, e.g. "avx512-8x16",
 // followed by Note in parentheses when there is one.
-func F64Name() string { return tileName(F64Tile()) }
+func F64Name() string { return withNote(choice.id.F64Name()) }
 
-func tileName(mr, nr int) string {
-	name := choice.id.String() + "-" + strconv.Itoa(mr) + "x" + strconv.Itoa(nr)
+// F32Name names id's F32 kernel with its tile, e.g. "neon-8x12".
+func (id ID) F32Name() string {
+	mr, nr := id.F32Tile()
+	return tileName(id, mr, nr)
+}
+
+// F64Name names id's F64 kernel with its tile, e.g. "go-4x8".
+func (id ID) F64Name() string {
+	mr, nr := id.F64Tile()
+	return tileName(id, mr, nr)
+}
+
+func tileName(id ID, mr, nr int) string {
+	return id.String() + "-" + strconv.Itoa(mr) + "x" + strconv.Itoa(nr)
+}
+
+func withNote(name string) string {
 	if choice.note != "" {
 		name += " (" + choice.note + ")"
 	}

@@ -180,3 +180,16 @@ func expArch(x []float64, shift, scale float64) (sum float64, n int) {
 	n = len(x) &^ 7
 	return expAVX512(&x[0], n, shift, scale), n
 }
+
+// Features lists the CPU features the kernel sets use that this machine
+// has, e.g. [avx2 fma avx512f].
+func Features() []string {
+	var f []string
+	if hasAVX2 {
+		f = append(f, "avx2", "fma")
+	}
+	if hasAVX512 {
+		f = append(f, "avx512f")
+	}
+	return f
+}

@@ -20,3 +20,7 @@ func f64StridedArch(k int, a []float64, rs, cs int, b []float64, bs int, c []flo
 }
 
 func expArch(x []float64, shift, scale float64) (float64, int) { return 0, 0 }
+
+// Features lists the CPU features the kernel sets use that this build
+// has: none.
+func Features() []string { return nil }
