@@ -50,7 +50,7 @@ var sets = [...]struct {
 	f64MR, f64NR int
 }{
 	Go:     {"go", 4, 16, 4, 8},
-	AVX2:   {"avx2", 6, 16, 4, 8},
+	AVX2:   {"avx2", 6, 16, 6, 8},
 	AVX512: {"avx512", 14, 32, 8, 16},
 	NEON:   {"neon", neonF32MR, neonF32NR, neonF64MR, neonF64NR},
 }

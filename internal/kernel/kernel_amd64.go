@@ -23,7 +23,7 @@ func f32AVX2(k int, a, b *float32, c *float64, ldc int)
 //go:noescape
 func transpose16(dst *float32, dstStride int, src *float32, srcStride int, blocks int, mask uint16)
 
-// f64AVX2 and f64AVX512 are the F64 kernels for the 4 x 8 and 8 x 16 tiles
+// f64AVX2 and f64AVX512 are the F64 kernels for the 6 x 8 and 8 x 16 tiles
 // (f64_amd64.s).
 //
 //go:noescape
@@ -150,9 +150,9 @@ func f64Arch(k int, a, b, c []float64, ldc int, add bool) bool {
 		_ = c[7*ldc+15]
 		f64AVX512(k, &a[0], &b[0], &c[0], ldc, add)
 	case AVX2:
-		_ = a[k*4-1]
+		_ = a[k*6-1]
 		_ = b[k*8-1]
-		_ = c[3*ldc+7]
+		_ = c[5*ldc+7]
 		f64AVX2(k, &a[0], &b[0], &c[0], ldc, add)
 	default:
 		return false
