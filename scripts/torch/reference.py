@@ -13,11 +13,12 @@ token-id pairs written by Go, computes
     documented parameter order, in float64 (a per-sample loop, and
     functorch's vmap(grad) when available), written as raw little-endian
     float64 to the file the request names;
-  * timings in float32 with torch.set_num_threads(2) (and any other thread
-    counts the request lists): forward tokens/s (the faster of a loop over
-    sequences and one right-padded batch) and per-sample gradients/s (the
-    faster of a per-sample autograd loop and vmap(grad) over right-padded
-    chunks); the best of all is reported as the anchor.
+  * timings in each dtype the request lists (float32, PyTorch's default, and
+    float64) and at each thread count (torch.set_num_threads, and OpenBLAS's
+    own thread count set to match through ctypes): forward tokens/s (the
+    faster of a loop over sequences and one right-padded batch) and
+    per-sample gradients/s (the faster of a per-sample autograd loop and
+    vmap(grad) over right-padded chunks); the best per dtype is reported.
 
 Usage (the Go test TorchAnchor in package policy writes the request):
 
@@ -29,9 +30,21 @@ records of a JSONL log, tokenizing the text itself: the numbers of
 `gradcouple model score`.
 
 REQUEST.json: {"seqs": [{"prompt": [ids], "action": [ids]}, ...],
-               "compare": K, "grads_out": PATH, "repeats": R, "threads": [2, 1]}
+               "compare": K, "grads_out": PATH, "repeats": R, "threads": [2, 1],
+               "dtypes": ["float32", "float64"], "budget_seconds": B}
+Each timing is the best of up to R runs, fewer (at least one) once its runs
+have taken B seconds (no limit without budget_seconds).
 The first K sequences are compared in float64; every sequence is timed.
-Prints one JSON object on stdout.
+Prints one JSON object on stdout: the values, "timings" {dtype: {threads:
+{measure: rate}}}, "best" {dtype: {forward_tokens_per_s, forward_method,
+grads_per_s, grads_method}}, "timing_seconds" (the time spent timing),
+"min_runs" (the fewest runs of any timing), "once_seconds" (the time of
+the first run of every timing),
+"default_dtype" and "default_threads" (PyTorch's before the script set them)
+and "blas" (the BLAS library that torch.matmul calls on CPU, e.g. "OpenBLAS
+0.3.21 Cooperlake"; Debian's torch links libblas.so.3). The Go test runs
+the script without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, as the NumPy
+anchor does, so that OpenBLAS picks its own kernel.
 
 Loading a checkpoint elsewhere: load_checkpoint(dir) returns (config,
 {name: tensor}, vocab); logprob(params, cfg, prompt_ids, action_ids) gives
@@ -40,6 +53,7 @@ Tokenization): lowercase, runs of a-z, runs of 0-9, any other non-space
 character alone; a word not in vocab.json is <unk> (id 1).
 """
 
+import ctypes
 import json
 import math
 import os
@@ -266,13 +280,62 @@ def forward_batched(P, cfg, seqs):
         return seq_logprob(P, cfg, toks, pos, tgt, mask.to(P["transformer.wte.weight"].dtype))
 
 
-def best_time(fn, repeats):
-    """The shortest of repeats runs (the first one warms up)."""
-    best = float("inf")
-    for _ in range(repeats):
+def _openblas(lib):
+    """(config, corename, set_num_threads) of an OpenBLAS library, or None."""
+    for suffix in ("", "64_"):
+        try:
+            config = getattr(lib, "openblas_get_config" + suffix)
+            core = getattr(lib, "openblas_get_corename" + suffix)
+            setter = getattr(lib, "openblas_set_num_threads" + suffix)
+        except AttributeError:
+            continue
+        config.restype = core.restype = ctypes.c_char_p
+        return config().decode(), core().decode(), setter
+    return None
+
+
+def blas_library():
+    """(name, set_threads) of the BLAS library mapped into this process: a
+    libblas first (what Debian's torch links through update-alternatives),
+    then any OpenBLAS. name is e.g. "OpenBLAS 0.3.21 Cooperlake" or
+    "reference BLAS"; set_threads(n) sets OpenBLAS's thread count, or does
+    nothing."""
+    try:
+        with open("/proc/self/maps") as f:
+            mapped = {l.split()[-1] for l in f if ".so" in l}
+    except OSError:
+        return "unknown", lambda n: None
+    def first(path):
+        return (0 if path.rsplit("/", 1)[-1].startswith(("libblas.", "libcblas.")) else 1, path)
+    for path in sorted((p for p in mapped if "blas" in p.rsplit("/", 1)[-1]), key=first):
+        try:
+            ob = _openblas(ctypes.CDLL(path))
+        except OSError:
+            continue
+        if ob:
+            config, core, setter = ob
+            return "%s %s" % (" ".join(config.split()[:2]), core), lambda n: setter(n)
+        if first(path)[0] == 0:
+            parent = path.rsplit("/", 2)[-2]
+            return ("reference BLAS" if parent == "blas" else parent), lambda n: None
+    return "unknown", lambda n: None
+
+
+RUNS, FIRST = [], []  # the number of runs of each best_time, and its first run's seconds
+
+
+def best_time(fn, repeats, budget=None):
+    """The shortest of repeats runs (the first one warms up), fewer (at
+    least one) once the runs have taken budget seconds."""
+    best, spent, runs = float("inf"), 0.0, 0
+    while runs < repeats and (runs == 0 or budget is None or spent < budget):
         t0 = time.perf_counter()
         fn()
-        best = min(best, time.perf_counter() - t0)
+        dt = time.perf_counter() - t0
+        if runs == 0:
+            FIRST.append(dt)
+        best, spent, runs = min(best, dt), spent + dt, runs + 1
+    RUNS.append(runs)
     return best
 
 
@@ -281,15 +344,17 @@ def max_rel(a, b):
     return float(((a - b).abs() / b.abs().clamp_min(1e-300)).max())
 
 
-def timings(P32, cfg, seqs, names, repeats, grad_api):
-    """Throughputs of the float32 model at the current thread count."""
+def timings(P, cfg, seqs, names, repeats, grad_api, budget=None):
+    """Throughputs of the model P (float32 or float64) at the current
+    thread count, each the best of up to repeats runs within budget
+    seconds (see best_time)."""
     tokens = sum(len(s["prompt"]) + len(s["action"]) for s in seqs)
     r = {}
-    r["forward_loop_tokens_per_s"] = tokens / best_time(lambda: forward_loop(P32, cfg, seqs), repeats)
-    r["forward_batched_tokens_per_s"] = tokens / best_time(lambda: forward_batched(P32, cfg, seqs), repeats)
-    r["grads_loop_per_s"] = len(seqs) / best_time(lambda: grads_loop(P32, cfg, seqs, names), repeats)
+    r["forward_loop_tokens_per_s"] = tokens / best_time(lambda: forward_loop(P, cfg, seqs), repeats, budget)
+    r["forward_batched_tokens_per_s"] = tokens / best_time(lambda: forward_batched(P, cfg, seqs), repeats, budget)
+    r["grads_loop_per_s"] = len(seqs) / best_time(lambda: grads_loop(P, cfg, seqs, names), repeats, budget)
     if grad_api:
-        r["grads_vmap_per_s"] = len(seqs) / best_time(lambda: grads_vmap(P32, cfg, seqs, names), repeats)
+        r["grads_vmap_per_s"] = len(seqs) / best_time(lambda: grads_vmap(P, cfg, seqs, names), repeats, budget)
     return r
 
 
@@ -314,7 +379,11 @@ def main():
     with open(req_path) as f:
         req = json.load(f)
     threads = req.get("threads", [2])
+    dtypes = req.get("dtypes", ["float32"])
+    default_threads, default_dtype = torch.get_num_threads(), str(torch.get_default_dtype()).replace("torch.", "")
+    blas, set_blas_threads = blas_library()
     torch.set_num_threads(threads[0])
+    set_blas_threads(threads[0])
     cfg, P64, _ = load_checkpoint(ckpt, torch.float64)
     names = param_names(cfg)
     seqs = req["seqs"]
@@ -329,6 +398,9 @@ def main():
     res = {
         "torch": torch.__version__,
         "functorch": grad_api,
+        "blas": blas,
+        "default_threads": default_threads,
+        "default_dtype": default_dtype,
         "n": len(seqs),
         "tokens": sum(len(s["prompt"]) + len(s["action"]) for s in seqs),
         "params": int(g64.shape[1]),
@@ -342,21 +414,28 @@ def main():
     with open(req["grads_out"], "wb") as f:
         f.write(g64.numpy().astype("<f8").tobytes())
 
-    # float32 timings at each thread count; the best of everything is the anchor.
-    P32 = {n: t.float() for n, t in P64.items()}
-    res["timings"] = {}
-    res["forward_tokens_per_s"] = res["grads_per_s"] = 0.0
-    for th in threads:
-        torch.set_num_threads(th)
-        r = timings(P32, cfg, seqs, names, repeats, grad_api)
-        res["timings"][str(th)] = r
-        for key, best, how in (("forward_loop_tokens_per_s", "forward_tokens_per_s", "forward_method"),
-                               ("forward_batched_tokens_per_s", "forward_tokens_per_s", "forward_method"),
-                               ("grads_loop_per_s", "grads_per_s", "grads_method"),
-                               ("grads_vmap_per_s", "grads_per_s", "grads_method")):
-            if key in r and r[key] > res[best]:
-                res[best] = r[key]
-                res[how] = "%s, %d thread%s" % (key.split("_")[1], th, "" if th == 1 else "s")
+    # Timings in each dtype at each thread count; the best per dtype.
+    res["timings"], res["best"] = {}, {}
+    t0 = time.perf_counter()
+    for dt in dtypes:
+        P = {n: t.to(getattr(torch, dt)) for n, t in P64.items()}
+        res["timings"][dt] = {}
+        best = res["best"][dt] = {"forward_tokens_per_s": 0.0, "grads_per_s": 0.0}
+        for th in threads:
+            torch.set_num_threads(th)
+            set_blas_threads(th)
+            r = timings(P, cfg, seqs, names, repeats, grad_api, req.get("budget_seconds"))
+            res["timings"][dt][str(th)] = r
+            for key, rate, how in (("forward_loop_tokens_per_s", "forward_tokens_per_s", "forward_method"),
+                                   ("forward_batched_tokens_per_s", "forward_tokens_per_s", "forward_method"),
+                                   ("grads_loop_per_s", "grads_per_s", "grads_method"),
+                                   ("grads_vmap_per_s", "grads_per_s", "grads_method")):
+                if key in r and r[key] > best[rate]:
+                    best[rate] = r[key]
+                    best[how] = "%s, %d thread%s" % (key.split("_")[1], th, "" if th == 1 else "s")
+    res["timing_seconds"] = time.perf_counter() - t0
+    res["min_runs"] = min(RUNS) if RUNS else 0
+    res["once_seconds"] = sum(FIRST)
     json.dump(res, sys.stdout)
     sys.stdout.write("\n")
 
