@@ -18,6 +18,11 @@ import (
 // the LM head reads at each position. It panics if layer is not in
 // [0, Layers].
 func (m *Model) ActionHidden(dst []float64, seqs []Seq, layer int) []float64 {
+	return m.net().actionHidden(dst, seqs, layer)
+}
+
+func (n net[F]) actionHidden(dst []float64, seqs []Seq, layer int) []float64 {
+	m := n.m
 	c := m.cfg
 	d := c.Dim
 	if layer < 0 || layer > c.Layers {
@@ -32,7 +37,7 @@ func (m *Model) ActionHidden(dst []float64, seqs []Seq, layer int) []float64 {
 	for _, s := range seqs {
 		m.checkSeq(s)
 	}
-	m.parallel(len(seqs), func(ws *workspace, i int) {
+	n.parallel(len(seqs), func(ws *workspace[F], i int) {
 		s := seqs[i]
 		P, A := len(s.Prompt), len(s.Action)
 		toks := append(append(make([]int, 0, P+A), s.Prompt...), s.Action...)
@@ -41,9 +46,9 @@ func (m *Model) ActionHidden(dst []float64, seqs []Seq, layer int) []float64 {
 		ws.forward(toks, layer, s0)
 		out := dst[i*d : (i+1)*d]
 		clear(out)
-		row := make([]float64, d)
+		row := make([]F, d)
 		var rs float64
-		Pm := m.Params
+		Pm := n.P
 		for p := s0; p < P+A; p++ {
 			x := ws.x[layer][p*d : p*d+d]
 			if layer == c.Layers {
@@ -51,7 +56,7 @@ func (m *Model) ActionHidden(dst []float64, seqs []Seq, layer int) []float64 {
 				x = row
 			}
 			for l, v := range x {
-				out[l] += v
+				out[l] += float64(v)
 			}
 		}
 		inv := 1 / float64(A+1)
@@ -91,7 +96,7 @@ func (m *Model) HeadGrads32(dst []float32, terms []Term) []float32 {
 	for i := range terms {
 		m.checkSeq(terms[i].Seq)
 	}
-	m.parallel(len(terms), func(ws *workspace, i int) {
+	m.net().parallel(len(terms), func(ws *workspace[float64], i int) {
 		out := dst[i*D : (i+1)*D]
 		clear(out)
 		var j job

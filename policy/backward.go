@@ -7,11 +7,11 @@ import "math"
 // gradients sel needs are computed: with sel.embed false, wte and wpe are
 // skipped and the pass stops at block sel.minLay; entries of grad outside
 // sel may then be left incomplete.
-func (ws *workspace) backward(j *job, grad []float64, sel Selection) {
+func (ws *workspace[F]) backward(j *job, grad []F, sel Selection) {
 	m := ws.m
 	c := m.cfg
 	d, V, L := c.Dim, c.VocabSize, c.Layers
-	P := m.Params
+	P := ws.P
 	n := len(j.pos)
 	T := ws.T
 
@@ -24,14 +24,14 @@ func (ws *workspace) backward(j *job, grad []float64, sel Selection) {
 		if i < len(j.allowed) && j.allowed[i] != nil {
 			clear(drow)
 			for _, k := range j.allowed[i] {
-				drow[k] = -w * math.Exp(row[k]-lse)
+				drow[k] = F(-w * math.Exp(float64(row[k])-lse))
 			}
 		} else {
 			for k, v := range row {
-				drow[k] = -w * math.Exp(v-lse)
+				drow[k] = F(-w * math.Exp(float64(v)-lse))
 			}
 		}
-		drow[j.tgt[i]] += w
+		drow[j.tgt[i]] += F(w)
 	}
 	// logits = hf @ wte^T
 	gemm(&ws.g, false, false, n, d, V, ws.dlog, V, P[m.lay.wte:], d, ws.dhf, d, false)
@@ -79,11 +79,11 @@ func (ws *workspace) backward(j *job, grad []float64, sel Selection) {
 // the block's output for rows >= r0 (the rows the forward pass computed);
 // with needIn it writes the gradient of the block's input, every row, into
 // dxIn. Parameter gradients are added to grad.
-func (ws *workspace) blockBackward(l, r0 int, dy, dxIn, grad []float64, needIn bool) {
+func (ws *workspace[F]) blockBackward(l, r0 int, dy, dxIn, grad []F, needIn bool) {
 	m := ws.m
 	c := m.cfg
 	T, d, f := ws.T, c.Dim, c.Inner()
-	P := m.Params
+	P := ws.P
 	o := m.lay.layers[l]
 	tp := &ws.ly[l]
 	n := T - r0
@@ -137,7 +137,7 @@ func (ws *workspace) blockBackward(l, r0 int, dy, dxIn, grad []float64, needIn b
 }
 
 // attentionBackward turns ws.datt (rows >= r0) into ws.dqkv (every row).
-func (ws *workspace) attentionBackward(tp *layerTape, r0 int) {
+func (ws *workspace[F]) attentionBackward(tp *layerTape[F], r0 int) {
 	c := ws.m.cfg
 	T, d, H, hd := ws.T, c.Dim, c.Heads, c.HeadDim()
 	scale := 1 / math.Sqrt(float64(hd))
@@ -161,10 +161,11 @@ func (ws *workspace) attentionBackward(tp *layerTape, r0 int) {
 				g := dp[(i-i0)*T : (i-i0)*T+i1]
 				var s float64
 				for jj := 0; jj <= i; jj++ {
-					s += g[jj] * p[jj]
+					s += float64(g[jj]) * float64(p[jj])
 				}
+				sF, scaleF := F(s), F(scale)
 				for jj := 0; jj <= i; jj++ {
-					g[jj] = p[jj] * (g[jj] - s) * scale
+					g[jj] = p[jj] * (g[jj] - sF) * scaleF
 				}
 				clear(g[i+1:])
 			}
@@ -176,7 +177,7 @@ func (ws *workspace) attentionBackward(tp *layerTape, r0 int) {
 }
 
 // colSum adds the column sums of rows r0..r1-1 of x (width len(dst)) to dst.
-func colSum(dst, x []float64, r0, r1 int) {
+func colSum[F float](dst, x []F, r0, r1 int) {
 	w := len(dst)
 	for r := r0; r < r1; r++ {
 		row := x[r*w : r*w+w]
@@ -189,21 +190,22 @@ func colSum(dst, x []float64, r0, r1 int) {
 // layerNormBackRow back-propagates dy through out = xhat*w + b of one row:
 // it adds dy*xhat to gw, dy to gb and the input gradient
 // rstd * (dxhat - mean(dxhat) - xhat*mean(dxhat*xhat)), dxhat = dy*w, to dx.
-func layerNormBackRow(dx, dy, xhat []float64, rstd float64, w, gw, gb []float64) {
+// The means and the input gradient are computed in float64 whatever F is.
+func layerNormBackRow[F float](dx, dy, xhat []F, rstd float64, w, gw, gb []F) {
 	d := len(dy)
 	xhat, w, gw, gb, dx = xhat[:d], w[:d], gw[:d], gb[:d], dx[:d]
 	var m1, m2 float64
 	for i, v := range dy {
 		gw[i] += v * xhat[i]
 		gb[i] += v
-		g := v * w[i]
+		g := float64(v) * float64(w[i])
 		m1 += g
-		m2 += g * xhat[i]
+		m2 += g * float64(xhat[i])
 	}
 	m1 /= float64(d)
 	m2 /= float64(d)
 	for i, v := range dy {
-		g := v * w[i]
-		dx[i] += rstd * (g - m1 - xhat[i]*m2)
+		g := float64(v) * float64(w[i])
+		dx[i] += F(rstd * (g - m1 - float64(xhat[i])*m2))
 	}
 }

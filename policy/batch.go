@@ -203,27 +203,41 @@ func termJob(j *job, t *Term) bool {
 	return true
 }
 
-// getWS returns a workspace for m from its pool.
-func (m *Model) getWS() *workspace {
-	if ws, ok := m.pool.Get().(*workspace); ok {
-		return ws
-	}
-	return newWorkspace(m)
+// net is a model evaluated in element type F: the model (its size and
+// layout), its parameters P in F (Model.Params itself, or a Model32's
+// float32 copy) and a pool of workspaces of that type. Every evaluation
+// is written once, as a method of net, for both precisions.
+type net[F float] struct {
+	m    *Model
+	P    []F
+	pool *sync.Pool // of *workspace[F]
 }
 
-func (m *Model) putWS(ws *workspace) { m.pool.Put(ws) }
+// net is m evaluated in float64 on m.Params.
+func (m *Model) net() net[float64] { return net[float64]{m: m, P: m.Params, pool: m.pool} }
 
-// parallel calls fn(ws, i) for i in [0, n) on min(GOMAXPROCS, n)
+// getWS returns a workspace from the pool.
+func (n net[F]) getWS() *workspace[F] {
+	if ws, ok := n.pool.Get().(*workspace[F]); ok {
+		ws.P = n.P
+		return ws
+	}
+	return newWorkspace(n.m, n.P)
+}
+
+func (n net[F]) putWS(ws *workspace[F]) { n.pool.Put(ws) }
+
+// parallel calls fn(ws, i) for i in [0, count) on min(GOMAXPROCS, count)
 // goroutines, each with its own workspace. Each call must write only
 // outputs owned by i, so results do not depend on the scheduling.
-func (m *Model) parallel(n int, fn func(ws *workspace, i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
+func (n net[F]) parallel(count int, fn func(ws *workspace[F], i int)) {
+	workers := min(runtime.GOMAXPROCS(0), count)
 	if workers <= 1 {
-		ws := m.getWS()
-		for i := range n {
+		ws := n.getWS()
+		for i := range count {
 			fn(ws, i)
 		}
-		m.putWS(ws)
+		n.putWS(ws)
 		return
 	}
 	var next atomic.Int64
@@ -232,11 +246,11 @@ func (m *Model) parallel(n int, fn func(ws *workspace, i int)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ws := m.getWS()
-			defer m.putWS(ws)
+			ws := n.getWS()
+			defer n.putWS(ws)
 			for {
 				i := int(next.Add(1)) - 1
-				if i >= n {
+				if i >= count {
 					return
 				}
 				fn(ws, i)
@@ -250,7 +264,9 @@ func (m *Model) parallel(n int, fn func(ws *workspace, i int)) {
 // the log-probabilities of the action's tokens and of the <eos> that ends
 // it, each given the prompt and the preceding action tokens. dst (length
 // len(seqs)) is filled and returned; nil allocates.
-func (m *Model) LogProbs(dst []float64, seqs []Seq) []float64 {
+func (m *Model) LogProbs(dst []float64, seqs []Seq) []float64 { return m.net().logProbs(dst, seqs) }
+
+func (n net[F]) logProbs(dst []float64, seqs []Seq) []float64 {
 	if dst == nil {
 		dst = make([]float64, len(seqs))
 	}
@@ -258,9 +274,9 @@ func (m *Model) LogProbs(dst []float64, seqs []Seq) []float64 {
 		panic("policy: LogProbs length mismatch")
 	}
 	for _, s := range seqs {
-		m.checkSeq(s)
+		n.m.checkSeq(s)
 	}
-	m.parallel(len(seqs), func(ws *workspace, i int) {
+	n.parallel(len(seqs), func(ws *workspace[F], i int) {
 		var j job
 		actionJob(&j, seqs[i], true, 0)
 		ws.run(&j)
@@ -275,12 +291,14 @@ func (m *Model) LogProbs(dst []float64, seqs []Seq) []float64 {
 
 // TokenLogProbs returns, for every sequence, the log-probability of each
 // action token and of the final <eos> (len(Action)+1 values).
-func (m *Model) TokenLogProbs(seqs []Seq) [][]float64 {
+func (m *Model) TokenLogProbs(seqs []Seq) [][]float64 { return m.net().tokenLogProbs(seqs) }
+
+func (n net[F]) tokenLogProbs(seqs []Seq) [][]float64 {
 	out := make([][]float64, len(seqs))
 	for _, s := range seqs {
-		m.checkSeq(s)
+		n.m.checkSeq(s)
 	}
-	m.parallel(len(seqs), func(ws *workspace, i int) {
+	n.parallel(len(seqs), func(ws *workspace[F], i int) {
 		var j job
 		actionJob(&j, seqs[i], true, 0)
 		ws.run(&j)
@@ -292,7 +310,9 @@ func (m *Model) TokenLogProbs(seqs []Seq) [][]float64 {
 // Verdicts returns the verdict distribution of every sequence at the
 // <verdict> marker of prompt ++ action ++ <eos> ++ <verdict>. dst is
 // filled and returned; nil allocates.
-func (m *Model) Verdicts(dst []Verdict, seqs []Seq) []Verdict {
+func (m *Model) Verdicts(dst []Verdict, seqs []Seq) []Verdict { return m.net().verdicts(dst, seqs) }
+
+func (n net[F]) verdicts(dst []Verdict, seqs []Seq) []Verdict {
 	if dst == nil {
 		dst = make([]Verdict, len(seqs))
 	}
@@ -300,15 +320,15 @@ func (m *Model) Verdicts(dst []Verdict, seqs []Seq) []Verdict {
 		panic("policy: Verdicts length mismatch")
 	}
 	for _, s := range seqs {
-		m.checkSeq(s)
+		n.m.checkSeq(s)
 	}
-	V := m.cfg.VocabSize
-	m.parallel(len(seqs), func(ws *workspace, i int) {
+	V := n.m.cfg.VocabSize
+	n.parallel(len(seqs), func(ws *workspace[F], i int) {
 		var j job
 		actionJob(&j, seqs[i], false, GoodID)
 		ws.run(&j)
 		row := ws.logits[:V]
-		dst[i] = Verdict{LogGood: row[GoodID] - ws.lse[0], LogBad: row[BadID] - ws.lse[0]}
+		dst[i] = Verdict{LogGood: float64(row[GoodID]) - ws.lse[0], LogBad: float64(row[BadID]) - ws.lse[0]}
 	})
 	return dst
 }
@@ -338,10 +358,11 @@ func (m *Model) Gradient(dst []float64, terms []Term) ([]float64, float64) {
 	}
 	N := len(terms)
 	nc := min(N, reduceChunks)
+	n := m.net()
 	if nc <= 1 {
 		clear(dst)
-		ws := m.getWS()
-		defer m.putWS(ws)
+		ws := n.getWS()
+		defer n.putWS(ws)
 		var obj float64
 		var j job
 		for i := range terms {
@@ -351,7 +372,7 @@ func (m *Model) Gradient(dst []float64, terms []Term) ([]float64, float64) {
 	}
 	parts := make([][]float64, nc)
 	objs := make([]float64, nc)
-	m.parallel(nc, func(ws *workspace, c int) {
+	n.parallel(nc, func(ws *workspace[float64], c int) {
 		g := make([]float64, D)
 		var j job
 		for i := c * N / nc; i < (c+1)*N/nc; i++ {
@@ -374,7 +395,7 @@ func (m *Model) Gradient(dst []float64, terms []Term) ([]float64, float64) {
 
 // gradTerm adds the gradient of term t to grad (full length) and returns
 // the term's value.
-func (ws *workspace) gradTerm(j *job, t *Term, grad []float64) float64 {
+func (ws *workspace[F]) gradTerm(j *job, t *Term, grad []F) float64 {
 	if !termJob(j, t) {
 		return 0
 	}
@@ -401,7 +422,7 @@ func (m *Model) PerSampleGrads(dst []float64, terms []Term, sel Selection) []flo
 	if len(dst) != len(terms)*sel.dim {
 		panic("policy: PerSampleGrads length mismatch")
 	}
-	m.perSample(terms, sel, func(i int, g []float64, _ float64) {
+	m.net().perSample(terms, sel, func(i int, g []float64, _ float64) {
 		sel.gather(dst[i*sel.dim:(i+1)*sel.dim], g)
 	})
 	return dst
@@ -417,8 +438,8 @@ func (m *Model) PerSampleGrads32(dst []float32, terms []Term, sel Selection) []f
 	if len(dst) != len(terms)*sel.dim {
 		panic("policy: PerSampleGrads32 length mismatch")
 	}
-	m.perSample(terms, sel, func(i int, g []float64, _ float64) {
-		sel.gather32(dst[i*sel.dim:(i+1)*sel.dim], g)
+	m.net().perSample(terms, sel, func(i int, g []float64, _ float64) {
+		gather32(sel, dst[i*sel.dim:(i+1)*sel.dim], g)
 	})
 	return dst
 }
@@ -435,8 +456,8 @@ func (m *Model) PerSampleGrads32Values(dst []float32, values []float64, terms []
 	if len(dst) != len(terms)*sel.dim || len(values) != len(terms) {
 		panic("policy: PerSampleGrads32Values length mismatch")
 	}
-	m.perSample(terms, sel, func(i int, g []float64, v float64) {
-		sel.gather32(dst[i*sel.dim:(i+1)*sel.dim], g)
+	m.net().perSample(terms, sel, func(i int, g []float64, v float64) {
+		gather32(sel, dst[i*sel.dim:(i+1)*sel.dim], g)
 		values[i] = v
 	})
 	return dst
@@ -455,14 +476,14 @@ func ActionTerms(seqs []Seq) []Term {
 // perSample computes the gradient of each term alone and passes it, with
 // the term's value (sum of weight x log-probability, in target order), to
 // emit.
-func (m *Model) perSample(terms []Term, sel Selection, emit func(i int, g []float64, value float64)) {
+func (n net[F]) perSample(terms []Term, sel Selection, emit func(i int, g []F, value float64)) {
 	for i := range terms {
-		m.checkSeq(terms[i].Seq)
+		n.m.checkSeq(terms[i].Seq)
 	}
-	D := len(m.Params)
-	m.parallel(len(terms), func(ws *workspace, i int) {
+	D := len(n.P)
+	n.parallel(len(terms), func(ws *workspace[F], i int) {
 		if len(ws.grad) != D {
-			ws.grad = make([]float64, D)
+			ws.grad = make([]F, D)
 		}
 		g := ws.grad
 		clear(g)
@@ -486,6 +507,11 @@ func (m *Model) perSample(terms []Term, sel Selection, emit func(i int, g []floa
 // and layer Layers the output of the last block after ln_f. It panics if
 // layer is not in [0, Layers].
 func (m *Model) Hidden(dst []float64, seqs []Seq, layer int, at Position) []float64 {
+	return m.net().hidden(dst, seqs, layer, at)
+}
+
+func (n net[F]) hidden(dst []float64, seqs []Seq, layer int, at Position) []float64 {
+	m := n.m
 	c := m.cfg
 	d := c.Dim
 	if layer < 0 || layer > c.Layers {
@@ -500,7 +526,7 @@ func (m *Model) Hidden(dst []float64, seqs []Seq, layer int, at Position) []floa
 	for _, s := range seqs {
 		m.checkSeq(s)
 	}
-	m.parallel(len(seqs), func(ws *workspace, i int) {
+	n.parallel(len(seqs), func(ws *workspace[F], i int) {
 		s := seqs[i]
 		toks := s.Prompt
 		if at == AtVerdict {
@@ -513,11 +539,13 @@ func (m *Model) Hidden(dst []float64, seqs []Seq, layer int, at Position) []floa
 		x := ws.x[layer][p*d : p*d+d]
 		if layer == c.Layers {
 			var rs float64
-			P := m.Params
-			layerNormRow(ws.xhatf[:d], out, &rs, x, P[m.lay.lnfW:m.lay.lnfW+d], P[m.lay.lnfB:m.lay.lnfB+d])
-			return
+			P := n.P
+			layerNormRow(ws.xhatf[:d], ws.hf[:d], &rs, x, P[m.lay.lnfW:m.lay.lnfW+d], P[m.lay.lnfB:m.lay.lnfB+d])
+			x = ws.hf[:d]
 		}
-		copy(out, x)
+		for k, v := range x {
+			out[k] = float64(v)
+		}
 	})
 	return dst
 }

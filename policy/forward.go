@@ -2,8 +2,6 @@ package policy
 
 import (
 	"math"
-
-	"github.com/gradcouple/gradcouple/internal/kernel"
 )
 
 // attnBlock is the number of query rows processed together in attention:
@@ -26,50 +24,59 @@ type job struct {
 }
 
 // layerTape holds the activations of one block that the backward pass needs.
-type layerTape struct {
-	xhat1, h1, rstd1 []float64 // ln_1: normalized input, output (T x d), 1/std (T)
-	qkv              []float64 // c_attn output (T x 3d)
-	probs            []float64 // attention probabilities, head h row i at h*T*T + i*T
-	att              []float64 // merged head outputs (T x d)
-	xhat2, h2, rstd2 []float64 // ln_2
-	fpre, fact       []float64 // c_fc output before and after GELU (T x 4d)
-	ftanh            []float64 // the tanh inside GELU, kept for the backward pass
+type layerTape[F float] struct {
+	xhat1, h1  []F       // ln_1: normalized input, output (T x d)
+	rstd1      []float64 // ln_1: 1/std (T)
+	qkv        []F       // c_attn output (T x 3d)
+	probs      []F       // attention probabilities, head h row i at h*T*T + i*T
+	att        []F       // merged head outputs (T x d)
+	xhat2, h2  []F       // ln_2
+	rstd2      []float64
+	fpre, fact []F // c_fc output before and after GELU (T x 4d)
+	ftanh      []F // the tanh inside GELU, kept for the backward pass
 }
 
 // workspace holds the buffers of one goroutine: activations of the
-// sequence being processed, the backward scratch and the gemm buffers.
-type workspace struct {
+// sequence being processed, the backward scratch and the gemm buffers, all
+// in the element type F of the parameters P it runs on (Model.Params, or a
+// Model32's float32 copy). Reductions (LayerNorm moments, log-sum-exp,
+// softmax sums) accumulate in float64 whatever F is, and the
+// log-probabilities are float64.
+type workspace[F float] struct {
 	m   *Model
+	P   []F // the parameters, in the flat order
 	cap int // sequence length the buffers are sized for
 	T   int // current sequence length
 	s0  int // first row computed in the last block run
 
-	x  [][]float64 // x[0] embeddings, x[l+1] output of block l (T x d)
-	xm [][]float64 // residual stream after the attention of block l
-	ly []layerTape
+	x  [][]F // x[0] embeddings, x[l+1] output of block l (T x d)
+	xm [][]F // residual stream after the attention of block l
+	ly []layerTape[F]
 
 	// final LayerNorm and LM head at the target rows
-	xhatf, hf, rstdf []float64 // (n x d), (n)
-	logits, lse      []float64 // (n x V), (n)
-	logp             []float64 // log-probability of each target (n)
+	xhatf, hf []F       // (n x d)
+	rstdf     []float64 // (n)
+	logits    []F       // (n x V)
+	lse       []float64 // (n)
+	logp      []float64 // log-probability of each target (n)
 
 	// backward scratch
-	dxA, dxB, dxm, datt, dh []float64 // T x d
-	dqkv                    []float64 // T x 3d
-	dfa                     []float64 // T x 4d
-	dp                      []float64 // attnBlock x T
-	dhf, dlog               []float64 // n x d, n x V
+	dxA, dxB, dxm, datt, dh []F // T x d
+	dqkv                    []F // T x 3d
+	dfa                     []F // T x 4d
+	dp                      []F // attnBlock x T
+	dhf, dlog               []F // n x d, n x V
 
-	g    gemmBuf
-	grad []float64 // per-sample gradient buffer (full length)
+	g    gemmBuf[F]
+	grad []F // per-sample gradient buffer (full length)
 }
 
-func newWorkspace(m *Model) *workspace {
-	return &workspace{m: m}
+func newWorkspace[F float](m *Model, P []F) *workspace[F] {
+	return &workspace[F]{m: m, P: P}
 }
 
 // reserve sizes the buffers for sequences of length T and n targets.
-func (ws *workspace) reserve(T, n int) {
+func (ws *workspace[F]) reserve(T, n int) {
 	c := ws.m.cfg
 	d, f, V, L := c.Dim, c.Inner(), c.VocabSize, c.Layers
 	if T > ws.cap {
@@ -77,42 +84,42 @@ func (ws *workspace) reserve(T, n int) {
 		// length, and growing step by step would reallocate repeatedly.
 		capT := max(T, c.Context)
 		ws.cap = capT
-		ws.x = make([][]float64, L+1)
+		ws.x = make([][]F, L+1)
 		for i := range ws.x {
-			ws.x[i] = make([]float64, capT*d)
+			ws.x[i] = make([]F, capT*d)
 		}
-		ws.xm = make([][]float64, L)
-		ws.ly = make([]layerTape, L)
+		ws.xm = make([][]F, L)
+		ws.ly = make([]layerTape[F], L)
 		for l := range L {
-			ws.xm[l] = make([]float64, capT*d)
-			ws.ly[l] = layerTape{
-				xhat1: make([]float64, capT*d), h1: make([]float64, capT*d), rstd1: make([]float64, capT),
-				qkv:   make([]float64, capT*3*d),
-				probs: make([]float64, c.Heads*capT*capT),
-				att:   make([]float64, capT*d),
-				xhat2: make([]float64, capT*d), h2: make([]float64, capT*d), rstd2: make([]float64, capT),
-				fpre: make([]float64, capT*f), fact: make([]float64, capT*f), ftanh: make([]float64, capT*f),
+			ws.xm[l] = make([]F, capT*d)
+			ws.ly[l] = layerTape[F]{
+				xhat1: make([]F, capT*d), h1: make([]F, capT*d), rstd1: make([]float64, capT),
+				qkv:   make([]F, capT*3*d),
+				probs: make([]F, c.Heads*capT*capT),
+				att:   make([]F, capT*d),
+				xhat2: make([]F, capT*d), h2: make([]F, capT*d), rstd2: make([]float64, capT),
+				fpre: make([]F, capT*f), fact: make([]F, capT*f), ftanh: make([]F, capT*f),
 			}
 		}
-		ws.dxA, ws.dxB, ws.dxm = make([]float64, capT*d), make([]float64, capT*d), make([]float64, capT*d)
-		ws.datt, ws.dh = make([]float64, capT*d), make([]float64, capT*d)
-		ws.dqkv = make([]float64, capT*3*d)
-		ws.dfa = make([]float64, capT*f)
-		ws.dp = make([]float64, attnBlock*capT)
+		ws.dxA, ws.dxB, ws.dxm = make([]F, capT*d), make([]F, capT*d), make([]F, capT*d)
+		ws.datt, ws.dh = make([]F, capT*d), make([]F, capT*d)
+		ws.dqkv = make([]F, capT*3*d)
+		ws.dfa = make([]F, capT*f)
+		ws.dp = make([]F, attnBlock*capT)
 	}
 	if n*V > len(ws.logits) {
 		n = max(n, 8)
-		ws.xhatf, ws.hf, ws.rstdf = make([]float64, n*d), make([]float64, n*d), make([]float64, n)
-		ws.logits, ws.lse, ws.logp = make([]float64, n*V), make([]float64, n), make([]float64, n)
-		ws.dhf, ws.dlog = make([]float64, n*d), make([]float64, n*V)
+		ws.xhatf, ws.hf, ws.rstdf = make([]F, n*d), make([]F, n*d), make([]float64, n)
+		ws.logits, ws.lse, ws.logp = make([]F, n*V), make([]float64, n), make([]float64, n)
+		ws.dhf, ws.dlog = make([]F, n*d), make([]F, n*V)
 	}
 }
 
 // embed writes x[0] = wte[tok] + wpe[pos] for every position.
-func (ws *workspace) embed(toks []int) {
+func (ws *workspace[F]) embed(toks []int) {
 	m := ws.m
 	d := m.cfg.Dim
-	P := m.Params
+	P := ws.P
 	x := ws.x[0]
 	for t, tok := range toks {
 		e := P[m.lay.wte+tok*d : m.lay.wte+tok*d+d]
@@ -128,7 +135,7 @@ func (ws *workspace) embed(toks []int) {
 // below the last one run is computed for every row; the last one, whose
 // output only matters at rows >= s0, computes keys and values for every
 // row but everything else only for rows >= s0.
-func (ws *workspace) forward(toks []int, nLayers, s0 int) {
+func (ws *workspace[F]) forward(toks []int, nLayers, s0 int) {
 	T := len(toks)
 	ws.T, ws.s0 = T, s0
 	ws.embed(toks)
@@ -142,11 +149,11 @@ func (ws *workspace) forward(toks []int, nLayers, s0 int) {
 }
 
 // block runs block l on ws.x[l] for output rows >= r0.
-func (ws *workspace) block(l, r0 int) {
+func (ws *workspace[F]) block(l, r0 int) {
 	m := ws.m
 	c := m.cfg
 	T, d, f := ws.T, c.Dim, c.Inner()
-	P := m.Params
+	P := ws.P
 	o := m.lay.layers[l]
 	tp := &ws.ly[l]
 	x, xm, y := ws.x[l], ws.xm[l], ws.x[l+1]
@@ -176,7 +183,7 @@ func (ws *workspace) block(l, r0 int) {
 
 // attention computes the causal self-attention of every head for query
 // rows >= r0 into tp.att, keeping the probabilities in tp.probs.
-func (ws *workspace) attention(tp *layerTape, r0 int) {
+func (ws *workspace[F]) attention(tp *layerTape[F], r0 int) {
 	c := ws.m.cfg
 	T, d, H, hd := ws.T, c.Dim, c.Heads, c.HeadDim()
 	scale := 1 / math.Sqrt(float64(hd))
@@ -198,8 +205,8 @@ func (ws *workspace) attention(tp *layerTape, r0 int) {
 					}
 				}
 				// softmax of scale*S: exp(scale*S_j - scale*max)
-				sum := kernel.ExpShiftSum(row[:i+1], mx, scale)
-				inv := 1 / sum
+				sum := expShiftSum(row[:i+1], float64(mx), scale)
+				inv := F(1 / sum)
 				for j := 0; j <= i; j++ {
 					row[j] *= inv
 				}
@@ -213,11 +220,11 @@ func (ws *workspace) attention(tp *layerTape, r0 int) {
 // head computes the final LayerNorm and the LM head at the target positions
 // and the log-probability of each target. It needs forward over all layers
 // with s0 <= min(pos).
-func (ws *workspace) head(pos, tgt []int, allowed [][]int) {
+func (ws *workspace[F]) head(pos, tgt []int, allowed [][]int) {
 	m := ws.m
 	c := m.cfg
 	d, V := c.Dim, c.VocabSize
-	P := m.Params
+	P := ws.P
 	n := len(pos)
 	xl := ws.x[c.Layers]
 	for i, p := range pos {
@@ -233,12 +240,12 @@ func (ws *workspace) head(pos, tgt []int, allowed [][]int) {
 		} else {
 			ws.lse[i] = logSumExp(row)
 		}
-		ws.logp[i] = row[tgt[i]] - ws.lse[i]
+		ws.logp[i] = float64(row[tgt[i]]) - ws.lse[i]
 	}
 }
 
 // run does the forward pass of j (all blocks) and fills ws.logp.
-func (ws *workspace) run(j *job) {
+func (ws *workspace[F]) run(j *job) {
 	s0 := j.pos[0]
 	for _, p := range j.pos {
 		s0 = min(s0, p)
@@ -248,33 +255,34 @@ func (ws *workspace) run(j *job) {
 	ws.head(j.pos, j.tgt, j.allowed)
 }
 
-func logSumExp(row []float64) float64 {
+// logSumExp is log sum_v exp(row[v]), computed in float64.
+func logSumExp[F float](row []F) float64 {
 	mx := math.Inf(-1)
 	for _, v := range row {
-		mx = max(mx, v)
+		mx = max(mx, float64(v))
 	}
 	var s float64
 	for _, v := range row {
-		s += math.Exp(v - mx)
+		s += math.Exp(float64(v) - mx)
 	}
 	return mx + math.Log(s)
 }
 
-// logSumExpOf is log sum_{v in ids} exp(row[v]).
-func logSumExpOf(row []float64, ids []int) float64 {
+// logSumExpOf is log sum_{v in ids} exp(row[v]), computed in float64.
+func logSumExpOf[F float](row []F, ids []int) float64 {
 	mx := math.Inf(-1)
 	for _, v := range ids {
-		mx = max(mx, row[v])
+		mx = max(mx, float64(row[v]))
 	}
 	var s float64
 	for _, v := range ids {
-		s += math.Exp(row[v] - mx)
+		s += math.Exp(float64(row[v]) - mx)
 	}
 	return mx + math.Log(s)
 }
 
 // addBias adds b to rows r0..r1-1 of the row-major matrix x (width len(b)).
-func addBias(x, b []float64, r0, r1 int) {
+func addBias[F float](x, b []F, r0, r1 int) {
 	w := len(b)
 	for r := r0; r < r1; r++ {
 		row := x[r*w : r*w+w]
@@ -287,22 +295,23 @@ func addBias(x, b []float64, r0, r1 int) {
 // layerNorm normalizes rows r0..r1-1 of x (width d): xhat = (x - mean) *
 // rstd with rstd = 1/sqrt(var + LayerNormEps) (biased variance), and
 // out = xhat * w + b.
-func layerNorm(xhat, out, rstd, x, w, b []float64, d, r0, r1 int) {
+func layerNorm[F float](xhat, out []F, rstd []float64, x, w, b []F, d, r0, r1 int) {
 	for r := r0; r < r1; r++ {
 		layerNormRow(xhat[r*d:r*d+d], out[r*d:r*d+d], &rstd[r], x[r*d:r*d+d], w, b)
 	}
 }
 
-func layerNormRow(xhat, out []float64, rstd *float64, x, w, b []float64) {
+// The moments and the normalization are computed in float64 whatever F is.
+func layerNormRow[F float](xhat, out []F, rstd *float64, x, w, b []F) {
 	d := len(x)
 	var mean float64
 	for _, v := range x {
-		mean += v
+		mean += float64(v)
 	}
 	mean /= float64(d)
 	var vr float64
 	for _, v := range x {
-		vr += (v - mean) * (v - mean)
+		vr += (float64(v) - mean) * (float64(v) - mean)
 	}
 	vr /= float64(d)
 	rs := 1 / math.Sqrt(vr+LayerNormEps)
@@ -312,9 +321,9 @@ func layerNormRow(xhat, out []float64, rstd *float64, x, w, b []float64) {
 	w = w[:d]
 	b = b[:d]
 	for i, v := range x {
-		xh := (v - mean) * rs
-		xhat[i] = xh
-		out[i] = xh*w[i] + b[i]
+		xh := (float64(v) - mean) * rs
+		xhat[i] = F(xh)
+		out[i] = F(xh*float64(w[i]) + float64(b[i]))
 	}
 }
 
@@ -328,13 +337,13 @@ const (
 // geluForward sets dst[i] = gelu(x[i]) and th[i] to its tanh term, computed
 // as tanh(u) = 1 - 2/(exp(2u) + 1) (exact to ~1e-16 absolute; exp(2u)
 // overflows to +Inf for large u, giving 1). dst may be x.
-func geluForward(dst, th, x []float64) {
+func geluForward[F float](dst, th, x []F) {
 	dst = dst[:len(x)]
 	th = th[:len(x)]
 	for i, v := range x {
 		th[i] = 2 * geluC * (v + geluA*v*v*v)
 	}
-	kernel.ExpShiftSum(th, 0, 1)
+	expShiftSum(th, 0, 1)
 	for i, v := range x {
 		t := 1 - 2/(th[i]+1)
 		th[i] = t
@@ -344,7 +353,7 @@ func geluForward(dst, th, x []float64) {
 
 // geluBackward sets dx[i] = dy[i] * gelu'(x[i]), given th[i], the tanh
 // term of gelu(x[i]): gelu'(x) = 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 a x^2).
-func geluBackward(dx, dy, x, th []float64) {
+func geluBackward[F float](dx, dy, x, th []F) {
 	dx = dx[:len(x)]
 	dy = dy[:len(x)]
 	th = th[:len(x)]

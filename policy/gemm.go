@@ -8,30 +8,48 @@ import "github.com/gradcouple/gradcouple/internal/kernel"
 // matrices, where op(X) is X or its transpose. It follows the BLIS design:
 // panels of op(B) (kc x nr) and op(A) (mr x kc) are packed into contiguous
 // buffers, which makes the transposes free and lets one micro-kernel compute
-// every mr x nr tile of C. The micro-kernels are internal/kernel's F64
-// kernels (assembly for AVX-512, AVX2+FMA and NEON, Go elsewhere); each sums
-// over k in one fixed order within a tile, so a given machine and kernel
-// always give the same bits, and the summation order never depends on
-// GOMAXPROCS (gemm is single-threaded: the callers parallelise across
-// sequences).
+// every mr x nr tile of C. The micro-kernels are internal/kernel's:
+//
+//   - float64 (gemm64): the F64 kernels (assembly for AVX-512, AVX2+FMA and
+//     NEON, Go elsewhere); each sums over k in one fixed order within a tile.
+//   - float32 (gemm32): the F32 kernels, which sum the k products of a
+//     packed block (at most gemmKC = 256 deep) in float32 with fused
+//     multiply-adds and add that block sum to a float64 tile. The C block is
+//     accumulated in float64 across the k blocks and rounded to float32 once
+//     (C = float32(sum), or C = float32(C + sum) when adding), so the
+//     float32 rounding error grows with 256, not with k.
+//
+// A given machine and kernel always give the same bits, and the summation
+// order never depends on GOMAXPROCS (gemm is single-threaded: the callers
+// parallelise across sequences).
 
 const (
 	gemmKC = 256 // depth of a packed panel
-	gemmMC = 128 // rows of a packed block of A (a multiple of every MR)
+	gemmMC = 128 // rows of a packed block of A (a multiple of every F64 MR)
 	gemmNC = 1024
+
+	// gemm32NC is the width of a block of C in gemm32: its float64
+	// accumulator is at most gemmMC x gemm32NC (256 KB).
+	gemm32NC = 256
 )
 
+// float is the element type of a compute path: float64 (the default) or
+// float32 (Model32).
+type float interface{ ~float32 | ~float64 }
+
 // gemmBuf holds the packing buffers of one goroutine.
-type gemmBuf struct {
-	a, b []float64
-	tile [8 * 16]float64
+type gemmBuf[F float] struct {
+	a, b []F
+	tile [8 * 16]float64 // an edge tile of the F64 kernel
+	acc  []float64       // the float64 block of C of gemm32
 }
 
 // gemm computes C = op(A) op(B) when add is false and C += op(A) op(B) when
 // add is true. op(A) is m x k and op(B) is k x n; A is stored row-major with
 // leading dimension lda (A is k x m when tA), likewise B (n x k when tB); C
 // is m x n with leading dimension ldc. Only the m x n window of C is touched.
-func gemm(w *gemmBuf, tA, tB bool, m, n, k int, a []float64, lda int, b []float64, ldb int, c []float64, ldc int, add bool) {
+// It runs gemm64 or gemm32 according to F.
+func gemm[F float](w *gemmBuf[F], tA, tB bool, m, n, k int, a []F, lda int, b []F, ldb int, c []F, ldc int, add bool) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -43,6 +61,18 @@ func gemm(w *gemmBuf, tA, tB bool, m, n, k int, a []float64, lda int, b []float6
 		}
 		return
 	}
+	switch w := any(w).(type) {
+	case *gemmBuf[float64]:
+		gemm64(w, tA, tB, m, n, k, any(a).([]float64), lda, any(b).([]float64), ldb, any(c).([]float64), ldc, add)
+	case *gemmBuf[float32]:
+		gemm32(w, tA, tB, m, n, k, any(a).([]float32), lda, any(b).([]float32), ldb, any(c).([]float32), ldc, add)
+	default:
+		panic("policy: gemm of an unsupported element type")
+	}
+}
+
+// gemm64 is gemm for float64 (m, n, k > 0) on the F64 kernels.
+func gemm64(w *gemmBuf[float64], tA, tB bool, m, n, k int, a []float64, lda int, b []float64, ldb int, c []float64, ldc int, add bool) {
 	if kernel.HasF64Strided() {
 		gemmStrided(w, tA, tB, m, n, k, a, lda, b, ldb, c, ldc, add)
 		return
@@ -102,7 +132,7 @@ func roundUp(x, m int) int { return (x + m - 1) / m * m }
 // packB copies the kb x nb block of op(B) starting at (pc, jc) into dst as
 // panels of gemmNR columns (the kernel's tile width): panel p holds element (l, j) at
 // p*kb*gemmNR + l*gemmNR + j, zero-padded past nb.
-func packB(dst []float64, gemmNR int, tB bool, kb, nb int, b []float64, ldb, pc, jc int) {
+func packB[F float](dst []F, gemmNR int, tB bool, kb, nb int, b []F, ldb, pc, jc int) {
 	for jr := 0; jr < nb; jr += gemmNR {
 		nr := min(gemmNR, nb-jr)
 		p := dst[jr*kb : jr*kb+kb*gemmNR]
@@ -111,12 +141,17 @@ func packB(dst []float64, gemmNR int, tB bool, kb, nb int, b []float64, ldb, pc,
 			case nr == 16 && gemmNR == 16:
 				for l := 0; l < kb; l++ {
 					o := (pc+l)*ldb + jc + jr
-					*(*[16]float64)(p[l*16:]) = *(*[16]float64)(b[o:])
+					*(*[16]F)(p[l*16:]) = *(*[16]F)(b[o:])
 				}
 			case nr == 8 && gemmNR == 8:
 				for l := 0; l < kb; l++ {
 					o := (pc+l)*ldb + jc + jr
-					*(*[8]float64)(p[l*8:]) = *(*[8]float64)(b[o:])
+					*(*[8]F)(p[l*8:]) = *(*[8]F)(b[o:])
+				}
+			case nr == 32 && gemmNR == 32:
+				for l := 0; l < kb; l++ {
+					o := (pc+l)*ldb + jc + jr
+					*(*[32]F)(p[l*32:]) = *(*[32]F)(b[o:])
 				}
 			default:
 				for l := 0; l < kb; l++ {
@@ -144,7 +179,7 @@ func packB(dst []float64, gemmNR int, tB bool, kb, nb int, b []float64, ldb, pc,
 // packA copies the mb x kb block of op(A) starting at (ic, pc) into dst as
 // panels of gemmMR rows (the kernel's tile height): panel p holds element (i, l) at
 // p*kb*gemmMR + l*gemmMR + i, zero-padded past mb.
-func packA(dst []float64, gemmMR int, tA bool, mb, kb int, a []float64, lda, ic, pc int) {
+func packA[F float](dst []F, gemmMR int, tA bool, mb, kb int, a []F, lda, ic, pc int) {
 	for ir := 0; ir < mb; ir += gemmMR {
 		mr := min(gemmMR, mb-ir)
 		p := dst[ir*kb : ir*kb+kb*gemmMR]
@@ -153,11 +188,11 @@ func packA(dst []float64, gemmMR int, tA bool, mb, kb int, a []float64, lda, ic,
 			switch {
 			case mr == 8 && gemmMR == 8:
 				for l := 0; l < kb; l++ {
-					*(*[8]float64)(p[l*8:]) = *(*[8]float64)(a[(pc+l)*lda+ic+ir:])
+					*(*[8]F)(p[l*8:]) = *(*[8]F)(a[(pc+l)*lda+ic+ir:])
 				}
 			case mr == 4 && gemmMR == 4:
 				for l := 0; l < kb; l++ {
-					*(*[4]float64)(p[l*4:]) = *(*[4]float64)(a[(pc+l)*lda+ic+ir:])
+					*(*[4]F)(p[l*4:]) = *(*[4]F)(a[(pc+l)*lda+ic+ir:])
 				}
 			default:
 				for l := 0; l < kb; l++ {
@@ -184,7 +219,7 @@ func packA(dst []float64, gemmMR int, tA bool, mb, kb int, a []float64, lda, ic,
 // gemmStrided computes what gemm does with a kernel that reads full
 // panels of A and row-major panels of B in place (kernel.F64Strided, an 8 x
 // 16 tile), packing only transposed or partial panels.
-func gemmStrided(w *gemmBuf, tA, tB bool, m, n, k int, a []float64, lda int, b []float64, ldb int, c []float64, ldc int, add bool) {
+func gemmStrided(w *gemmBuf[float64], tA, tB bool, m, n, k int, a []float64, lda int, b []float64, ldb int, c []float64, ldc int, add bool) {
 	const mr, nr = 8, 16
 	if len(w.b) < k*nr {
 		w.b = make([]float64, k*nr)
@@ -273,6 +308,74 @@ func packPanelA(dst []float64, tA bool, k, mb int, a []float64, lda, i0 int) {
 				dst[l*8+i] = a[l*lda+i0+i]
 			} else {
 				dst[l*8+i] = a[(i0+i)*lda+l]
+			}
+		}
+	}
+}
+
+// gemm32 is gemm for float32 (m, n, k > 0) on the F32 kernels: for each
+// block of C (at most gemmMC x gemm32NC), the float64 accumulator starts at
+// 0 (or at C when adding), each block of at most gemmKC along k adds its
+// float32 panel products (kernel.F32), and C is set to the accumulator
+// rounded to float32. Panels are zero-padded to whole tiles, so every
+// kernel call is a full tile of the accumulator.
+func gemm32(w *gemmBuf[float32], tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, add bool) {
+	mr, nr := kernel.F32Tile()
+	mc := gemmMC / mr * mr
+	kc := min(k, gemmKC)
+	nc := min(n, gemm32NC)
+	if need := kc * roundUp(nc, nr); len(w.b) < need {
+		w.b = make([]float32, need)
+	}
+	if need := kc * roundUp(min(m, mc), mr); len(w.a) < need {
+		w.a = make([]float32, need)
+	}
+	if need := roundUp(min(m, mc), mr) * roundUp(nc, nr); len(w.acc) < need {
+		w.acc = make([]float64, need)
+	}
+	for jc := 0; jc < n; jc += gemm32NC {
+		nb := min(gemm32NC, n-jc)
+		ldt := roundUp(nb, nr) // row stride of the accumulator
+		for ic := 0; ic < m; ic += mc {
+			mb := min(mc, m-ic)
+			acc := w.acc[:roundUp(mb, mr)*ldt]
+			clear(acc)
+			if add {
+				for i := range mb {
+					ci := c[(ic+i)*ldc+jc : (ic+i)*ldc+jc+nb]
+					ti := acc[i*ldt : i*ldt+nb]
+					for j, v := range ci {
+						ti[j] = float64(v)
+					}
+				}
+			}
+			for pc := 0; pc < k; pc += gemmKC {
+				kb := min(gemmKC, k-pc)
+				// op(B) block kb x nb at (pc, jc), op(A) block mb x kb at
+				// (ic, pc); rows of a row-major matrix go to panels with
+				// kernel.PackF32, columns with the generic packers.
+				if tB {
+					kernel.PackF32(w.b, b, ldb, jc, jc+nb, pc, kb, nr)
+				} else {
+					packB(w.b, nr, false, kb, nb, b, ldb, pc, jc)
+				}
+				if tA {
+					packA(w.a, mr, true, mb, kb, a, lda, ic, pc)
+				} else {
+					kernel.PackF32(w.a, a, lda, ic, ic+mb, pc, kb, mr)
+				}
+				for jr := 0; jr < nb; jr += nr {
+					bp := w.b[jr*kb : (jr+nr)*kb]
+					for ir := 0; ir < mb; ir += mr {
+						kernel.F32(mr, nr, kb, w.a[ir*kb:(ir+mr)*kb], bp, acc[ir*ldt+jr:], ldt)
+					}
+				}
+			}
+			for i := range mb {
+				ci := c[(ic+i)*ldc+jc : (ic+i)*ldc+jc+nb]
+				for j, v := range acc[i*ldt : i*ldt+nb] {
+					ci[j] = float32(v)
+				}
 			}
 		}
 	}

@@ -8,3 +8,8 @@ import "github.com/gradcouple/gradcouple/internal/kernel"
 // (GRADCOUPLE_KERNEL forces one). gradcouple version and the benchmarks
 // print it beside every figure.
 func KernelName() string { return kernel.F64Name() }
+
+// KernelName32 names the micro-kernel of Model32's matrix products with its
+// tile (for example "avx512-14x32", "avx2-6x16", "go-4x16"):
+// internal/kernel's F32 kernel of the selected set.
+func KernelName32() string { return kernel.F32Name() }

@@ -140,7 +140,7 @@ type Model struct {
 	tensors []Tensor
 	Params  []float64
 	lay     layout
-	pool    *sync.Pool // of *workspace
+	pool    *sync.Pool // of *workspace[float64]
 }
 
 // layout holds the offsets of the tensors the forward pass reads.
@@ -346,7 +346,9 @@ func (s Selection) gather(dst []float64, full []float64) {
 	}
 }
 
-func (s Selection) gather32(dst []float32, full []float64) {
+// gather32 copies the selected entries of a full-length vector into dst,
+// rounded to float32.
+func gather32[F float](s Selection, dst []float32, full []F) {
 	o := 0
 	for _, r := range s.ranges {
 		for _, v := range full[r[0]:r[1]] {

@@ -10,65 +10,75 @@ import (
 // Cache is a key-value cache for incremental decoding of one sequence: it
 // holds every block's keys and values of the tokens fed so far, so feeding
 // one more token costs one position's work. A Cache is not safe for
-// concurrent use; a Model may serve many Caches at once.
-type Cache struct {
-	m    *Model
-	k, v [][]float64 // per block: Context x Dim
-	n    int         // tokens fed
+// concurrent use; a Model may serve many Caches at once. Its methods are
+// those of kvCache (Len, Truncate, Logits, Prefill, Append), in float64.
+type Cache struct{ kvCache[float64] }
 
-	logits           []float64 // after the last token fed (V)
-	x, h, xhat, a, y []float64 // d
-	qkv              []float64 // 3d
-	f, th            []float64 // 4d
+// Cache32 is Cache computing in float32 (Model32.NewCache); its logits are
+// float32.
+type Cache32 struct{ kvCache[float32] }
+
+// kvCache is the key-value cache of a net of element type F.
+type kvCache[F float] struct {
+	n    net[F]
+	k, v [][]F // per block: Context x Dim
+	len  int   // tokens fed
+
+	logits           []F       // after the last token fed (V)
+	x, h, xhat, a, y []F       // d
+	qkv              []F       // 3d
+	f, th            []F       // 4d
 	sc               []float64 // Context
 }
 
 // NewCache returns an empty cache for m.
-func (m *Model) NewCache() *Cache {
-	c := m.cfg
+func (m *Model) NewCache() *Cache { return &Cache{*m.net().newCache()} }
+
+func (n net[F]) newCache() *kvCache[F] {
+	c := n.m.cfg
 	d := c.Dim
-	kc := &Cache{m: m, logits: make([]float64, c.VocabSize),
-		x: make([]float64, d), h: make([]float64, d), xhat: make([]float64, d), a: make([]float64, d), y: make([]float64, d),
-		qkv: make([]float64, 3*d), f: make([]float64, c.Inner()), th: make([]float64, c.Inner()), sc: make([]float64, c.Context)}
+	kc := &kvCache[F]{n: n, logits: make([]F, c.VocabSize),
+		x: make([]F, d), h: make([]F, d), xhat: make([]F, d), a: make([]F, d), y: make([]F, d),
+		qkv: make([]F, 3*d), f: make([]F, c.Inner()), th: make([]F, c.Inner()), sc: make([]float64, c.Context)}
 	for range c.Layers {
-		kc.k = append(kc.k, make([]float64, c.Context*d))
-		kc.v = append(kc.v, make([]float64, c.Context*d))
+		kc.k = append(kc.k, make([]F, c.Context*d))
+		kc.v = append(kc.v, make([]F, c.Context*d))
 	}
 	return kc
 }
 
 // Len is the number of tokens fed.
-func (kc *Cache) Len() int { return kc.n }
+func (kc *kvCache[F]) Len() int { return kc.len }
 
 // Truncate forgets every token after the first n (n <= Len()); the logits
 // are then stale until the next Append. Sampling several continuations of
 // one prompt prefills the prompt once and truncates back to it.
-func (kc *Cache) Truncate(n int) {
-	if n < 0 || n > kc.n {
+func (kc *kvCache[F]) Truncate(n int) {
+	if n < 0 || n > kc.len {
 		panic("policy: Cache.Truncate beyond its length")
 	}
-	kc.n = n
+	kc.len = n
 }
 
 // Logits returns the next-token logits after the last token fed (a view,
 // valid until the next Append or Prefill).
-func (kc *Cache) Logits() []float64 { return kc.logits }
+func (kc *kvCache[F]) Logits() []F { return kc.logits }
 
 // Prefill feeds toks into an empty cache in one batched pass and returns
 // the next-token logits. It panics if the cache is not empty or toks does
 // not fit the context.
-func (kc *Cache) Prefill(toks []int) []float64 {
-	m := kc.m
-	c := m.cfg
+func (kc *kvCache[F]) Prefill(toks []int) []F {
+	n := kc.n
+	c := n.m.cfg
 	d := c.Dim
-	if kc.n != 0 {
+	if kc.len != 0 {
 		panic("policy: Prefill of a non-empty cache")
 	}
 	if len(toks) == 0 || len(toks) > c.Context {
 		panic("policy: Prefill length out of range")
 	}
-	ws := m.getWS()
-	defer m.putWS(ws)
+	ws := n.getWS()
+	defer n.putWS(ws)
 	T := len(toks)
 	ws.reserve(T, 1)
 	ws.forward(toks, c.Layers, T-1)
@@ -79,25 +89,25 @@ func (kc *Cache) Prefill(toks []int) []float64 {
 			copy(kc.v[l][t*d:t*d+d], qkv[t*3*d+2*d:t*3*d+3*d])
 		}
 	}
-	kc.n = T
+	kc.len = T
 	kc.headRow(ws.x[c.Layers][(T-1)*d : T*d])
 	return kc.logits
 }
 
 // Append feeds one token and returns the next-token logits. It panics if
 // the context is full.
-func (kc *Cache) Append(tok int) []float64 {
-	m := kc.m
+func (kc *kvCache[F]) Append(tok int) []F {
+	m := kc.n.m
 	c := m.cfg
 	d, f, H, hd := c.Dim, c.Inner(), c.Heads, c.HeadDim()
-	if kc.n >= c.Context {
+	if kc.len >= c.Context {
 		panic("policy: Cache full")
 	}
 	if tok < 0 || tok >= c.VocabSize {
 		panic(fmt.Sprintf("policy: token id %d out of range", tok))
 	}
-	P := m.Params
-	t := kc.n
+	P := kc.n.P
+	t := kc.len
 	x := kc.x
 	e, p := P[m.lay.wte+tok*d:m.lay.wte+tok*d+d], P[m.lay.wpe+t*d:m.lay.wpe+t*d+d]
 	for i := range x {
@@ -120,7 +130,7 @@ func (kc *Cache) Append(tok int) []float64 {
 				kj := K[j*d+h*hd : j*d+h*hd+hd]
 				var s float64
 				for i, v := range q {
-					s += v * kj[i]
+					s += float64(v) * float64(kj[i])
 				}
 				sc[j] = s * scale
 				mx = max(mx, sc[j])
@@ -135,8 +145,9 @@ func (kc *Cache) Append(tok int) []float64 {
 			for j, pj := range sc {
 				pj /= sum
 				vj := V[j*d+h*hd : j*d+h*hd+hd]
+				pF := F(pj)
 				for i, v := range vj {
-					out[i] += pj * v
+					out[i] += pF * v
 				}
 			}
 		}
@@ -152,16 +163,17 @@ func (kc *Cache) Append(tok int) []float64 {
 			x[i] += kc.y[i]
 		}
 	}
-	kc.n++
+	kc.len++
 	kc.headRow(x)
 	return kc.logits
 }
 
-// headRow computes the logits from the last block's output x.
-func (kc *Cache) headRow(x []float64) {
-	m := kc.m
+// headRow computes the logits from the last block's output x (each a dot
+// product summed in float64).
+func (kc *kvCache[F]) headRow(x []F) {
+	m := kc.n.m
 	d := m.cfg.Dim
-	P := m.Params
+	P := kc.n.P
 	var rs float64
 	layerNormRow(kc.xhat, kc.h, &rs, x, P[m.lay.lnfW:m.lay.lnfW+d], P[m.lay.lnfB:m.lay.lnfB+d])
 	wte := P[m.lay.wte:]
@@ -169,14 +181,14 @@ func (kc *Cache) headRow(x []float64) {
 		e := wte[v*d : v*d+d]
 		var s float64
 		for i, h := range kc.h {
-			s += h * e[i]
+			s += float64(h) * float64(e[i])
 		}
-		kc.logits[v] = s
+		kc.logits[v] = F(s)
 	}
 }
 
 // vecMat sets y = x W + b for a row vector x and W of shape len(x) x len(y).
-func vecMat(y, x, W, b []float64) {
+func vecMat[F float](y, x, W, b []F) {
 	n := len(y)
 	copy(y, b)
 	for i, xi := range x {
@@ -309,7 +321,11 @@ type Sampled struct {
 // that leaves no room for the trie's longest action and <eos> <verdict>, is
 // an error (wrapping ErrTooLong for the latter).
 func (m *Model) Sample(prompt []int, k int, trie *Trie, opt SampleOptions, rng *rand.Rand) ([]Sampled, error) {
-	c := m.cfg
+	return m.net().sample(prompt, k, trie, opt, rng)
+}
+
+func (n net[F]) sample(prompt []int, k int, trie *Trie, opt SampleOptions, rng *rand.Rand) ([]Sampled, error) {
+	c := n.m.cfg
 	if len(prompt) == 0 {
 		return nil, fmt.Errorf("policy: sampling from an empty prompt")
 	}
@@ -336,7 +352,7 @@ func (m *Model) Sample(prompt []int, k int, trie *Trie, opt SampleOptions, rng *
 	if opt.MaxTokens > 0 && trie == nil {
 		maxTok = min(maxTok, opt.MaxTokens)
 	}
-	kc := m.NewCache()
+	kc := n.newCache()
 	first := slices.Clone(kc.Prefill(prompt))
 	P := len(prompt)
 	out := make([]Sampled, 0, k)
@@ -360,7 +376,7 @@ func (m *Model) Sample(prompt []int, k int, trie *Trie, opt SampleOptions, rng *
 			lse := logSumExp(logits)
 			tk, lp := pick(logits, cand, temp, opt.Greedy, w, rng)
 			s.SampleLogProb += lp
-			s.LogProb += logits[tk] - lse
+			s.LogProb += float64(logits[tk]) - lse
 			if tk == EOSID {
 				s.Ended = true
 				break
@@ -389,17 +405,18 @@ func (m *Model) Sample(prompt []int, k int, trie *Trie, opt SampleOptions, rng *
 // pick draws a token from cand with probabilities proportional to
 // exp(logits/temp) (or the argmax with greedy) and returns it with its
 // log-probability under that distribution. w is scratch of length >= V.
-func pick(logits []float64, cand []int, temp float64, greedy bool, w []float64, rng *rand.Rand) (int, float64) {
+// The arithmetic is float64 whatever F is.
+func pick[F float](logits []F, cand []int, temp float64, greedy bool, w []float64, rng *rand.Rand) (int, float64) {
 	mx := math.Inf(-1)
 	best := cand[0]
 	for _, v := range cand {
-		if z := logits[v] / temp; z > mx {
+		if z := float64(logits[v]) / temp; z > mx {
 			mx, best = z, v
 		}
 	}
 	var sum float64
 	for i, v := range cand {
-		w[i] = math.Exp(logits[v]/temp - mx)
+		w[i] = math.Exp(float64(logits[v])/temp - mx)
 		sum += w[i]
 	}
 	if greedy {

@@ -202,7 +202,7 @@ func TestHidden(t *testing.T) {
 				if at == AtVerdict {
 					toks = append(append(slices.Clone(s.Prompt), s.Action...), EOSID, VerdictID)
 				}
-				ws := newWorkspace(m)
+				ws := newWorkspace(m, m.Params)
 				ws.reserve(len(toks), 1)
 				ws.forward(toks, cfg.Layers, 0)
 				p := len(toks) - 1
