@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gradcouple/gradcouple/internal/buildinfo"
+	"github.com/gradcouple/gradcouple/internal/cpuinfo"
 	"github.com/gradcouple/gradcouple/internal/kernel"
 	ucli "github.com/urfave/cli/v2"
 )
@@ -19,8 +20,8 @@ func newVersionCommand(env *Env) *ucli.Command {
 			"output record: the module version or devel, then +REVISION (12 hex digits) and .dirty for a\n" +
 			"modified tree unless the module version already names the commit. Build with\n" +
 			"'go build -buildvcs=true' in a git checkout to stamp the revision. The last lines name the\n" +
-			"micro-kernels in use, the Gram's (coupling) and the actor's matrix products (policy), and the\n" +
-			"CPU features they need that this machine has. GRADCOUPLE_KERNEL=avx512|avx2|neon|go forces\n" +
+			"micro-kernels in use, the Gram's (coupling) and the actor's matrix products (policy), the\n" +
+			"CPU model and the features the kernels use that it has. GRADCOUPLE_KERNEL=avx512|avx2|neon|go forces\n" +
 			"a kernel set the machine can run.",
 		Action: func(c *ucli.Context) error {
 			if err := argsN(c, 0, "no arguments"); err != nil {
@@ -63,7 +64,7 @@ func newHelpCommand() *ucli.Command {
 
 // printKernels writes the kernel lines of version: the kernel set in use
 // with the Gram's and the actor's tiles, why GRADCOUPLE_KERNEL was not
-// followed when it was not, and the CPU features the kernels use.
+// followed when it was not, the CPU model and the features the kernels use.
 func printKernels(env *Env) error {
 	id := kernel.Selected()
 	var b strings.Builder
@@ -75,7 +76,7 @@ func printKernels(env *Env) error {
 	if len(f) == 0 {
 		f = []string{"none used"}
 	}
-	fmt.Fprintf(&b, "cpu features: %s\n", strings.Join(f, " "))
+	fmt.Fprintf(&b, "cpu: %s (features used: %s)\n", cpuinfo.Model(), strings.Join(f, " "))
 	_, err := io.WriteString(env.Stdout, b.String())
 	return err
 }

@@ -15,7 +15,7 @@ func TestVersionNamesKernels(t *testing.T) {
 	id := kernel.Selected()
 	for _, want := range []string{
 		"kernels: gram " + id.F32Name() + ", actor " + id.F64Name(),
-		"cpu features: ",
+		"cpu: ",
 	} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("exit %d, output %q lacks %q", code, out, want)
