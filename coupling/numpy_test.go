@@ -35,6 +35,8 @@ import (
 // OPENBLAS_L2_SIZE, so that OpenBLAS picks its own kernel (printed; a
 // forced Haswell kernel ran 4096x16384 at 400 GFLOP/s where OpenBLAS's own
 // choice on an AVX-512 EPYC, Cooperlake, ran 650). Go runs with Workers = 2.
+// GRADCOUPLE_ANCHOR_CORETYPE=Haswell gives NumPy OpenBLAS's AVX2 kernel, for
+// comparing GRADCOUPLE_KERNEL=avx2 with what an AVX2-only machine runs.
 // Built with -tags openblas, Gram itself calls OpenBLAS, and the Go tiles
 // (what Gram runs in the default build) are timed too, in the same run.
 // OpenBLAS read its settings when the test started; the test requires the
@@ -286,6 +288,9 @@ func runNumPy(ctx context.Context, script string, args ...string) (numpyResult, 
 		}
 	}
 	cmd.Env = append(env, "OPENBLAS_NUM_THREADS=2")
+	if ct := os.Getenv("GRADCOUPLE_ANCHOR_CORETYPE"); ct != "" {
+		cmd.Env = append(cmd.Env, "OPENBLAS_CORETYPE="+ct)
+	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -385,13 +385,19 @@ func bindFloat64(m *Model, seqs []Seq) (forward, grads func()) {
 
 // pythonEnv is the environment without OPENBLAS_CORETYPE and
 // OPENBLAS_L2_SIZE, so that OpenBLAS picks its own kernel for this CPU (as
-// in the NumPy anchor of package coupling).
+// in the NumPy anchor of package coupling), unless
+// GRADCOUPLE_ANCHOR_CORETYPE names one (Haswell: the AVX2 kernels, for
+// comparing GRADCOUPLE_KERNEL=avx2 with what an AVX2-only machine runs;
+// ATEN_CPU_CAPABILITY=avx2 does the same for PyTorch's own kernels).
 func pythonEnv() []string {
 	var env []string
 	for _, e := range os.Environ() {
 		if !strings.HasPrefix(e, "OPENBLAS_CORETYPE=") && !strings.HasPrefix(e, "OPENBLAS_L2_SIZE=") {
 			env = append(env, e)
 		}
+	}
+	if ct := os.Getenv("GRADCOUPLE_ANCHOR_CORETYPE"); ct != "" {
+		env = append(env, "OPENBLAS_CORETYPE="+ct)
 	}
 	return env
 }
