@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 )
@@ -90,4 +91,50 @@ func BenchmarkSample(b *testing.B) {
 		}
 	}
 	b.ReportMetric(10*float64(b.N)/b.Elapsed().Seconds(), "actions/s")
+}
+
+// precisionWidths are the widths of BenchmarkPrecision: V = 216, 2 blocks,
+// 4 heads, MLP 4d (d 512: 6.5M parameters).
+var precisionWidths = []int{64, 128, 256, 512}
+
+// BenchmarkPrecision compares the float64 path (Model) with the float32
+// path (Model32) at each width: "forward" is LogProbs over 16 agent-like
+// sequences (tokens/s), "grads" per-sample gradients over every parameter
+// for 8 of them (grads/s; float64: Model.PerSampleGrads32, float32:
+// Model32.PerSampleGrads, both with float32 rows). Sub-benchmarks are named
+// with the kernel: f64=KernelName(), f32=KernelName32().
+func BenchmarkPrecision(b *testing.B) {
+	for _, d := range precisionWidths {
+		cfg := Config{VocabSize: 216, Dim: d}
+		m := benchModel(b, cfg)
+		m32 := m.Float32()
+		seqs, tokens := benchSeqs(16, cfg.VocabSize)
+		terms := ActionTerms(seqs[:8])
+		lp := make([]float64, len(seqs))
+		g := make([]float32, len(terms)*m.NumParams())
+		b.Run(fmt.Sprintf("forward/d=%d/f64=%s", d, KernelName()), func(b *testing.B) {
+			for b.Loop() {
+				m.LogProbs(lp, seqs)
+			}
+			b.ReportMetric(float64(tokens)*float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
+		})
+		b.Run(fmt.Sprintf("forward/d=%d/f32=%s", d, KernelName32()), func(b *testing.B) {
+			for b.Loop() {
+				m32.LogProbs(lp, seqs)
+			}
+			b.ReportMetric(float64(tokens)*float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
+		})
+		b.Run(fmt.Sprintf("grads/d=%d/f64=%s", d, KernelName()), func(b *testing.B) {
+			for b.Loop() {
+				m.PerSampleGrads32(g, terms, Selection{})
+			}
+			b.ReportMetric(float64(len(terms))*float64(b.N)/b.Elapsed().Seconds(), "grads/s")
+		})
+		b.Run(fmt.Sprintf("grads/d=%d/f32=%s", d, KernelName32()), func(b *testing.B) {
+			for b.Loop() {
+				m32.PerSampleGrads(g, terms, Selection{})
+			}
+			b.ReportMetric(float64(len(terms))*float64(b.N)/b.Elapsed().Seconds(), "grads/s")
+		})
+	}
 }

@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"math"
 	"math/rand/v2"
 	"sync"
 
@@ -118,17 +117,25 @@ func (m32 *Model32) Sample(prompt []int, k int, trie *Trie, opt SampleOptions, r
 func (m32 *Model32) NewCache() *Cache32 { return &Cache32{*m32.n.newCache()} }
 
 // expShiftSum sets x[i] = exp((x[i]-shift)*scale) and returns the sum of
-// the new values: kernel.ExpShiftSum for float64; for float32 each value is
-// computed in float64 by math.Exp, rounded, and the unrounded values summed.
-func expShiftSum[F float](x []F, shift, scale float64) float64 {
+// the new values, with kernel.ExpShiftSum: in place for float64; for
+// float32 through the float64 scratch *buf (grown as needed), each value
+// rounded to float32 once and the unrounded values summed. (The scratch
+// route is ~3x faster than math.Exp per element where the kernel has a
+// vector exp: 44 -> 15 ms for BenchmarkPrecision/forward/d=128 on AVX-512.)
+func expShiftSum[F float](x []F, shift, scale float64, buf *[]float64) float64 {
 	if x64, ok := any(x).([]float64); ok {
 		return kernel.ExpShiftSum(x64, shift, scale)
 	}
-	var s float64
+	if cap(*buf) < len(x) {
+		*buf = make([]float64, len(x))
+	}
+	t := (*buf)[:len(x)]
 	for i, v := range x {
-		e := math.Exp((float64(v) - shift) * scale)
-		x[i] = F(e)
-		s += e
+		t[i] = float64(v)
+	}
+	s := kernel.ExpShiftSum(t, shift, scale)
+	for i, v := range t {
+		x[i] = F(v)
 	}
 	return s
 }

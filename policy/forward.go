@@ -68,7 +68,8 @@ type workspace[F float] struct {
 	dhf, dlog               []F // n x d, n x V
 
 	g    gemmBuf[F]
-	grad []F // per-sample gradient buffer (full length)
+	exp  []float64 // scratch of expShiftSum
+	grad []F       // per-sample gradient buffer (full length)
 }
 
 func newWorkspace[F float](m *Model, P []F) *workspace[F] {
@@ -173,7 +174,7 @@ func (ws *workspace[F]) block(l, r0 int) {
 	layerNorm(tp.xhat2, tp.h2, tp.rstd2, xm, P[o.ln2W:o.ln2W+d], P[o.ln2B:o.ln2B+d], d, r0, T)
 	gemm(&ws.g, false, false, n, f, d, tp.h2[r0*d:], d, P[o.fcW:], f, tp.fpre[r0*f:], f, false)
 	addBias(tp.fpre, P[o.fcB:o.fcB+f], r0, T)
-	geluForward(tp.fact[r0*f:T*f], tp.ftanh[r0*f:T*f], tp.fpre[r0*f:T*f])
+	geluForward(tp.fact[r0*f:T*f], tp.ftanh[r0*f:T*f], tp.fpre[r0*f:T*f], &ws.exp)
 	gemm(&ws.g, false, false, n, d, f, tp.fact[r0*f:], f, P[o.fc2W:], d, y[r0*d:], d, false)
 	addBias(y, P[o.fc2B:o.fc2B+d], r0, T)
 	for i := r0 * d; i < T*d; i++ {
@@ -205,7 +206,7 @@ func (ws *workspace[F]) attention(tp *layerTape[F], r0 int) {
 					}
 				}
 				// softmax of scale*S: exp(scale*S_j - scale*max)
-				sum := expShiftSum(row[:i+1], float64(mx), scale)
+				sum := expShiftSum(row[:i+1], float64(mx), scale, &ws.exp)
 				inv := F(1 / sum)
 				for j := 0; j <= i; j++ {
 					row[j] *= inv
@@ -336,14 +337,15 @@ const (
 
 // geluForward sets dst[i] = gelu(x[i]) and th[i] to its tanh term, computed
 // as tanh(u) = 1 - 2/(exp(2u) + 1) (exact to ~1e-16 absolute; exp(2u)
-// overflows to +Inf for large u, giving 1). dst may be x.
-func geluForward[F float](dst, th, x []F) {
+// overflows to +Inf for large u, giving 1). dst may be x; buf is
+// expShiftSum's scratch.
+func geluForward[F float](dst, th, x []F, buf *[]float64) {
 	dst = dst[:len(x)]
 	th = th[:len(x)]
 	for i, v := range x {
 		th[i] = 2 * geluC * (v + geluA*v*v*v)
 	}
-	expShiftSum(th, 0, 1)
+	expShiftSum(th, 0, 1, buf)
 	for i, v := range x {
 		t := 1 - 2/(th[i]+1)
 		th[i] = t

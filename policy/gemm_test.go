@@ -122,6 +122,26 @@ func BenchmarkGemm(b *testing.B) {
 	}
 }
 
+// BenchmarkGemm32: the float32 gemm on the shapes of BenchmarkGemm, with
+// every kernel set.
+func BenchmarkGemm32(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, s := range [][3]int{{200, 192, 64}, {200, 256, 64}, {64, 256, 200}} {
+		m, n, k := s[0], s[1], s[2]
+		a, bb, c := randSlice32(rng, m*k), randSlice32(rng, k*n), make([]float32, m*n)
+		for _, id := range kernel.Runnable() {
+			var w gemmBuf[float32]
+			b.Run(fmt.Sprintf("%s/%dx%dx%d", id, m, n, k), func(b *testing.B) {
+				defer kernel.Use(id)()
+				for b.Loop() {
+					gemm(&w, false, false, m, n, k, a, k, bb, n, c, n, false)
+				}
+				b.ReportMetric(float64(2*m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+			})
+		}
+	}
+}
+
 // TestGemm32 compares the float32 gemm (gemm32 on kernel.F32) with the
 // float64 triple loop on the same float32 inputs, with every kernel set
 // this machine runs, over the shapes of TestGemm: every transpose

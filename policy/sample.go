@@ -29,6 +29,7 @@ type kvCache[F float] struct {
 	qkv              []F       // 3d
 	f, th            []F       // 4d
 	sc               []float64 // Context
+	exp              []float64 // scratch of expShiftSum
 }
 
 // NewCache returns an empty cache for m.
@@ -157,7 +158,7 @@ func (kc *kvCache[F]) Append(tok int) []F {
 		}
 		layerNormRow(kc.xhat, kc.h, &rs, x, P[o.ln2W:o.ln2W+d], P[o.ln2B:o.ln2B+d])
 		vecMat(kc.f, kc.h, P[o.fcW:o.fcW+d*f], P[o.fcB:o.fcB+f])
-		geluForward(kc.f, kc.th, kc.f)
+		geluForward(kc.f, kc.th, kc.f, &kc.exp)
 		vecMat(kc.y, kc.f, P[o.fc2W:o.fc2W+f*d], P[o.fc2B:o.fc2B+d])
 		for i := range x {
 			x[i] += kc.y[i]
