@@ -55,7 +55,9 @@ type Options struct {
 	Tools json.RawMessage
 	// Vars are further template variables, e.g. enable_thinking (Qwen3),
 	// date_string, builtin_tools, tools_in_user_message (Llama-3.1). They
-	// are converted through JSON, so map keys are sorted.
+	// are converted through JSON, so map keys are sorted and a float64
+	// with an integral value becomes an integer (pass a json.RawMessage
+	// such as 2.0 to keep a float).
 	Vars map[string]any
 	// Now is the clock of strftime_now; nil means time.Now.
 	Now func() time.Time

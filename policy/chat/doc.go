@@ -53,8 +53,10 @@
 //     (scripts/hf/render_jinja2.py): 61 of 61 identical, errors included.
 //   - ardanlabs/jinja v1.8.0 with its own tojson: the 8 Llama-3.1/3.2 cases
 //     with tools differed (sorted keys under tojson(indent=4)); the other 53
-//     were identical. github.com/nikolalohinski/gonja/v2 was not adopted:
-//     see testdata/hf/README.md.
+//     were identical.
+//   - github.com/nikolalohinski/gonja/v2 v2.9.1: 46 of 61 identical to
+//     jinja2; its tojson writes compact, key-sorted JSON, so all 15 cases
+//     with tools or tool-call arguments differ. Not adopted.
 //
 // The tests compare with the committed renderings; GRADCOUPLE_NODE=1 runs
 // both reference scripts again.
