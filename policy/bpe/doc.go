@@ -15,7 +15,8 @@
 //     left/right).
 //   - normalizer: null, NFC, or a Sequence of those.
 //   - pre_tokenizer: a Sequence of Split steps (Regex or String pattern,
-//     behavior Isolated or Removed, invert false) ending with ByteLevel
+//     behavior Isolated or Removed, invert false) and Digits
+//     (individual_digits, as SmolLM2 uses) ending with ByteLevel
 //     (add_prefix_space, use_regex with the GPT-2 pattern; trim_offsets only
 //     changes offsets, which are not returned).
 //   - model: BPE with vocab, merges as "a b" strings or ["a", "b"] pairs,

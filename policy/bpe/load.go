@@ -107,6 +107,8 @@ type component struct {
 	Pattern  *struct{ Regex, String *string } `json:"pattern"`
 	Behavior string                           `json:"behavior"`
 	Invert   bool                             `json:"invert"`
+	// Digits
+	IndividualDigits bool `json:"individual_digits"`
 	// ByteLevel
 	AddPrefixSpace *bool `json:"add_prefix_space"`
 	TrimOffsets    *bool `json:"trim_offsets"`
@@ -405,6 +407,18 @@ func (t *Tokenizer) readPreTokenizer(raw json.RawMessage, opts Options) error {
 			}
 			sp.re = re
 			t.pre.splits = append(t.pre.splits, sp)
+		case "Digits":
+			// Digits splits at char::is_numeric (Unicode N): each digit
+			// alone with individual_digits (SmolLM2), else runs of digits.
+			pattern := `\p{N}+`
+			if c.IndividualDigits {
+				pattern = `\p{N}`
+			}
+			re, err := compileSplit(pattern, field, opts.RegexTimeout)
+			if err != nil {
+				return err
+			}
+			t.pre.splits = append(t.pre.splits, &splitter{re: re, field: field})
 		case "ByteLevel":
 			sawByteLevel = true
 			t.pre.addPrefixSpace = c.AddPrefixSpace != nil && *c.AddPrefixSpace
@@ -417,7 +431,7 @@ func (t *Tokenizer) readPreTokenizer(raw json.RawMessage, opts Options) error {
 				t.pre.byteRegex = &splitter{re: re, field: field + ".use_regex"}
 			}
 		default:
-			return fmt.Errorf("%s.type: %q (Sequence, Split and ByteLevel are implemented): %w", field, c.Type, ErrUnsupported)
+			return fmt.Errorf("%s.type: %q (Sequence, Split, Digits and ByteLevel are implemented): %w", field, c.Type, ErrUnsupported)
 		}
 		return nil
 	}

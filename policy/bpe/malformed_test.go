@@ -245,6 +245,32 @@ func TestAddedFlags(t *testing.T) {
 	}
 }
 
+// TestDigits: SmolLM2's pre-tokenizer, Digits(individual_digits) then
+// ByteLevel(use_regex): every digit is its own word, other text splits by
+// the GPT-2 pattern.
+func TestDigits(t *testing.T) {
+	for _, c := range []struct {
+		individual bool
+		want       []string
+	}{
+		{true, []string{"ab", " ", "1", "2", "3", "x", "٤", "٥"}},
+		{false, []string{"ab", " ", "123", "x", "٤٥"}},
+	} {
+		pre := fmt.Sprintf(`{"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": %v}, {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true}]}`, c.individual)
+		tok, err := Read(strings.NewReader(tinyJSON(pre, "", "")), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		words, err := tok.pre.run("ab 123x٤٥")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(words, "|") != strings.Join(c.want, "|") {
+			t.Errorf("individual_digits=%v: words %q, want %q", c.individual, words, c.want)
+		}
+	}
+}
+
 func TestLossyUTF8(t *testing.T) {
 	cases := []struct{ in, want string }{
 		{"ok", "ok"},
