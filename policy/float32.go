@@ -119,9 +119,10 @@ func (m32 *Model32) NewCache() *Cache32 { return &Cache32{*m32.n.newCache()} }
 // expShiftSum sets x[i] = exp((x[i]-shift)*scale) and returns the sum of
 // the new values, with kernel.ExpShiftSum: in place for float64; for
 // float32 through the float64 scratch *buf (grown as needed), each value
-// rounded to float32 once and the unrounded values summed. (The scratch
-// route is ~3x faster than math.Exp per element where the kernel has a
-// vector exp: 44 -> 15 ms for BenchmarkPrecision/forward/d=128 on AVX-512.)
+// rounded to float32 once and the unrounded values summed. (Measured on
+// AVX-512, where the kernel has a vector exp, against math.Exp per element:
+// BenchmarkPrecision/forward float32 at d 64, 128, 256, 512 takes 8.6, 23,
+// 41, 132 ms instead of 14, 50, 114, 259 ms.)
 func expShiftSum[F float](x []F, shift, scale float64, buf *[]float64) float64 {
 	if x64, ok := any(x).([]float64); ok {
 		return kernel.ExpShiftSum(x64, shift, scale)
