@@ -171,6 +171,19 @@
 // (the LogProbs value) and the log-probability under the sampling
 // distribution actually used.
 //
+// # Precision
+//
+// The Model computes in float64: training, tests and the reference anchors
+// use it. Model.Float32 returns a Model32, a float32 snapshot of the
+// parameters that evaluates the same network with float32 weights,
+// activations, gradients and matrix products (float64 reductions and
+// log-probabilities): LogProbs, TokenLogProbs, Verdicts, Hidden,
+// ActionHidden, Sample, NewCache and PerSampleGrads. After changing Params,
+// call Model32.Refresh before the next float32 evaluation. Its
+// log-probabilities agree with the Model's to < 5e-5 and its per-sample
+// gradients to < 5e-5 relative (TestFloat32Agreement); KernelName32 names
+// its matrix-product kernel.
+//
 // # Reproducing log-probabilities in PyTorch
 //
 //	model = transformers.GPT2LMHeadModel.from_pretrained(ckpt_dir).double().eval()
