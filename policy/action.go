@@ -3,6 +3,8 @@ package policy
 import (
 	"fmt"
 	"math"
+
+	"github.com/gradcouple/gradcouple/internal/kernel"
 )
 
 // ActionHidden writes into row n of dst (len(seqs) x Dim) the mean, over
@@ -123,7 +125,7 @@ func (m *Model) HeadGrads32(dst []float32, terms []Term) []float32 {
 			drow[j.tgt[r]] += w
 		}
 		g := make([]float64, D)
-		gemm(&ws.g, true, false, V, d, n, ws.dlog, V, ws.hf, d, g, d, true)
+		kernel.Gemm(&ws.g, true, false, V, d, n, ws.dlog, V, ws.hf, d, g, d, true)
 		for k, v := range g {
 			out[k] = float32(v)
 		}

@@ -1,6 +1,10 @@
 package policy
 
-import "math"
+import (
+	"math"
+
+	"github.com/gradcouple/gradcouple/internal/kernel"
+)
 
 // backward adds to grad (full length) the gradient of
 // sum_i j.w[i] * log p(j.tgt[i] at j.pos[i]) after ws.run(j). Only the
@@ -34,9 +38,9 @@ func (ws *workspace[F]) backward(j *job, grad []F, sel Selection) {
 		drow[j.tgt[i]] += F(w)
 	}
 	// logits = hf @ wte^T
-	gemm(&ws.g, false, false, n, d, V, ws.dlog, V, P[m.lay.wte:], d, ws.dhf, d, false)
+	kernel.Gemm(&ws.g, false, false, n, d, V, ws.dlog, V, P[m.lay.wte:], d, ws.dhf, d, false)
 	if sel.embed {
-		gemm(&ws.g, true, false, V, d, n, ws.dlog, V, ws.hf, d, grad[m.lay.wte:], d, true)
+		kernel.Gemm(&ws.g, true, false, V, d, n, ws.dlog, V, ws.hf, d, grad[m.lay.wte:], d, true)
 	}
 	// final LayerNorm at the target rows, scattered into dx (rows >= s0)
 	dx := ws.dxA
@@ -90,13 +94,13 @@ func (ws *workspace[F]) blockBackward(l, r0 int, dy, dxIn, grad []F, needIn bool
 
 	// MLP: y = xm + gelu(h2 @ Wfc + bfc) @ Wfc2 + bfc2
 	dfa := ws.dfa
-	gemm(&ws.g, false, true, n, f, d, dy[r0*d:], d, P[o.fc2W:], d, dfa[r0*f:], f, false)
-	gemm(&ws.g, true, false, f, d, n, tp.fact[r0*f:], f, dy[r0*d:], d, grad[o.fc2W:], d, true)
+	kernel.Gemm(&ws.g, false, true, n, f, d, dy[r0*d:], d, P[o.fc2W:], d, dfa[r0*f:], f, false)
+	kernel.Gemm(&ws.g, true, false, f, d, n, tp.fact[r0*f:], f, dy[r0*d:], d, grad[o.fc2W:], d, true)
 	colSum(grad[o.fc2B:o.fc2B+d], dy, r0, T)
 	geluBackward(dfa[r0*f:T*f], dfa[r0*f:T*f], tp.fpre[r0*f:T*f], tp.ftanh[r0*f:T*f])
-	gemm(&ws.g, true, false, d, f, n, tp.h2[r0*d:], d, dfa[r0*f:], f, grad[o.fcW:], f, true)
+	kernel.Gemm(&ws.g, true, false, d, f, n, tp.h2[r0*d:], d, dfa[r0*f:], f, grad[o.fcW:], f, true)
 	colSum(grad[o.fcB:o.fcB+f], dfa, r0, T)
-	gemm(&ws.g, false, true, n, d, f, dfa[r0*f:], f, P[o.fcW:], f, ws.dh[r0*d:], d, false)
+	kernel.Gemm(&ws.g, false, true, n, d, f, dfa[r0*f:], f, P[o.fcW:], f, ws.dh[r0*d:], d, false)
 	dxm := ws.dxm
 	for r := r0; r < T; r++ {
 		copy(dxm[r*d:r*d+d], dy[r*d:r*d+d])
@@ -105,17 +109,17 @@ func (ws *workspace[F]) blockBackward(l, r0 int, dy, dxIn, grad []F, needIn bool
 	}
 
 	// attention output projection: xm = x + att @ Wproj + bproj
-	gemm(&ws.g, false, true, n, d, d, dxm[r0*d:], d, P[o.projW:], d, ws.datt[r0*d:], d, false)
-	gemm(&ws.g, true, false, d, d, n, tp.att[r0*d:], d, dxm[r0*d:], d, grad[o.projW:], d, true)
+	kernel.Gemm(&ws.g, false, true, n, d, d, dxm[r0*d:], d, P[o.projW:], d, ws.datt[r0*d:], d, false)
+	kernel.Gemm(&ws.g, true, false, d, d, n, tp.att[r0*d:], d, dxm[r0*d:], d, grad[o.projW:], d, true)
 	colSum(grad[o.projB:o.projB+d], dxm, r0, T)
 
 	ws.attentionBackward(tp, r0)
 
 	// qkv = h1 @ Wattn + battn, every row
-	gemm(&ws.g, true, false, d, 3*d, T, tp.h1, d, ws.dqkv, 3*d, grad[o.attnW:], 3*d, true)
+	kernel.Gemm(&ws.g, true, false, d, 3*d, T, tp.h1, d, ws.dqkv, 3*d, grad[o.attnW:], 3*d, true)
 	colSum(grad[o.attnB:o.attnB+3*d], ws.dqkv, 0, T)
 	gw, gb := grad[o.ln1W:o.ln1W+d], grad[o.ln1B:o.ln1B+d]
-	gemm(&ws.g, false, true, T, d, 3*d, ws.dqkv, 3*d, P[o.attnW:], 3*d, ws.dh, d, false)
+	kernel.Gemm(&ws.g, false, true, T, d, 3*d, ws.dqkv, 3*d, P[o.attnW:], 3*d, ws.dh, d, false)
 	for r := range T {
 		dh, xh := ws.dh[r*d:r*d+d], tp.xhat1[r*d:r*d+d]
 		if !needIn {
@@ -152,9 +156,9 @@ func (ws *workspace[F]) attentionBackward(tp *layerTape[F], r0 int) {
 			i1 := min(i0+attnBlock, T)
 			rows := i1 - i0
 			// dP = dO V^T (rows x i1)
-			gemm(&ws.g, false, true, rows, i1, hd, do[i0*d:], d, v, 3*d, dp, T, false)
+			kernel.Gemm(&ws.g, false, true, rows, i1, hd, do[i0*d:], d, v, 3*d, dp, T, false)
 			// dV += P^T dO
-			gemm(&ws.g, true, false, i1, hd, rows, pr[i0*T:], T, do[i0*d:], d, dv, 3*d, true)
+			kernel.Gemm(&ws.g, true, false, i1, hd, rows, pr[i0*T:], T, do[i0*d:], d, dv, 3*d, true)
 			// dS = P * (dP - sum_j dP_j P_j), times the scale of the scores
 			for i := i0; i < i1; i++ {
 				p := pr[i*T : i*T+i1]
@@ -170,8 +174,8 @@ func (ws *workspace[F]) attentionBackward(tp *layerTape[F], r0 int) {
 				clear(g[i+1:])
 			}
 			// dQ = dS K, dK += dS^T Q
-			gemm(&ws.g, false, false, rows, hd, i1, dp, T, k, 3*d, dq[i0*3*d:], 3*d, false)
-			gemm(&ws.g, true, false, i1, hd, rows, dp, T, q[i0*3*d:], 3*d, dk, 3*d, true)
+			kernel.Gemm(&ws.g, false, false, rows, hd, i1, dp, T, k, 3*d, dq[i0*3*d:], 3*d, false)
+			kernel.Gemm(&ws.g, true, false, i1, hd, rows, dp, T, q[i0*3*d:], 3*d, dk, 3*d, true)
 		}
 	}
 }

@@ -7,6 +7,10 @@ import (
 	"github.com/gradcouple/gradcouple/internal/kernel"
 )
 
+// float is the element type of a compute path: float64 (Model, the
+// default) or float32 (Model32); kernel.Gemm takes either.
+type float = kernel.Float
+
 // Model32 evaluates a Model in float32: the same network, sequences,
 // targets and outputs as the Model's methods of the same names, with the
 // weights, activations, their gradients and the matrix products in float32

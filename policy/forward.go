@@ -2,6 +2,8 @@ package policy
 
 import (
 	"math"
+
+	"github.com/gradcouple/gradcouple/internal/kernel"
 )
 
 // attnBlock is the number of query rows processed together in attention:
@@ -67,7 +69,7 @@ type workspace[F float] struct {
 	dp                      []F // attnBlock x T
 	dhf, dlog               []F // n x d, n x V
 
-	g    gemmBuf[F]
+	g    kernel.GemmBuf[F]
 	exp  []float64 // scratch of expShiftSum
 	grad []F       // per-sample gradient buffer (full length)
 }
@@ -161,21 +163,21 @@ func (ws *workspace[F]) block(l, r0 int) {
 
 	layerNorm(tp.xhat1, tp.h1, tp.rstd1, x, P[o.ln1W:o.ln1W+d], P[o.ln1B:o.ln1B+d], d, 0, T)
 	// qkv = h1 @ c_attn.weight + c_attn.bias (every row: keys and values).
-	gemm(&ws.g, false, false, T, 3*d, d, tp.h1, d, P[o.attnW:], 3*d, tp.qkv, 3*d, false)
+	kernel.Gemm(&ws.g, false, false, T, 3*d, d, tp.h1, d, P[o.attnW:], 3*d, tp.qkv, 3*d, false)
 	addBias(tp.qkv, P[o.attnB:o.attnB+3*d], 0, T)
 	ws.attention(tp, r0)
 	// xm = x + att @ c_proj.weight + c_proj.bias
 	n := T - r0
-	gemm(&ws.g, false, false, n, d, d, tp.att[r0*d:], d, P[o.projW:], d, xm[r0*d:], d, false)
+	kernel.Gemm(&ws.g, false, false, n, d, d, tp.att[r0*d:], d, P[o.projW:], d, xm[r0*d:], d, false)
 	addBias(xm, P[o.projB:o.projB+d], r0, T)
 	for i := r0 * d; i < T*d; i++ {
 		xm[i] += x[i]
 	}
 	layerNorm(tp.xhat2, tp.h2, tp.rstd2, xm, P[o.ln2W:o.ln2W+d], P[o.ln2B:o.ln2B+d], d, r0, T)
-	gemm(&ws.g, false, false, n, f, d, tp.h2[r0*d:], d, P[o.fcW:], f, tp.fpre[r0*f:], f, false)
+	kernel.Gemm(&ws.g, false, false, n, f, d, tp.h2[r0*d:], d, P[o.fcW:], f, tp.fpre[r0*f:], f, false)
 	addBias(tp.fpre, P[o.fcB:o.fcB+f], r0, T)
 	geluForward(tp.fact[r0*f:T*f], tp.ftanh[r0*f:T*f], tp.fpre[r0*f:T*f], &ws.exp)
-	gemm(&ws.g, false, false, n, d, f, tp.fact[r0*f:], f, P[o.fc2W:], d, y[r0*d:], d, false)
+	kernel.Gemm(&ws.g, false, false, n, d, f, tp.fact[r0*f:], f, P[o.fc2W:], d, y[r0*d:], d, false)
 	addBias(y, P[o.fc2B:o.fc2B+d], r0, T)
 	for i := r0 * d; i < T*d; i++ {
 		y[i] += xm[i]
@@ -196,7 +198,7 @@ func (ws *workspace[F]) attention(tp *layerTape[F], r0 int) {
 		for i0 := r0; i0 < T; i0 += attnBlock {
 			i1 := min(i0+attnBlock, T)
 			// scores S[i, j] = q_i . k_j for j < i1
-			gemm(&ws.g, false, true, i1-i0, i1, hd, q[i0*3*d:], 3*d, k, 3*d, pr[i0*T:], T, false)
+			kernel.Gemm(&ws.g, false, true, i1-i0, i1, hd, q[i0*3*d:], 3*d, k, 3*d, pr[i0*T:], T, false)
 			for i := i0; i < i1; i++ {
 				row := pr[i*T : i*T+i1]
 				mx := row[0]
@@ -213,7 +215,7 @@ func (ws *workspace[F]) attention(tp *layerTape[F], r0 int) {
 				}
 				clear(row[i+1:])
 			}
-			gemm(&ws.g, false, false, i1-i0, hd, i1, pr[i0*T:], T, v, 3*d, tp.att[i0*d+h*hd:], d, false)
+			kernel.Gemm(&ws.g, false, false, i1-i0, hd, i1, pr[i0*T:], T, v, 3*d, tp.att[i0*d+h*hd:], d, false)
 		}
 	}
 }
@@ -233,7 +235,7 @@ func (ws *workspace[F]) head(pos, tgt []int, allowed [][]int) {
 			P[m.lay.lnfW:m.lay.lnfW+d], P[m.lay.lnfB:m.lay.lnfB+d])
 	}
 	// logits = hf @ wte^T (the LM head is tied to the token embeddings)
-	gemm(&ws.g, false, true, n, V, d, ws.hf, d, P[m.lay.wte:], d, ws.logits, V, false)
+	kernel.Gemm(&ws.g, false, true, n, V, d, ws.hf, d, P[m.lay.wte:], d, ws.logits, V, false)
 	for i := range n {
 		row := ws.logits[i*V : i*V+V]
 		if i < len(allowed) && allowed[i] != nil {

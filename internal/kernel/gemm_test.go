@@ -1,4 +1,4 @@
-package policy
+package kernel
 
 import (
 	"fmt"
@@ -6,8 +6,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
-
-	"github.com/gradcouple/gradcouple/internal/kernel"
 )
 
 // naiveGemm is the textbook triple loop, the reference for gemm.
@@ -45,9 +43,9 @@ func naiveGemm(tA, tB bool, m, n, k int, a []float64, lda int, b []float64, ldb 
 // so they agree to a few ulps of the sum of |products| (tolerance 1e-13
 // relative to it for k <= 600).
 func TestGemm(t *testing.T) {
-	for _, id := range kernel.Runnable() {
+	for _, id := range Runnable() {
 		t.Run(id.String(), func(t *testing.T) {
-			defer kernel.Use(id)()
+			defer Use(id)()
 			testGemm(t)
 		})
 	}
@@ -55,7 +53,7 @@ func TestGemm(t *testing.T) {
 
 func testGemm(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	var w gemmBuf[float64]
+	var w GemmBuf[float64]
 	shapes := [][3]int{{1, 1, 1}, {4, 8, 1}, {5, 9, 3}, {3, 7, 0}, {37, 19, 64}, {130, 21, 300}, {7, 1030, 17}, {64, 64, 600}}
 	for _, s := range shapes {
 		m, n, k := s[0], s[1], s[2]
@@ -81,7 +79,7 @@ func testGemm(t *testing.T) {
 					c := randSlice(rng, m*ldc+1)
 					want := append([]float64(nil), c...)
 					naiveGemm(tA, tB, m, n, k, a, lda, b, ldb, want, ldc, add)
-					gemm(&w, tA, tB, m, n, k, a, lda, b, ldb, c, ldc, add)
+					Gemm(&w, tA, tB, m, n, k, a, lda, b, ldb, c, ldc, add)
 					for i := 0; i < m; i++ {
 						for j := 0; j < ldc && i*ldc+j < len(c); j++ {
 							g, wv := c[i*ldc+j], want[i*ldc+j]
@@ -109,12 +107,12 @@ func BenchmarkGemm(b *testing.B) {
 	for _, s := range [][3]int{{200, 192, 64}, {200, 256, 64}, {64, 256, 200}} {
 		m, n, k := s[0], s[1], s[2]
 		a, bb, c := randSlice(rng, m*k), randSlice(rng, k*n), make([]float64, m*n)
-		for _, id := range kernel.Runnable() {
-			var w gemmBuf[float64]
+		for _, id := range Runnable() {
+			var w GemmBuf[float64]
 			b.Run(fmt.Sprintf("%s/%dx%dx%d", id, m, n, k), func(b *testing.B) {
-				defer kernel.Use(id)()
+				defer Use(id)()
 				for b.Loop() {
-					gemm(&w, false, false, m, n, k, a, k, bb, n, c, n, false)
+					Gemm(&w, false, false, m, n, k, a, k, bb, n, c, n, false)
 				}
 				b.ReportMetric(float64(2*m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
 			})
@@ -129,12 +127,12 @@ func BenchmarkGemm32(b *testing.B) {
 	for _, s := range [][3]int{{200, 192, 64}, {200, 256, 64}, {64, 256, 200}} {
 		m, n, k := s[0], s[1], s[2]
 		a, bb, c := randSlice32(rng, m*k), randSlice32(rng, k*n), make([]float32, m*n)
-		for _, id := range kernel.Runnable() {
-			var w gemmBuf[float32]
+		for _, id := range Runnable() {
+			var w GemmBuf[float32]
 			b.Run(fmt.Sprintf("%s/%dx%dx%d", id, m, n, k), func(b *testing.B) {
-				defer kernel.Use(id)()
+				defer Use(id)()
 				for b.Loop() {
-					gemm(&w, false, false, m, n, k, a, k, bb, n, c, n, false)
+					Gemm(&w, false, false, m, n, k, a, k, bb, n, c, n, false)
 				}
 				b.ReportMetric(float64(2*m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
 			})
@@ -142,7 +140,7 @@ func BenchmarkGemm32(b *testing.B) {
 	}
 }
 
-// TestGemm32 compares the float32 gemm (gemm32 on kernel.F32) with the
+// TestGemm32 compares the float32 gemm (gemm32 on F32) with the
 // float64 triple loop on the same float32 inputs, with every kernel set
 // this machine runs, over the shapes of TestGemm: every transpose
 // combination, partial tiles, several k blocks (k > gemmKC), row blocks
@@ -154,9 +152,9 @@ func BenchmarkGemm32(b *testing.B) {
 // once: |C - C_exact| <= (kb + 1) * 2^-24 * (sum |a b| + |C0|), the bound
 // checked. Outside the m x n window C must be unchanged.
 func TestGemm32(t *testing.T) {
-	for _, id := range kernel.Runnable() {
+	for _, id := range Runnable() {
 		t.Run(id.String(), func(t *testing.T) {
-			defer kernel.Use(id)()
+			defer Use(id)()
 			testGemm32(t)
 		})
 	}
@@ -164,7 +162,7 @@ func TestGemm32(t *testing.T) {
 
 func testGemm32(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	var w gemmBuf[float32]
+	var w GemmBuf[float32]
 	shapes := [][3]int{{1, 1, 1}, {4, 8, 1}, {5, 9, 3}, {3, 7, 0}, {14, 32, 16}, {15, 33, 257}, {37, 19, 64}, {130, 21, 300}, {7, 1030, 17}, {64, 64, 600}, {300, 40, 70}}
 	for _, s := range shapes {
 		m, n, k := s[0], s[1], s[2]
@@ -197,7 +195,7 @@ func testGemm32(t *testing.T) {
 					}
 					naiveGemm(tA, tB, m, n, k, widen(a), lda, widen(b), ldb, want, ldc, add)
 					naiveGemm(tA, tB, m, n, k, absf(widen(a)), lda, absf(widen(b)), ldb, abs, ldc, add)
-					gemm(&w, tA, tB, m, n, k, a, lda, b, ldb, c, ldc, add)
+					Gemm(&w, tA, tB, m, n, k, a, lda, b, ldb, c, ldc, add)
 					kb := float64(min(k, gemmKC))
 					for i := range c {
 						r, col := i/ldc, i%ldc

@@ -1,14 +1,13 @@
-package policy
+package kernel
 
-import "github.com/gradcouple/gradcouple/internal/kernel"
-
-// Dense matrix products for the forward and backward passes.
+// Dense matrix products on the micro-kernels, for the actor's forward and
+// backward passes (policy, policy/hf).
 //
-// gemm computes C = op(A) op(B) (or C += op(A) op(B)) for row-major
+// Gemm computes C = op(A) op(B) (or C += op(A) op(B)) for row-major
 // matrices, where op(X) is X or its transpose. It follows the BLIS design:
 // panels of op(B) (kc x nr) and op(A) (mr x kc) are packed into contiguous
 // buffers, which makes the transposes free and lets one micro-kernel compute
-// every mr x nr tile of C. The micro-kernels are internal/kernel's:
+// every mr x nr tile of C. The micro-kernels are this package's:
 //
 //   - float64 (gemm64): the F64 kernels (assembly for AVX-512, AVX2+FMA and
 //     NEON, Go elsewhere); each sums over k in one fixed order within a tile.
@@ -20,12 +19,12 @@ import "github.com/gradcouple/gradcouple/internal/kernel"
 //     float32 rounding error grows with 256, not with k.
 //
 // A given machine and kernel always give the same bits, and the summation
-// order never depends on GOMAXPROCS (gemm is single-threaded: the callers
+// order never depends on GOMAXPROCS (Gemm is single-threaded: the callers
 // parallelise across sequences).
 
 const (
 	gemmKC = 256 // depth of a packed panel
-	gemmMC = 128 // rows of a packed block of A (a multiple of every F64 MR)
+	gemmMC = 120 // rows of a packed block of A (a multiple of every F64 MR: 4, 6, 8)
 	gemmNC = 1024
 
 	// gemm32NC is the width of a block of C in gemm32: its float64
@@ -33,23 +32,23 @@ const (
 	gemm32NC = 256
 )
 
-// float is the element type of a compute path: float64 (the default) or
-// float32 (Model32).
-type float interface{ ~float32 | ~float64 }
+// Float is the element type of a matrix product: float64 or float32.
+type Float interface{ ~float32 | ~float64 }
 
-// gemmBuf holds the packing buffers of one goroutine.
-type gemmBuf[F float] struct {
+// GemmBuf holds the packing buffers of one goroutine; the zero value is
+// ready to use.
+type GemmBuf[F Float] struct {
 	a, b []F
 	tile [8 * 16]float64 // an edge tile of the F64 kernel
 	acc  []float64       // the float64 block of C of gemm32
 }
 
-// gemm computes C = op(A) op(B) when add is false and C += op(A) op(B) when
+// Gemm computes C = op(A) op(B) when add is false and C += op(A) op(B) when
 // add is true. op(A) is m x k and op(B) is k x n; A is stored row-major with
 // leading dimension lda (A is k x m when tA), likewise B (n x k when tB); C
 // is m x n with leading dimension ldc. Only the m x n window of C is touched.
 // It runs gemm64 or gemm32 according to F.
-func gemm[F float](w *gemmBuf[F], tA, tB bool, m, n, k int, a []F, lda int, b []F, ldb int, c []F, ldc int, add bool) {
+func Gemm[F Float](w *GemmBuf[F], tA, tB bool, m, n, k int, a []F, lda int, b []F, ldb int, c []F, ldc int, add bool) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -62,23 +61,23 @@ func gemm[F float](w *gemmBuf[F], tA, tB bool, m, n, k int, a []F, lda int, b []
 		return
 	}
 	switch w := any(w).(type) {
-	case *gemmBuf[float64]:
+	case *GemmBuf[float64]:
 		gemm64(w, tA, tB, m, n, k, any(a).([]float64), lda, any(b).([]float64), ldb, any(c).([]float64), ldc, add)
-	case *gemmBuf[float32]:
+	case *GemmBuf[float32]:
 		gemm32(w, tA, tB, m, n, k, any(a).([]float32), lda, any(b).([]float32), ldb, any(c).([]float32), ldc, add)
 	default:
-		panic("policy: gemm of an unsupported element type")
+		panic("kernel: Gemm of an unsupported element type")
 	}
 }
 
-// gemm64 is gemm for float64 (m, n, k > 0) on the F64 kernels.
-func gemm64(w *gemmBuf[float64], tA, tB bool, m, n, k int, a []float64, lda int, b []float64, ldb int, c []float64, ldc int, add bool) {
-	if kernel.HasF64Strided() {
+// gemm64 is Gemm for float64 (m, n, k > 0) on the F64 kernels.
+func gemm64(w *GemmBuf[float64], tA, tB bool, m, n, k int, a []float64, lda int, b []float64, ldb int, c []float64, ldc int, add bool) {
+	if HasF64Strided() {
 		gemmStrided(w, tA, tB, m, n, k, a, lda, b, ldb, c, ldc, add)
 		return
 	}
 	// gemmMR x gemmNR is the tile of the kernel in use
-	gemmMR, gemmNR := kernel.F64Tile()
+	gemmMR, gemmNR := F64Tile()
 	kc := min(k, gemmKC)
 	nc := min(n, gemmNC)
 	if need := kc * roundUp(nc, gemmNR); len(w.b) < need {
@@ -104,11 +103,11 @@ func gemm64(w *gemmBuf[float64], tA, tB bool, m, n, k int, a []float64, lda int,
 						ap := w.a[ir*kb : (ir+gemmMR)*kb]
 						off := (ic+ir)*ldc + jc + jr
 						if mr == gemmMR && nr == gemmNR {
-							kernel.F64(kb, ap, bp, c[off:], ldc, acc)
+							F64(kb, ap, bp, c[off:], ldc, acc)
 							continue
 						}
 						t := w.tile[:gemmMR*gemmNR]
-						kernel.F64(kb, ap, bp, t, gemmNR, false)
+						F64(kb, ap, bp, t, gemmNR, false)
 						for i := 0; i < mr; i++ {
 							ci := c[off+i*ldc : off+i*ldc+nr]
 							ti := t[i*gemmNR : i*gemmNR+nr]
@@ -132,7 +131,7 @@ func roundUp(x, m int) int { return (x + m - 1) / m * m }
 // packB copies the kb x nb block of op(B) starting at (pc, jc) into dst as
 // panels of gemmNR columns (the kernel's tile width): panel p holds element (l, j) at
 // p*kb*gemmNR + l*gemmNR + j, zero-padded past nb.
-func packB[F float](dst []F, gemmNR int, tB bool, kb, nb int, b []F, ldb, pc, jc int) {
+func packB[F Float](dst []F, gemmNR int, tB bool, kb, nb int, b []F, ldb, pc, jc int) {
 	for jr := 0; jr < nb; jr += gemmNR {
 		nr := min(gemmNR, nb-jr)
 		p := dst[jr*kb : jr*kb+kb*gemmNR]
@@ -179,7 +178,7 @@ func packB[F float](dst []F, gemmNR int, tB bool, kb, nb int, b []F, ldb, pc, jc
 // packA copies the mb x kb block of op(A) starting at (ic, pc) into dst as
 // panels of gemmMR rows (the kernel's tile height): panel p holds element (i, l) at
 // p*kb*gemmMR + l*gemmMR + i, zero-padded past mb.
-func packA[F float](dst []F, gemmMR int, tA bool, mb, kb int, a []F, lda, ic, pc int) {
+func packA[F Float](dst []F, gemmMR int, tA bool, mb, kb int, a []F, lda, ic, pc int) {
 	for ir := 0; ir < mb; ir += gemmMR {
 		mr := min(gemmMR, mb-ir)
 		p := dst[ir*kb : ir*kb+kb*gemmMR]
@@ -216,10 +215,10 @@ func packA[F float](dst []F, gemmMR int, tA bool, mb, kb int, a []F, lda, ic, pc
 	}
 }
 
-// gemmStrided computes what gemm does with a kernel that reads full
-// panels of A and row-major panels of B in place (kernel.F64Strided, an 8 x
+// gemmStrided computes what Gemm does with a kernel that reads full
+// panels of A and row-major panels of B in place (F64Strided, an 8 x
 // 16 tile), packing only transposed or partial panels.
-func gemmStrided(w *gemmBuf[float64], tA, tB bool, m, n, k int, a []float64, lda int, b []float64, ldb int, c []float64, ldc int, add bool) {
+func gemmStrided(w *GemmBuf[float64], tA, tB bool, m, n, k int, a []float64, lda int, b []float64, ldb int, c []float64, ldc int, add bool) {
 	const mr, nr = 8, 16
 	if len(w.b) < k*nr {
 		w.b = make([]float64, k*nr)
@@ -258,11 +257,11 @@ func gemmStrided(w *gemmBuf[float64], tA, tB bool, m, n, k int, a []float64, lda
 			}
 			if mb == mr && nb == nr {
 				ct := c[i0*ldc+j0:]
-				kernel.F64Strided(k, ap, rs, cs, bp, bs, ct, ldc, add)
+				F64Strided(k, ap, rs, cs, bp, bs, ct, ldc, add)
 				continue
 			}
 			t := w.tile[:mr*nr]
-			kernel.F64Strided(k, ap, rs, cs, bp, bs, t, nr, false)
+			F64Strided(k, ap, rs, cs, bp, bs, t, nr, false)
 			for i := 0; i < mb; i++ {
 				ci := c[(i0+i)*ldc+j0 : (i0+i)*ldc+j0+nb]
 				ti := t[i*nr : i*nr+nb]
@@ -313,14 +312,14 @@ func packPanelA(dst []float64, tA bool, k, mb int, a []float64, lda, i0 int) {
 	}
 }
 
-// gemm32 is gemm for float32 (m, n, k > 0) on the F32 kernels: for each
+// gemm32 is Gemm for float32 (m, n, k > 0) on the F32 kernels: for each
 // block of C (at most gemmMC x gemm32NC), the float64 accumulator starts at
 // 0 (or at C when adding), each block of at most gemmKC along k adds its
-// float32 panel products (kernel.F32), and C is set to the accumulator
+// float32 panel products (F32), and C is set to the accumulator
 // rounded to float32. Panels are zero-padded to whole tiles, so every
 // kernel call is a full tile of the accumulator.
-func gemm32(w *gemmBuf[float32], tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, add bool) {
-	mr, nr := kernel.F32Tile()
+func gemm32(w *GemmBuf[float32], tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, add bool) {
+	mr, nr := F32Tile()
 	mc := gemmMC / mr * mr
 	kc := min(k, gemmKC)
 	nc := min(n, gemm32NC)
@@ -353,21 +352,21 @@ func gemm32(w *gemmBuf[float32], tA, tB bool, m, n, k int, a []float32, lda int,
 				kb := min(gemmKC, k-pc)
 				// op(B) block kb x nb at (pc, jc), op(A) block mb x kb at
 				// (ic, pc); rows of a row-major matrix go to panels with
-				// kernel.PackF32, columns with the generic packers.
+				// PackF32, columns with the generic packers.
 				if tB {
-					kernel.PackF32(w.b, b, ldb, jc, jc+nb, pc, kb, nr)
+					PackF32(w.b, b, ldb, jc, jc+nb, pc, kb, nr)
 				} else {
 					packB(w.b, nr, false, kb, nb, b, ldb, pc, jc)
 				}
 				if tA {
 					packA(w.a, mr, true, mb, kb, a, lda, ic, pc)
 				} else {
-					kernel.PackF32(w.a, a, lda, ic, ic+mb, pc, kb, mr)
+					PackF32(w.a, a, lda, ic, ic+mb, pc, kb, mr)
 				}
 				for jr := 0; jr < nb; jr += nr {
 					bp := w.b[jr*kb : (jr+nr)*kb]
 					for ir := 0; ir < mb; ir += mr {
-						kernel.F32(mr, nr, kb, w.a[ir*kb:(ir+mr)*kb], bp, acc[ir*ldt+jr:], ldt)
+						F32(mr, nr, kb, w.a[ir*kb:(ir+mr)*kb], bp, acc[ir*ldt+jr:], ldt)
 					}
 				}
 			}
