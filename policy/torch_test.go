@@ -36,7 +36,7 @@ import (
 // PyTorch that loads the checkpoint from its files. It checks that the
 // float64 log-probs and per-sample gradients agree to 1e-4 relative (in
 // fact ~1e-15); it never fails for speed. It prints the throughputs of
-// every Go actor (goActors: float64 today) and of PyTorch in float32 (its
+// every Go actor (goActors: float64 and float32) and of PyTorch in float32 (its
 // default dtype) and float64: forward tokens/s (Go LogProbs; PyTorch's
 // faster of a per-sequence loop and a padded batch) and per-sample
 // gradients/s over every parameter (Go PerSampleGrads32; PyTorch's faster
@@ -112,7 +112,7 @@ func TestTorchAnchor(t *testing.T) {
 	}
 	cpu := cpuinfo.Model()
 	t.Logf("%d pairs sampled from household and lab (%d tokens, %.0f per pair); V = %d; CPU %s, %d CPUs, Go kernel %s",
-		n, tokens, float64(tokens)/float64(n), tok.Size(), cpu, runtime.NumCPU(), KernelName())
+		n, tokens, float64(tokens)/float64(n), tok.Size(), cpu, runtime.NumCPU(), goKernels())
 
 	// cost is what the last width measured: its parameters, the seconds of
 	// one run of every timing, and the seconds outside the timings (values,
@@ -288,7 +288,7 @@ func TestTorchAnchor(t *testing.T) {
 		runs = min(runs, goRuns, res.MinRuns)
 
 		where := fmt.Sprintf("CPU %s, GOMAXPROCS 2, Go kernel %s, torch %s %s (default %s, %d threads), %s; best of %d-%d runs",
-			cpu, KernelName(), res.Torch, res.Functorch, res.DefaultDtype, res.DefaultThreads, res.BLAS, runs, maxRepeats)
+			cpu, goKernels(), res.Torch, res.Functorch, res.DefaultDtype, res.DefaultThreads, res.BLAS, runs, maxRepeats)
 		t.Logf("d %d (%d layers, %d heads, %d parameters), %.0f s (timing: Go %.0f s, PyTorch %.0f s; %.1f s per timing at most):",
 			dim, m.Config().Layers, m.Config().Heads, D, spent, goSeconds, res.TimingSeconds, slice)
 		row := fmt.Sprintf("| %d | %d | %d |", dim, D, runs)
@@ -340,7 +340,7 @@ func TestTorchAnchor(t *testing.T) {
 			header += fmt.Sprintf(" PyTorch %s tokens/s | grads/s |", dt)
 		}
 		t.Logf("Go vs PyTorch, %d pairs, CPU %s, GOMAXPROCS 2, Go kernel %s (ratios > 1: Go faster):\n%s\n%s\n%s",
-			n, cpu, KernelName(), header, strings.Repeat("|---", strings.Count(header, "|")-1)+"|", strings.Join(rows, "\n"))
+			n, cpu, goKernels(), header, strings.Repeat("|---", strings.Count(header, "|")-1)+"|", strings.Join(rows, "\n"))
 	}
 	t.Logf("%s in all", time.Since(start).Round(time.Second))
 	if len(left) > 0 {
@@ -372,6 +372,20 @@ type goActor struct {
 // more line.
 var goActors = []goActor{
 	{"Go float64", bindFloat64},
+	{"Go float32", bindFloat32},
+}
+
+// goKernels names the Go actors' kernels: float64's and float32's.
+func goKernels() string { return "f64 " + KernelName() + ", f32 " + KernelName32() }
+
+// bindFloat32 times the float32 path (Model32): LogProbs and
+// PerSampleGrads in float32 arithmetic.
+func bindFloat32(m *Model, seqs []Seq) (forward, grads func()) {
+	m32 := m.Float32()
+	dst := make([]float64, len(seqs))
+	g := make([]float32, len(seqs)*m.NumParams())
+	terms := ActionTerms(seqs)
+	return func() { m32.LogProbs(dst, seqs) }, func() { m32.PerSampleGrads(g, terms, Selection{}) }
 }
 
 // bindFloat64 times LogProbs and PerSampleGrads32 (float64 arithmetic,

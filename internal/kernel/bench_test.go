@@ -60,3 +60,26 @@ func BenchmarkF64(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPackF32 times packing 112 rows of a row-major matrix (d = 1024)
+// into panels of each tile height and width in use, 256 columns deep.
+func BenchmarkPackF32(b *testing.B) {
+	const rows, d, kb = 112, 1024, 256
+	g := make([]float32, (rows+32)*d)
+	for i := range g {
+		g[i] = float32(i)
+	}
+	dst := make([]float32, (rows+32)*kb)
+	for _, id := range Runnable() {
+		mr, nr := id.F32Tile()
+		for _, w := range []int{mr, nr} {
+			b.Run(fmt.Sprintf("%s/w=%d", id, w), func(b *testing.B) {
+				defer Use(id)()
+				for b.Loop() {
+					PackF32(dst, g, d, 0, rows, 0, kb, w)
+				}
+				b.SetBytes(4 * rows * kb)
+			})
+		}
+	}
+}

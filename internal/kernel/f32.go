@@ -117,13 +117,51 @@ func PackF32(dst, g []float32, d, r0, r1, pc, kb, w int) int {
 		if hi-lo < w {
 			clear(panel)
 		}
-		for i := lo; i < hi; i++ {
-			row := g[i*d+pc : i*d+pc+kb]
-			q := panel[i-lo:]
-			for l, v := range row {
-				q[l*w] = v
-			}
-		}
+		packRows(panel, g, d, lo, hi, pc, kb, w)
 	}
 	return size
+}
+
+// packRows is PackF32's portable loop for one panel: rows lo..hi-1 (at most
+// w), four at a time so that each step reads four rows and writes four
+// adjacent panel elements.
+func packRows(panel, g []float32, d, lo, hi, pc, kb, w int) {
+	i := lo
+	for ; i+4 <= hi; i += 4 {
+		r0 := g[i*d+pc : i*d+pc+kb]
+		r1 := g[(i+1)*d+pc : (i+1)*d+pc+kb]
+		r2 := g[(i+2)*d+pc : (i+2)*d+pc+kb]
+		r3 := g[(i+3)*d+pc : (i+3)*d+pc+kb]
+		q := panel[i-lo : i-lo+(kb-1)*w+4]
+		for l := range r0 {
+			o := l * w
+			p := q[o : o+4 : o+4]
+			p[0], p[1], p[2], p[3] = r0[l], r1[l], r2[l], r3[l]
+		}
+	}
+	for ; i < hi; i++ {
+		row := g[i*d+pc : i*d+pc+kb]
+		q := panel[i-lo:]
+		for l, v := range row {
+			q[l*w] = v
+		}
+	}
+}
+
+// CvtF32 sets dst[j] = float32(src[j]) for j < len(dst), or with add
+// dst[j] = float32(float64(dst[j]) + src[j]): one rounding to float32 either
+// way, vectorised where the kernel set has it (the same bits as the Go
+// loop). src must be at least as long as dst.
+func CvtF32(dst []float32, src []float64, add bool) {
+	n := cvtF32Arch(dst, src, add)
+	src = src[:len(dst)]
+	if add {
+		for j := n; j < len(dst); j++ {
+			dst[j] = float32(float64(dst[j]) + src[j])
+		}
+		return
+	}
+	for j := n; j < len(dst); j++ {
+		dst[j] = float32(src[j])
+	}
 }

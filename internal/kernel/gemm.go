@@ -339,15 +339,6 @@ func gemm32(w *GemmBuf[float32], tA, tB bool, m, n, k int, a []float32, lda int,
 			mb := min(mc, m-ic)
 			acc := w.acc[:roundUp(mb, mr)*ldt]
 			clear(acc)
-			if add {
-				for i := range mb {
-					ci := c[(ic+i)*ldc+jc : (ic+i)*ldc+jc+nb]
-					ti := acc[i*ldt : i*ldt+nb]
-					for j, v := range ci {
-						ti[j] = float64(v)
-					}
-				}
-			}
 			for pc := 0; pc < k; pc += gemmKC {
 				kb := min(gemmKC, k-pc)
 				// op(B) block kb x nb at (pc, jc), op(A) block mb x kb at
@@ -371,10 +362,7 @@ func gemm32(w *GemmBuf[float32], tA, tB bool, m, n, k int, a []float32, lda int,
 				}
 			}
 			for i := range mb {
-				ci := c[(ic+i)*ldc+jc : (ic+i)*ldc+jc+nb]
-				for j, v := range acc[i*ldt : i*ldt+nb] {
-					ci[j] = float32(v)
-				}
+				CvtF32(c[(ic+i)*ldc+jc:(ic+i)*ldc+jc+nb], acc[i*ldt:i*ldt+nb], add)
 			}
 		}
 	}

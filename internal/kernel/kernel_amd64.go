@@ -116,6 +116,9 @@ func f32Arch(mr, nr, k int, a, b []float32, c []float64, ldc int) bool {
 // when the rows 16 at a time lie inside g, and reports whether it did. The
 // columns past the last multiple of 16 are copied in Go.
 func packF32Arch(panel, g []float32, d, lo, pc, kb, w int) bool {
+	if choice.id == AVX2 {
+		return packF32AVX2(panel, g, d, lo, pc, kb, w)
+	}
 	if choice.id != AVX512 || kb < 16 || (w != 14 && w != 32) {
 		return false
 	}
@@ -136,6 +139,44 @@ func packF32Arch(panel, g []float32, d, lo, pc, kb, w int) bool {
 	for i := range w {
 		row := g[(lo+i)*d+pc : (lo+i)*d+pc+kb]
 		for l := blocks * 16; l < kb; l++ {
+			panel[l*w+i] = row[l]
+		}
+	}
+	return true
+}
+
+// transpose8 transposes blocks of 8 x 8 float32 (pack_avx2_amd64.s): for
+// b < blocks and r, c < 8, the element at src[r*srcStride + 8b + c] is
+// stored at dst[(8b+c)*dstStride + r] when r < rows (6 or 8).
+//
+//go:noescape
+func transpose8(dst *float32, dstStride int, src *float32, srcStride int, blocks int, rows int)
+
+// packF32AVX2 packs panel rows lo..lo+w-1 of width w (6 or 16, the AVX2
+// tiles), columns pc..pc+kb-1, with the AVX2 transpose when the 8 rows of
+// each group lie inside g, and reports whether it did. The columns past the
+// last multiple of 8 are copied in Go.
+func packF32AVX2(panel, g []float32, d, lo, pc, kb, w int) bool {
+	if kb < 8 || (w != 6 && w != 16) {
+		return false
+	}
+	groups, rows := 2, 8
+	if w == 6 {
+		groups, rows = 1, 6
+	}
+	if (lo+8*groups)*d > len(g) {
+		return false
+	}
+	blocks := kb / 8
+	_ = panel[kb*w-1]
+	for q := range groups {
+		src := g[(lo+8*q)*d+pc:]
+		_ = src[7*d+kb-1]
+		transpose8(&panel[8*q], w, &src[0], d, blocks, rows)
+	}
+	for i := range w {
+		row := g[(lo+i)*d+pc : (lo+i)*d+pc+kb]
+		for l := blocks * 8; l < kb; l++ {
 			panel[l*w+i] = row[l]
 		}
 	}
@@ -192,4 +233,20 @@ func Features() []string {
 		f = append(f, "avx512f")
 	}
 	return f
+}
+
+// cvtF32AVX2 converts float64 to float32, optionally adding (cvt_amd64.s);
+// n is a positive multiple of 8.
+//
+//go:noescape
+func cvtF32AVX2(dst *float32, src *float64, n int, add bool)
+
+func cvtF32Arch(dst []float32, src []float64, add bool) int {
+	n := len(dst) &^ 7
+	if n == 0 || (choice.id != AVX2 && choice.id != AVX512) {
+		return 0
+	}
+	_ = src[n-1]
+	cvtF32AVX2(&dst[0], &src[0], n, add)
+	return n
 }

@@ -52,3 +52,5 @@ func f64StridedArch(k int, a []float64, rs, cs int, b []float64, bs int, c []flo
 }
 
 func expArch(x []float64, shift, scale float64) (float64, int) { return 0, 0 }
+
+func cvtF32Arch(dst []float32, src []float64, add bool) int { return 0 }

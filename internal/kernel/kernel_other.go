@@ -24,3 +24,5 @@ func expArch(x []float64, shift, scale float64) (float64, int) { return 0, 0 }
 // Features lists the CPU features the kernel sets use that this build
 // has: none.
 func Features() []string { return nil }
+
+func cvtF32Arch(dst []float32, src []float64, add bool) int { return 0 }

@@ -394,3 +394,45 @@ func TestSelect(t *testing.T) {
 		t.Errorf("Name() = %q, want %q", got, want)
 	}
 }
+
+// TestCvtF32: with every kernel set, CvtF32 gives the bits of Go's
+// conversions (one rounding to nearest even) on lengths around the vector
+// width, for values that round up, down and to even, overflow to Inf,
+// become subnormal or zero, and for Inf and NaN.
+func TestCvtF32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	special := []float64{0, math.Copysign(0, -1), 1 + 0x1p-24, 1 + 3*0x1p-24, 1 - 0x1p-25, 0x1p-140, -0x1p-150, 3.5e38, -1e39, math.Inf(1), math.NaN(), 0x1p-126 * (1 - 0x1p-30)}
+	for _, n := range []int{0, 1, 7, 8, 9, 16, 31, 100} {
+		src := make([]float64, n)
+		d0 := make([]float32, n)
+		for i := range src {
+			src[i] = rng.NormFloat64() * math.Pow(2, float64(rng.IntN(60)-30))
+			if i%3 == 0 {
+				src[i] = special[rng.IntN(len(special))]
+			}
+			d0[i] = float32(rng.NormFloat64())
+		}
+		for _, add := range []bool{false, true} {
+			want := slices.Clone(d0)
+			for j := range want {
+				if add {
+					want[j] = float32(float64(want[j]) + src[j])
+				} else {
+					want[j] = float32(src[j])
+				}
+			}
+			for _, id := range Runnable() {
+				got := slices.Clone(d0)
+				func() {
+					defer Use(id)()
+					CvtF32(got, src, add)
+				}()
+				for j := range got {
+					if math.Float32bits(got[j]) != math.Float32bits(want[j]) && !(got[j] != got[j] && want[j] != want[j]) {
+						t.Fatalf("%s n=%d add=%v: [%d] = %v, want %v (src %v)", id, n, add, j, got[j], want[j], src[j])
+					}
+				}
+			}
+		}
+	}
+}
