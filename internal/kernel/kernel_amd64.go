@@ -52,6 +52,17 @@ var expConst = [17]float64{
 	1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800,
 }
 
+// expAVX2 is expAVX512 on four lanes with AVX2 and FMA (exp_avx2_amd64.s);
+// n is a positive multiple of 4.
+//
+//go:noescape
+func expAVX2(x *float64, n int, shift, scale float64) float64
+
+// expAVX2Const are expAVX2's clamps of the argument (below -750 exp is 0,
+// above 710 +Inf, and the two-step scaling stays exact) and the exponent
+// bias, as float64 bits.
+var expAVX2Const = [3]uint64{0xc087700000000000, 0x4086300000000000, 1023}
+
 func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
 func xgetbv() (eax, edx uint32)
 
@@ -215,6 +226,10 @@ func f64StridedArch(k int, a []float64, rs, cs int, b []float64, bs int, c []flo
 }
 
 func expArch(x []float64, shift, scale float64) (sum float64, n int) {
+	if choice.id == AVX2 && len(x) >= 4 {
+		n = len(x) &^ 3
+		return expAVX2(&x[0], n, shift, scale), n
+	}
 	if choice.id != AVX512 || len(x) < 8 {
 		return 0, 0
 	}

@@ -300,8 +300,9 @@ func TestF64Strided(t *testing.T) {
 }
 
 // TestExpShiftSum: with every kernel set, ExpShiftSum agrees with math.Exp
-// to 4e-16 relative (about 2 ulp) on [-700, 700], underflows to 0 and
-// overflows to +Inf where math.Exp does, and sums what it stores.
+// to 4e-16 relative (about 2 ulp) on [-700, 700], to that plus one
+// subnormal spacing in the subnormal range, underflows to 0 and overflows
+// to +Inf where math.Exp does, passes NaN through, and sums what it stores.
 func TestExpShiftSum(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	x := make([]float64, 4099)
@@ -318,6 +319,11 @@ func TestExpShiftSum(t *testing.T) {
 		}
 	}
 	x[0], x[1], x[2], x[3] = -800, 800, 0, -1e6
+	// the subnormal range, the edges of 0 and +Inf, and a NaN
+	for i, v := range []float64{-708.5, -720, -730.1, -740, -744.4, -745.1, -745.2, -746, 709, 710, -750, -751, math.Inf(-1), math.Inf(1)} {
+		x[4+i] = v
+	}
+	x[30] = math.NaN()
 	for _, id := range Runnable() {
 		y := slices.Clone(x)
 		func() {
@@ -327,6 +333,14 @@ func TestExpShiftSum(t *testing.T) {
 		for i, v := range x {
 			e := math.Exp(v)
 			switch {
+			case math.IsNaN(e):
+				if !math.IsNaN(y[i]) {
+					t.Fatalf("%s: exp(NaN) = %v", id, y[i])
+				}
+			case e < 0x1p-1022: // subnormal: the last rounding is absolute
+				if math.Abs(y[i]-e) > 4e-16*e+0x1p-1074 {
+					t.Fatalf("%s: exp(%v) = %v, want %v", id, v, y[i], e)
+				}
 			case e == 0 || math.IsInf(e, 1):
 				if y[i] != e {
 					t.Fatalf("%s: exp(%v) = %v, want %v", id, v, y[i], e)
