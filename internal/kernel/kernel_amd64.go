@@ -16,13 +16,6 @@ func f32AVX512(k int, a, b *float32, c *float64, ldc int)
 //go:noescape
 func f32AVX2(k int, a, b *float32, c *float64, ldc int)
 
-// transpose16 transposes blocks of 16 x 16 float32 (f32_avx512_amd64.s):
-// for b < blocks and r, c < 16, the element at src[r*srcStride + 16b + c]
-// is stored at dst[(16b+c)*dstStride + r] when bit r of mask is set.
-//
-//go:noescape
-func transpose16(dst *float32, dstStride int, src *float32, srcStride int, blocks int, mask uint16)
-
 // f64AVX2 and f64AVX512 are the F64 kernels for the 6 x 8 and 8 x 16 tiles
 // (f64_amd64.s).
 //
@@ -122,39 +115,62 @@ func f32Arch(mr, nr, k int, a, b []float32, c []float64, ldc int) bool {
 	return true
 }
 
-// packF32Arch packs panel rows lo..lo+w-1 of width w (14 or 32), columns
-// pc..pc+kb-1, into panel (PackF32's layout) with the AVX-512 transpose,
-// when the rows 16 at a time lie inside g, and reports whether it did. The
-// columns past the last multiple of 16 are copied in Go.
+// packF32Arch packs panel rows lo..lo+w-1 of width w, columns
+// pc..pc+kb-1, with a vector transpose when the kernel set has one for w
+// (AVX-512: w = 14 or 32 from 16 x 16 blocks; AVX2: w = 6 or 16 from 8 x 8
+// blocks), and reports whether it did.
 func packF32Arch(panel, g []float32, d, lo, pc, kb, w int) bool {
-	if choice.id == AVX2 {
-		return packF32AVX2(panel, g, d, lo, pc, kb, w)
+	switch {
+	case choice.id == AVX512 && (w == 14 || w == 32):
+		groups, mask := 2, uint16(0xffff)
+		if w == 14 {
+			groups, mask = 1, 0x3fff
+		}
+		return packBlocks(panel, g, d, lo, pc, kb, w, 16, groups, func(dst, src *float32, blocks int) {
+			transpose16(dst, w, src, d, blocks, mask)
+		})
+	case choice.id == AVX2 && (w == 6 || w == 16):
+		groups, rows := 2, 8
+		if w == 6 {
+			groups, rows = 1, 6
+		}
+		return packBlocks(panel, g, d, lo, pc, kb, w, 8, groups, func(dst, src *float32, blocks int) {
+			transpose8(dst, w, src, d, blocks, rows)
+		})
 	}
-	if choice.id != AVX512 || kb < 16 || (w != 14 && w != 32) {
+	return false
+}
+
+// packBlocks is packF32Arch for a transpose of bs x bs blocks: groups of bs
+// rows starting at lo, each read whole from g (so every group must lie
+// inside g, else it reports false), go to panel columns bs*q..; the columns
+// past the last multiple of bs are copied in Go.
+func packBlocks(panel, g []float32, d, lo, pc, kb, w, bs, groups int, transpose func(dst, src *float32, blocks int)) bool {
+	if kb < bs || (lo+bs*groups)*d > len(g) {
 		return false
 	}
-	groups, mask := 2, uint16(0xffff)
-	if w == 14 {
-		groups, mask = 1, 0x3fff
-	}
-	if (lo+16*groups)*d > len(g) {
-		return false
-	}
-	blocks := kb / 16
+	blocks := kb / bs
 	_ = panel[kb*w-1]
 	for q := range groups {
-		src := g[(lo+16*q)*d+pc:]
-		_ = src[15*d+kb-1]
-		transpose16(&panel[16*q], w, &src[0], d, blocks, mask)
+		src := g[(lo+bs*q)*d+pc:]
+		_ = src[(bs-1)*d+kb-1]
+		transpose(&panel[bs*q], &src[0], blocks)
 	}
 	for i := range w {
 		row := g[(lo+i)*d+pc : (lo+i)*d+pc+kb]
-		for l := blocks * 16; l < kb; l++ {
+		for l := blocks * bs; l < kb; l++ {
 			panel[l*w+i] = row[l]
 		}
 	}
 	return true
 }
+
+// transpose16 transposes blocks of 16 x 16 float32 (f32_avx512_amd64.s):
+// for b < blocks and r, c < 16, the element at src[r*srcStride + 16b + c]
+// is stored at dst[(16b+c)*dstStride + r] when bit r of mask is set.
+//
+//go:noescape
+func transpose16(dst *float32, dstStride int, src *float32, srcStride int, blocks int, mask uint16)
 
 // transpose8 transposes blocks of 8 x 8 float32 (pack_avx2_amd64.s): for
 // b < blocks and r, c < 8, the element at src[r*srcStride + 8b + c] is
@@ -162,37 +178,6 @@ func packF32Arch(panel, g []float32, d, lo, pc, kb, w int) bool {
 //
 //go:noescape
 func transpose8(dst *float32, dstStride int, src *float32, srcStride int, blocks int, rows int)
-
-// packF32AVX2 packs panel rows lo..lo+w-1 of width w (6 or 16, the AVX2
-// tiles), columns pc..pc+kb-1, with the AVX2 transpose when the 8 rows of
-// each group lie inside g, and reports whether it did. The columns past the
-// last multiple of 8 are copied in Go.
-func packF32AVX2(panel, g []float32, d, lo, pc, kb, w int) bool {
-	if kb < 8 || (w != 6 && w != 16) {
-		return false
-	}
-	groups, rows := 2, 8
-	if w == 6 {
-		groups, rows = 1, 6
-	}
-	if (lo+8*groups)*d > len(g) {
-		return false
-	}
-	blocks := kb / 8
-	_ = panel[kb*w-1]
-	for q := range groups {
-		src := g[(lo+8*q)*d+pc:]
-		_ = src[7*d+kb-1]
-		transpose8(&panel[8*q], w, &src[0], d, blocks, rows)
-	}
-	for i := range w {
-		row := g[(lo+i)*d+pc : (lo+i)*d+pc+kb]
-		for l := blocks * 8; l < kb; l++ {
-			panel[l*w+i] = row[l]
-		}
-	}
-	return true
-}
 
 func f64Arch(k int, a, b, c []float64, ldc int, add bool) bool {
 	switch choice.id {
