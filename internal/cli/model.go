@@ -14,7 +14,7 @@ func newModelCommand(e *Env) *ucli.Command {
 		Description: "The actor is a GPT-2 causal language model over a word-level vocabulary (README: The actor).\n" +
 			"A checkpoint directory holds config.json (HF GPT2Config), model.safetensors (F32, HF GPT-2\n" +
 			"tensor names) and vocab.json, and loads in PyTorch (scripts/torch/reference.py).",
-		Subcommands: []*ucli.Command{newModelInitCommand(e), newModelScoreCommand(e), newModelGradsCommand(e)},
+		Subcommands: []*ucli.Command{newModelInitCommand(e), newModelScoreCommand(e), newModelGradsCommand(e), newModelTokenizeCommand(e)},
 	}
 }
 
