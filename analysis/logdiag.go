@@ -299,15 +299,7 @@ func (p *consistencyPass) rows() ([]ConsistencyRow, []StateConsistencyRow) {
 	for _, k := range sortedRunSplits(p.counters.m) {
 		res, sts := p.counters.m[k].Report()
 		for _, res := range res {
-			rows = append(rows, ConsistencyRow{
-				Run: k.run, Split: k.split, Iteration: int32(res.Iteration),
-				States: res.States, Eligible: res.Eligible, MeanConsistency: res.MeanConsistency,
-				High: res.High, HighGood: res.HighGood, HighBad: res.HighBad, HighUnknown: res.HighUnknown,
-				MeanConsistencyLo: res.MeanConsistencyCI.Lo, MeanConsistencyHi: res.MeanConsistencyCI.Hi,
-				HighLo: res.HighCI.Lo, HighHi: res.HighCI.Hi, HighGoodLo: res.HighGoodCI.Lo, HighGoodHi: res.HighGoodCI.Hi,
-				HighBadLo: res.HighBadCI.Lo, HighBadHi: res.HighBadCI.Hi, HighUnknownLo: res.HighUnknownCI.Lo, HighUnknownHi: res.HighUnknownCI.Hi,
-				K: kk, Threshold: th,
-			})
+			rows = append(rows, consistencyRowOf(k.run, k.split, res, kk, th))
 		}
 		for _, s := range sts {
 			states = append(states, StateConsistencyRow{
@@ -318,6 +310,19 @@ func (p *consistencyPass) rows() ([]ConsistencyRow, []StateConsistencyRow) {
 		}
 	}
 	return rows, states
+}
+
+// consistencyRowOf is the table row of one metrics.ConsistencyRow.
+func consistencyRowOf(run, split string, res metrics.ConsistencyRow, k, threshold int) ConsistencyRow {
+	return ConsistencyRow{
+		Run: run, Split: split, Iteration: int32(res.Iteration),
+		States: res.States, Eligible: res.Eligible, MeanConsistency: res.MeanConsistency,
+		High: res.High, HighGood: res.HighGood, HighBad: res.HighBad, HighUnknown: res.HighUnknown,
+		MeanConsistencyLo: res.MeanConsistencyCI.Lo, MeanConsistencyHi: res.MeanConsistencyCI.Hi,
+		HighLo: res.HighCI.Lo, HighHi: res.HighCI.Hi, HighGoodLo: res.HighGoodCI.Lo, HighGoodHi: res.HighGoodCI.Hi,
+		HighBadLo: res.HighBadCI.Lo, HighBadHi: res.HighBadCI.Hi, HighUnknownLo: res.HighUnknownCI.Lo, HighUnknownHi: res.HighUnknownCI.Hi,
+		K: k, Threshold: threshold,
+	}
 }
 
 // AdvantageOptions set the empirical expected-advantage check.

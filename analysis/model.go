@@ -206,10 +206,10 @@ type ScoreRow struct {
 	TrajID        string  `parquet:"traj_id"`
 	Turn          int32   `parquet:"turn"`
 	Action        string  `parquet:"action"`
-	LogProb       float64 `parquet:"logprob"`        // log pi(action | prompt) under the checkpoint, <eos> included
+	LogProb       float64 `parquet:"logprob"`        // log pi(action | prompt) under the checkpoint, the end token (<eos>, <|im_end|>, ...) included
 	LoggedLogProb float32 `parquet:"logged_logprob"` // the log's logprob (the policy that collected it)
 	PromptTokens  int32   `parquet:"prompt_tokens"`
-	ActionTokens  int32   `parquet:"action_tokens"` // without <eos>
+	ActionTokens  int32   `parquet:"action_tokens"` // without the end token
 	UnkTokens     int32   `parquet:"unk_tokens"`    // prompt and action tokens not in the vocabulary
 }
 
@@ -218,7 +218,7 @@ type ScoreReport struct {
 	Rows []ScoreRow
 	// MeanLogProb is the mean of LogProb over the rows, and
 	// MeanTokenLogProb the mean log-probability per predicted token
-	// (action tokens and <eos>): sum LogProb / sum (ActionTokens+1).
+	// (action tokens and the end token): sum LogProb / sum of predicted tokens.
 	MeanLogProb, MeanTokenLogProb float64
 	Tokens                        TokenStats
 	Sources                       Sources
@@ -236,55 +236,61 @@ type ModelOptions struct {
 // scoreBatch is the number of records whose log-probs are computed at once.
 const scoreBatch = 512
 
-// Score computes log pi(action | prompt) under m for every step record that
-// patterns name (files, directories or globs; trajlog.Open), in log order.
-// Words not in tok's vocabulary become <unk> and are counted. A pair that
-// does not fit m's context (with <eos> and <verdict>), or whose prompt has
-// no tokens, is an error naming the file and row: nothing is truncated.
-func Score(ctx context.Context, m *policy.Model, tok *policy.Tokenizer, patterns []string, opts ModelOptions) (ScoreReport, error) {
-	enc := &encoder{tok: tok, context: m.Config().Context}
+// Score computes log pi(action | prompt) under the model of sc (the
+// bundled actor or a Hugging Face model; OpenActor) for every step record
+// that patterns name (files, directories or globs; trajlog.Open), in log
+// order. For the bundled actor, words not in the vocabulary become <unk>
+// and are counted. A pair that does not fit the model's context, or whose
+// prompt has no tokens, is an error naming the file and row: nothing is
+// truncated.
+func Score(ctx context.Context, sc Actor, patterns []string, opts ModelOptions) (ScoreReport, error) {
 	var rep ScoreReport
-	var seqs []policy.Seq
+	var pairs []scorePair
+	var predicted int
 	lp := make([]float64, scoreBatch)
-	flush := func() {
-		if len(seqs) == 0 {
-			return
+	flush := func() error {
+		if len(pairs) == 0 {
+			return nil
 		}
-		rows := rep.Rows[len(rep.Rows)-len(seqs):]
-		m.LogProbs(lp[:len(seqs)], seqs)
-		for i := range seqs {
+		rows := rep.Rows[len(rep.Rows)-len(pairs):]
+		if err := sc.score(lp[:len(pairs)], pairs); err != nil {
+			return err
+		}
+		for i := range pairs {
 			rows[i].LogProb = lp[i]
 		}
-		seqs = seqs[:0]
+		pairs = pairs[:0]
 		if opts.Progress != nil {
 			opts.Progress(len(rep.Rows), 0)
 		}
+		return nil
 	}
 	src, err := readRecords(ctx, patterns, opts.Limit, func(file string, row int64, r *trajlog.Record) error {
-		s, unk, err := enc.encode(file, row, r)
+		p, err := sc.encode(file, row, r)
 		if err != nil {
 			return err
 		}
-		seqs = append(seqs, s)
+		pairs = append(pairs, p)
+		predicted += p.predicted
 		rep.Rows = append(rep.Rows, ScoreRow{Run: r.Run, Iteration: r.Iteration, TrajID: r.TrajID, Turn: r.Turn,
-			Action: r.Action, LoggedLogProb: r.Logprob, PromptTokens: int32(len(s.Prompt)),
-			ActionTokens: int32(len(s.Action)), UnkTokens: int32(unk)})
-		if len(seqs) == scoreBatch {
-			flush()
+			Action: r.Action, LoggedLogProb: r.Logprob, PromptTokens: int32(p.prompt),
+			ActionTokens: int32(p.action), UnkTokens: int32(p.unknown)})
+		if len(pairs) == scoreBatch {
+			return flush()
 		}
 		return nil
 	})
 	if err != nil {
 		return ScoreReport{}, err
 	}
-	flush()
-	rep.Tokens, rep.Sources = enc.stats, src
+	if err := flush(); err != nil {
+		return ScoreReport{}, err
+	}
+	rep.Tokens, rep.Sources = sc.stats(), src
 	if len(rep.Rows) > 0 {
 		var sum float64
-		var predicted int
 		for _, r := range rep.Rows {
 			sum += r.LogProb
-			predicted += int(r.ActionTokens) + 1
 		}
 		rep.MeanLogProb = sum / float64(len(rep.Rows))
 		rep.MeanTokenLogProb = sum / float64(predicted)

@@ -80,7 +80,7 @@ func seqsOf(t *testing.T, tok *policy.Tokenizer, context int, recs []trajlog.Rec
 func TestScore(t *testing.T) {
 	dir, recs := modelLog(t)
 	m, tok := smallModel(t, 256)
-	rep, err := Score(context.Background(), m, tok, []string{dir}, ModelOptions{})
+	rep, err := Score(context.Background(), NewBundledActor(m, tok), []string{dir}, ModelOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestScore(t *testing.T) {
 		t.Errorf("tokens %+v, mean %v", rep.Tokens, rep.MeanLogProb)
 	}
 
-	lim, err := Score(context.Background(), m, tok, []string{dir}, ModelOptions{Limit: 5})
+	lim, err := Score(context.Background(), NewBundledActor(m, tok), []string{dir}, ModelOptions{Limit: 5})
 	if err != nil || len(lim.Rows) != 5 || lim.Rows[4] != rep.Rows[4] {
 		t.Fatalf("limit 5: %d rows, %v", len(lim.Rows), err)
 	}
@@ -113,7 +113,7 @@ func TestScore(t *testing.T) {
 	if err := trajlog.WriteFile(f, oov, trajlog.Meta{}); err != nil {
 		t.Fatal(err)
 	}
-	rep, err = Score(context.Background(), m, tok, []string{f}, ModelOptions{})
+	rep, err = Score(context.Background(), NewBundledActor(m, tok), []string{f}, ModelOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestTooLongNamesFileAndRow(t *testing.T) {
 	if err := trajlog.WriteFile(f, long, trajlog.Meta{}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Score(context.Background(), m, tok, []string{dir, f}, ModelOptions{})
+	_, err := Score(context.Background(), NewBundledActor(m, tok), []string{dir, f}, ModelOptions{})
 	var ve *trajlog.ValidationError
 	if !errors.As(err, &ve) || ve.File != f || ve.Row != 3 || !errors.Is(err, policy.ErrTooLong) || !ve.BadInput() {
 		t.Fatalf("error %v, want a validation error for %s row 3 wrapping ErrTooLong", err, f)

@@ -275,13 +275,7 @@ func modalOf(actions []string) (string, int, int) {
 	for _, a := range actions {
 		c[a]++
 	}
-	best, n := "", 0
-	for a, k := range c {
-		if k > n || k == n && a < best {
-			best, n = a, k
-		}
-	}
-	return best, n, len(c)
+	return modalOfCounts(c)
 }
 
 // stateDraws are the K actions drawn at one state with the labels of each

@@ -30,17 +30,20 @@ func newConsistencyCommand(env *Env) *ucli.Command {
 			"consistency is the expected count of the most frequent action among K of its occurrences\n" +
 			"drawn without replacement (exactly the observed modal count when it occurs K times), and\n" +
 			"it is high when that count reaches the threshold (default 5 of 10). high_good, high_bad and\n" +
-			"high_unknown split the share of high states by the judge label of the modal action." + logsDescription + resampleDescription,
+			"high_unknown split the share of high states by the judge label of the modal action." + logsDescription + resampleDescription + modelResampleDescription,
 		Flags: append([]ucli.Flag{
 			splitFlag,
 			&ucli.IntFlag{Name: "k", Value: metrics.DefaultConsistencyK, Usage: "actions per state, `K`"},
 			&ucli.IntFlag{Name: "threshold", Value: metrics.DefaultConsistencyThreshold, Usage: "modal count `M` at which consistency is high"},
 			outFlag,
 			&ucli.StringFlag{Name: "states-out", Usage: "write the per-state table to `FILE` (.parquet, .csv or .json)"},
-		}, append(readFlags(false), resampleFlags...)...),
+		}, append(append(readFlags(false), resampleFlags...), modelResampleFlags...)...),
 		Action: func(c *ucli.Context) error {
 			if c.NArg() < 1 {
 				return &UsageError{Msg: "consistency: want LOGS... or RUN...; see 'gradcouple consistency --help'"}
+			}
+			if c.IsSet("model") {
+				return modelResampleAction(c, env)
 			}
 			if resample, err := isResample(c); err != nil || resample {
 				if err != nil {

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 
+	"github.com/gradcouple/gradcouple/analysis"
 	"github.com/gradcouple/gradcouple/policy"
 	ucli "github.com/urfave/cli/v2"
 )
@@ -14,13 +15,13 @@ func newModelCommand(e *Env) *ucli.Command {
 		Description: "The actor is a GPT-2 causal language model over a word-level vocabulary (README: The actor).\n" +
 			"A checkpoint directory holds config.json (HF GPT2Config), model.safetensors (F32, HF GPT-2\n" +
 			"tensor names) and vocab.json, and loads in PyTorch (scripts/torch/reference.py).",
-		Subcommands: []*ucli.Command{newModelInitCommand(e), newModelScoreCommand(e), newModelGradsCommand(e), newModelTokenizeCommand(e)},
+		Subcommands: []*ucli.Command{newModelInitCommand(e), newModelScoreCommand(e), newModelGradsCommand(e), newModelTokenizeCommand(e), newModelTinyCommand(e)},
 	}
 }
 
 // Flags shared by the model subcommands.
 var (
-	checkpointFlag = &ucli.StringFlag{Name: "checkpoint", Aliases: []string{"c"}, Required: true, Usage: "checkpoint directory `DIR` (config.json, model.safetensors, vocab.json)"}
+	checkpointFlag = &ucli.StringFlag{Name: "checkpoint", Aliases: []string{"c"}, Required: true, Usage: "checkpoint directory `DIR`: the bundled actor's (config.json, model.safetensors, vocab.json) or, where said, a Hugging Face model's"}
 	samplesFlag    = &ucli.StringFlag{Name: "samples", Aliases: []string{"s"}, Required: true, Usage: "step records `LOG`: a .parquet or .jsonl file, a directory or a glob"}
 	limitFlag      = &ucli.IntFlag{Name: "limit", Usage: "use only the first `N` step records (0: all)"}
 )
@@ -28,6 +29,9 @@ var (
 // loadModel loads a checkpoint; a checkpoint that cannot be loaded is bad
 // input (exit status 2).
 func loadModel(dir string) (*policy.Model, *policy.Tokenizer, error) {
+	if mt, ok := analysis.HFModelType(dir); ok {
+		return nil, nil, badInput(fmt.Errorf("%s holds a Hugging Face %s model; this command runs the bundled actor only (model score and consistency --model run Hugging Face models: docs/models.md)", dir, mt))
+	}
 	m, tok, err := policy.Load(dir)
 	if err != nil {
 		return nil, nil, badInput(err)

@@ -15,27 +15,41 @@ type ModelScoreOptions struct {
 	Out        string
 	Limit      int
 	Show       int
+	// Scorer tunes a Hugging Face model (prompt format, end token,
+	// precision); the bundled actor ignores it.
+	Scorer analysis.ActorOptions
 }
 
 func newModelScoreCommand(e *Env) *ucli.Command {
 	return &ucli.Command{
 		Name:  "score",
 		Usage: "log pi(action | prompt) under a checkpoint for every step record of a log",
-		Description: "logprob sums the log-probabilities of the action's tokens and of the <eos> that ends it,\n" +
-			"each given the prompt and the action tokens before it (full softmax, temperature 1);\n" +
-			"logged_logprob is the log's own column. Words not in the checkpoint's vocabulary read as\n" +
-			"<unk> and are counted; a pair longer than the context (with <eos> <verdict>) is an error.",
+		Description: "logprob sums the log-probabilities of the action's tokens and of the end token after it\n" +
+			"(<eos>; a Hugging Face model's first eos_token_id, e.g. <|im_end|>, unless --no-end), each\n" +
+			"given the prompt and the action tokens before it (full softmax, temperature 1);\n" +
+			"logged_logprob is the log's own column. --checkpoint is a gradcouple checkpoint of the\n" +
+			"bundled actor or a Hugging Face directory (qwen2, qwen3, llama; docs/models.md). Words not\n" +
+			"in the bundled actor's vocabulary read as <unk> and are counted; a pair longer than the\n" +
+			"context is an error.",
 		Flags: []ucli.Flag{
 			checkpointFlag, samplesFlag, outFlag, limitFlag,
 			&ucli.IntFlag{Name: "show", Value: 20, Usage: "print the first `N` rows (0: all); --out gets them all"},
+			&ucli.StringFlag{Name: "prompt", Value: analysis.PromptRaw, Usage: "Hugging Face models: the logged prompt is `FORMAT` raw (the model's input text) or chat (one user message, rendered with the chat template)"},
+			&ucli.BoolFlag{Name: "no-end", Usage: "Hugging Face models: do not score an end-of-turn token after the action"},
+			&ucli.StringFlag{Name: "precision", Value: "float32", Usage: "Hugging Face models: compute in `TYPE` float32 or float64"},
 		},
 		Action: func(c *ucli.Context) error {
 			if err := argsN(c, 0, "no arguments"); err != nil {
 				return err
 			}
+			prec := c.String("precision")
+			if prec != "float32" && prec != "float64" {
+				return &UsageError{Msg: fmt.Sprintf("model score: --precision %q: want float32 or float64", prec)}
+			}
 			return runModelScore(c.Context, ModelScoreOptions{
 				Checkpoint: c.String("checkpoint"), Samples: c.String("samples"), Out: c.String("out"),
 				Limit: c.Int("limit"), Show: c.Int("show"),
+				Scorer: analysis.ActorOptions{Prompt: c.String("prompt"), NoEnd: c.Bool("no-end"), Float64: prec == "float64"},
 			}, e)
 		},
 	}
@@ -48,24 +62,26 @@ func runModelScore(ctx context.Context, opts ModelScoreOptions, e *Env) error {
 	if opts.Limit < 0 || opts.Show < 0 {
 		return &UsageError{Msg: fmt.Sprintf("model score: want --limit >= 0 and --show >= 0, got %d and %d", opts.Limit, opts.Show)}
 	}
-	m, tok, err := loadModel(opts.Checkpoint)
+	if p := opts.Scorer.Prompt; p != "" && p != analysis.PromptRaw && p != analysis.PromptChat {
+		return &UsageError{Msg: fmt.Sprintf("model score: --prompt %q: want raw or chat", p)}
+	}
+	sc, err := analysis.OpenActor(opts.Checkpoint, opts.Scorer)
 	if err != nil {
-		return err
+		return badInput(err)
 	}
 	prog, done := progress(e, "scored")
-	rep, err := analysis.Score(ctx, m, tok, []string{opts.Samples}, analysis.ModelOptions{Limit: opts.Limit, Progress: prog})
+	rep, err := analysis.Score(ctx, sc, []string{opts.Samples}, analysis.ModelOptions{Limit: opts.Limit, Progress: prog})
 	done()
 	if err != nil {
 		return err
 	}
 	logSources(e, rep.Sources)
 	w := e.Stdout
-	cfg := m.Config()
-	fmt.Fprintf(w, "%d step records from %d file(s) scored by %s (%d tokens, %s)\n",
-		len(rep.Rows), len(rep.Sources.Files), opts.Checkpoint, cfg.VocabSize, describeSize(cfg))
+	fmt.Fprintf(w, "%d step records from %d file(s) scored by %s: %s\n",
+		len(rep.Rows), len(rep.Sources.Files), opts.Checkpoint, sc.Describe())
 	fmt.Fprintf(w, "%d tokens read, %d out of the vocabulary (<unk>) in %d records\n", rep.Tokens.Tokens, rep.Tokens.Unknown, rep.Tokens.UnknownIn)
 	if len(rep.Rows) > 0 {
-		fmt.Fprintf(w, "mean log pi(action | prompt) %.4f; per predicted token (action and <eos>) %.4f\n", rep.MeanLogProb, rep.MeanTokenLogProb)
+		fmt.Fprintf(w, "mean log pi(action | prompt) %.4f; per predicted token (action and end token) %.4f\n", rep.MeanLogProb, rep.MeanTokenLogProb)
 	}
 	fmt.Fprintln(w)
 	shown := rep.Rows
