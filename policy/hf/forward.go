@@ -169,12 +169,7 @@ func (m *Model[F]) forward(c *Cache[F], toks []int, from int, logits []F) {
 						p64[j] = s
 						mx = max(mx, s)
 					}
-					var sum float64
-					for j := range seen {
-						e := math.Exp(p64[j] - mx)
-						p64[j] = e
-						sum += e
-					}
+					sum := kernel.ExpShiftSum(p64[:seen], mx, 1)
 					for j := range seen {
 						row[j] = F(p64[j] / sum)
 					}

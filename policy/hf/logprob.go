@@ -6,6 +6,8 @@ import (
 	"math"
 	"runtime"
 	"sync"
+
+	"github.com/gradcouple/gradcouple/internal/kernel"
 )
 
 // ErrEmptyPrompt: a sequence without prompt tokens (nothing predicts the
@@ -81,15 +83,27 @@ func (m *Model[F]) tokenLogProbs(s Seq) []float64 {
 	logits := make([]F, A*V)
 	c := m.NewCache()
 	m.forward(c, toks, P-1, logits)
+	scratch := make([]float64, V)
 	for t, y := range s.Action {
-		out[t] = logSoftmaxAt(logits[t*V:(t+1)*V], y)
+		out[t] = logSoftmaxAt(logits[t*V:(t+1)*V], y, scratch)
 	}
 	return out
 }
 
-// logSoftmaxAt returns log softmax(z)[y] in float64.
-func logSoftmaxAt[F float](z []F, y int) float64 {
-	return float64(z[y]) - logSumExp(z)
+// logSoftmaxAt returns log softmax(z)[y] in float64, using scratch
+// (len(z) values) for the exponentials (kernel.ExpShiftSum: the vector exp
+// where the CPU has one, within 2 ulp of math.Exp).
+func logSoftmaxAt[F float](z []F, y int, scratch []float64) float64 {
+	mx := math.Inf(-1)
+	for i, v := range z {
+		x := float64(v)
+		scratch[i] = x
+		mx = max(mx, x)
+	}
+	if math.IsInf(mx, 0) {
+		return float64(z[y]) - mx
+	}
+	return float64(z[y]) - (mx + math.Log(kernel.ExpShiftSum(scratch[:len(z)], mx, 1)))
 }
 
 // logSumExp returns log sum_i exp(z_i) in float64.
@@ -143,13 +157,14 @@ func (m *Model[F]) GroupLogProbs(prompt []int, actions [][]int) (sums []float64,
 				out := make([]float64, A)
 				if A > 0 {
 					logits := make([]F, A*V)
+					scratch := make([]float64, V)
 					copy(logits, z0)
 					if A > 1 {
 						m.forward(c.Clone(), a[:A-1], 0, logits[V:])
 					}
 					var s float64
 					for t, y := range a {
-						out[t] = logSoftmaxAt(logits[t*V:(t+1)*V], y)
+						out[t] = logSoftmaxAt(logits[t*V:(t+1)*V], y, scratch)
 						s += out[t]
 					}
 					sums[n] = s

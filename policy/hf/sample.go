@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+
+	"github.com/gradcouple/gradcouple/internal/kernel"
 )
 
 // SampleOptions sets how continuations are drawn. The zero value samples
@@ -158,8 +160,10 @@ func (m *Model[F]) continueFrom(c *Cache[F], z []F, s *sampler[F], stop []int, m
 type sampler[F float] struct {
 	opt   SampleOptions
 	temp  float64
-	p     []float64
-	order []int
+	p     []float64 // unnormalised probabilities at the temperature
+	q     []float64 // scratch of the temperature-1 normaliser
+	cand  []int     // scratch of the nucleus search
+	order []int     // the kept tokens, ascending ids (nil: all)
 }
 
 func newSampler[F float](V int, opt SampleOptions) *sampler[F] {
@@ -167,14 +171,15 @@ func newSampler[F float](V int, opt SampleOptions) *sampler[F] {
 	if t == 0 {
 		t = 1
 	}
-	return &sampler[F]{opt: opt, temp: t, p: make([]float64, V), order: make([]int, 0, V)}
+	return &sampler[F]{opt: opt, temp: t, p: make([]float64, V)}
 }
 
 // draw picks a token from the logits z and returns it with its
 // log-probability under the model (temperature 1, full vocabulary) and
-// under the sampling distribution.
+// under the sampling distribution. The kept tokens are walked in
+// increasing id, u = rng.Float64() times their mass falling on the first
+// whose cumulative weight exceeds it.
 func (s *sampler[F]) draw(z []F, rng *rand.Rand) (tok int, lp, slp float64) {
-	lse := logSumExp(z)
 	if s.opt.Greedy {
 		best := 0
 		for i, v := range z {
@@ -182,50 +187,39 @@ func (s *sampler[F]) draw(z []F, rng *rand.Rand) (tok int, lp, slp float64) {
 				best = i
 			}
 		}
-		return best, float64(z[best]) - lse, 0
+		return best, float64(z[best]) - logSumExp(z), 0
 	}
-	// p_i = exp(z_i/T - max) (unnormalised), in float64
+	// p_i = exp(z_i/T - max_j z_j/T), unnormalised, in float64
 	mx := math.Inf(-1)
-	for _, v := range z {
-		mx = max(mx, float64(v)/s.temp)
-	}
-	var total float64
 	for i, v := range z {
-		e := math.Exp(float64(v)/s.temp - mx)
-		s.p[i] = e
-		total += e
+		x := float64(v) / s.temp
+		s.p[i] = x
+		mx = max(mx, x)
+	}
+	total := kernel.ExpShiftSum(s.p, mx, 1)
+	var lse float64
+	if s.temp == 1 {
+		lse = mx + math.Log(total)
+	} else {
+		if len(s.q) < len(z) {
+			s.q = make([]float64, len(z))
+		}
+		mz := math.Inf(-1)
+		for i, v := range z {
+			s.q[i] = float64(v)
+			mz = max(mz, float64(v))
+		}
+		lse = mz + math.Log(kernel.ExpShiftSum(s.q[:len(z)], mz, 1))
 	}
 	kept := total
 	s.order = s.order[:0]
-	if s.opt.TopP > 0 && s.opt.TopP < 1 {
-		for i := range z {
-			s.order = append(s.order, i)
-		}
-		p := s.p
-		slices.SortFunc(s.order, func(a, b int) int {
-			switch {
-			case p[a] > p[b]:
-				return -1
-			case p[a] < p[b]:
-				return 1
-			}
-			return a - b
-		})
-		var cum float64
-		n := 0
-		for _, i := range s.order {
-			if n > 0 && cum >= s.opt.TopP*total {
-				break
-			}
-			cum += p[i]
-			n++
-		}
-		s.order = s.order[:n]
-		kept = cum
+	nucleus := s.opt.TopP > 0 && s.opt.TopP < 1
+	if nucleus {
+		kept = s.nucleus(s.opt.TopP * total)
 	}
 	u := rng.Float64() * kept
 	tok = -1
-	if len(s.order) > 0 {
+	if nucleus {
 		for _, i := range s.order {
 			u -= s.p[i]
 			tok = i
@@ -249,4 +243,76 @@ func (s *sampler[F]) draw(z []F, rng *rand.Rand) (tok int, lp, slp float64) {
 		tok = 0
 	}
 	return tok, float64(z[tok]) - lse, math.Log(s.p[tok] / kept)
+}
+
+// nucleus sets s.order to the top-p set of s.p for the mass target: in the
+// order (p descending, id ascending), token j is kept when the tokens
+// before it hold less than target. It finds the threshold t, the p-value
+// at which that order's cumulative mass first reaches target, by a
+// weighted quickselect (expected O(V), no sort), then keeps every token
+// above t and the tokens at t, in increasing id, while the mass before
+// them is below target. It returns the kept mass.
+func (s *sampler[F]) nucleus(target float64) float64 {
+	p := s.p
+	s.cand = s.cand[:0]
+	for i := range p {
+		s.cand = append(s.cand, i)
+	}
+	cand := s.cand
+	need := target
+	t := math.Inf(1)
+	for len(cand) > 0 {
+		pv := p[cand[len(cand)/2]] // the middle element: deterministic
+		// partition: greater first, then equal, then less
+		g, e := 0, 0
+		for k, i := range cand {
+			switch v := p[i]; {
+			case v > pv:
+				cand[k] = cand[g+e]
+				cand[g+e] = cand[g]
+				cand[g] = i
+				g++
+			case v == pv:
+				cand[k] = cand[g+e]
+				cand[g+e] = i
+				e++
+			}
+		}
+		var mG, mE float64
+		for _, i := range cand[:g] {
+			mG += p[i]
+		}
+		for _, i := range cand[g : g+e] {
+			mE += p[i]
+		}
+		switch {
+		case mG >= need && g > 0:
+			cand = cand[:g]
+		case mG+mE >= need || g+e == len(cand):
+			t = pv
+			cand = nil
+		default:
+			need -= mG + mE
+			cand = cand[g+e:]
+		}
+	}
+	var above float64
+	for _, v := range p {
+		if v > t {
+			above += v
+		}
+	}
+	kept, ties := 0.0, above
+	for i, v := range p {
+		switch {
+		case v > t:
+			s.order = append(s.order, i)
+			kept += v
+		case v == t && ties < target:
+			s.order = append(s.order, i)
+			kept += v
+			ties += v
+		}
+	}
+	return kept
 }
