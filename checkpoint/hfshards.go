@@ -291,6 +291,24 @@ func (s *Shards) Float64(name string) ([]float64, []int, error) {
 	return f.Float64(name)
 }
 
+// Float32Into reads the named tensor into dst as File.Float32Into does.
+func (s *Shards) Float32Into(name string, dst []float32) error {
+	f, err := s.lookup(name)
+	if err != nil {
+		return err
+	}
+	return f.Float32Into(name, dst)
+}
+
+// Float64Into reads the named tensor into dst as File.Float64Into does.
+func (s *Shards) Float64Into(name string, dst []float64) error {
+	f, err := s.lookup(name)
+	if err != nil {
+		return err
+	}
+	return f.Float64Into(name, dst)
+}
+
 // Tensor reads the named tensor's raw bytes.
 func (s *Shards) Tensor(name string) (Tensor, error) {
 	f, err := s.lookup(name)

@@ -203,40 +203,53 @@ func (f *File) Float32(name string) ([]float32, []int, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if !ti.DType.floatKind() {
-		return nil, nil, f.dtypeError(ti, "Float32")
-	}
 	out := make([]float32, ti.Len())
+	if err := f.Float32Into(name, out); err != nil {
+		return nil, nil, err
+	}
+	return out, slices.Clone(ti.Shape), nil
+}
+
+// Float32Into is Float32 into dst, which must hold exactly the tensor's
+// elements; it allocates nothing the size of the tensor, so a model can be
+// read into its own parameter memory.
+func (f *File) Float32Into(name string, dst []float32) error {
+	ti, err := f.lookup(name)
+	if err != nil {
+		return err
+	}
+	if !ti.DType.floatKind() {
+		return f.dtypeError(ti, "Float32")
+	}
+	if len(dst) != ti.Len() {
+		return fmt.Errorf("reading tensor %q from %s: %d elements into a buffer of %d", name, f.name, ti.Len(), len(dst))
+	}
 	size := ti.DType.Bits() / 8
 	i := 0
-	err = f.decode(ti, size, func(b []byte) {
+	return f.decode(ti, size, func(b []byte) {
 		switch ti.DType {
 		case F32:
 			for ; len(b) > 0; b = b[4:] {
-				out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b))
+				dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(b))
 				i++
 			}
 		case F64:
 			for ; len(b) > 0; b = b[8:] {
-				out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(b)))
+				dst[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(b)))
 				i++
 			}
 		case F16:
 			for ; len(b) > 0; b = b[2:] {
-				out[i] = halfToFloat32(binary.LittleEndian.Uint16(b))
+				dst[i] = halfToFloat32(binary.LittleEndian.Uint16(b))
 				i++
 			}
 		case BF16:
 			for ; len(b) > 0; b = b[2:] {
-				out[i] = bfloat16ToFloat32(binary.LittleEndian.Uint16(b))
+				dst[i] = bfloat16ToFloat32(binary.LittleEndian.Uint16(b))
 				i++
 			}
 		}
 	})
-	if err != nil {
-		return nil, nil, err
-	}
-	return out, slices.Clone(ti.Shape), nil
 }
 
 // Float64 reads the named tensor as float64 values with its shape. F64 is
@@ -247,40 +260,52 @@ func (f *File) Float64(name string) ([]float64, []int, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if !ti.DType.floatKind() {
-		return nil, nil, f.dtypeError(ti, "Float64")
-	}
 	out := make([]float64, ti.Len())
+	if err := f.Float64Into(name, out); err != nil {
+		return nil, nil, err
+	}
+	return out, slices.Clone(ti.Shape), nil
+}
+
+// Float64Into is Float64 into dst, which must hold exactly the tensor's
+// elements.
+func (f *File) Float64Into(name string, dst []float64) error {
+	ti, err := f.lookup(name)
+	if err != nil {
+		return err
+	}
+	if !ti.DType.floatKind() {
+		return f.dtypeError(ti, "Float64")
+	}
+	if len(dst) != ti.Len() {
+		return fmt.Errorf("reading tensor %q from %s: %d elements into a buffer of %d", name, f.name, ti.Len(), len(dst))
+	}
 	size := ti.DType.Bits() / 8
 	i := 0
-	err = f.decode(ti, size, func(b []byte) {
+	return f.decode(ti, size, func(b []byte) {
 		switch ti.DType {
 		case F64:
 			for ; len(b) > 0; b = b[8:] {
-				out[i] = math.Float64frombits(binary.LittleEndian.Uint64(b))
+				dst[i] = math.Float64frombits(binary.LittleEndian.Uint64(b))
 				i++
 			}
 		case F32:
 			for ; len(b) > 0; b = b[4:] {
-				out[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(b)))
+				dst[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(b)))
 				i++
 			}
 		case F16:
 			for ; len(b) > 0; b = b[2:] {
-				out[i] = float64(halfToFloat32(binary.LittleEndian.Uint16(b)))
+				dst[i] = float64(halfToFloat32(binary.LittleEndian.Uint16(b)))
 				i++
 			}
 		case BF16:
 			for ; len(b) > 0; b = b[2:] {
-				out[i] = float64(bfloat16ToFloat32(binary.LittleEndian.Uint16(b)))
+				dst[i] = float64(bfloat16ToFloat32(binary.LittleEndian.Uint16(b)))
 				i++
 			}
 		}
 	})
-	if err != nil {
-		return nil, nil, err
-	}
-	return out, slices.Clone(ti.Shape), nil
 }
 
 func (f *File) dtypeError(ti *TensorInfo, method string) error {

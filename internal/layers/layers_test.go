@@ -28,6 +28,8 @@ var rank = map[string]int{
 	"figure":              70,
 	"trainer":             60,
 	"policy":              50,
+	"policy/bpe":          48, // tokenizer.json, used by policy/hf
+	"policy/chat":         48, // chat templates, used by policy/hf
 	"judge":               45,
 	"env":                 40,
 	"trajlog":             30,

@@ -281,29 +281,22 @@ func checkInfo(info checkpoint.TensorInfo, file string, shape []int) error {
 	return nil
 }
 
-// readInto converts the named tensor exactly into dst.
+// readInto converts the named tensor exactly into dst, with no copy of
+// the tensor's size for float32 and float64 (so loading needs about the
+// parameters' memory, not twice it).
 func readInto[F float](sh *checkpoint.Shards, name string, dst []F) error {
 	switch d := any(dst).(type) {
 	case []float32:
-		v, _, err := sh.Float32(name)
-		if err != nil {
-			return err
-		}
-		copy(d, v)
+		return sh.Float32Into(name, d)
 	case []float64:
-		v, _, err := sh.Float64(name)
-		if err != nil {
-			return err
-		}
-		copy(d, v)
-	default:
-		v, _, err := sh.Float64(name)
-		if err != nil {
-			return err
-		}
-		for i, x := range v {
-			dst[i] = F(x)
-		}
+		return sh.Float64Into(name, d)
+	}
+	v, _, err := sh.Float64(name)
+	if err != nil {
+		return err
+	}
+	for i, x := range v {
+		dst[i] = F(x)
 	}
 	return nil
 }
