@@ -6,6 +6,7 @@ import (
 
 	"github.com/gradcouple/gradcouple/analysis"
 	"github.com/gradcouple/gradcouple/internal/table"
+	"github.com/gradcouple/gradcouple/metrics"
 	ucli "github.com/urfave/cli/v2"
 )
 
@@ -102,7 +103,9 @@ func runModelResample(ctx context.Context, o ModelResampleOptions, env *Env) err
 	}
 	fmt.Fprintf(w, "%d probe states from %d step records; %s drew %d actions at each (temperature %g, seed %d), high consistency at >= %d\n",
 		len(rep.States), rep.Sources.Rows, rep.Model, o.K, temp, o.Seed, o.Threshold)
-	fmt.Fprintf(w, "the drawn modal action is the logged modal action at %d of %d states\n\n", same, len(rep.States))
+	ci := metrics.Wilson(float64(same), float64(len(rep.States)), 0.95)
+	fmt.Fprintf(w, "the drawn modal action is the logged modal action at %d of %d states (%.2f, 95%% Wilson interval %.2f-%.2f)\n\n",
+		same, len(rep.States), float64(same)/float64(len(rep.States)), ci.Lo, ci.Hi)
 	if err := emit(w, o.Out, rep.Rows, nil); err != nil {
 		return err
 	}
