@@ -55,7 +55,7 @@ func TestTiny(t *testing.T) {
 	}
 }
 
-// TestRefused: every setting not implemented exactly is an error naming
+// TestRefused: every setting that is not computed exactly is an error naming
 // the JSON field, never a silent approximation.
 func TestRefused(t *testing.T) {
 	cases := []struct {

@@ -61,7 +61,7 @@ func strftime(t time.Time, format string) (string, error) {
 		case '%':
 			b.WriteByte('%')
 		default:
-			return "", fmt.Errorf("strftime: directive %%%c not implemented", format[i])
+			return "", fmt.Errorf("strftime: directive %%%c is not supported (refused rather than rendered differently from Python)", format[i])
 		}
 	}
 	return b.String(), nil

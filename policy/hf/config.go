@@ -353,12 +353,12 @@ func (p *cfgParser) parse() (Config, error) {
 		"moe_intermediate_size", "shared_expert_intermediate_size", "n_shared_experts", "decoder_sparse_step",
 		"mlp_only_layers"} {
 		if v := p.obj[k]; !isNull(v) && string(bytes.TrimSpace(v)) != "0" && string(bytes.TrimSpace(v)) != "[]" {
-			return c, p.unsupported(k, "%s: mixture-of-experts layers are not implemented", short(v))
+			return c, p.unsupported(k, "%s: mixture-of-experts layers are refused (not computed exactly)", short(v))
 		}
 	}
 	for _, k := range []string{"quantization_config", "attn_logit_softcapping", "final_logit_softcapping"} {
 		if p.has(k) {
-			return c, p.unsupported(k, "set (not implemented)")
+			return c, p.unsupported(k, "set: refused (not computed exactly)")
 		}
 	}
 	if x, ok, err := p.num(p.obj, "", "partial_rotary_factor"); err != nil {
@@ -470,15 +470,15 @@ func (p *cfgParser) parse() (Config, error) {
 	case Qwen3:
 		c.QKNorm = true
 		if ab {
-			return c, p.unsupported("attention_bias", "true (biases on q, k, v, o of a qwen3 are not implemented)")
+			return c, p.unsupported("attention_bias", "true: refused (q, k, v, o biases of a qwen3 are not computed)")
 		}
 	case Llama:
 		if ab {
-			return c, p.unsupported("attention_bias", "true (biases on q, k, v, o of a llama are not implemented)")
+			return c, p.unsupported("attention_bias", "true: refused (q, k, v, o biases of a llama are not computed)")
 		}
 	}
 	if mb {
-		return c, p.unsupported("mlp_bias", "true (MLP biases are not implemented)")
+		return c, p.unsupported("mlp_bias", "true: refused (MLP biases are not computed)")
 	}
 
 	if err := p.sliding(&c); err != nil {
@@ -595,7 +595,7 @@ func (p *cfgParser) sliding(c *Config) error {
 				return p.malformed("sliding_window", "null, but layer %d is sliding_attention", i)
 			}
 			if window < c.MaxPositions {
-				return p.unsupported(field, "layer %d uses sliding-window attention with sliding_window %d < max_position_embeddings %d (not implemented)", i, window, c.MaxPositions)
+				return p.unsupported(field, "layer %d uses sliding-window attention with sliding_window %d < max_position_embeddings %d: refused (sliding-window attention is not computed)", i, window, c.MaxPositions)
 			}
 		default:
 			return p.unsupported("layer_types", "layer %d is %q", i, t)
@@ -635,7 +635,7 @@ func (p *cfgParser) rope(c *Config) error {
 		_, sa := obj["sliding_attention"]
 		if fa || sa {
 			if sa && !isNull(obj["sliding_attention"]) {
-				return p.unsupported("rope_parameters.sliding_attention", "per-layer-type RoPE is not implemented")
+				return p.unsupported("rope_parameters.sliding_attention", "per-layer-type RoPE is refused (not computed exactly)")
 			}
 			field = "rope_parameters.full_attention"
 			obj, err = p.object(obj["full_attention"], field)
