@@ -78,16 +78,18 @@ type ActorOptions struct {
 
 // OpenActor loads the model in dir: a Hugging Face directory (config.json
 // with model_type qwen2, qwen3 or llama, safetensors weights,
-// tokenizer.json and, for PromptChat, a chat template) or a gradcouple
-// checkpoint of the bundled actor.
+// tokenizer.json and, for PromptChat, a chat template), a GPT-2 directory
+// that Hugging Face wrote (model_type gpt2 with tokenizer.json, run on the
+// bundled actor's network), or a gradcouple checkpoint of the bundled
+// actor.
 func OpenActor(dir string, opts ActorOptions) (Actor, error) {
-	mt, err := modelType(dir)
+	kind, err := modelKind(dir)
 	if err != nil {
 		return nil, err
 	}
-	switch mt {
-	case hf.Qwen2, hf.Qwen3, hf.Llama:
-		return openHFActor(dir, opts)
+	switch kind {
+	case hf.Qwen2, hf.Qwen3, hf.Llama, kindGPT2:
+		return openTextActor(dir, kind, opts)
 	}
 	m, tok, err := policy.Load(dir)
 	if err != nil {
@@ -101,22 +103,30 @@ func NewBundledActor(m *policy.Model, tok *policy.Tokenizer) Actor {
 	return &bundledActor{m: m, enc: encoder{tok: tok, context: m.Config().Context}}
 }
 
+// kindGPT2 is a GPT-2 directory that Hugging Face wrote: model_type gpt2
+// without gradcouple's section in config.json, with a tokenizer.json.
+const kindGPT2 = "gpt2"
+
 // HFModelType reports the model_type of dir's config.json when dir holds
-// a Hugging Face model that OpenActor reads (qwen2, qwen3, llama).
+// a model written by Hugging Face that OpenActor reads: qwen2, qwen3,
+// llama, or gpt2 (a GPT-2 directory with a tokenizer.json, not a
+// gradcouple checkpoint).
 func HFModelType(dir string) (string, bool) {
-	mt, err := modelType(dir)
+	kind, err := modelKind(dir)
 	if err != nil {
 		return "", false
 	}
-	switch mt {
-	case hf.Qwen2, hf.Qwen3, hf.Llama:
-		return mt, true
+	switch kind {
+	case hf.Qwen2, hf.Qwen3, hf.Llama, kindGPT2:
+		return kind, true
 	}
 	return "", false
 }
 
-// modelType reads config.json's model_type ("" when absent).
-func modelType(dir string) (string, error) {
+// modelKind reads config.json's model_type ("" when absent); a gpt2
+// config without a "gradcouple" section in a directory with a
+// tokenizer.json is kindGPT2, any other gpt2 config the bundled actor's.
+func modelKind(dir string) (string, error) {
 	path := filepath.Join(dir, hf.ConfigFileName)
 	f, err := os.Open(path)
 	if err != nil {
@@ -124,10 +134,17 @@ func modelType(dir string) (string, error) {
 	}
 	defer f.Close()
 	var c struct {
-		ModelType string `json:"model_type"`
+		ModelType  string          `json:"model_type"`
+		Gradcouple json.RawMessage `json:"gradcouple"`
 	}
 	if err := json.NewDecoder(f).Decode(&c); err != nil {
 		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	if c.ModelType == "gpt2" {
+		if _, err := os.Stat(filepath.Join(dir, hf.TokenizerFileName)); err == nil && c.Gradcouple == nil {
+			return kindGPT2, nil
+		}
+		return "", nil
 	}
 	return c.ModelType, nil
 }
@@ -163,18 +180,106 @@ func (a *bundledActor) score(dst []float64, pairs []scorePair) error {
 
 func (a *bundledActor) stats() TokenStats { return a.enc.stats }
 
-// hfActor scores with a Hugging Face model in float32 or float64.
-type hfActor struct {
-	cfg  hf.Config
-	m32  *hf.Model[float32]
-	m64  *hf.Model[float64]
+// textActor is the Actor of a model written by Hugging Face: its text goes
+// through its own tokenizer.json (and chat template), its network is lm.
+type textActor struct {
+	net  lm
+	eos  []int // config.json's eos_token_id
 	tok  *bpe.Tokenizer
 	tmpl *chat.Template // nil for PromptRaw
 	opts ActorOptions
 	tot  TokenStats
 }
 
-func openHFActor(dir string, opts ActorOptions) (*hfActor, error) {
+// lm is the network of a textActor.
+type lm interface {
+	describe() string
+	// maxTokens is the longest prompt plus scored action (end token
+	// included) the network reads, and the config field that sets it.
+	maxTokens() (int, string)
+	// logProbs returns the summed log-probability of each seq's action
+	// tokens (the end token included when it is the action's last).
+	logProbs(seqs []hf.Seq) ([]float64, error)
+	// sample draws k continuations of prompt and returns their tokens,
+	// without the end token.
+	sample(prompt []int, k int, so hf.SampleOptions, rng *rand.Rand) ([][]int, error)
+}
+
+// hfNet is a Hugging Face decoder of package policy/hf.
+type hfNet[F float32 | float64] struct{ m *hf.Model[F] }
+
+func (n hfNet[F]) describe() string {
+	c := n.m.Config()
+	var zero F
+	return fmt.Sprintf("%s (hidden %d, %d layers, %d/%d heads, vocabulary %d; %T)",
+		c.ModelType, c.Hidden, c.Layers, c.Heads, c.KVHeads, c.VocabSize, zero)
+}
+
+func (n hfNet[F]) maxTokens() (int, string) {
+	return n.m.Config().MaxPositions, "max_position_embeddings"
+}
+
+func (n hfNet[F]) logProbs(seqs []hf.Seq) ([]float64, error) {
+	sums, _, err := n.m.LogProbs(seqs)
+	return sums, err
+}
+
+func (n hfNet[F]) sample(prompt []int, k int, so hf.SampleOptions, rng *rand.Rand) ([][]int, error) {
+	got, err := n.m.Sample(prompt, k, so, rng)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]int, len(got))
+	for i, g := range got {
+		out[i] = g.Tokens
+	}
+	return out, nil
+}
+
+// gpt2Net is a GPT-2 directory written by Hugging Face, run by the bundled
+// actor's network (package policy), which always scores the end token and
+// leaves room for its verdict marker.
+type gpt2Net struct{ m *policy.Model }
+
+func (n gpt2Net) describe() string {
+	c := n.m.Config()
+	return fmt.Sprintf("gpt2 (d %d, %d layers, %d heads, MLP %d, context %d, vocabulary %d; float64)",
+		c.Dim, c.Layers, c.Heads, c.Inner(), c.Context, c.VocabSize)
+}
+
+// maxTokens leaves one of n_positions for the verdict marker the network
+// always makes room for.
+func (n gpt2Net) maxTokens() (int, string) { return n.m.Config().Context - 1, "n_positions less one" }
+
+func (n gpt2Net) logProbs(seqs []hf.Seq) ([]float64, error) {
+	eos := n.m.Config().EOS
+	ps := make([]policy.Seq, len(seqs))
+	for i, s := range seqs {
+		a := s.Action
+		if len(a) == 0 || a[len(a)-1] != eos {
+			return nil, fmt.Errorf("the GPT-2 network scores an action with its end token %d", eos)
+		}
+		ps[i] = policy.Seq{Prompt: s.Prompt, Action: a[:len(a)-1]}
+	}
+	return n.m.LogProbs(nil, ps), nil
+}
+
+func (n gpt2Net) sample(prompt []int, k int, so hf.SampleOptions, rng *rand.Rand) ([][]int, error) {
+	if so.TopP > 0 && so.TopP < 1 {
+		return nil, fmt.Errorf("top-p %g: the GPT-2 network draws from the full distribution (at a temperature) only", so.TopP)
+	}
+	got, err := n.m.Sample(prompt, k, nil, policy.SampleOptions{Temperature: so.Temperature, MaxTokens: so.MaxTokens}, rng)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]int, len(got))
+	for i, g := range got {
+		out[i] = g.Action
+	}
+	return out, nil
+}
+
+func openTextActor(dir, kind string, opts ActorOptions) (*textActor, error) {
 	switch opts.Prompt {
 	case "":
 		opts.Prompt = PromptRaw
@@ -182,21 +287,32 @@ func openHFActor(dir string, opts ActorOptions) (*hfActor, error) {
 	default:
 		return nil, fmt.Errorf("prompt format %q: want %s or %s", opts.Prompt, PromptRaw, PromptChat)
 	}
-	s := &hfActor{opts: opts}
-	if opts.Float64 {
+	s := &textActor{opts: opts}
+	var vocab int
+	switch {
+	case kind == kindGPT2:
+		if opts.NoEnd {
+			return nil, fmt.Errorf("%s: a GPT-2 directory is scored with its end token (no-end applies to qwen2, qwen3 and llama)", dir)
+		}
+		m, err := policy.LoadHF(dir)
+		if err != nil {
+			return nil, err
+		}
+		s.net, s.eos, vocab = gpt2Net{m}, []int{m.Config().EOS}, m.Config().VocabSize
+	case opts.Float64:
 		m, err := hf.Load[float64](dir)
 		if err != nil {
 			return nil, err
 		}
-		s.m64, s.cfg = m, m.Config()
-	} else {
+		s.net, s.eos, vocab = hfNet[float64]{m}, m.Config().EOS, m.Config().VocabSize
+	default:
 		m, err := hf.Load[float32](dir)
 		if err != nil {
 			return nil, err
 		}
-		s.m32, s.cfg = m, m.Config()
+		s.net, s.eos, vocab = hfNet[float32]{m}, m.Config().EOS, m.Config().VocabSize
 	}
-	tok, err := hf.LoadTokenizer(dir, s.cfg)
+	tok, err := hf.LoadTokenizer(dir, vocab)
 	if err != nil {
 		return nil, err
 	}
@@ -206,26 +322,20 @@ func openHFActor(dir string, opts ActorOptions) (*hfActor, error) {
 			return nil, err
 		}
 	}
-	if !opts.NoEnd && len(s.cfg.EOS) == 0 {
+	if !opts.NoEnd && len(s.eos) == 0 {
 		return nil, fmt.Errorf("%s: config.json has no eos_token_id to end the action with (score without it: no end token)", filepath.Join(dir, hf.ConfigFileName))
 	}
 	return s, nil
 }
 
-func (s *hfActor) Describe() string {
-	c := s.cfg
-	prec := "float32"
-	if s.opts.Float64 {
-		prec = "float64"
-	}
-	return fmt.Sprintf("%s (hidden %d, %d layers, %d/%d heads, vocabulary %d; %s; prompts %s)",
-		c.ModelType, c.Hidden, c.Layers, c.Heads, c.KVHeads, c.VocabSize, prec, s.opts.Prompt)
+func (s *textActor) Describe() string {
+	return fmt.Sprintf("%s; prompts %s", s.net.describe(), s.opts.Prompt)
 }
 
 // promptTokens formats a logged prompt (PromptRaw: as is; PromptChat: one
 // user message through the chat template with a generation prompt) and
 // tokenizes it.
-func (s *hfActor) promptTokens(prompt string) ([]int, error) {
+func (s *textActor) promptTokens(prompt string) ([]int, error) {
 	text := prompt
 	if s.tmpl != nil {
 		var err error
@@ -244,7 +354,7 @@ func (s *hfActor) promptTokens(prompt string) ([]int, error) {
 	return ids, nil
 }
 
-func (s *hfActor) encode(file string, row int64, r *trajlog.Record) (scorePair, error) {
+func (s *textActor) encode(file string, row int64, r *trajlog.Record) (scorePair, error) {
 	bad := func(field string, err error) error {
 		return &trajlog.ValidationError{File: file, Row: row, Field: field, Msg: err.Error(), Err: err}
 	}
@@ -258,27 +368,21 @@ func (s *hfActor) encode(file string, row int64, r *trajlog.Record) (scorePair, 
 	}
 	n := len(action)
 	if !s.opts.NoEnd {
-		action = append(action, s.cfg.EOS[0])
+		action = append(action, s.eos[0])
 	}
-	if total := len(prompt) + len(action); total > s.cfg.MaxPositions {
-		return scorePair{}, bad("prompt, action", fmt.Errorf("%d tokens, more than max_position_embeddings %d", total, s.cfg.MaxPositions))
+	if max, field := s.net.maxTokens(); len(prompt)+len(action) > max {
+		return scorePair{}, bad("prompt, action", fmt.Errorf("%d tokens, more than %s %d", len(prompt)+len(action), field, max))
 	}
 	s.tot.Tokens += int64(len(prompt) + n)
 	return scorePair{hseq: hf.Seq{Prompt: prompt, Action: action}, prompt: len(prompt), action: n, predicted: len(action)}, nil
 }
 
-func (s *hfActor) score(dst []float64, pairs []scorePair) error {
+func (s *textActor) score(dst []float64, pairs []scorePair) error {
 	seqs := make([]hf.Seq, len(pairs))
 	for i, p := range pairs {
 		seqs[i] = p.hseq
 	}
-	var sums []float64
-	var err error
-	if s.m64 != nil {
-		sums, _, err = s.m64.LogProbs(seqs)
-	} else {
-		sums, _, err = s.m32.LogProbs(seqs)
-	}
+	sums, err := s.net.logProbs(seqs)
 	if err != nil {
 		return err
 	}
@@ -286,9 +390,9 @@ func (s *hfActor) score(dst []float64, pairs []scorePair) error {
 	return nil
 }
 
-func (s *hfActor) stats() TokenStats { return s.tot }
+func (s *textActor) stats() TokenStats { return s.tot }
 
-func (s *hfActor) sample(prompt string, k int, opt DrawOptions, rng *rand.Rand) ([]string, error) {
+func (s *textActor) sample(prompt string, k int, opt DrawOptions, rng *rand.Rand) ([]string, error) {
 	ids, err := s.promptTokens(prompt)
 	if err != nil {
 		return nil, err
@@ -297,18 +401,13 @@ func (s *hfActor) sample(prompt string, k int, opt DrawOptions, rng *rand.Rand) 
 	if so.MaxTokens == 0 {
 		so.MaxTokens = 64
 	}
-	var got []hf.Sampled
-	if s.m64 != nil {
-		got, err = s.m64.Sample(ids, k, so, rng)
-	} else {
-		got, err = s.m32.Sample(ids, k, so, rng)
-	}
+	got, err := s.net.sample(ids, k, so, rng)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]string, len(got))
 	for i, g := range got {
-		text, err := s.tok.Decode(g.Tokens, true)
+		text, err := s.tok.Decode(g, true)
 		if err != nil {
 			return nil, err
 		}

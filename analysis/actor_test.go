@@ -48,7 +48,7 @@ func TestScoreHF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := hf.LoadTokenizer(dir, m.Config())
+	tok, err := hf.LoadTokenizer(dir, m.Config().VocabSize)
 	if err != nil {
 		t.Fatal(err)
 	}

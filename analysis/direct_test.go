@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -66,7 +67,7 @@ func TestDirectReadingIsConvert(t *testing.T) {
 			t.Fatalf("%s: %d records directly, %d converted", tc.pattern, len(got), len(want))
 		}
 		for i := range got {
-			if got[i] != want[i] {
+			if !reflect.DeepEqual(got[i], want[i]) {
 				t.Fatalf("%s: record %d differs:\n direct    %+v\n converted %+v", tc.pattern, i, got[i], want[i])
 			}
 		}

@@ -90,6 +90,11 @@ type LoadOptions struct {
 	// SkipOptimizer leaves Checkpoint.Optimizer nil without reading
 	// optimizer.safetensors (analyses need only the weights).
 	SkipOptimizer bool
+	// SkipVocab leaves Checkpoint.Vocab nil without reading vocab.json: a
+	// GPT-2 directory written by Hugging Face (save_pretrained, the hub's
+	// openai-community/gpt2) holds a byte-level BPE vocabulary, a map that
+	// its tokenizer.json also carries, not gradcouple's word list.
+	SkipVocab bool
 }
 
 // validate checks a checkpoint before it is written.
@@ -345,7 +350,11 @@ func LoadWith(dir string, opts LoadOptions) (*Checkpoint, error) {
 	if !opts.SkipOptimizer {
 		optional = []string{OptimizerFileName}
 	}
-	if _, err := verifyChecksums(dir, []string{ConfigFileName, VocabFileName, ModelFileName}, optional); err != nil {
+	required := []string{ConfigFileName, VocabFileName, ModelFileName}
+	if opts.SkipVocab {
+		required = []string{ConfigFileName, ModelFileName}
+	}
+	if _, err := verifyChecksums(dir, required, optional); err != nil {
 		return nil, err
 	}
 
@@ -357,13 +366,15 @@ func LoadWith(dir string, opts LoadOptions) (*Checkpoint, error) {
 		return nil, err
 	}
 	var vocab []string
-	if err := readWith(path(VocabFileName), func(r io.Reader, name string) (err error) {
-		vocab, err = ReadVocab(r, name)
-		return err
-	}); err != nil {
-		return nil, err
+	if !opts.SkipVocab {
+		if err := readWith(path(VocabFileName), func(r io.Reader, name string) (err error) {
+			vocab, err = ReadVocab(r, name)
+			return err
+		}); err != nil {
+			return nil, err
+		}
 	}
-	if len(vocab) != cfg.VocabSize {
+	if !opts.SkipVocab && len(vocab) != cfg.VocabSize {
 		return nil, &ValidationError{File: path(VocabFileName),
 			Msg: fmt.Sprintf("%d tokens, but %s has vocab_size %d", len(vocab), ConfigFileName, cfg.VocabSize), Err: ErrVocab}
 	}

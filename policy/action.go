@@ -102,7 +102,7 @@ func (m *Model) HeadGrads32(dst []float32, terms []Term) []float32 {
 		out := dst[i*D : (i+1)*D]
 		clear(out)
 		var j job
-		if !termJob(&j, &terms[i]) {
+		if !termJob(&j, &terms[i], m.cfg.EOS) {
 			return
 		}
 		ws.run(&j)

@@ -120,7 +120,7 @@ func (m *Model) checkSeq(s Seq) {
 		if set == nil {
 			continue
 		}
-		tgt := EOSID
+		tgt := m.cfg.EOS
 		if t < len(s.Action) {
 			tgt = s.Action[t]
 		}
@@ -138,9 +138,9 @@ func (m *Model) checkSeq(s Seq) {
 }
 
 // actionJob fills j for the log-probabilities of s's action tokens and
-// <eos>, with per-target weights w (nil for a forward pass); with verdict
+// the end token eos, with per-target weights w (nil for a forward pass); with verdict
 // != 0 it appends <eos> <verdict> to the input and the verdict target.
-func actionJob(j *job, s Seq, withAction bool, verdict int) {
+func actionJob(j *job, s Seq, eos int, withAction bool, verdict int) {
 	P, A := len(s.Prompt), len(s.Action)
 	j.toks = append(append(j.toks[:0], s.Prompt...), s.Action...)
 	j.pos, j.tgt, j.w, j.allowed = j.pos[:0], j.tgt[:0], j.w[:0], j.allowed[:0]
@@ -150,7 +150,7 @@ func actionJob(j *job, s Seq, withAction bool, verdict int) {
 			if t < A {
 				j.tgt = append(j.tgt, s.Action[t])
 			} else {
-				j.tgt = append(j.tgt, EOSID)
+				j.tgt = append(j.tgt, eos)
 			}
 			var set []int
 			if s.Allowed != nil {
@@ -168,7 +168,7 @@ func actionJob(j *job, s Seq, withAction bool, verdict int) {
 }
 
 // termJob fills j for term t; it reports false if every weight is zero.
-func termJob(j *job, t *Term) bool {
+func termJob(j *job, t *Term, eos int) bool {
 	A := len(t.Action)
 	if t.TokenWeights != nil && len(t.TokenWeights) != A+1 {
 		panic(fmt.Sprintf("policy: %d token weights for an action of %d tokens (want %d)", len(t.TokenWeights), A, A+1))
@@ -187,7 +187,7 @@ func termJob(j *job, t *Term) bool {
 	if !withAction && verdict == 0 {
 		return false
 	}
-	actionJob(j, t.Seq, withAction, verdict)
+	actionJob(j, t.Seq, eos, withAction, verdict)
 	if withAction {
 		for i := 0; i <= A; i++ {
 			w := t.Weight
@@ -278,7 +278,7 @@ func (n net[F]) logProbs(dst []float64, seqs []Seq) []float64 {
 	}
 	n.parallel(len(seqs), func(ws *workspace[F], i int) {
 		var j job
-		actionJob(&j, seqs[i], true, 0)
+		actionJob(&j, seqs[i], n.m.cfg.EOS, true, 0)
 		ws.run(&j)
 		var s float64
 		for _, v := range ws.logp[:len(j.pos)] {
@@ -300,7 +300,7 @@ func (n net[F]) tokenLogProbs(seqs []Seq) [][]float64 {
 	}
 	n.parallel(len(seqs), func(ws *workspace[F], i int) {
 		var j job
-		actionJob(&j, seqs[i], true, 0)
+		actionJob(&j, seqs[i], n.m.cfg.EOS, true, 0)
 		ws.run(&j)
 		out[i] = append([]float64(nil), ws.logp[:len(j.pos)]...)
 	})
@@ -325,7 +325,7 @@ func (n net[F]) verdicts(dst []Verdict, seqs []Seq) []Verdict {
 	V := n.m.cfg.VocabSize
 	n.parallel(len(seqs), func(ws *workspace[F], i int) {
 		var j job
-		actionJob(&j, seqs[i], false, GoodID)
+		actionJob(&j, seqs[i], n.m.cfg.EOS, false, GoodID)
 		ws.run(&j)
 		row := ws.logits[:V]
 		dst[i] = Verdict{LogGood: float64(row[GoodID]) - ws.lse[0], LogBad: float64(row[BadID]) - ws.lse[0]}
@@ -396,7 +396,7 @@ func (m *Model) Gradient(dst []float64, terms []Term) ([]float64, float64) {
 // gradTerm adds the gradient of term t to grad (full length) and returns
 // the term's value.
 func (ws *workspace[F]) gradTerm(j *job, t *Term, grad []F) float64 {
-	if !termJob(j, t) {
+	if !termJob(j, t, ws.m.cfg.EOS) {
 		return 0
 	}
 	ws.run(j)
@@ -489,7 +489,7 @@ func (n net[F]) perSample(terms []Term, sel Selection, emit func(i int, g []F, v
 		clear(g)
 		var j job
 		var value float64
-		if termJob(&j, &terms[i]) {
+		if termJob(&j, &terms[i], n.m.cfg.EOS) {
 			ws.run(&j)
 			for k, w := range j.w {
 				value += w * ws.logp[k]

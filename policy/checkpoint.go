@@ -19,7 +19,7 @@ func CheckpointConfig(c Config) checkpoint.Config {
 		inner := c.Inner()
 		cc.NInner = &inner
 	}
-	cc.BOSTokenID, cc.EOSTokenID = EOSID, EOSID
+	cc.BOSTokenID, cc.EOSTokenID = c.EOS, c.EOS
 	pad := PadID
 	cc.PadTokenID = &pad
 	if cc.Gradcouple != nil {
@@ -36,7 +36,7 @@ func ConfigFromCheckpoint(cc checkpoint.Config) (Config, error) {
 		return Config{}, err
 	}
 	return Config{VocabSize: cc.VocabSize, Context: cc.NPositions, Dim: cc.NEmbd,
-		Layers: cc.NLayer, Heads: cc.NHead, MLP: cc.Inner()}.Normalize()
+		Layers: cc.NLayer, Heads: cc.NHead, MLP: cc.Inner(), EOS: cc.EOSTokenID}.Normalize()
 }
 
 // Checkpoint returns the content of a checkpoint of m and tok (the
@@ -74,26 +74,35 @@ func FromCheckpoint(c *checkpoint.Checkpoint) (*Model, *Tokenizer, error) {
 	if tok.Size() != cfg.VocabSize {
 		return nil, nil, fmt.Errorf("policy: vocabulary of %d tokens, config vocab_size %d", tok.Size(), cfg.VocabSize)
 	}
-	m, err := NewZeroModel(cfg)
+	m, err := modelFromTensors(cfg, c.Tensors)
 	if err != nil {
 		return nil, nil, err
 	}
+	return m, tok, nil
+}
+
+// modelFromTensors builds a model of size cfg from its tensors by name.
+func modelFromTensors(cfg Config, tensors map[string][]float32) (*Model, error) {
+	m, err := NewZeroModel(cfg)
+	if err != nil {
+		return nil, err
+	}
 	for _, t := range m.tensors {
-		v, ok := c.Tensors[t.Name]
+		v, ok := tensors[t.Name]
 		if !ok {
-			return nil, nil, fmt.Errorf("policy: checkpoint has no tensor %s", t.Name)
+			return nil, fmt.Errorf("policy: checkpoint has no tensor %s", t.Name)
 		}
 		if len(v) != t.Size {
-			return nil, nil, fmt.Errorf("policy: checkpoint tensor %s has %d values, want %d", t.Name, len(v), t.Size)
+			return nil, fmt.Errorf("policy: checkpoint tensor %s has %d values, want %d", t.Name, len(v), t.Size)
 		}
 		for i, x := range v {
 			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-				return nil, nil, fmt.Errorf("policy: checkpoint tensor %s[%d] is %v", t.Name, i, x)
+				return nil, fmt.Errorf("policy: checkpoint tensor %s[%d] is %v", t.Name, i, x)
 			}
 			m.Params[t.Offset+i] = float64(x)
 		}
 	}
-	return m, tok, nil
+	return m, nil
 }
 
 // Save writes m and tok as the checkpoint directory dir (atomically, see
@@ -119,4 +128,48 @@ func Load(dir string) (*Model, *Tokenizer, error) {
 		return nil, nil, fmt.Errorf("loading checkpoint %s: %w", dir, err)
 	}
 	return m, tok, nil
+}
+
+// LoadHF reads the network of a GPT-2 directory that Hugging Face wrote
+// (save_pretrained, or the hub's openai-community/gpt2 and distilgpt2):
+// config.json as GPT2Config, model.safetensors with GPT2LMHeadModel's or
+// GPT2Model's tensor names (checkpoint.ReadGPT2). Its vocabulary is a
+// byte-level BPE (tokenizer.json, package policy/bpe), not the word
+// tokenizer, so vocab.json is not read; the model's end token is the
+// config's eos_token_id.
+func LoadHF(dir string) (*Model, error) {
+	c, err := checkpoint.LoadWith(dir, checkpoint.LoadOptions{SkipOptimizer: true, SkipVocab: true})
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := ConfigFromCheckpoint(c.Config)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", dir, err)
+	}
+	m, err := modelFromTensors(cfg, c.Tensors)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", dir, err)
+	}
+	return m, nil
+}
+
+// HFFiles returns the config.json and the tensors of m as transformers'
+// save_pretrained writes a GPT2LMHeadModel: the GPT2Config fields without
+// gradcouple's section (bos and eos the model's end token), and the F32
+// parameters under their transformer.* names in state-dict order (the tied
+// LM head is not stored). LoadHF reads them back.
+func (m *Model) HFFiles() (cfgJSON []byte, tensors []checkpoint.Tensor, err error) {
+	cc := CheckpointConfig(m.cfg)
+	cc.Gradcouple, cc.PadTokenID = nil, nil // GPT-2 has no padding token
+	if cfgJSON, err = checkpoint.MarshalConfig(cc); err != nil {
+		return nil, nil, err
+	}
+	for _, t := range m.tensors {
+		v := make([]float32, t.Size)
+		for i, x := range m.Params[t.Offset : t.Offset+t.Size] {
+			v[i] = float32(x)
+		}
+		tensors = append(tensors, checkpoint.F32Tensor(t.Name, t.Shape, v))
+	}
+	return cfgJSON, tensors, nil
 }

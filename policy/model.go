@@ -34,6 +34,11 @@ type Config struct {
 	Layers    int // number of blocks, HF n_layer (default 2)
 	Heads     int // attention heads, HF n_head (default 4); must divide Dim
 	MLP       int // MLP width, HF n_inner (default 4*Dim)
+	// EOS is the token that ends an action (HF eos_token_id): the last
+	// target of every action and where an unconstrained draw stops. 0
+	// means EOSID, the word tokenizer's <eos>; a real GPT-2 directory
+	// sets it to its <|endoftext|> (50256).
+	EOS int
 }
 
 // Normalize returns c with the defaults filled in, or an error if a size is
@@ -54,11 +59,16 @@ func (c Config) Normalize() (Config, error) {
 	if c.MLP == 0 {
 		c.MLP = 4 * c.Dim
 	}
+	if c.EOS == 0 {
+		c.EOS = EOSID
+	}
 	switch {
 	case c.VocabSize <= 0:
 		return c, fmt.Errorf("policy: vocabulary size %d, want > 0", c.VocabSize)
 	case c.Context < 2 || c.Dim < 0 || c.Layers < 0 || c.Heads < 0 || c.MLP < 0:
 		return c, fmt.Errorf("policy: bad model size %+v", c)
+	case c.EOS < 0 || c.EOS >= c.VocabSize:
+		return c, fmt.Errorf("policy: end token %d outside the vocabulary [0, %d)", c.EOS, c.VocabSize)
 	case c.Dim%c.Heads != 0:
 		return c, fmt.Errorf("policy: %d heads do not divide width %d", c.Heads, c.Dim)
 	}

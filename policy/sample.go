@@ -378,7 +378,7 @@ func (n net[F]) sample(prompt []int, k int, trie *Trie, opt SampleOptions, rng *
 			tk, lp := pick(logits, cand, temp, opt.Greedy, w, rng)
 			s.SampleLogProb += lp
 			s.LogProb += float64(logits[tk]) - lse
-			if tk == EOSID {
+			if tk == c.EOS {
 				s.Ended = true
 				break
 			}

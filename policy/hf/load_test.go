@@ -311,7 +311,7 @@ func TestLoadTokenizerVocab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = LoadTokenizer(dir, c)
+	_, err = LoadTokenizer(dir, c.VocabSize)
 	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "vocab_size") {
 		t.Errorf("error %v", err)
 	}

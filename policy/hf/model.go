@@ -303,16 +303,16 @@ func readInto[F float](sh *checkpoint.Shards, name string, dst []F) error {
 
 // LoadTokenizer reads dir/tokenizer.json (bpe.ReadFile) and checks that
 // every id it can produce is a row of the model's embedding (below
-// vocab_size; the embedding may have more rows than the tokenizer has
+// vocabSize, config.json's vocab_size; the embedding may have more rows than the tokenizer has
 // tokens, as Qwen's 151,936 rows for 151,669 tokens).
-func LoadTokenizer(dir string, c Config) (*bpe.Tokenizer, error) {
+func LoadTokenizer(dir string, vocabSize int) (*bpe.Tokenizer, error) {
 	path := filepath.Join(dir, TokenizerFileName)
 	tok, err := bpe.ReadFile(path, bpe.Options{})
 	if err != nil {
 		return nil, err
 	}
-	if n := tok.VocabSize(); n > c.VocabSize {
-		return nil, &Error{File: path, Field: "vocab_size", Msg: fmt.Sprintf("the tokenizer has ids up to %d, beyond config.json's vocab_size %d", n-1, c.VocabSize), Err: ErrMalformed}
+	if n := tok.VocabSize(); n > vocabSize {
+		return nil, &Error{File: path, Field: "vocab_size", Msg: fmt.Sprintf("the tokenizer has ids up to %d, beyond config.json's vocab_size %d", n-1, vocabSize), Err: ErrMalformed}
 	}
 	return tok, nil
 }

@@ -87,7 +87,7 @@ type refFile struct {
 func buildSeqs(t *testing.T, dir string, tc tinyCase) []refSeq {
 	t.Helper()
 	m := tinyModel64(t, tc)
-	tok, err := LoadTokenizer(dir, m.Config())
+	tok, err := LoadTokenizer(dir, m.Config().VocabSize)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -351,8 +351,18 @@ func WriteTiny(dir string, opts TinyOptions) error {
 	if err != nil {
 		return err
 	}
+	return WriteDir(dir, cfgJSON, tensors, opts.Shards, opts.Tokenizer, opts.ChatTemplate)
+}
+
+// WriteDir writes a model directory in the Hugging Face layout, atomically
+// (a temporary directory renamed to dir, which must not exist): cfgJSON as
+// config.json, tensors (in state-dict order) as model.safetensors or, for
+// shards > 1, as shards with model.safetensors.index.json; the tokenizer
+// files of tokenizer (see TinyOptions.Tokenizer) if not nil, and
+// chatTemplate as chat_template.jinja if not nil.
+func WriteDir(dir string, cfgJSON []byte, tensors []checkpoint.Tensor, shards int, tokenizer fs.FS, chatTemplate []byte) error {
 	if _, err := os.Lstat(dir); err == nil {
-		return fmt.Errorf("hf: writing a tiny model: %s already exists", dir)
+		return fmt.Errorf("hf: writing a model directory: %s already exists", dir)
 	}
 	parent := filepath.Dir(filepath.Clean(dir))
 	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
@@ -363,10 +373,10 @@ func WriteTiny(dir string, opts TinyOptions) error {
 	if err := os.WriteFile(filepath.Join(tmp, ConfigFileName), cfgJSON, 0o644); err != nil {
 		return err
 	}
-	if err := writeShards(tmp, tensors, opts.Shards); err != nil {
+	if err := writeShards(tmp, tensors, shards); err != nil {
 		return err
 	}
-	if err := copyTokenizer(tmp, opts); err != nil {
+	if err := copyTokenizer(tmp, TinyOptions{Tokenizer: tokenizer, ChatTemplate: chatTemplate}); err != nil {
 		return err
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {

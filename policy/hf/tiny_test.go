@@ -152,7 +152,7 @@ func TestWriteTinyLayout(t *testing.T) {
 		if _, err := chat.Load(dir); err != nil {
 			t.Errorf("%s: chat template: %v", tc.Name, err)
 		}
-		if _, err := LoadTokenizer(dir, c); err != nil {
+		if _, err := LoadTokenizer(dir, c.VocabSize); err != nil {
 			t.Errorf("%s: tokenizer: %v", tc.Name, err)
 		}
 	}
