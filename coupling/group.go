@@ -151,3 +151,64 @@ func GroupMeans(g []float32, n, d int, group []int, k int) GroupStats {
 	}
 	return s
 }
+
+// GroupMeansGram is GroupMeans from the n x n Gram matrix K (row-major,
+// K_ij = <g_i, g_j>) instead of the rows, for gradients whose inner
+// products are computed without materialising them (per-token factors):
+// the same means over pairs i != j, with C_ij = K_ij / sqrt(K_ii K_jj) and
+// rows of K_ii = 0 left out of the cosines. Sums run in float64 over the
+// pairs, O(n^2).
+func GroupMeansGram(gram []float32, n int, group []int, k int) GroupStats {
+	if len(gram) != n*n || len(group) != n || k < 0 {
+		panic("coupling: length mismatch")
+	}
+	s := GroupStats{K: k, Count: make([]int, k), Nonzero: make([]int, k),
+		Cosine: make([]float64, k*k), Inner: make([]float64, k*k)}
+	cs, is := make([]float64, k*k), make([]float64, k*k)
+	for i, a := range group {
+		if a < 0 {
+			continue
+		}
+		if a >= k {
+			panic("coupling: group out of range")
+		}
+		s.Count[a]++
+		if gram[i*n+i] > 0 {
+			s.Nonzero[a]++
+		}
+	}
+	for i, a := range group {
+		if a < 0 {
+			continue
+		}
+		kii := float64(gram[i*n+i])
+		for j, b := range group {
+			if b < 0 || j == i {
+				continue
+			}
+			kij, kjj := float64(gram[i*n+j]), float64(gram[j*n+j])
+			is[a*k+b] += kij
+			if kii > 0 && kjj > 0 {
+				cs[a*k+b] += kij / math.Sqrt(kii*kjj)
+			}
+		}
+	}
+	for a := range k {
+		for b := range k {
+			np, nc := float64(s.Count[a])*float64(s.Count[b]), float64(s.Nonzero[a])*float64(s.Nonzero[b])
+			if a == b {
+				np -= float64(s.Count[a])
+				nc -= float64(s.Nonzero[a])
+			}
+			c, in := math.NaN(), math.NaN()
+			if nc > 0 {
+				c = math.Max(-1, math.Min(1, cs[a*k+b]/nc))
+			}
+			if np > 0 {
+				in = is[a*k+b] / np
+			}
+			s.Cosine[a*k+b], s.Inner[a*k+b] = c, in
+		}
+	}
+	return s
+}
