@@ -40,9 +40,11 @@ func (p *par[F]) gemm(tA, tB bool, m, n, k int, a []F, lda int, b []F, ldb int, 
 		step := roundUpTo((m+w-1)/w, 16)
 		for i, i0 := 0, 0; i0 < m; i, i0 = i+1, i0+step {
 			mb := min(step, m-i0)
-			aa := a[i0*lda:]
+			var aa []F
 			if tA {
 				aa = a[i0:]
+			} else {
+				aa = a[i0*lda:]
 			}
 			wg.Add(1)
 			go func(buf *kernel.GemmBuf[F], aa, cc []F, mb int) {
@@ -54,9 +56,11 @@ func (p *par[F]) gemm(tA, tB bool, m, n, k int, a []F, lda int, b []F, ldb int, 
 		step := roundUpTo((n+w-1)/w, 64)
 		for j, j0 := 0, 0; j0 < n; j, j0 = j+1, j0+step {
 			nb := min(step, n-j0)
-			bb := b[j0:]
+			var bb []F
 			if tB {
 				bb = b[j0*ldb:]
+			} else {
+				bb = b[j0:]
 			}
 			wg.Add(1)
 			go func(buf *kernel.GemmBuf[F], bb, cc []F, nb int) {
