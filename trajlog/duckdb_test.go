@@ -3,6 +3,7 @@ package trajlog
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -13,7 +14,8 @@ import (
 
 // TestDuckDB checks the parquet writer against an independent reader: DuckDB
 // (scripts/duckdb/check.mjs, through the @duckdb/node-api package) must read
-// every value of awkward records exactly, see the intended column types and
+// every value of awkward records exactly (token ids included: lists of
+// INTEGER, NULL for a record without ids), see the intended column types and
 // the key-value metadata. It needs node and `npm install` in scripts/duckdb,
 // so it runs only with GRADCOUPLE_DUCKDB=1.
 func TestDuckDB(t *testing.T) {
@@ -27,7 +29,7 @@ func TestDuckDB(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(filepath.Dir(script), "node_modules", "@duckdb", "node-api")); err != nil {
 		t.Fatalf("@duckdb/node-api is not installed: run `npm install` in %s", filepath.Dir(script))
 	}
-	recs := append(awkwardRecords(), genRecords(41, 300)...)
+	recs := append(awkwardRecords(), withIDs(genRecords(41, 300))...)
 	meta := Meta{Run: "run \"ü\"", Seed: -42, HasSeed: true, Derived: []string{"group_id", "label"},
 		Extra: map[string]string{"note": "line\nbreak"}}
 	// A file name that needs quoting in SQL.
@@ -60,12 +62,18 @@ func TestDuckDB(t *testing.T) {
 
 	wantTypes := map[kind]string{kindString: "VARCHAR", kindInt32: "INTEGER", kindInt8: "TINYINT",
 		kindBool: "BOOLEAN", kindFloat32: "FLOAT"}
-	if len(got.Columns) != len(fields) {
-		t.Fatalf("DuckDB sees %d columns, want %d", len(got.Columns), len(fields))
+	if len(got.Columns) != len(fields)+len(listFields) {
+		t.Fatalf("DuckDB sees %d columns, want %d", len(got.Columns), len(fields)+len(listFields))
 	}
 	for i, c := range got.Columns {
-		if c.Name != fields[i].name || c.Type != wantTypes[fields[i].kind] {
-			t.Errorf("column %d: DuckDB sees %s %s, want %s %s", i, c.Name, c.Type, fields[i].name, wantTypes[fields[i].kind])
+		name, typ := "", "INTEGER[]"
+		if i < len(fields) {
+			name, typ = fields[i].name, wantTypes[fields[i].kind]
+		} else {
+			name = listFields[i-len(fields)].name
+		}
+		if c.Name != name || c.Type != typ {
+			t.Errorf("column %d: DuckDB sees %s %s, want %s %s", i, c.Name, c.Type, name, typ)
 		}
 	}
 	for k, v := range map[string]string{MetadataSchemaKey: SchemaVersion, MetadataRunKey: meta.Run,
@@ -90,7 +98,37 @@ func TestDuckDB(t *testing.T) {
 				}
 			}
 		}
+		for j := range listFields {
+			f := &listFields[j]
+			v := got.Rows[i][f.name]
+			if ok, want := duckIDsEqual(*f.ids(r), v); !ok {
+				mismatches++
+				if mismatches <= 20 {
+					t.Errorf("row %d column %s: DuckDB reads %#v, wrote %s", i+1, f.name, v, want)
+				}
+			}
+		}
 	}
+}
+
+// duckIDsEqual compares a list from check.mjs with token ids: null for no
+// ids, else the same integers in order.
+func duckIDsEqual(ids []int32, v any) (bool, string) {
+	if len(ids) == 0 {
+		return v == nil, "NULL"
+	}
+	want := fmt.Sprint(ids)
+	list, ok := v.([]any)
+	if !ok || len(list) != len(ids) {
+		return false, want
+	}
+	for k, x := range list {
+		n, ok := x.(json.Number)
+		if !ok || n.String() != strconv.FormatInt(int64(ids[k]), 10) {
+			return false, want
+		}
+	}
+	return true, want
 }
 
 // duckValueEqual compares a value from check.mjs with the record's field,

@@ -96,8 +96,21 @@ func FuzzParquet(f *testing.F) {
 	if data, err := os.ReadFile(filepath.Join("..", "testdata", "decimal", "iter-000001.parquet")); err == nil {
 		f.Add(data) // DECIMAL float columns written by DuckDB
 	}
+	// Token ids: gradcouple's LIST<INT32> in row groups of 2, pyarrow's
+	// list<int64> with optional elements, DuckDB's BIGINT[].
+	idRecs := withIDs(genRecords(32, 6))
+	idRecs[1].PromptIDs, idRecs[1].ActionIDs = []int32{}, []int32{}
+	f.Add(writeParquet(f, idRecs, Meta{}, 2))
+	pa := make([]pyarrowRecord, len(idRecs))
+	for i, r := range idRecs {
+		pa[i] = toPyarrow(r)
+	}
+	f.Add(writePyarrow(f, pa))
+	if data, err := os.ReadFile(filepath.Join("..", "testdata", "trajlog", "ids", "duckdb-int64.parquet")); err == nil {
+		f.Add(data)
+	}
 	for _, tc := range malformedCases(f) {
-		if strings.HasSuffix(tc.name, ".parquet") {
+		if strings.HasSuffix(tc.name, ".parquet") && len(tc.data) < 1<<20 {
 			f.Add(tc.data)
 		}
 	}
@@ -129,17 +142,31 @@ func FuzzParquet(f *testing.F) {
 // FuzzRoundTrip writes records built from arbitrary values and reads them
 // back, from parquet and from JSONL: what the writers accept must come back
 // bit for bit, and what they refuse must be refused with a *ValidationError.
+// ids gives the token ids: byte b is the id b*0x01010101 (negative from 128),
+// the prompt's all of them, the action's the first half (none: unpaired),
+// on every record whose index is not a multiple of 3.
 func FuzzRoundTrip(f *testing.F) {
-	f.Add("go to cabinet 1", "prompt\nwith lines", "train", float32(-1.5), float32(0.25), int8(-1), int32(3), uint8(4))
-	f.Add("", "", "eval-out", float32(math.Copysign(0, -1)), float32(math.MaxFloat32), int8(1), int32(0), uint8(0))
-	f.Add("\xff", "ü\u2028", "eval-in", float32(math.NaN()), float32(1), int8(5), int32(-1), uint8(200))
-	f.Fuzz(func(t *testing.T, action, prompt, split string, logprob, adv float32, label int8, turn int32, n uint8) {
+	f.Add("go to cabinet 1", "prompt\nwith lines", "train", float32(-1.5), float32(0.25), int8(-1), int32(3), uint8(4), []byte{1, 2, 3, 4})
+	f.Add("", "", "eval-out", float32(math.Copysign(0, -1)), float32(math.MaxFloat32), int8(1), int32(0), uint8(0), []byte{})
+	f.Add("\xff", "ü\u2028", "eval-in", float32(math.NaN()), float32(1), int8(5), int32(-1), uint8(200), []byte{0})
+	f.Add("a", "b", "train", float32(0), float32(0), int8(0), int32(0), uint8(5), []byte{127, 0, 200})
+	f.Fuzz(func(t *testing.T, action, prompt, split string, logprob, adv float32, label int8, turn int32, n uint8, ids []byte) {
+		var pids []int32
+		for _, b := range ids {
+			pids = append(pids, int32(uint32(b)*0x01010101))
+		}
 		recs := make([]Record, int(n)%17+1)
 		for i := range recs {
 			recs[i] = Record{Run: action + prompt, Iteration: int32(i), Split: split, TrajID: "t" + action,
 				Turn: turn + int32(i), Prompt: strings.Repeat(prompt, i%3), Action: action, Logprob: logprob,
 				Label: label, LabelVotes: int8(i), Advantage: adv * float32(i), Outcome: adv, StepReward: -adv,
 				Valid: i%2 == 0, Success: i%3 == 0, Corrected: i%5 == 0}
+			if i%3 != 0 && len(pids) > 0 {
+				recs[i].PromptIDs = pids
+				if a := pids[:len(pids)/2]; len(a) > 0 {
+					recs[i].ActionIDs = a
+				}
+			}
 		}
 		wantErr := checkWrite("x", 1, recs) != nil
 		var pb, jb bytes.Buffer

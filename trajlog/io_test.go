@@ -23,8 +23,8 @@ import (
 // TestFieldsMatchRecord keeps the column table in step with the Record struct.
 func TestFieldsMatchRecord(t *testing.T) {
 	rt := reflect.TypeOf(Record{})
-	if rt.NumField() != len(fields) {
-		t.Fatalf("Record has %d fields, the column table %d", rt.NumField(), len(fields))
+	if rt.NumField() != len(fields)+len(listFields) {
+		t.Fatalf("Record has %d fields, the column tables %d+%d", rt.NumField(), len(fields), len(listFields))
 	}
 	kinds := map[reflect.Kind]kind{reflect.String: kindString, reflect.Int32: kindInt32,
 		reflect.Int8: kindInt8, reflect.Bool: kindBool, reflect.Float32: kindFloat32}
@@ -33,8 +33,19 @@ func TestFieldsMatchRecord(t *testing.T) {
 	for i := 0; i < rt.NumField(); i++ {
 		sf := rt.Field(i)
 		name, _, _ := strings.Cut(sf.Tag.Get("parquet"), ",")
-		if js := sf.Tag.Get("json"); js != name {
+		if js, _, _ := strings.Cut(sf.Tag.Get("json"), ","); js != name {
 			t.Errorf("field %s: parquet name %q, json name %q", sf.Name, name, js)
+		}
+		if i >= len(fields) {
+			lf := listFields[i-len(fields)]
+			if lf.name != name || sf.Type != reflect.TypeFor[[]int32]() ||
+				sf.Tag.Get("parquet") != name+",list,optional" || sf.Tag.Get("json") != name+",omitempty" {
+				t.Errorf("list column %d: table has %s, Record has %s %v `%s`", i, lf.name, name, sf.Type, sf.Tag)
+			}
+			if reflect.ValueOf(lf.ids(&r)).Pointer() != rv.Field(i).Addr().Pointer() {
+				t.Errorf("column %s: accessor points at another field", lf.name)
+			}
+			continue
 		}
 		f := fields[i]
 		if f.name != name || f.kind != kinds[sf.Type.Kind()] {
@@ -61,12 +72,24 @@ func TestFieldsMatchRecord(t *testing.T) {
 	if fields[fieldPrompt].name != "prompt" {
 		t.Errorf("fieldPrompt = %d names %q", fieldPrompt, fields[fieldPrompt].name)
 	}
+	if listFields[listPromptIDs].name != "prompt_ids" || listFields[listActionIDs].name != "action_ids" {
+		t.Errorf("listPromptIDs, listActionIDs name %q, %q", listFields[listPromptIDs].name, listFields[listActionIDs].name)
+	}
+	if cols := Columns(); len(cols) != rt.NumField() || cols[len(cols)-1] != "action_ids" {
+		t.Errorf("Columns() = %q", cols)
+	}
 }
 
 // awkwardRecords exercises values that readers get wrong: unicode, quotes,
-// newlines, NUL, negative zero, extreme float32, label -1, empty strings.
+// newlines, NUL, negative zero, extreme float32, label -1, empty strings,
+// token ids 0 and MaxInt32, a record without ids between two with, and a
+// long list of ids.
 func awkwardRecords() []Record {
 	negZero := float32(math.Copysign(0, -1))
+	long := make([]int32, 3000)
+	for i := range long {
+		long[i] = int32(i*7919) % 151936
+	}
 	return []Record{
 		{
 			Run: "run \"quoted\" 'single'", Iteration: 0, Split: SplitTrain, Env: "household",
@@ -75,6 +98,7 @@ func awkwardRecords() []Record {
 			Action: "go to 😀 cabinet 2 — ünïcödé 中文", Valid: true, Logprob: negZero, Label: LabelUnknown,
 			LabelVotes: 0, Corrected: false, StepReward: 0, Outcome: math.MaxFloat32, Success: true,
 			Advantage: -math.MaxFloat32,
+			PromptIDs: []int32{151644, 8948, 198, 0}, ActionIDs: []int32{math.MaxInt32},
 		},
 		{
 			Run: "", Iteration: math.MaxInt32, Split: SplitEvalOut, Env: "", TaskType: "", TaskID: "\u2028\u2029",
@@ -87,17 +111,67 @@ func awkwardRecords() []Record {
 			GroupID: "g", TrajID: "t3", Turn: 3, StateKey: "k", Prompt: strings.Repeat("p", 3000),
 			Action: "a", Valid: true, Logprob: -123.456, Label: LabelGood, LabelVotes: 5,
 			StepReward: 1.5, Outcome: -2.25, Success: true, Advantage: 16777217,
+			PromptIDs: long, ActionIDs: []int32{64, 151645},
 		},
 	}
 }
 
-// equalBits compares records with floats compared by bits, so -0 != 0.
+// equalBits compares records with floats compared by bits, so -0 != 0, and
+// token ids nil-ness and all (a reader returns nil, never [], for no ids).
 func equalBits(t *testing.T, got, want []Record) {
 	t.Helper()
+	if len(got) == len(want) {
+		same := true
+		for i := range got {
+			if !sameRecord(&got[i], &want[i]) {
+				same = false
+				break
+			}
+		}
+		if same {
+			return
+		}
+	}
 	opt := cmp.Comparer(func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) })
 	if diff := cmp.Diff(want, got, opt); diff != "" {
 		t.Fatalf("records differ (-want +got):\n%s", diff)
 	}
+}
+
+// sameRecord reports whether a and b are equal field by field, floats by bits.
+func sameRecord(a, b *Record) bool {
+	for i := range fields {
+		f := &fields[i]
+		switch f.kind {
+		case kindString:
+			if *f.str(a) != *f.str(b) {
+				return false
+			}
+		case kindInt32:
+			if *f.i32(a) != *f.i32(b) {
+				return false
+			}
+		case kindInt8:
+			if *f.i8(a) != *f.i8(b) {
+				return false
+			}
+		case kindBool:
+			if *f.bl(a) != *f.bl(b) {
+				return false
+			}
+		case kindFloat32:
+			if math.Float32bits(*f.f32(a)) != math.Float32bits(*f.f32(b)) {
+				return false
+			}
+		}
+	}
+	for i := range listFields {
+		x, y := *listFields[i].ids(a), *listFields[i].ids(b)
+		if (x == nil) != (y == nil) || !slices.Equal(x, y) {
+			return false
+		}
+	}
+	return true
 }
 
 func writeParquet(t testing.TB, recs []Record, meta Meta, rgRows int64) []byte {

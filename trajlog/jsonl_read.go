@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -34,9 +37,14 @@ type jsonRecord struct {
 	Outcome    *float32 `json:"outcome"`
 	Success    *bool    `json:"success"`
 	Advantage  *float32 `json:"advantage"`
+	// The token ids are optional, and parsed by parseIDs for errors that
+	// name the element.
+	PromptIDs json.RawMessage `json:"prompt_ids"`
+	ActionIDs json.RawMessage `json:"action_ids"`
 }
 
-// record copies j into r and returns the name of the first missing field, or "".
+// record copies j's flat fields into r (its token ids nil) and returns the
+// name of the first missing field, or "".
 func (j *jsonRecord) record(r *Record) string {
 	type pair struct {
 		name string
@@ -215,11 +223,18 @@ func (j *jsonlFile) decode(line []byte, r *Record) error {
 		}
 		return &ValidationError{File: j.name, Row: j.line, Field: missing, Msg: msg}
 	}
-	if j.skipPrompt {
-		r.Prompt = ""
+	for i, raw := range [...]json.RawMessage{listPromptIDs: jr.PromptIDs, listActionIDs: jr.ActionIDs} {
+		ids, msg := parseIDs(raw)
+		if msg != "" {
+			return &ValidationError{File: j.name, Row: j.line, Field: listFields[i].name, Msg: msg}
+		}
+		*listFields[i].ids(r) = ids
 	}
 	if f, msg := r.Validate(); f != "" {
 		return &ValidationError{File: j.name, Row: j.line, Field: f, Msg: msg}
+	}
+	if j.skipPrompt {
+		r.Prompt, r.PromptIDs, r.ActionIDs = "", nil, nil
 	}
 	return nil
 }
@@ -306,4 +321,64 @@ func loneSurrogateEscape(b []byte) (int, rune) {
 		i += 5
 	}
 	return -1, 0
+}
+
+// parseIDs parses the JSON value raw of a token-id field (syntactically valid
+// JSON, as json.Unmarshal checked it): an array of integers in [0, MaxInt32],
+// at most MaxTokenIDs of them. Absent, null and [] give nil. Anything else
+// gives a message naming the offending element.
+func parseIDs(raw []byte) ([]int32, string) {
+	b := bytes.TrimLeft(raw, " \t\r\n")
+	if len(b) == 0 || b[0] == 'n' {
+		return nil, ""
+	}
+	if b[0] != '[' {
+		return nil, fmt.Sprintf("got JSON %s, want an array of integer token ids", jsonKind(b[0]))
+	}
+	b = bytes.TrimLeft(b[1:], " \t\r\n")
+	var ids []int32
+	for i := 0; len(b) > 0 && b[0] != ']'; i++ {
+		if c := b[0]; c != '-' && (c < '0' || c > '9') {
+			return nil, fmt.Sprintf("element %d is JSON %s, want an integer token id", i, jsonKind(c))
+		}
+		end := 1
+		for end < len(b) && bytes.IndexByte([]byte("0123456789+-.eE"), b[end]) >= 0 {
+			end++
+		}
+		tok := string(b[:end])
+		x, err := strconv.ParseInt(tok, 10, 64)
+		switch {
+		case err != nil && strings.ContainsAny(tok, ".eE"):
+			return nil, fmt.Sprintf("element %d is %s, not an integer token id", i, clip(tok))
+		case err != nil, x > math.MaxInt32:
+			return nil, fmt.Sprintf("token id %s at index %d does not fit in int32", clip(tok), i)
+		case x < 0:
+			return nil, fmt.Sprintf("negative token id %d at index %d", x, i)
+		case i >= MaxTokenIDs:
+			return nil, fmt.Sprintf("more than %d token ids", MaxTokenIDs)
+		}
+		ids = append(ids, int32(x))
+		b = bytes.TrimLeft(b[end:], " \t\r\n")
+		if len(b) > 0 && b[0] == ',' {
+			b = bytes.TrimLeft(b[1:], " \t\r\n")
+		}
+	}
+	return ids, ""
+}
+
+// jsonKind names the kind of the JSON value starting with c.
+func jsonKind(c byte) string {
+	switch c {
+	case '"':
+		return "string"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "bool"
+	case 'n':
+		return "null"
+	}
+	return "number"
 }

@@ -24,6 +24,20 @@ type malformedCase struct {
 	version bool   // the error must match ErrSchemaVersion
 	anyCol  bool   // the field may be any column (corruption found in some column)
 	fixture bool   // small enough to commit under testdata/malformed
+	// skipOK: the defect lies in a column that ReadOptions.SkipPrompt does
+	// not read (a token-id value), so a SkipPrompt read must succeed.
+	skipOK bool
+}
+
+// fixturePath is where the case's fixture is committed: testdata/malformed/
+// steps-NAME, every file of which the CLI's tests expect `inspect --strict`
+// (a SkipPrompt scan) to refuse; or, for a defect that only a full read finds,
+// testdata/trajlog/ids/bad-NAME.
+func (tc malformedCase) fixturePath() string {
+	if tc.skipOK {
+		return filepath.Join("..", "testdata", "trajlog", "ids", "bad-"+tc.name)
+	}
+	return filepath.Join("..", "testdata", "malformed", "steps-"+tc.name)
 }
 
 func jsonlLines(t testing.TB, recs []Record) []string {
@@ -86,8 +100,12 @@ func malformedCases(t testing.TB) []malformedCase {
 	}
 
 	longLine := lines[0][:len(lines[0])-1] + `,"junk":"` + strings.Repeat("x", DefaultMaxLineBytes) + `"}`
+	ids := func(line, prompt, action string) string {
+		return strings.Replace(line, `"advantage":`, `"prompt_ids":`+prompt+`,"action_ids":`+action+`,"advantage":`, 1)
+	}
+	manyIDs := "[" + strings.Repeat("7,", MaxTokenIDs) + "7]"
 
-	return []malformedCase{
+	cases := []malformedCase{
 		{name: "truncated.parquet", data: good[:len(good)*6/10], msg: "truncated", fixture: true},
 		{name: "no-footer.parquet", data: good[:len(good)-8], msg: "truncated", fixture: true},
 		{name: "corrupt-footer.parquet", data: corruptFooter, msg: "corrupt parquet footer", fixture: true},
@@ -132,12 +150,29 @@ func malformedCases(t testing.TB) []malformedCase {
 		{name: "invalid-utf8.jsonl", data: join(lines[0], strings.Replace(lines[1], `"task_id":"`, "\"task_id\":\"\xfe", 1)),
 			row: 2, field: "task_id", msg: "not valid UTF-8", fixture: true},
 		{name: "long-line.jsonl", data: join(lines[0], longLine, lines[1]), row: 2, msg: "longer than"},
+
+		{name: "ids-fractional.jsonl", data: join(lines[0], ids(lines[1], "[1,2.5]", "[3]")),
+			row: 2, field: "prompt_ids", msg: "element 1 is 2.5, not an integer token id", fixture: true},
+		{name: "ids-negative.jsonl", data: join(ids(lines[0], "[1,2]", "[3,-4]")),
+			row: 1, field: "action_ids", msg: "negative token id -4 at index 1", fixture: true},
+		{name: "ids-overflow.jsonl", data: join(lines[0], lines[1], ids(lines[2], "[2147483648]", "[3]")),
+			row: 3, field: "prompt_ids", msg: "token id 2147483648 at index 0 does not fit in int32", fixture: true},
+		{name: "ids-string.jsonl", data: join(ids(lines[0], `["151644"]`, "[3]")),
+			row: 1, field: "prompt_ids", msg: "element 0 is JSON string", fixture: true},
+		{name: "ids-not-array.jsonl", data: join(ids(lines[0], "[1]", `"3"`)),
+			row: 1, field: "action_ids", msg: "got JSON string, want an array", fixture: true},
+		{name: "ids-unpaired.jsonl", data: join(ids(lines[0], "[1]", "[2]"), ids(lines[1], "[1]", "[]")),
+			row: 2, field: "action_ids", msg: "empty while prompt_ids has 1 ids", fixture: true},
+		{name: "ids-too-many.jsonl", data: join(ids(lines[0], manyIDs, "[2]")),
+			row: 1, field: "prompt_ids", msg: "more than 1048576 token ids"},
 	}
+	return append(cases, idsParquetCases(t, recs)...)
 }
 
 // TestMalformed checks that every malformed file gives a *ValidationError
 // naming the file and the row or field, and no panic. Run with -update to
-// write the small ones to testdata/malformed (as steps-NAME) for CLI tests.
+// write the small ones to testdata/malformed (as steps-NAME, or elsewhere,
+// see fixturePath) for CLI tests.
 func TestMalformed(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range malformedCases(t) {
@@ -148,7 +183,7 @@ func TestMalformed(t *testing.T) {
 			}
 			checkMalformed(t, p, tc)
 			if *update && tc.fixture {
-				if err := os.WriteFile(filepath.Join("..", "testdata", "malformed", "steps-"+tc.name), tc.data, 0o644); err != nil {
+				if err := os.WriteFile(tc.fixturePath(), tc.data, 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -186,8 +221,13 @@ func checkMalformed(t *testing.T, path string, tc malformedCase) {
 	if !ve.BadInput() {
 		t.Errorf("BadInput() = false")
 	}
-	// Also through SkipPrompt, which takes another path through the reader.
-	if _, err := ReadAll(path, ReadOptions{SkipPrompt: true}); !errors.As(err, &ve) {
+	// Also through SkipPrompt, which takes another path through the reader
+	// and does not read the token ids.
+	_, err = ReadAll(path, ReadOptions{SkipPrompt: true})
+	switch {
+	case tc.skipOK && err != nil:
+		t.Errorf("with SkipPrompt: %v, want no error (the defect is in a column not read)", err)
+	case !tc.skipOK && !errors.As(err, &ve):
 		t.Errorf("with SkipPrompt: %v, want a *ValidationError", err)
 	}
 }
@@ -196,7 +236,7 @@ func checkMalformed(t *testing.T, path string, tc malformedCase) {
 // failing the way CLI tests expect.
 func TestMalformedFixtures(t *testing.T) {
 	for _, tc := range malformedCases(t) {
-		p := filepath.Join("..", "testdata", "malformed", "steps-"+tc.name)
+		p := tc.fixturePath()
 		if _, err := os.Stat(p); err != nil {
 			continue
 		}

@@ -43,8 +43,10 @@ type parquetFile struct {
 	kv     map[string]string
 	cols   []*pqColumn // in Record order; prompt absent with SkipPrompt
 	prompt *pqColumn   // the prompt column, nil with SkipPrompt
+	lists  []*pqList   // the token-id columns read: none, or prompt_ids and action_ids
 	rg     int         // index of the next row group to open
 	inRG   bool
+	rgRows int64 // rows of the open row group
 	left   int64 // rows left in the open row group
 	row    int64 // rows returned so far
 
@@ -169,6 +171,37 @@ func (p *parquetFile) mapColumns(skipPrompt bool) error {
 		}
 		p.cols = append(p.cols, pc)
 	}
+	return p.mapLists(root, skipPrompt)
+}
+
+// mapLists finds the optional token-id list columns. A file has both or
+// neither; with SkipPrompt neither is read.
+func (p *parquetFile) mapLists(root *parquet.Column, skipPrompt bool) error {
+	var found [len(listFields)]*pqList
+	for i := range listFields {
+		f := &listFields[i]
+		c := root.Column(f.name)
+		if c == nil {
+			continue
+		}
+		l, msg := listColumn(c)
+		if msg != "" {
+			return &ValidationError{File: p.name, Field: f.name, Msg: msg}
+		}
+		l.f = f
+		found[i] = l
+	}
+	if (found[listPromptIDs] == nil) != (found[listActionIDs] == nil) {
+		miss, have := listPromptIDs, listActionIDs
+		if found[listActionIDs] == nil {
+			miss, have = listActionIDs, listPromptIDs
+		}
+		return &ValidationError{File: p.name, Field: listFields[miss].name, Msg: fmt.Sprintf(
+			"missing column: the file has %s (token ids come in pairs: both columns or neither)", listFields[have].name)}
+	}
+	if found[0] != nil && !skipPrompt {
+		p.lists = found[:]
+	}
 	return nil
 }
 
@@ -265,6 +298,10 @@ func (p *parquetFile) read(dst []Record) (int, error) {
 		n = int(p.left)
 	}
 	dst = dst[:n]
+	last := int64(n) == p.left
+	for i := range dst {
+		dst[i].PromptIDs, dst[i].ActionIDs = nil, nil // overwritten by the list columns, if read
+	}
 
 	// Decode the prompt column, most of the work, on its own goroutine while
 	// this one decodes the others. Each column writes only its own field of
@@ -305,6 +342,9 @@ func (p *parquetFile) read(dst []Record) (int, error) {
 			continue
 		}
 		note(p.readColumn(c, dst))
+	}
+	for _, c := range p.lists {
+		note(p.readList(c, dst, last))
 	}
 	if parallel {
 		wg.Wait()
@@ -467,26 +507,43 @@ func (p *parquetFile) openRowGroup(i int) error {
 	}
 	chunks := rgs[i].ColumnChunks()
 	rows := md.NumRows
-	p.inRG, p.left = true, rows
+	p.inRG, p.left, p.rgRows = true, rows, rows
 	for _, c := range p.cols {
 		if c.leaf < 0 || c.leaf >= len(md.Columns) || c.leaf >= len(chunks) {
 			return corrupt(p.name, "corrupt parquet footer: row group %d has no chunk for column %s", i, c.f.name)
 		}
 		// Every column read is flat: checkColumnType refuses repeated ones.
 		if err := p.guard.Chunk(&md.Columns[c.leaf].MetaData, rows, true); err != nil {
-			var re *pqguard.ReadError
-			if errors.As(err, &re) {
-				return fmt.Errorf("reading step records from %s: column %s: %w", p.name, c.f.name, err)
-			}
-			msg := fmt.Sprintf("corrupt parquet column chunk in row group %d: %v", i, err)
-			if errors.Is(err, pqguard.ErrPageLimit) {
-				msg += " (ReadOptions.MaxPageBytes)"
-			}
-			return &ValidationError{File: p.name, Field: c.f.name, Msg: msg}
+			return p.chunkError(i, c.f.name, err)
 		}
 		c.pages = chunks[c.leaf].Pages()
 	}
+	for _, c := range p.lists {
+		if c.leaf < 0 || c.leaf >= len(md.Columns) || c.leaf >= len(chunks) {
+			return corrupt(p.name, "corrupt parquet footer: row group %d has no chunk for column %s", i, c.f.name)
+		}
+		// A list column holds any number of values per row: its rows are
+		// counted as they are read (readList).
+		if err := p.guard.Chunk(&md.Columns[c.leaf].MetaData, rows, false); err != nil {
+			return p.chunkError(i, c.f.name, err)
+		}
+		c.reset(chunks[c.leaf].Pages())
+	}
 	return nil
+}
+
+// chunkError turns an error of pqguard.Chunk about column name of row group
+// i into the reader's error.
+func (p *parquetFile) chunkError(i int, name string, err error) error {
+	var re *pqguard.ReadError
+	if errors.As(err, &re) {
+		return fmt.Errorf("reading step records from %s: column %s: %w", p.name, name, err)
+	}
+	msg := fmt.Sprintf("corrupt parquet column chunk in row group %d: %v", i, err)
+	if errors.Is(err, pqguard.ErrPageLimit) {
+		msg += " (ReadOptions.MaxPageBytes)"
+	}
+	return &ValidationError{File: p.name, Field: name, Msg: msg}
 }
 
 func (p *parquetFile) closeRowGroup() {
@@ -497,5 +554,8 @@ func (p *parquetFile) closeRowGroup() {
 			c.pages = nil
 		}
 	}
-	p.inRG, p.left = false, 0
+	for _, c := range p.lists {
+		c.release()
+	}
+	p.inRG, p.left, p.rgRows = false, 0, 0
 }

@@ -24,10 +24,13 @@ const (
 // ReadOptions tunes a Reader. The zero value reads every column with the
 // default limits.
 type ReadOptions struct {
-	// SkipPrompt leaves Record.Prompt empty. For parquet the prompt column is
-	// then never read from disk nor decompressed, which makes scans several
-	// times faster: prompts are most of a log's bytes. JSONL lines are still
-	// parsed in full (and a prompt of the wrong JSON type is still an error).
+	// SkipPrompt leaves Record.Prompt empty, and Record.PromptIDs and
+	// Record.ActionIDs nil: the prompt's token ids are as large as its text,
+	// and the ids come in pairs (an action's ids mean nothing without the
+	// prompt's). For parquet these columns are then never read from disk nor
+	// decompressed, which makes scans several times faster: prompts are most
+	// of a log's bytes. JSONL lines are still parsed in full (and a prompt or
+	// an id of the wrong JSON type is still an error).
 	SkipPrompt bool
 	// MaxLineBytes bounds the length of one JSONL line, newline excluded; a
 	// longer line is an error naming the file and line, found after reading at
@@ -182,8 +185,9 @@ func (r *Reader) KeyValues() map[string]string {
 // returns 0, nil for a non-empty dst. On bad data it returns the records that
 // precede the bad row (n may be > 0) with a *ValidationError naming file,
 // row (1-based; the line for JSONL) and field; errors are final and repeated
-// by later calls. Every field of dst[:n] is overwritten (Prompt with "" when
-// SkipPrompt is set). An empty dst returns 0, nil.
+// by later calls. Every field of dst[:n] is overwritten (Prompt with "" and
+// the token ids with nil when SkipPrompt is set; the ids with nil when the
+// file has none). An empty dst returns 0, nil.
 func (r *Reader) Read(dst []Record) (int, error) {
 	if r.err != nil {
 		return 0, r.err
@@ -299,8 +303,7 @@ func (r *Reader) setCurrent(name string, fr fileReader) {
 		return
 	}
 	var merged []string
-	for i := range fields {
-		n := fields[i].name
+	for _, n := range Columns() {
 		if slices.Contains(d, n) || slices.Contains(r.derived, n) {
 			merged = append(merged, n)
 		}

@@ -51,4 +51,15 @@ type Record struct {
 	Outcome    float32 `parquet:"outcome" json:"outcome"`
 	Success    bool    `parquet:"success" json:"success"`
 	Advantage  float32 `parquet:"advantage" json:"advantage"`
+
+	// PromptIDs and ActionIDs are the token ids the actor was conditioned on
+	// and the ids it produced, as the trainer logged them (verl, verl-agent,
+	// rLLM): exact where decoded text is not (special tokens, tokenizer
+	// round trips). Optional: both empty when the log has no ids, both
+	// non-empty otherwise (see Validate). Written as parquet LIST<INT32>
+	// columns, null when empty, and left out of JSONL lines when empty. A
+	// reader returns nil, never an empty non-nil slice, for a record
+	// without ids.
+	PromptIDs []int32 `parquet:"prompt_ids,list,optional" json:"prompt_ids,omitempty"`
+	ActionIDs []int32 `parquet:"action_ids,list,optional" json:"action_ids,omitempty"`
 }

@@ -75,21 +75,57 @@ var fields = [...]field{
 	{name: "advantage", kind: kindFloat32, f32: func(r *Record) *float32 { return &r.Advantage }},
 }
 
+// MaxTokenIDs bounds the length of Record.PromptIDs and Record.ActionIDs (1<<20
+// ids each, some 4 MiB): far above any context window, and low enough that a
+// corrupt or hostile file cannot make a reader hold gigabytes for one row.
+const MaxTokenIDs = 1 << 20
+
+// listField describes one optional list column of the step-record schema: a
+// list of token ids (parquet LIST<INT32>, a JSON array of integers).
+type listField struct {
+	name string
+	ids  func(*Record) *[]int32
+}
+
+// Indexes into listFields.
+const (
+	listPromptIDs = 0
+	listActionIDs = 1
+)
+
+// listFields lists the list columns of Record, which follow the flat columns
+// of fields in declaration order. They are optional: a file without them reads
+// with the ids empty.
+var listFields = [...]listField{
+	{name: "prompt_ids", ids: func(r *Record) *[]int32 { return &r.PromptIDs }},
+	{name: "action_ids", ids: func(r *Record) *[]int32 { return &r.ActionIDs }},
+}
+
 // Columns returns the column names of the step-record schema in Record field
-// order (the parquet and json names, e.g. "run", "iteration", ...). The slice
-// is newly allocated on every call.
+// order (the parquet and json names, e.g. "run", "iteration", ...,
+// "advantage", "prompt_ids", "action_ids"), the optional list columns last.
+// The slice is newly allocated on every call.
 func Columns() []string {
-	names := make([]string, len(fields))
+	names := make([]string, 0, len(fields)+len(listFields))
 	for i := range fields {
-		names[i] = fields[i].name
+		names = append(names, fields[i].name)
+	}
+	for i := range listFields {
+		names = append(names, listFields[i].name)
 	}
 	return names
 }
 
-// isColumn reports whether name is a column of the step-record schema.
+// isColumn reports whether name is a column of the step-record schema, flat
+// or list.
 func isColumn(name string) bool {
 	for i := range fields {
 		if fields[i].name == name {
+			return true
+		}
+	}
+	for i := range listFields {
+		if listFields[i].name == name {
 			return true
 		}
 	}
@@ -104,7 +140,11 @@ func isColumn(name string) bool {
 //   - split is one of SplitTrain, SplitEvalIn, SplitEvalOut;
 //   - traj_id is not empty;
 //   - label is one of LabelGood, LabelBad, LabelUnknown;
-//   - logprob, step_reward, outcome and advantage are finite (no NaN, no ±Inf).
+//   - logprob, step_reward, outcome and advantage are finite (no NaN, no ±Inf);
+//   - prompt_ids and action_ids are both empty or both non-empty (the one
+//     that is empty is named), hold at most MaxTokenIDs ids each, and every
+//     id is >= 0. An upper bound (the model's vocabulary size) is checked by
+//     the code that scores the ids with a model, not here.
 //
 // Other strings may be empty. Validate does not modify r and does not allocate
 // unless the record is invalid. A nil r panics.
@@ -130,6 +170,30 @@ func (r *Record) Validate() (field, msg string) {
 		return "outcome", notFinite(r.Outcome)
 	case !finite(r.Advantage):
 		return "advantage", notFinite(r.Advantage)
+	}
+	return r.validateIDs()
+}
+
+// validateIDs checks the token-id columns (see Validate), in column order.
+func (r *Record) validateIDs() (field, msg string) {
+	if len(r.PromptIDs) == 0 && len(r.ActionIDs) == 0 {
+		return "", ""
+	}
+	for i := range listFields {
+		f, other := &listFields[i], &listFields[1-i]
+		ids := *f.ids(r)
+		if len(ids) == 0 {
+			return f.name, fmt.Sprintf("empty while %s has %d ids (token ids come in pairs: both or neither)",
+				other.name, len(*other.ids(r)))
+		}
+		if len(ids) > MaxTokenIDs {
+			return f.name, fmt.Sprintf("%d token ids, more than the limit of %d", len(ids), MaxTokenIDs)
+		}
+		for j, id := range ids {
+			if id < 0 {
+				return f.name, fmt.Sprintf("negative token id %d at index %d", id, j)
+			}
+		}
 	}
 	return "", ""
 }

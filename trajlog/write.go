@@ -27,9 +27,9 @@ const (
 )
 
 // Row-group bounds of ParquetWriter: a row group is closed after
-// RowGroupRows rows or once its string data reaches RowGroupBytes, whichever
-// comes first, so that the memory a writer (and a reader) holds stays bounded
-// whatever the prompt length.
+// RowGroupRows rows or once its string and token-id data reaches
+// RowGroupBytes, whichever comes first, so that the memory a writer (and a
+// reader) holds stays bounded whatever the prompt length.
 const (
 	RowGroupRows  = 1 << 16
 	RowGroupBytes = 64 << 20
@@ -107,7 +107,8 @@ func checkWrite(name string, first int64, recs []Record) error {
 }
 
 // ParquetWriter writes step records as a zstd-compressed parquet file with the
-// canonical schema (one column per Record field, all required) and the
+// canonical schema (one column per Record field: the flat ones required, the
+// token ids optional LIST<INT32>, null for a record without ids) and the
 // metadata of Meta. Rows are buffered per row group (see RowGroupRows and
 // RowGroupBytes); Close writes the footer. A file without Close is not a
 // parquet file.
@@ -196,6 +197,7 @@ func recordBytes(r *Record) int64 {
 			n += len(*fields[i].str(r))
 		}
 	}
+	n += 4 * (len(r.PromptIDs) + len(r.ActionIDs))
 	return int64(n)
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -228,7 +229,7 @@ func TestEmitBatches(t *testing.T) {
 			t.Fatalf("%s: %d records in %d batches, Read %d, Records() %d", dir, len(got), batches, len(want), l.Records())
 		}
 		for i := range got {
-			if got[i] != want[i] {
+			if !reflect.DeepEqual(got[i], want[i]) {
 				t.Errorf("%s record %d differs: %+v vs %+v", dir, i, got[i], want[i])
 			}
 		}
