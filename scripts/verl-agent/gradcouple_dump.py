@@ -13,6 +13,17 @@ from that. This module adds the batch's own fields to each line:
     episode_rewards        the trajectory's return (its GRPO outcome)
     episode_lengths        the trajectory's length
     advantages             the advantage the update used (first response token)
+    prompt_ids             the prompt's token ids, left padding removed
+    action_ids             the response's token ids, right padding removed
+
+The token ids are what the model saw and produced, special tokens included
+(the text fields are decoded with skip_special_tokens=True, which drops the
+chat template's markers); gradcouple scores them exactly, in preference to
+the text. They come from the batch's prompts and responses tensors with
+attention_mask, which marks the real tokens of both: verl left-pads prompts
+and right-pads responses, and its pad id may equal a real token's (Qwen pads
+with <|endoftext|>), so the mask, not the id, says what padding is. The
+response keeps its end-of-sequence token, which the mask covers.
 
 Two edits to verl/trainer/ppo/ray_trainer.py (RayPPOTrainer.fit), both marked
 in scripts/verl-agent/README.md:
@@ -65,8 +76,44 @@ def _plain(v):
     return v
 
 
+def _numpy(t):
+    """A numpy array from a torch tensor or anything array-like."""
+    if hasattr(t, "detach"):
+        t = t.detach().cpu()
+    return t.numpy() if hasattr(t, "numpy") else np.asarray(t)
+
+
+def token_ids(batch):
+    """The (prompt_ids, action_ids) of each sample, lists of ints without
+    padding, or None when the batch lacks prompts, responses or attention_mask.
+
+    verl's batch holds prompts (B, P), left-padded, responses (B, R),
+    right-padded, and attention_mask (B, P + R) over input_ids = prompts ++
+    responses, 1 on real tokens (the response's up to and including its
+    end-of-sequence token). response_mask is the loss mask, which in
+    multi-turn rollouts also hides tool and observation tokens, so it is not
+    used to find the padding.
+    """
+    b = batch.batch
+    keys = set(b.keys())
+    if not {"prompts", "responses", "attention_mask"} <= keys:
+        return None
+    prompts, responses = _numpy(b["prompts"]), _numpy(b["responses"])
+    mask = _numpy(b["attention_mask"]).astype(bool)
+    p, r = prompts.shape[-1], responses.shape[-1]
+    if mask.shape[-1] != p + r or len(prompts) != len(responses) or len(mask) != len(prompts):
+        raise ValueError(f"gradcouple_dump: attention_mask {mask.shape} does not cover "
+                         f"prompts {prompts.shape} and responses {responses.shape}")
+    out = []
+    for i in range(len(prompts)):
+        out.append(([int(x) for x in prompts[i][mask[i, :p]]],
+                    [int(x) for x in responses[i][mask[i, p:]]]))
+    return out
+
+
 def dump(trainer, batch, inputs, outputs, scores, dump_path):
-    """Write {global_steps}.jsonl as _dump_generations does, plus FIELDS and advantages."""
+    """Write {global_steps}.jsonl as _dump_generations does, plus FIELDS,
+    advantages and the token ids (prompt_ids, action_ids)."""
     os.makedirs(dump_path, exist_ok=True)
     filename = os.path.join(dump_path, f"{trainer.global_steps}.jsonl")
     nt = batch.non_tensor_batch
@@ -75,6 +122,7 @@ def dump(trainer, batch, inputs, outputs, scores, dump_path):
         # GRPO broadcasts one value over the response tokens; take the first.
         adv = batch.batch["advantages"][:, 0]
         adv = adv.float().cpu().numpy() if hasattr(adv, "cpu") else np.asarray(adv, np.float32)
+    ids = token_ids(batch)
     with open(filename, "w") as f:
         for i in range(len(inputs)):
             entry = {"input": inputs[i], "output": outputs[i], "score": scores[i],
@@ -84,5 +132,9 @@ def dump(trainer, batch, inputs, outputs, scores, dump_path):
                     entry[k] = _plain(nt[k][i])
             if adv is not None:
                 entry["advantages"] = float(adv[i])
+            # A sample without real prompt or response tokens gets no ids:
+            # gradcouple takes both or neither.
+            if ids is not None and ids[i][0] and ids[i][1]:
+                entry["prompt_ids"], entry["action_ids"] = ids[i]
             f.write(json.dumps(entry, ensure_ascii=False) + "\n")
     print(f"Dumped generations to {filename}")

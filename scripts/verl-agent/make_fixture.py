@@ -33,11 +33,23 @@ copies no code. It writes, under OUT (default testdata/adapters/verl-agent):
   patched/{1,2}.jsonl   the same batches written by scripts/verl-agent/gradcouple_dump.py
                         (mark_turns on the gathered batch, dump on the reordered one):
                         uid, traj_uid, turn, anchor_obs, is_action_valid, rewards,
-                        episode_rewards, episode_lengths
+                        episode_rewards, episode_lengths, and prompt_ids and action_ids
+                        taken from padded prompts/responses/attention_mask tensors
   patched-advantages/   the same with the advantages the update used (verl-agent's
-                        cross-step GRPO, float32)
-  truth.json            the trajectories, and advantages under both conventions,
-                        computed here independently of gradcouple
+                        cross-step GRPO, float32), dumped from a batch without the
+                        token tensors: lines without ids, as an older hook wrote them
+  truth.json            the trajectories, advantages under both conventions, and the
+                        length and CRC-32 of each step's token ids, computed here
+                        independently of gradcouple
+
+The token ids come from a toy tokenizer (toy_tokenize: Qwen2.5's ids for
+<|im_start|>, <|im_end|> and "\n", one id per other run of up to four words)
+applied to the prompt
+with its chat-template markers, which the decoded input has lost, and to the
+response followed by <|im_end|>, the end-of-sequence token verl keeps. The batch
+pads them as verl does: prompts on the left, responses on the right, with
+<|endoftext|>, the pad token of Qwen2.5, and attention_mask marking the real
+tokens.
 
 Deterministic: random.Random(SEED), uuids drawn from it. Needs numpy (Debian's
 python3-numpy): /usr/bin/python3 scripts/verl-agent/make_fixture.py
@@ -46,8 +58,10 @@ python3-numpy): /usr/bin/python3 scripts/verl-agent/make_fixture.py
 import json
 import os
 import random
+import re
 import sys
 import uuid
+import zlib
 
 import numpy as np
 
@@ -85,6 +99,9 @@ Once you've finished your reasoning, you should choose an admissible action for 
 """
 
 SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+
+# Qwen2.5's special tokens.
+IM_START, IM_END, NEWLINE, PAD = 151644, 151645, 198, 151643
 
 OBJECTS = ["apple", "mug", "potato", "egg", "tomato"]
 
@@ -158,18 +175,52 @@ def chat(content):
     return f"system\n{SYSTEM}\nuser\n{content}\nassistant\n"
 
 
+def chat_special(content):
+    # The same chat with its special tokens, as the model saw it.
+    return (f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n{content}<|im_end|>\n"
+            "<|im_start|>assistant\n")
+
+
+def toy_tokenize(text):
+    """Token ids of text: the chat markers and newlines as Qwen2.5 has them, one
+    id in [1000, 30000) (a CRC-32) per other run of up to four words, so that
+    the fixture stays small."""
+    ids = []
+    for tok in re.findall(r"<\|im_start\|>|<\|im_end\|>|\n|[^\S\n]*[^\s<]+(?:[^\S\n]+[^\s<]+){0,3}", text):
+        if tok == "<|im_start|>":
+            ids.append(IM_START)
+        elif tok == "<|im_end|>":
+            ids.append(IM_END)
+        elif tok == "\n":
+            ids.append(NEWLINE)
+        else:
+            ids.append(1000 + zlib.crc32(tok.encode()) % 29000)
+    return ids
+
+
+def ids_crc(ids):
+    """CRC-32 of the ids written as decimal, comma separated (for truth.json)."""
+    return zlib.crc32(",".join(str(x) for x in ids).encode())
+
+
 def prompt_for(task, obs, stage, memory):
+    """The decoded prompt (input) and the prompt's token ids."""
+    content = prompt_content(task, obs, stage, memory)
+    return chat(content), toy_tokenize(chat_special(content))
+
+
+def prompt_content(task, obs, stage, memory):
     adm = "\n ".join(f"'{a}'" for a in task.admissible(stage) if a != "help")
     if not memory:
-        return chat(TEMPLATE_NO_HIS.format(current_observation=obs, admissible_actions=adm))
+        return TEMPLATE_NO_HIS.format(current_observation=obs, admissible_actions=adm)
     recent = memory[-HISTORY:]
     start = len(memory) - len(recent)
     hist = "\n".join(f"[Observation {start + j + 1}: '{o}', Action {start + j + 1}: '{a}']"
                      for j, (o, a) in enumerate(recent))
-    return chat(TEMPLATE.format(task_description=task.description, step_count=len(memory),
-                                history_length=len(recent), action_history=hist,
-                                current_step=len(memory) + 1, current_observation=obs,
-                                admissible_actions=adm))
+    return TEMPLATE.format(task_description=task.description, step_count=len(memory),
+                           history_length=len(recent), action_history=hist,
+                           current_step=len(memory) + 1, current_observation=obs,
+                           admissible_actions=adm)
 
 
 def policy_output(rng, task, stage, skill, invalid_rate):
@@ -199,12 +250,13 @@ def rollout_step(rng, step):
             traj_uid = uuid4(rng)
             obs, stage, memory, steps, won = task.first_observation(), 0, [], [], False
             for turn in range(MAX_STEPS):
-                prompt = prompt_for(task, obs, stage, memory)
+                prompt, prompt_ids = prompt_for(task, obs, stage, memory)
                 out = policy_output(rng, task, stage, skills[g], invalid[g])
                 action, valid = project(out)
                 nxt, stage2, won = task.step(stage, action)
                 steps.append(dict(turn=turn, input=prompt, output=out, action=action, valid=valid,
-                                  anchor_obs=obs, reward=10.0 if won else 0.0))
+                                  anchor_obs=obs, reward=10.0 if won else 0.0,
+                                  prompt_ids=prompt_ids, action_ids=toy_tokenize(out) + [IM_END]))
                 memory.append((obs, action))
                 obs, stage = nxt, stage2
                 if won:
@@ -265,14 +317,32 @@ def grpo_trajectories(trajs, no_std):
     return adv
 
 
+def pad_tensors(samples):
+    """prompts (left-padded), responses (right-padded) and attention_mask as
+    verl's batch holds them, as numpy int64 arrays."""
+    p = max(len(s["prompt_ids"]) for s in samples) + 3
+    r = max(len(s["action_ids"]) for s in samples) + 5
+    prompts = np.full((len(samples), p), PAD, dtype=np.int64)
+    responses = np.full((len(samples), r), PAD, dtype=np.int64)
+    mask = np.zeros((len(samples), p + r), dtype=np.int64)
+    for i, s in enumerate(samples):
+        a, b = s["prompt_ids"], s["action_ids"]
+        prompts[i, p - len(a):] = a
+        responses[i, :len(b)] = b
+        mask[i, p - len(a):p + len(b)] = 1
+    return {"prompts": prompts, "responses": responses, "attention_mask": mask}
+
+
 class FakeBatch:
     """The parts of verl's DataProto that gradcouple_dump touches: the
-    non-tensor fields the rollout loop sets, as numpy object arrays."""
+    non-tensor fields the rollout loop sets, as numpy object arrays, and the
+    padded token tensors."""
 
     def __init__(self, samples=None):
         self.batch = {}
         self.non_tensor_batch = {}
         if samples is not None:
+            self.batch = pad_tensors(samples)
             nt = self.non_tensor_batch
             nt["uid"] = np.array([s["uid"] for s in samples], dtype=object)
             nt["traj_uid"] = np.array([s["traj_uid"] for s in samples], dtype=object)
@@ -288,6 +358,7 @@ class FakeBatch:
 
     def select(self, idx):
         b = FakeBatch()
+        b.batch = {k: v[idx] for k, v in self.batch.items()}
         b.non_tensor_batch = {k: v[idx] for k, v in self.non_tensor_batch.items()}
         return b
 
@@ -321,7 +392,7 @@ def main():
         inputs, outputs, scores = [s["input"] for s in batch], [s["output"] for s in batch], [s["score"] for s in batch]
         gradcouple_dump.dump(trainer, dumped, inputs, outputs, scores, os.path.join(out, "patched"))
         cross = grpo_cross_steps(batch, False)
-        dumped.batch["advantages"] = np.array([[a, a] for a in cross], dtype=np.float32)
+        dumped.batch = {"advantages": np.array([[a, a] for a in cross], dtype=np.float32)}
         gradcouple_dump.dump(trainer, dumped, inputs, outputs, scores, os.path.join(out, "patched-advantages"))
         cross_nostd = grpo_cross_steps(batch, True)
         # A sample and its copies get the same cross-step advantage; keep one per (traj, turn).
@@ -338,6 +409,8 @@ def main():
                 "advantage": traj_adv[t["traj_uid"]], "advantage_no_std": traj_adv_nostd[t["traj_uid"]],
                 "steps": [{"turn": s["turn"], "action": s["action"], "valid": s["valid"],
                            "anchor_obs": s["anchor_obs"],
+                           "prompt_ids_len": len(s["prompt_ids"]), "prompt_ids_crc32": ids_crc(s["prompt_ids"]),
+                           "action_ids_len": len(s["action_ids"]), "action_ids_crc32": ids_crc(s["action_ids"]),
                            "score": s["score"], "reward": s["reward"],
                            "cross_step_advantage": cross_by[(t["traj_uid"], s["turn"])][0],
                            "cross_step_advantage_no_std": cross_by[(t["traj_uid"], s["turn"])][1]}

@@ -76,10 +76,13 @@
 //	            being the prompt's "Your task is to: ..." line; without
 //	            anchor_obs, StateKey("prompt: " + StripHistory(input))
 //	task_id   = the task
+//	prompt_ids, action_ids = prompt_ids, action_ids where dumped (the
+//	            batch's prompt and response token ids without padding,
+//	            special tokens included; both or neither)
 //
 // A line with the same traj_uid and turn as an earlier one is dropped when it
-// is an exact copy (same input, output and score) and counted (Log.Copies);
-// a different line claiming the same step is an error. Sources:
+// is an exact copy (same input, output, score and token ids) and counted
+// (Log.Copies); a different line claiming the same step is an error. Sources:
 // verl/trainer/ppo/ray_trainer.py (fit, _dump_generations,
 // apply_invalid_action_penalty), verl/trainer/ppo/core_algos.py
 // (compute_grpo_outcome_advantage), agent_system/multi_turn_rollout/
@@ -151,6 +154,16 @@
 //	group_id = "step-<n>/<task_id>:<trajectory name>", else derived from
 //	          identical first prompts; logprob = sum of step logprobs if logged
 //	split   = eval-in for a val_step_* directory, else train
+//	prompt_ids, action_ids = the step's prompt_ids and response_ids where
+//	          logged (Step.to_dict; EpisodeLogger writes neither), else
+//	          model_output's prompt_ids and completion_ids; none when empty
+//
+// Token ids (trajlog.Record.PromptIDs, ActionIDs) are carried where a log has
+// them (verl-agent dumps through gradcouple_dump.py, rLLM Step.to_dict); they
+// are never derived. An id array must hold integers in [0, 2^31-1], at most
+// trajlog.MaxTokenIDs of them, and a step has both arrays or neither: anything
+// else is an error naming the file, line and field. verl's rollout dumps and
+// TRL's completion tables hold text only.
 //
 // # Derivation rules
 //

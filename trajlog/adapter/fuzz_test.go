@@ -91,6 +91,8 @@ func FuzzVerlAgent(f *testing.F) {
 	addMalformedSeeds(f, "verl-agent-*.jsonl")
 	f.Add([]byte(`{"input": "p", "output": "<action>a</action>", "score": 1, "uid": "g", "traj_uid": "t", "turn": 0, "episode_rewards": 1}` + "\n" +
 		`{"input": "p", "output": "<action>a</action>", "score": 1, "uid": "g", "traj_uid": "t", "turn": 0, "episode_rewards": 1}`))
+	f.Add([]byte(`{"input": "p", "output": "<action>a</action>", "score": 1, "uid": "g", "traj_uid": "t", "turn": 0, "episode_rewards": 1, "prompt_ids": [151644, 0], "action_ids": [2147483647]}` + "\n" +
+		`{"input": "p", "output": "<action>a</action>", "score": 1, "uid": "g", "traj_uid": "t", "turn": 1, "episode_rewards": 1, "prompt_ids": [1.5], "action_ids": []}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const name = "9.jsonl"
 		for _, mode := range []adapter.GroupAdvantageMode{adapter.AdvantageTrajectory, adapter.AdvantageCrossStep} {
@@ -118,6 +120,8 @@ func FuzzRLLM(f *testing.F) {
 	addSeeds(f, "rllm/episodes/*/episode_*.json", "malformed/rllm_*.json")
 	addMalformedSeeds(f, "rllm-*.json")
 	f.Add([]byte(`{"id": "t:0", "trajectories": [{"steps": [{"observation": "o", "action": "action='a\\'' id=1"}]}]}`))
+	f.Add([]byte(`{"id": "t:0", "training_step": 1, "trajectories": [{"steps": [{"observation": "o", "action": "a", "prompt_ids": [1, 2], "response_ids": [3],
+		"model_output": {"prompt_ids": [4], "completion_ids": [-5]}}, {"observation": "o", "prompt_ids": [], "model_output": {"prompt_ids": [4], "completion_ids": [5]}}]}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const name = "episodes/train_step_9_epoch_0/episode_x.json"
 		res, err := adapter.ReadRLLM(bytes.NewReader(data), name, adapter.Options{})

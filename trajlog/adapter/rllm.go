@@ -289,6 +289,17 @@ func rllmStep(sv *jvalue, path, file string, opts Options) (row, error) {
 			rw.hasLogprob = true
 		}
 	}
+	// Token ids: Step.to_dict writes prompt_ids and response_ids (filled
+	// from the rollout engine's ModelOutput, whose own prompt_ids and
+	// completion_ids are the fallback). EpisodeLogger writes neither.
+	if rw.rec.PromptIDs, rw.rec.ActionIDs, err = tokenIDs(sv, "prompt_ids", "response_ids", path+".", file, sv.line); err != nil {
+		return row{}, err
+	}
+	if mo := sv.get("model_output"); rw.rec.PromptIDs == nil && mo.present() && mo.kind == jObject {
+		if rw.rec.PromptIDs, rw.rec.ActionIDs, err = tokenIDs(mo, "prompt_ids", "completion_ids", path+".model_output.", file, mo.line); err != nil {
+			return row{}, err
+		}
+	}
 	if v := sv.get("advantage"); v.present() && v.kind == jNumber {
 		// A scalar advantage (Step.to_dict); a per-token list is not one
 		// number and is recomputed instead.

@@ -1,6 +1,7 @@
 package adapter_test
 
 import (
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -139,5 +140,44 @@ func TestReadRLLMReader(t *testing.T) {
 	}
 	if r[0].Split != trajlog.SplitTrain {
 		t.Errorf("split %q", r[0].Split)
+	}
+}
+
+// TestRLLMTokenIDs: the token ids of Step.to_dict (prompt_ids, response_ids),
+// else of its model_output (prompt_ids, completion_ids), are carried; empty
+// lists are no ids; a step with one list and not the other, or a list that is
+// not of integer ids, is an error naming the step's path.
+func TestRLLMTokenIDs(t *testing.T) {
+	in := `{"id": "t:0", "training_step": 1, "trajectories": [{"uid": "u", "reward": 1, "steps": [
+      {"observation": "a", "action": "x", "prompt_ids": [151644, 8948, 198], "response_ids": [87, 151645], "logprobs": [-0.5, -0.25]},
+      {"observation": "b", "action": "y", "prompt_ids": [], "response_ids": [],
+       "model_output": {"prompt_ids": [1, 2], "completion_ids": [3]}},
+      {"observation": "c", "action": "z", "prompt_ids": [], "response_ids": []}
+    ]}]}`
+	res, err := adapter.ReadRLLM(strings.NewReader(in), "ep.json", adapter.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res.Records
+	want := [][2][]int32{{{151644, 8948, 198}, {87, 151645}}, {{1, 2}, {3}}, {nil, nil}}
+	for i, w := range want {
+		if diff := cmp.Diff(w, [2][]int32{r[i].PromptIDs, r[i].ActionIDs}); diff != "" {
+			t.Errorf("step %d ids (-want +got):\n%s", i, diff)
+		}
+	}
+	for _, tc := range []struct{ step, field, msg string }{
+		{`"prompt_ids": [1], "response_ids": []`, "trajectories[0].steps[0].response_ids", "missing or empty while prompt_ids has 1"},
+		{`"response_ids": [1]`, "trajectories[0].steps[0].prompt_ids", "missing or empty while response_ids has 1"},
+		{`"prompt_ids": [1, {"type": "image"}], "response_ids": [2]`, "trajectories[0].steps[0].prompt_ids", "multimodal"},
+		{`"prompt_ids": [1, -1], "response_ids": [2]`, "trajectories[0].steps[0].prompt_ids", "negative token id -1"},
+		{`"prompt_ids": [1], "response_ids": [2.0]`, "trajectories[0].steps[0].response_ids", "not an integer token id"},
+		{`"model_output": {"prompt_ids": [1], "completion_ids": null}`, "trajectories[0].steps[0].model_output.completion_ids", "missing or empty"},
+	} {
+		ep := `{"id": "t:0", "training_step": 1, "trajectories": [{"steps": [{"observation": "a", "action": "x", ` + tc.step + `}]}]}`
+		_, err := adapter.ReadRLLM(strings.NewReader(ep), "ep.json", adapter.Options{})
+		var ve *trajlog.ValidationError
+		if !errors.As(err, &ve) || ve.Field != tc.field || ve.Row != 1 || !strings.Contains(ve.Msg, tc.msg) {
+			t.Errorf("%s: got %v, want field %s %q", tc.step, err, tc.field, tc.msg)
+		}
 	}
 }

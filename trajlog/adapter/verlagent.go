@@ -139,7 +139,10 @@ func verlAgentLine(text []byte, name string, line, fileStep int64, opts Options)
 	rw.outcome = outcome
 	rw.score = score
 	rw.dedupe = true
-	rw.content = contentHash(input, output, score)
+	if rw.rec.PromptIDs, rw.rec.ActionIDs, err = tokenIDs(v, "prompt_ids", "action_ids", "", name, line); err != nil {
+		return row{}, err
+	}
+	rw.content = contentHash(input, output, score, rw.rec.PromptIDs, rw.rec.ActionIDs)
 
 	action, tagged := actionOf(output)
 	if opts.RawAction {
@@ -269,16 +272,21 @@ func StripHistory(prompt string) string {
 	return stepNowRe.ReplaceAllString(s, "Your current observation is:")
 }
 
-// contentHash identifies a line's content, to tell an exact copy (same
-// trajectory, turn and content) from two different lines claiming the same
-// step.
-func contentHash(input, output string, score float64) uint64 {
+// contentHash identifies a line's content (its text, score and token ids,
+// if any), to tell an exact copy (same trajectory, turn and content) from two
+// different lines claiming the same step.
+func contentHash(input, output string, score float64, ids ...[]int32) uint64 {
 	h := fnv.New64a()
 	h.Write([]byte(input))
 	h.Write([]byte{0})
 	h.Write([]byte(output))
 	h.Write([]byte{0})
 	h.Write(strconv.AppendFloat(nil, score, 'g', -1, 64))
+	var buf []byte
+	for _, l := range ids {
+		buf = append(appendIDs(buf[:0], l), ';')
+		h.Write(buf)
+	}
 	return h.Sum64()
 }
 

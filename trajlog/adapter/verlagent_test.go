@@ -3,8 +3,10 @@ package adapter_test
 import (
 	"encoding/json"
 	"errors"
+	"hash/crc32"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -51,6 +53,22 @@ type verlAgentTruthStep struct {
 	AnchorObs      string  `json:"anchor_obs"`
 	CrossStep      float64 `json:"cross_step_advantage"`
 	CrossStepNoStd float64 `json:"cross_step_advantage_no_std"`
+	// The token ids of the step (a toy tokenizer's, special tokens
+	// included), by length and CRC-32 of their decimal text.
+	PromptIDsLen   int    `json:"prompt_ids_len"`
+	PromptIDsCRC32 uint32 `json:"prompt_ids_crc32"`
+	ActionIDsLen   int    `json:"action_ids_len"`
+	ActionIDsCRC32 uint32 `json:"action_ids_crc32"`
+}
+
+// idsCRC is the CRC-32 of ids written as decimal, comma separated, as
+// make_fixture.py's ids_crc computes it.
+func idsCRC(ids []int32) uint32 {
+	s := make([]string, len(ids))
+	for i, x := range ids {
+		s[i] = strconv.Itoa(int(x))
+	}
+	return crc32.ChecksumIEEE([]byte(strings.Join(s, ",")))
 }
 
 func readVerlAgentTruth(t *testing.T) verlAgentTruth {
@@ -139,6 +157,22 @@ func TestVerlAgentDump(t *testing.T) {
 						want := m.want(ti, st)
 						if m.exact && float64(r.Advantage) != want || !m.exact && !near(r.Advantage, want) {
 							t.Errorf("%s/%d: advantage %v, want %v", tr.TrajUID, st.Turn, r.Advantage, want)
+						}
+						// patched/ carries the token ids, unpadded, the chat
+						// markers that the decoded input lost included;
+						// patched-advantages/ was dumped without them.
+						switch {
+						case m.dir == "patched-advantages":
+							if r.PromptIDs != nil || r.ActionIDs != nil {
+								t.Errorf("%s/%d: token ids from a dump without them", tr.TrajUID, st.Turn)
+							}
+						case len(r.PromptIDs) != st.PromptIDsLen || idsCRC(r.PromptIDs) != st.PromptIDsCRC32 ||
+							len(r.ActionIDs) != st.ActionIDsLen || idsCRC(r.ActionIDs) != st.ActionIDsCRC32:
+							t.Errorf("%s/%d: %d prompt ids (crc %08x), %d action ids (crc %08x); want %d (%08x), %d (%08x)",
+								tr.TrajUID, st.Turn, len(r.PromptIDs), idsCRC(r.PromptIDs), len(r.ActionIDs), idsCRC(r.ActionIDs),
+								st.PromptIDsLen, st.PromptIDsCRC32, st.ActionIDsLen, st.ActionIDsCRC32)
+						case r.PromptIDs[0] != 151644 || r.ActionIDs[len(r.ActionIDs)-1] != 151645 || slices.Contains(r.PromptIDs, 151643):
+							t.Errorf("%s/%d: prompt ids start %d, action ids end %d, or padding (151643) left", tr.TrajUID, st.Turn, r.PromptIDs[0], r.ActionIDs[len(r.ActionIDs)-1])
 						}
 					}
 					ti++
@@ -264,6 +298,32 @@ func TestVerlAgentBadLines(t *testing.T) {
 	res := mustRead(t, write(lines[0], lines[0]), adapter.Options{})
 	if len(res.Records) != 1 {
 		t.Errorf("exact copy: %d records, want 1", len(res.Records))
+	}
+	// A copy whose token ids differ is not one.
+	p = write(lines[0], edit(0, func(m map[string]any) { m["action_ids"] = []int{1, 2} }))
+	if _, err = adapter.Read(p, adapter.Options{}); !errors.As(err, &ve) || ve.Row != 2 || ve.Field != "turn" {
+		t.Errorf("copy with other ids: got %v, want row 2 field turn", err)
+	}
+	// Bad token ids name the line and field.
+	for _, tc := range []struct {
+		field string
+		value any
+		msg   string
+	}{
+		{"prompt_ids", []any{1, 2.5}, "element 1 is 2.5, not an integer token id"},
+		{"prompt_ids", []any{1, -2}, "negative token id -2 at index 1"},
+		{"action_ids", []any{2147483648}, "token id 2147483648 at index 0 does not fit in int32"},
+		{"action_ids", []any{"12"}, "element 0 is a string, want an integer token id"},
+		{"action_ids", []any{1, nil}, "element 1 is null"},
+		{"prompt_ids", "1 2 3", "is a string, want an array of integer token ids"},
+		{"action_ids", []any{}, "missing or empty while prompt_ids has"},
+		{"action_ids", nil, "missing or empty while prompt_ids has"},
+	} {
+		p := write(lines[0], edit(1, func(m map[string]any) { m[tc.field] = tc.value }))
+		_, err := adapter.Read(p, adapter.Options{})
+		if !errors.As(err, &ve) || ve.Row != 2 || ve.Field != tc.field || !strings.Contains(ve.Msg, tc.msg) {
+			t.Errorf("%s = %v: got %v, want row 2 field %s %q", tc.field, tc.value, err, tc.field, tc.msg)
+		}
 	}
 	if _, err := adapter.Read(filepath.Join(verlAgentDir, "patched"), adapter.Options{GroupAdvantage: adapter.AdvantageGiGPO}); !errors.Is(err, adapter.ErrGiGPO) {
 		t.Errorf("gigpo: got %v, want ErrGiGPO", err)
