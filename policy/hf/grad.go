@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"path"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -323,14 +324,53 @@ func tensorKind(name string) (gradKind, int) {
 	return layerKinds[suffix], l
 }
 
+// A Grader computes exact per-sample gradients of one selection of
+// tensors (GroupGrads), keeping its buffers from call to call (they grow
+// when a longer prompt or action needs it). Reuse one for many groups:
+// buffers allocated per call would be garbage as large as the activations
+// and dense gradients, which Go's collector lets accumulate up to the size
+// of the live heap (the weights) before reclaiming it. A Grader is not
+// safe for concurrent use; one Model serves any number of Graders.
+type Grader[F float] struct {
+	m   *Model[F]
+	run *gradRun[F]
+}
+
+// NewGrader returns a Grader of the tensors sel (from SelectTensors or
+// GradTensors) in the forms opt asks for. A tensor not of this model
+// (ErrNoTensor) or selected twice is an error. It runs the garbage
+// collector once (runtime.GC) before allocating the dense gradients, and
+// the first GroupGrads allocates the other buffers: both are hundreds of
+// MB for a 0.5B model, and without the collection they would come on top
+// of the garbage that loading the model leaves (about 140 MB for a 0.5B
+// checkpoint), which Go's collector would otherwise keep until the heap
+// doubles the weights.
+func (m *Model[F]) NewGrader(sel []Tensor, opt GradOptions) (*Grader[F], error) {
+	p, err := m.plan(sel, opt)
+	if err != nil {
+		return nil, err
+	}
+	runtime.GC()
+	return &Grader[F]{m: m, run: newGradRun(m, p, slices.Clone(sel))}, nil
+}
+
+// GroupGrads is NewGrader(sel, opt) followed by its GroupGrads: for one
+// group. Use a Grader for many.
+func (m *Model[F]) GroupGrads(prompt []int, actions [][]int, sel []Tensor, opt GradOptions, fn func(i int, g *SampleGrad[F]) error) ([]float64, error) {
+	g, err := m.NewGrader(sel, opt)
+	if err != nil {
+		return nil, err
+	}
+	return g.GroupGrads(prompt, actions, fn)
+}
+
 // GroupGrads computes, for each action a_i after one prompt, the
 // log-probability L_i = log pi(a_i | prompt) = sum_t log
 // softmax(z_{P-1+t})[a_i,t] (the quantity LogProbs and GroupLogProbs sum,
 // over all vocab_size logits at temperature 1) and its exact gradient
-// with respect to each tensor of sel (from SelectTensors or
-// GradTensors), and calls fn(i, g) with them, for i = 0, 1, ... in order
-// (never concurrently); it returns the sums L_i. An error from fn stops the
-// computation and is returned.
+// with respect to each selected tensor, and calls fn(i, g) with them, for
+// i = 0, 1, ... in order (never concurrently); it returns the sums L_i. An
+// error from fn stops the computation and is returned.
 //
 // The prompt runs once: every layer below the lowest selected one (the
 // embedding counts as below layer 0) runs forward only and keeps nothing
@@ -369,9 +409,9 @@ func tensorKind(name string) (gradKind, int) {
 //
 // Errors: an empty prompt (ErrEmptyPrompt), a token outside the
 // vocabulary or a sequence longer than max_position_embeddings (naming the
-// action), a tensor not of this model (ErrNoTensor) or selected twice. An
-// empty action has log-probability 0 and zero gradients.
-func (m *Model[F]) GroupGrads(prompt []int, actions [][]int, sel []Tensor, opt GradOptions, fn func(i int, g *SampleGrad[F]) error) ([]float64, error) {
+// action). An empty action has log-probability 0 and zero gradients.
+func (g *Grader[F]) GroupGrads(prompt []int, actions [][]int, fn func(i int, g *SampleGrad[F]) error) ([]float64, error) {
+	m := g.m
 	if len(prompt) == 0 {
 		return nil, ErrEmptyPrompt
 	}
@@ -382,18 +422,15 @@ func (m *Model[F]) GroupGrads(prompt []int, actions [][]int, sel []Tensor, opt G
 		}
 		maxA = max(maxA, len(a))
 	}
-	p, err := m.plan(sel, opt)
-	if err != nil {
-		return nil, err
-	}
-	r := newGradRun(m, p, sel, len(prompt), maxA)
+	r := g.run
+	r.reset(len(prompt), maxA)
 	r.prompt(prompt)
 	sums := make([]float64, len(actions))
 	for i, a := range actions {
-		g := r.sample(a)
-		sums[i] = g.LogProb
+		sg := r.sample(a)
+		sums[i] = sg.LogProb
 		if fn != nil {
-			if err := fn(i, g); err != nil {
+			if err := fn(i, sg); err != nil {
 				return nil, err
 			}
 		}
@@ -403,10 +440,10 @@ func (m *Model[F]) GroupGrads(prompt []int, actions [][]int, sel []Tensor, opt G
 
 // Grads is GroupGrads for independent sequences: fn(i, g) receives the
 // gradient of seqs[i] (each runs its own prompt).
-func (m *Model[F]) Grads(seqs []Seq, sel []Tensor, opt GradOptions, fn func(i int, g *SampleGrad[F]) error) ([]float64, error) {
+func (g *Grader[F]) Grads(seqs []Seq, fn func(i int, g *SampleGrad[F]) error) ([]float64, error) {
 	sums := make([]float64, len(seqs))
 	for i, s := range seqs {
-		v, err := m.GroupGrads(s.Prompt, [][]int{s.Action}, sel, opt, func(_ int, g *SampleGrad[F]) error {
+		v, err := g.GroupGrads(s.Prompt, [][]int{s.Action}, func(_ int, g *SampleGrad[F]) error {
 			if fn == nil {
 				return nil
 			}

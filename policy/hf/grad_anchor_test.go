@@ -27,7 +27,7 @@ var anchorGlobs = []string{"model.layers.2[23].*", "lm_head"}
 // BenchmarkGroupGrads times GroupGrads in float32 on benchModel(d) (4
 // layers, Qwen's vocabulary), a 256-token prompt and groups of 1 and 8
 // actions of 16 tokens, the top two layers and the LM head selected,
-// dense and as factors; it reports seconds per sample.
+// dense and as factors, on one Grader; it reports seconds per sample.
 func BenchmarkGroupGrads(b *testing.B) {
 	for _, d := range []int{64, 256} {
 		m := benchModel(d)
@@ -45,8 +45,12 @@ func BenchmarkGroupGrads(b *testing.B) {
 			for _, form := range []GradForm{GradDense, GradFactors} {
 				name := map[GradForm]string{GradDense: "dense", GradFactors: "factors"}[form]
 				b.Run(fmt.Sprintf("d%d/group%d/%s", d, g, name), func(b *testing.B) {
+					gr, err := m.NewGrader(sel, GradOptions{Form: form})
+					if err != nil {
+						b.Fatal(err)
+					}
 					for range b.N {
-						if _, err := m.GroupGrads(prompt, actions[:g], sel, GradOptions{Form: form}, nil); err != nil {
+						if _, err := gr.GroupGrads(prompt, actions[:g], nil); err != nil {
 							b.Fatal(err)
 						}
 					}
@@ -193,8 +197,8 @@ func TestTorchGradAnchor(t *testing.T) {
 
 // TestGradThroughputChild is the Go side of TestTorchGradAnchor, run in a
 // process of its own (GRADCOUPLE_HF_GRAD_CHILD=dir TAB request): it loads
-// the model in float32, runs one action as a warm-up, then times
-// GroupGrads of the request's group and prints seconds per sample, the
+// the model in float32, runs one action as a warm-up on a Grader, then
+// times the Grader's GroupGrads of the request's group and prints seconds per sample, the
 // log-probabilities, the first sample's gradient norms (dense form; the
 // factors form does not compute the norms of factored tensors) and the
 // peak RSS.
@@ -226,13 +230,16 @@ func TestGradThroughputChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opt := GradOptions{Form: GradForm(req.Form)}
-	if _, err := m.GroupGrads(req.Prompt, req.Actions[:1], sel, opt, nil); err != nil {
+	gr, err := m.NewGrader(sel, GradOptions{Form: GradForm(req.Form)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gr.GroupGrads(req.Prompt, req.Actions[:1], nil); err != nil {
 		t.Fatal(err)
 	}
 	t0 = time.Now()
 	var inFn time.Duration // the norms' time, not counted
-	res.LogProbs, err = m.GroupGrads(req.Prompt, req.Actions, sel, opt, func(i int, g *SampleGrad[float32]) error {
+	res.LogProbs, err = gr.GroupGrads(req.Prompt, req.Actions, func(i int, g *SampleGrad[float32]) error {
 		if i > 0 {
 			return nil
 		}

@@ -98,20 +98,20 @@ func (r *gradRun[F]) flush(i int) {
 	}
 }
 
-// setFactors points the factors of selected tensor i (if any) at rows
-// [r0, S) of delta and act, and computes its dense gradient (if asked)
-// G = delta^T act.
-func (r *gradRun[F]) linearGrad(i, r0, S int, delta []F, out int, act []F, in int) {
+// linearGradAt sets the gradient of selected weight i (if any) from the
+// rows positions from first on: its factors point at the rows of delta
+// (rows x out) and act (rows x in), and its dense gradient (if asked) is
+// delta^T act, or is increased by it with add.
+func (r *gradRun[F]) linearGradAt(i, first, rows int, delta []F, out int, act []F, in int, add bool) {
 	if i < 0 {
 		return
 	}
 	o := &r.out[i]
-	n := S - r0
 	if o.Dense != nil {
-		r.par.gemm(true, false, out, in, n, delta, out, act, in, o.Dense, in, false)
+		r.par.gemm(true, false, out, in, rows, delta, out, act, in, o.Dense, in, add)
 	}
 	if f := o.Factors; f != nil {
-		f.Pos, f.Delta, f.Act = r.pos[r0:S], delta[:n*out], act[:n*in]
+		f.Pos, f.Delta, f.Act = r.pos[first:first+rows], delta[:rows*out], act[:rows*in]
 	}
 }
 
@@ -135,47 +135,82 @@ func (r *gradRun[F]) layerBackward(l, r0, S int, dxOut, dxIn []F, needIn bool) {
 		deep = lvIn
 	}
 
-	// MLP: out = down(m), m = silu(gate) * up
+	// MLP: out = down(m), m = silu(gate) * up. With the layer's own
+	// buffers (factors) all rows at once; with the shared ones in blocks of
+	// the forward pass's rows, in its gate and up buffers (the dense
+	// gradients then sum the blocks' products).
 	dy := dxOut[r0*d : S*d]
 	if lw.own {
 		copy(lw.dy, dy)
 		dy = lw.dy[:n*d]
 	}
-	gate, up := tp.gate[at*in:(at+n)*in], tp.up[at*in:(at+n)*in]
 	xMid := tp.xMid[at*d : (at+n)*d]
-	mAct, dGate, dUp := lw.mAct[:n*in], lw.dGate[:n*in], lw.dUp[:n*in]
-	downSel := sel[kDown] >= 0
-	if deep >= lvGateUp {
-		r.par.gemm(false, false, n, in, d, dy, d, ly.down, in, dGate, in, false) // dL/dm
-	}
-	r.par.rowBlocks(n, 16, func(_, lo, hi int) {
-		for i := lo * in; i < hi*in; i++ {
-			s, sig := silu64(float64(gate[i]))
-			sf := F(s)
-			if downSel {
-				mAct[i] = sf * up[i]
-			}
-			if deep >= lvGateUp {
-				dm := float64(dGate[i])
-				dUp[i] = F(dm * float64(sf))
-				dGate[i] = F(dm * float64(up[i]) * (sig + s*(1-sig)))
-			}
-		}
-	})
-	r.linearGrad(sel[kDown], r0, S, dy, d, mAct, in)
-	if deep < lvGateUp {
-		return
-	}
+	downSel, gateUp := sel[kDown] >= 0, deep >= lvGateUp
 	u2 := lw.u2[:n*d]
-	rmsNorm(u2, xMid, ly.postNorm, d, eps)
-	r.linearGrad(sel[kGate], r0, S, dGate, in, u2, d)
-	r.linearGrad(sel[kUp], r0, S, dUp, in, u2, d)
+	if gateUp {
+		rmsNorm(u2, xMid, ly.postNorm, d, eps)
+	}
+	du2 := r.du2[:n*d]
+	step := n
+	if !lw.own {
+		step = len(r.g) / in
+	}
+	for c0 := 0; c0 < n; c0 += step {
+		nc := min(step, n-c0)
+		var dGate, dUp, mAct []F
+		if lw.own {
+			dGate, dUp, mAct = lw.dGate[:n*in], lw.dUp[:n*in], lw.mAct[:n*in]
+		} else {
+			dGate, dUp = r.g[:nc*in], r.u[:nc*in]
+			mAct = dUp // m first, then dL/dup
+		}
+		gate, up := tp.gate[(at+c0)*in:(at+c0+nc)*in], tp.up[(at+c0)*in:(at+c0+nc)*in]
+		dyc := dy[c0*d : (c0+nc)*d]
+		if gateUp {
+			r.par.gemm(false, false, nc, in, d, dyc, d, ly.down, in, dGate, in, false) // dL/dm
+		}
+		// m as the forward pass computes it, dL/dup = dL/dm silu(gate),
+		// dL/dgate = dL/dm up silu'(gate) with silu' = sig + silu (1 - sig)
+		pass := func(wantM, wantGrad bool) {
+			r.par.rowBlocks(nc, 16, func(_, lo, hi int) {
+				for i := lo * in; i < hi*in; i++ {
+					s, sig := silu64(float64(gate[i]))
+					sf := F(s)
+					if wantM {
+						mAct[i] = sf * up[i]
+					}
+					if wantGrad {
+						dm := float64(dGate[i])
+						dUp[i] = F(dm * float64(sf))
+						dGate[i] = F(dm * float64(up[i]) * (sig + s*(1-sig)))
+					}
+				}
+			})
+		}
+		if lw.own || !downSel {
+			pass(downSel, gateUp)
+		} else {
+			pass(true, false)
+		}
+		r.linearGradAt(sel[kDown], r0+c0, nc, dyc, d, mAct, in, c0 > 0)
+		if !gateUp {
+			continue
+		}
+		if !lw.own && downSel {
+			pass(false, true)
+		}
+		u2c := u2[c0*d : (c0+nc)*d]
+		r.linearGradAt(sel[kGate], r0+c0, nc, dGate, in, u2c, d, c0 > 0)
+		r.linearGradAt(sel[kUp], r0+c0, nc, dUp, in, u2c, d, c0 > 0)
+		if deep >= lvPostNorm {
+			du2c := du2[c0*d : (c0+nc)*d]
+			r.par.gemm(false, false, nc, d, in, dGate, in, ly.gate, d, du2c, d, false)
+			r.par.gemm(false, false, nc, d, in, dUp, in, ly.up, d, du2c, d, true)
+		}
+	}
 	if deep < lvPostNorm {
 		return
 	}
-	du2 := r.du2[:n*d]
-	r.par.gemm(false, false, n, d, in, dGate, in, ly.gate, d, du2, d, false)
-	r.par.gemm(false, false, n, d, in, dUp, in, ly.up, d, du2, d, true)
 	dMid := lw.dMid[:n*d]
 	copy(dMid, dy)
 	rmsNormBack(dMid, du2, xMid, ly.postNorm, d, eps, r.accOf(sel[kPostNorm]), true)
@@ -183,7 +218,7 @@ func (r *gradRun[F]) layerBackward(l, r0, S int, dxOut, dxIn []F, needIn bool) {
 
 	// attention: out = o_proj(att)
 	att := tp.att[at*qd : (at+n)*qd]
-	r.linearGrad(sel[kO], r0, S, dMid, d, att, qd)
+	r.linearGradAt(sel[kO], r0, n, dMid, d, att, qd, false)
 	if deep < lvAttn {
 		return
 	}
@@ -207,9 +242,9 @@ func (r *gradRun[F]) layerBackward(l, r0, S int, dxOut, dxIn []F, needIn bool) {
 	r.biasGrad(sel[kVBias], dv, kvd)
 	u := lw.u[:S*d]
 	rmsNorm(u, tp.xIn[:S*d], ly.inNorm, d, eps)
-	r.linearGrad(sel[kQ], r0, S, dq, qd, u[r0*d:], d)
-	r.linearGrad(sel[kK], 0, S, dk, kvd, u, d)
-	r.linearGrad(sel[kV], 0, S, dv, kvd, u, d)
+	r.linearGradAt(sel[kQ], r0, n, dq, qd, u[r0*d:], d, false)
+	r.linearGradAt(sel[kK], 0, S, dk, kvd, u, d, false)
+	r.linearGradAt(sel[kV], 0, S, dv, kvd, u, d, false)
 	if deep < lvInNorm {
 		return
 	}

@@ -26,7 +26,7 @@ type layerTape[F float] struct {
 
 // layerWork is a layer's backward buffers: rows [0, S) for u (the
 // input-norm output), dk and dv (gradients of k_proj's and v_proj's
-// outputs), rows [r0, S) for the rest.
+// outputs), rows [r0, S) for the rest (see reset).
 type layerWork[F float] struct {
 	own              bool // a selected layer's own buffers (factors point into them)
 	u, dk, dv        []F
@@ -76,67 +76,18 @@ type gradRun[F float] struct {
 	sg            SampleGrad[F]
 }
 
-func newGradRun[F float](m *Model[F], p *gradPlan, sel []Tensor, P, maxA int) *gradRun[F] {
-	c := m.cfg
-	d, qd, kvd, in, V, L := c.Hidden, c.QDim(), c.KVDim(), c.Intermediate, c.VocabSize, c.Layers
-	Smax := P + max(maxA, 1) - 1
-	A := max(maxA, 1)
-	r := &gradRun[F]{m: m, plan: p, par: newPar[F](), P: P, Smax: Smax}
-	r.toks = make([]int, Smax)
-	r.pos = make([]int, Smax)
-	for i := range r.pos {
-		r.pos[i] = i
-	}
-	r.cos, r.sin = m.rope(0, Smax)
+// newGradRun returns the computation of the selection p (sel) with its
+// output buffers; reset sizes the rest for a prompt and its actions.
+func newGradRun[F float](m *Model[F], p *gradPlan, sel []Tensor) *gradRun[F] {
+	r := &gradRun[F]{m: m, plan: p, par: newPar[F]()}
+	L := m.cfg.Layers
 	r.K, r.V = make([][]F, L), make([][]F, L)
-	for l := range L {
-		r.K[l] = make([]F, Smax*kvd)
-		r.V[l] = make([]F, Smax*kvd)
-	}
 	r.tape = make([]*layerTape[F], L)
 	for l := p.l0; l < L; l++ {
-		base := 0
-		if l == L-1 {
-			base = P - 1
-		}
-		n := Smax - base
-		tp := &layerTape[F]{base: base, xIn: make([]F, Smax*d),
-			q: make([]F, n*qd), att: make([]F, n*qd), xMid: make([]F, n*d), gate: make([]F, n*in), up: make([]F, n*in)}
-		if c.QKNorm {
-			tp.kPre = make([]F, Smax*kvd)
-			tp.qPre = make([]F, n*qd)
-		}
-		r.tape[l] = tp
+		r.tape[l] = &layerTape[F]{}
 	}
 	r.aw = make([]attnWork[F], len(r.par.bufs))
-	for w := range r.aw {
-		r.aw[w] = attnWork[F]{sc: make([]F, scoreRows*Smax), p64: make([]float64, Smax)}
-		if p.l0 < L {
-			r.aw[w].dp = make([]F, scoreRows*Smax)
-		}
-	}
-	T := min(gradChunk, Smax)
-	r.x, r.h, r.o = make([]F, T*d), make([]F, T*d), make([]F, T*d)
-	r.q, r.att = make([]F, T*qd), make([]F, T*qd)
-	r.k, r.v = make([]F, T*kvd), make([]F, T*kvd)
-	r.g, r.u = make([]F, T*in), make([]F, T*in)
-	r.xFin0 = make([]F, d)
-	r.xFin, r.hn = make([]F, A*d), make([]F, A*d)
-	r.logits = make([]F, A*V)
-	r.exps = make([]float64, V)
-
-	if p.below {
-		r.dhn, r.dxA = make([]F, A*d), make([]F, Smax*d)
-	}
 	if p.l0 < L {
-		r.dxB = make([]F, Smax*d)
-		r0 := P - 1 // the first row with a full backward pass in the layers
-		if p.l0 < L-1 {
-			r0 = 0
-		}
-		n := Smax - r0
-		r.datt, r.du, r.du2 = make([]F, n*qd), make([]F, Smax*d), make([]F, n*d)
-		r.dKh, r.dVh = make([]F, Smax*qd), make([]F, Smax*qd)
 		r.work = make([]*layerWork[F], L)
 		for l := p.l0; l < L; l++ {
 			own := false
@@ -147,19 +98,14 @@ func newGradRun[F float](m *Model[F], p *gradPlan, sel []Tensor, P, maxA int) *g
 			}
 			if !own {
 				if r.shared == nil {
-					r.shared = newLayerWork[F](c, Smax, r0, false)
+					r.shared = &layerWork[F]{}
 				}
 				r.work[l] = r.shared
 				continue
 			}
-			lr0 := 0
-			if l == L-1 {
-				lr0 = P - 1
-			}
-			r.work[l] = newLayerWork[F](c, Smax, lr0, true)
+			r.work[l] = &layerWork[F]{own: true}
 		}
 	}
-
 	r.out = make([]TensorGrad[F], len(sel))
 	r.acc = make([][]float64, len(sel))
 	for i, t := range sel {
@@ -183,17 +129,110 @@ func newGradRun[F float](m *Model[F], p *gradPlan, sel []Tensor, P, maxA int) *g
 	return r
 }
 
-func newLayerWork[F float](c Config, S, r0 int, own bool) *layerWork[F] {
+// grow returns b[:n], reallocated when its capacity is short.
+func grow[T any](b []T, n int) []T {
+	if cap(b) >= n {
+		return b[:n]
+	}
+	return make([]T, n)
+}
+
+// reset sizes the buffers for a prompt of P tokens and actions of at most
+// maxA tokens, keeping what is large enough.
+func (r *gradRun[F]) reset(P, maxA int) {
+	m, p := r.m, r.plan
+	c := m.cfg
+	d, qd, kvd, in, V, L := c.Hidden, c.QDim(), c.KVDim(), c.Intermediate, c.VocabSize, c.Layers
+	A := max(maxA, 1)
+	Smax := P + A - 1
+	r.P = P
+	if Smax > len(r.pos) {
+		r.pos = make([]int, Smax)
+		for i := range r.pos {
+			r.pos[i] = i
+		}
+		r.cos, r.sin = m.rope(0, Smax)
+	}
+	r.Smax = Smax
+	r.toks = grow(r.toks, Smax)
+	for l := range L {
+		r.K[l] = grow(r.K[l], Smax*kvd)
+		r.V[l] = grow(r.V[l], Smax*kvd)
+	}
+	for l := p.l0; l < L; l++ {
+		tp := r.tape[l]
+		tp.base = 0
+		if l == L-1 {
+			tp.base = P - 1
+		}
+		n := Smax - tp.base
+		tp.xIn = grow(tp.xIn, Smax*d)
+		tp.q, tp.att = grow(tp.q, n*qd), grow(tp.att, n*qd)
+		tp.xMid = grow(tp.xMid, n*d)
+		tp.gate, tp.up = grow(tp.gate, n*in), grow(tp.up, n*in)
+		if c.QKNorm {
+			tp.kPre = grow(tp.kPre, Smax*kvd)
+			tp.qPre = grow(tp.qPre, n*qd)
+		}
+	}
+	for w := range r.aw {
+		r.aw[w].sc = grow(r.aw[w].sc, scoreRows*Smax)
+		r.aw[w].p64 = grow(r.aw[w].p64, Smax)
+		if p.l0 < L {
+			r.aw[w].dp = grow(r.aw[w].dp, scoreRows*Smax)
+		}
+	}
+	T := min(gradChunk, Smax)
+	r.x, r.h, r.o = grow(r.x, T*d), grow(r.h, T*d), grow(r.o, T*d)
+	r.q, r.att = grow(r.q, T*qd), grow(r.att, T*qd)
+	r.k, r.v = grow(r.k, T*kvd), grow(r.v, T*kvd)
+	r.g, r.u = grow(r.g, T*in), grow(r.u, T*in)
+	r.xFin0 = grow(r.xFin0, d)
+	r.xFin, r.hn = grow(r.xFin, A*d), grow(r.hn, A*d)
+	r.logits = grow(r.logits, A*V)
+	r.exps = grow(r.exps, V)
+	if p.below {
+		r.dhn, r.dxA = grow(r.dhn, A*d), grow(r.dxA, Smax*d)
+	}
+	if p.l0 == L {
+		return
+	}
+	r.dxB = grow(r.dxB, Smax*d)
+	r0 := P - 1 // the first row with a full backward pass in the layers
+	if p.l0 < L-1 {
+		r0 = 0
+	}
+	n := Smax - r0
+	r.datt, r.du, r.du2 = grow(r.datt, n*qd), grow(r.du, Smax*d), grow(r.du2, n*d)
+	r.dKh, r.dVh = grow(r.dKh, Smax*qd), grow(r.dVh, Smax*qd)
+	if r.shared != nil {
+		r.shared.reset(c, Smax, r0)
+	}
+	for l := p.l0; l < L; l++ {
+		if w := r.work[l]; w.own {
+			lr0 := 0
+			if l == L-1 {
+				lr0 = P - 1
+			}
+			w.reset(c, Smax, lr0)
+		}
+	}
+}
+
+// reset sizes the buffers for S positions, those from r0 on with a full
+// backward pass. Only a layer's own buffers (factors) hold the MLP's
+// gradients (dGate, dUp), the activation of down_proj (mAct) and the
+// gradient of the layer's output (dy); the shared ones run the MLP in
+// blocks in the forward pass's buffers and read dy from the caller.
+func (w *layerWork[F]) reset(c Config, S, r0 int) {
 	d, qd, kvd, in := c.Hidden, c.QDim(), c.KVDim(), c.Intermediate
 	n := S - r0
-	w := &layerWork[F]{own: own,
-		u: make([]F, S*d), dk: make([]F, S*kvd), dv: make([]F, S*kvd),
-		u2: make([]F, n*d), dMid: make([]F, n*d), dq: make([]F, n*qd),
-		mAct: make([]F, n*in), dGate: make([]F, n*in), dUp: make([]F, n*in)}
-	if own {
-		w.dy = make([]F, n*d)
+	w.u, w.dk, w.dv = grow(w.u, S*d), grow(w.dk, S*kvd), grow(w.dv, S*kvd)
+	w.u2, w.dMid, w.dq = grow(w.u2, n*d), grow(w.dMid, n*d), grow(w.dq, n*qd)
+	if w.own {
+		w.dGate, w.dUp = grow(w.dGate, n*in), grow(w.dUp, n*in)
+		w.mAct, w.dy = grow(w.mAct, n*in), grow(w.dy, n*d)
 	}
-	return w
 }
 
 // prompt runs the prompt through every layer, keeping the cache, the

@@ -234,12 +234,13 @@ func sameBits[F float](a, b []F) bool {
 	return true
 }
 
-// groupCase is a 150-token prompt (two attention row blocks) and a group
-// of actions: two of several tokens, one of one token, an empty one and a
+// groupCase is a 300-token prompt (three attention row blocks, two blocks
+// of the forward pass and of the dense MLP backward) and a group of
+// actions: two of several tokens, one of one token, an empty one and a
 // repeat of the first.
 func groupCase(c Config, seed uint64) ([]int, [][]int) {
 	rng := rand.New(rand.NewPCG(seed, 5))
-	prompt := randomTokens(rng, 150, c.VocabSize)
+	prompt := randomTokens(rng, 300, c.VocabSize)
 	a0 := randomTokens(rng, 5, c.VocabSize)
 	return prompt, [][]int{a0, randomTokens(rng, 3, c.VocabSize), randomTokens(rng, 1, c.VocabSize), {}, a0}
 }
@@ -250,7 +251,10 @@ func groupCase(c Config, seed uint64) ([]int, [][]int) {
 // group (float64: 1e-12 relative to |G_i| |G_j|; float32: 1e-5), for
 // the LM head, the input embedding and every linear weight of the top
 // two layers, with the factors-only form giving the same factors as the
-// dense-and-factors form.
+// dense-and-factors form, whose dense gradients equal GradDense's to
+// rounding (GradDense runs the MLP backward in blocks of rows, so its
+// gate_proj, up_proj and down_proj gradients are sums of the blocks'
+// products).
 func TestGradFactors(t *testing.T) {
 	for ci, gc := range gradCases {
 		t.Run(gc.name, func(t *testing.T) {
@@ -267,7 +271,17 @@ func checkFactors[F float](t *testing.T, m *Model[F], prompt []int, actions [][]
 	sel := mustSelect(t, m, "lm_head", "model.embed_tokens", "model.layers.[12].*_proj.weight")
 	_, both := collectGrads(t, m, prompt, actions, sel, GradOptions{Form: GradDenseAndFactors})
 	_, only := collectGrads(t, m, prompt, actions, sel, GradOptions{Form: GradFactors})
-	worstDense, worstDot := 0.0, 0.0
+	_, dense := collectGrads(t, m, prompt, actions, sel, GradOptions{})
+	worstDense, worstDot, worstForm := 0.0, 0.0, 0.0
+	for i := range actions {
+		for _, s := range sel {
+			e := relDiff(dense[i].dense[s.Name], both[i].dense[s.Name])
+			worstForm = max(worstForm, e)
+			if e > tolDense {
+				t.Errorf("%s action %d: GradDense and GradDenseAndFactors differ by %.2g", s.Name, i, e)
+			}
+		}
+	}
 	for _, s := range sel {
 		for i := range actions {
 			f := both[i].factors[s.Name]
@@ -309,13 +323,15 @@ func checkFactors[F float](t *testing.T, m *Model[F], prompt []int, actions [][]
 			}
 		}
 	}
-	t.Logf("%T: dense from factors within %.2g, inner products within %.2g", m.Params[0], worstDense, worstDot)
+	t.Logf("%T: dense from factors within %.2g, inner products within %.2g; GradDense (its MLP in blocks of rows) within %.2g of GradDenseAndFactors", m.Params[0], worstDense, worstDot, worstForm)
 }
 
 // TestGroupGradsSharing checks that GroupGrads of a group gives each
 // action exactly (bit for bit) what GroupGrads of that action alone
 // gives, that the sums equal GroupLogProbs' bit for bit, that GOMAXPROCS
-// changes no bit, that an empty action has zero gradients, and that a
+// changes no bit, that an empty action has zero gradients, that a Grader
+// reused across prompts of other lengths gives what fresh ones give, and
+// that a
 // tensor's gradient does not depend on what else is selected (bit for
 // bit: the backward pass of a layer is the same whatever lies below it).
 func TestGroupGradsSharing(t *testing.T) {
@@ -365,6 +381,34 @@ func checkSharing[F float](t *testing.T, m *Model[F], prompt []int, actions [][]
 		for _, s := range all {
 			if !sameBits(group[i].dense[s.Name], serial[i].dense[s.Name]) || !sameBits(group[i].dense[s.Name], four[i].dense[s.Name]) {
 				t.Errorf("action %d: %s depends on GOMAXPROCS", i, s.Name)
+			}
+		}
+	}
+	// one Grader for prompts of several lengths (its buffers shrink and
+	// grow): the same bits as fresh ones
+	gr, err := m.NewGrader(all, GradOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := prompt[:7]
+	for _, p := range [][]int{short, prompt, short, prompt} {
+		var reused []map[string][]F
+		if _, err := gr.GroupGrads(p, actions, func(i int, g *SampleGrad[F]) error {
+			c := map[string][]F{}
+			for _, tg := range g.Tensors {
+				c[tg.Tensor.Name] = slices.Clone(tg.Dense)
+			}
+			reused = append(reused, c)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		_, fresh := collectGrads(t, m, p, actions, all, GradOptions{})
+		for i := range actions {
+			for _, s := range all {
+				if !sameBits(reused[i][s.Name], fresh[i].dense[s.Name]) {
+					t.Errorf("prompt of %d tokens, action %d: %s from a reused Grader differs from a fresh one", len(p), i, s.Name)
+				}
 			}
 		}
 	}
