@@ -343,12 +343,20 @@ func (p *parquetFile) read(dst []Record) (int, error) {
 		}
 		note(p.readColumn(c, dst))
 	}
-	for _, c := range p.lists {
-		note(p.readList(c, dst, last))
+	type result struct {
+		row int
+		err error
+	}
+	var lists [len(listFields)]result
+	for i, c := range p.lists {
+		lists[i].row, lists[i].err = p.readList(c, dst, last)
 	}
 	if parallel {
 		wg.Wait()
 		note(pRow, pErr)
+	}
+	for _, r := range lists { // after the flat columns, for their column order
+		note(r.row, r.err)
 	}
 	if bad < 0 {
 		return 0, badErr
@@ -524,8 +532,14 @@ func (p *parquetFile) openRowGroup(i int) error {
 		}
 		// A list column holds any number of values per row: its rows are
 		// counted as they are read (readList).
-		if err := p.guard.Chunk(&md.Columns[c.leaf].MetaData, rows, false); err != nil {
+		cm := &md.Columns[c.leaf].MetaData
+		if err := p.guard.Chunk(cm, rows, false); err != nil {
 			return p.chunkError(i, c.f.name, err)
+		}
+		// Every row has at least one value (a null or empty list is one).
+		if cm.NumValues < rows || (rows == 0 && cm.NumValues != 0) {
+			return &ValidationError{File: p.name, Field: c.f.name, Msg: fmt.Sprintf(
+				"corrupt parquet column chunk in row group %d: %d values for %d rows", i, cm.NumValues, rows)}
 		}
 		c.reset(chunks[c.leaf].Pages())
 	}
