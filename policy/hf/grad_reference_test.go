@@ -109,14 +109,18 @@ func projSigns(n, k int) []uint8 {
 // sketch's coordinates S, and |<g - r, rho_k>| / |r| over its random sign
 // vectors rho_k.
 func sketchErr[F float](g []F, sk *gradSketch) float64 {
+	if len(sk.Proj) > 8 {
+		panic("sketchErr: more than 8 projections")
+	}
 	signs := projSigns(len(g), len(sk.Proj))
 	var n2 float64
-	proj := make([]float64, len(sk.Proj))
+	var proj [8]float64
 	for i, v := range g {
 		x := float64(v)
 		n2 += x * x
+		xb, b := math.Float64bits(x), uint64(signs[i])
 		for k := range proj {
-			proj[k] += x * float64(1-2*int(signs[i]>>k&1))
+			proj[k] += math.Float64frombits(xb ^ (b>>k&1)<<63) // -x where rho_k[i] = -1
 		}
 	}
 	e := math.Abs(math.Sqrt(n2)-sk.Norm) / sk.Norm
@@ -198,116 +202,14 @@ func TestGradsAgainstTorch(t *testing.T) {
 			"from scripts/torch/hf_grads.py in float64; regenerate with GRADCOUPLE_TORCH=1 GRADCOUPLE_TORCH_UPDATE=1 go test ./policy/hf -run TestGradsAgainstTorch",
 		Cases: map[string]*gradRefCase{},
 	}
-	for _, tc := range tinyCases {
-		t.Run(tc.Name, func(t *testing.T) {
-			dir := tinyDir(t, tc)
-			m64, m32 := tinyModel64(t, tc), tinyModel32(t, tc)
-			var names []string
-			for _, x := range m64.GradTensors() {
-				names = append(names, x.Name)
-			}
-			rc := &gradRefCase{Weights: weightHashes(t, dir), Tensors: names}
-			if live {
-				rc.Samples = gradRefSamples(buildSeqs(t, dir, tc))
-			}
-			want := committed.Cases[tc.Name]
-			if !update {
-				if want == nil {
-					t.Fatalf("no case %s in %s", tc.Name, gradRefPath)
-				}
-				for f, h := range want.Weights {
-					if rc.Weights[f] != h {
-						t.Errorf("%s: SHA-256 %s, committed %s: WriteTiny writes other weights than the reference was made from", f, rc.Weights[f], h)
-					}
-				}
-				if !slices.Equal(want.Tensors, names) {
-					t.Fatalf("tensors %q, committed %q", names, want.Tensors)
-				}
-				if live {
-					if len(want.Samples) != len(rc.Samples) {
-						t.Fatalf("%d samples, committed %d", len(rc.Samples), len(want.Samples))
-					}
-					for i, s := range want.Samples {
-						if !slices.Equal(s.Prompt, rc.Samples[i].Prompt) || !slices.Equal(s.Action, rc.Samples[i].Action) {
-							t.Errorf("sample %d: the chat template and tokenizer now give other ids than committed", i)
-						}
-					}
-				}
-				rc.Samples = want.Samples
-			}
-			keep := func(dst *[]map[string][]float64) func(int, map[string][]float64) {
-				return func(_ int, g map[string][]float64) {
-					c := map[string][]float64{}
-					for k, v := range g {
-						c[k] = slices.Clone(v)
-					}
-					*dst = append(*dst, c)
-				}
-			}
-			if live {
-				liveCase, full := runTorchGrads(t, dir, rc)
-				if want != nil {
-					worst := 0.0
-					for i, sks := range want.Float64.Grads {
-						for name, sk := range sks {
-							worst = max(worst, sketchErr(full["float64"][i][name], sk))
-						}
-					}
-					if worst > 1e-12 {
-						t.Errorf("the committed sketches differ from the live torch gradients by %.2g", worst)
-					}
-				}
-				rc.Float64 = liveCase.Float64
-				var g64 []map[string][]float64
-				goGrads(t, m64, rc.Samples, keep(&g64))
-				e64 := compareFull(t, "float64", g64, full["float64"], gradTol64)
-				g64 = nil
-				var g32 []map[string][]float32
-				goGrads(t, m32, rc.Samples, func(_ int, g map[string][]float32) {
-					c := map[string][]float32{}
-					for k, v := range g {
-						c[k] = slices.Clone(v)
-					}
-					g32 = append(g32, c)
-				})
-				e32 := compareFull(t, "float32", g32, full["float64"], gradTol32)
-				g32 = nil
-				et := compareFull(t, "torch float32", full["float32"], full["float64"], 1)
-				t.Logf("%s, live: |g - torch float64| / |torch float64| per tensor, largest: Go float64 %.2g, Go float32 %.2g (torch float32 %.2g)", tc.Name, e64, e32, et)
-				tinyMu.Lock()
-				fresh.Cases[tc.Name] = rc
-				tinyMu.Unlock()
-			} else {
-				rc.Float64 = want.Float64
-			}
-			ref := rc.Float64
-			worst64, worst32 := 0.0, 0.0
-			lp64 := goGrads(t, m64, rc.Samples, func(i int, g map[string][]float64) {
-				for _, name := range names {
-					e := sketchErr(g[name], ref.Grads[i][name])
-					worst64 = max(worst64, e)
-					if !(e <= gradTol64) {
-						t.Errorf("sample %d: %s: float64 gradient differs from torch float64 by %.3g (> %.0e)", i, name, e, gradTol64)
-					}
-				}
+	t.Run("models", func(t *testing.T) {
+		for _, tc := range tinyCases {
+			t.Run(tc.Name, func(t *testing.T) {
+				t.Parallel()
+				testGradsAgainstTorch(t, tc, live, update, &committed, fresh)
 			})
-			goGrads(t, m32, rc.Samples, func(i int, g map[string][]float32) {
-				for _, name := range names {
-					e := sketchErr(g[name], ref.Grads[i][name])
-					worst32 = max(worst32, e)
-					if !(e <= gradTol32) {
-						t.Errorf("sample %d: %s: float32 gradient differs from torch float64 by %.3g (> %.0e)", i, name, e, gradTol32)
-					}
-				}
-			})
-			for i, lp := range lp64 {
-				if e := relErr(lp, ref.LogProbs[i]); e > tol64 {
-					t.Errorf("sample %d: log pi %.17g, torch %.17g", i, lp, ref.LogProbs[i])
-				}
-			}
-			t.Logf("%s: %d samples, %d tensors: largest sketch difference from torch float64: float64 %.2g, float32 %.2g", tc.Name, len(rc.Samples), len(names), worst64, worst32)
-		})
-	}
+		}
+	})
 	if update && !t.Failed() {
 		out, err := exec.Command(pythonPath(), "-c", "import torch; print(torch.__version__)").Output()
 		if err != nil {
@@ -432,4 +334,114 @@ func runTorchGrads(t *testing.T, dir string, rc *gradRefCase) (*gradRefCase, map
 		t.Fatal(fmt.Sprintf("hf_grads.py returned %d samples", len(res.Results["float64"].Grads)))
 	}
 	return &gradRefCase{Float64: res.Results["float64"]}, full
+}
+
+// testGradsAgainstTorch is TestGradsAgainstTorch for one tiny case.
+func testGradsAgainstTorch(t *testing.T, tc tinyCase, live, update bool, committed, fresh *gradRefFile) {
+	dir := tinyDir(t, tc)
+	m64, m32 := tinyModel64(t, tc), tinyModel32(t, tc)
+	var names []string
+	for _, x := range m64.GradTensors() {
+		names = append(names, x.Name)
+	}
+	rc := &gradRefCase{Weights: weightHashes(t, dir), Tensors: names}
+	if live {
+		rc.Samples = gradRefSamples(buildSeqs(t, dir, tc))
+	}
+	want := committed.Cases[tc.Name]
+	if !update {
+		if want == nil {
+			t.Fatalf("no case %s in %s", tc.Name, gradRefPath)
+		}
+		for f, h := range want.Weights {
+			if rc.Weights[f] != h {
+				t.Errorf("%s: SHA-256 %s, committed %s: WriteTiny writes other weights than the reference was made from", f, rc.Weights[f], h)
+			}
+		}
+		if !slices.Equal(want.Tensors, names) {
+			t.Fatalf("tensors %q, committed %q", names, want.Tensors)
+		}
+		if live {
+			if len(want.Samples) != len(rc.Samples) {
+				t.Fatalf("%d samples, committed %d", len(rc.Samples), len(want.Samples))
+			}
+			for i, s := range want.Samples {
+				if !slices.Equal(s.Prompt, rc.Samples[i].Prompt) || !slices.Equal(s.Action, rc.Samples[i].Action) {
+					t.Errorf("sample %d: the chat template and tokenizer now give other ids than committed", i)
+				}
+			}
+		}
+		rc.Samples = want.Samples
+	}
+	keep := func(dst *[]map[string][]float64) func(int, map[string][]float64) {
+		return func(_ int, g map[string][]float64) {
+			c := map[string][]float64{}
+			for k, v := range g {
+				c[k] = slices.Clone(v)
+			}
+			*dst = append(*dst, c)
+		}
+	}
+	if live {
+		liveCase, full := runTorchGrads(t, dir, rc)
+		if want != nil {
+			worst := 0.0
+			for i, sks := range want.Float64.Grads {
+				for name, sk := range sks {
+					worst = max(worst, sketchErr(full["float64"][i][name], sk))
+				}
+			}
+			if worst > 1e-12 {
+				t.Errorf("the committed sketches differ from the live torch gradients by %.2g", worst)
+			}
+		}
+		rc.Float64 = liveCase.Float64
+		var g64 []map[string][]float64
+		goGrads(t, m64, rc.Samples, keep(&g64))
+		e64 := compareFull(t, "float64", g64, full["float64"], gradTol64)
+		g64 = nil
+		var g32 []map[string][]float32
+		goGrads(t, m32, rc.Samples, func(_ int, g map[string][]float32) {
+			c := map[string][]float32{}
+			for k, v := range g {
+				c[k] = slices.Clone(v)
+			}
+			g32 = append(g32, c)
+		})
+		e32 := compareFull(t, "float32", g32, full["float64"], gradTol32)
+		g32 = nil
+		et := compareFull(t, "torch float32", full["float32"], full["float64"], 1)
+		t.Logf("%s, live: |g - torch float64| / |torch float64| per tensor, largest: Go float64 %.2g, Go float32 %.2g (torch float32 %.2g)", tc.Name, e64, e32, et)
+		tinyMu.Lock()
+		fresh.Cases[tc.Name] = rc
+		tinyMu.Unlock()
+	} else {
+		rc.Float64 = want.Float64
+	}
+	ref := rc.Float64
+	worst64, worst32 := 0.0, 0.0
+	lp64 := goGrads(t, m64, rc.Samples, func(i int, g map[string][]float64) {
+		for _, name := range names {
+			e := sketchErr(g[name], ref.Grads[i][name])
+			worst64 = max(worst64, e)
+			if !(e <= gradTol64) {
+				t.Errorf("sample %d: %s: float64 gradient differs from torch float64 by %.3g (> %.0e)", i, name, e, gradTol64)
+			}
+		}
+	})
+	goGrads(t, m32, rc.Samples, func(i int, g map[string][]float32) {
+		for _, name := range names {
+			e := sketchErr(g[name], ref.Grads[i][name])
+			worst32 = max(worst32, e)
+			if !(e <= gradTol32) {
+				t.Errorf("sample %d: %s: float32 gradient differs from torch float64 by %.3g (> %.0e)", i, name, e, gradTol32)
+			}
+		}
+	})
+	for i, lp := range lp64 {
+		if e := relErr(lp, ref.LogProbs[i]); e > tol64 {
+			t.Errorf("sample %d: log pi %.17g, torch %.17g", i, lp, ref.LogProbs[i])
+		}
+	}
+	t.Logf("%s: %d samples, %d tensors: largest sketch difference from torch float64: float64 %.2g, float32 %.2g", tc.Name, len(rc.Samples), len(names), worst64, worst32)
 }
