@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/gradcouple/gradcouple/policy"
@@ -30,8 +31,9 @@ type Actor interface {
 	// stats are the token counts of the records encoded so far.
 	stats() TokenStats
 	// sample draws k actions at prompt (a logged prompt, formatted as for
-	// encode) and returns their text; the draws use rng only.
-	sample(prompt string, k int, opt DrawOptions, rng *rand.Rand) ([]string, error)
+	// encode, or its logged token ids when ids is not empty and the model
+	// reads ids) and returns their text; the draws use rng only.
+	sample(prompt string, ids []int32, k int, opt DrawOptions, rng *rand.Rand) ([]string, error)
 }
 
 // DrawOptions set how an Actor draws actions.
@@ -183,12 +185,13 @@ func (a *bundledActor) stats() TokenStats { return a.enc.stats }
 // textActor is the Actor of a model written by Hugging Face: its text goes
 // through its own tokenizer.json (and chat template), its network is lm.
 type textActor struct {
-	net  lm
-	eos  []int // config.json's eos_token_id
-	tok  *bpe.Tokenizer
-	tmpl *chat.Template // nil for PromptRaw
-	opts ActorOptions
-	tot  TokenStats
+	net   lm
+	vocab int   // the embedding's rows (config.json's vocab_size)
+	eos   []int // config.json's eos_token_id
+	tok   *bpe.Tokenizer
+	tmpl  *chat.Template // nil for PromptRaw
+	opts  ActorOptions
+	tot   TokenStats
 }
 
 // lm is the network of a textActor.
@@ -200,6 +203,9 @@ type lm interface {
 	// logProbs returns the summed log-probability of each seq's action
 	// tokens (the end token included when it is the action's last).
 	logProbs(seqs []hf.Seq) ([]float64, error)
+	// loggedAction reports why the network cannot score logged action
+	// ids as they are, or nil.
+	loggedAction(ids []int) error
 	// sample draws k continuations of prompt and returns their tokens,
 	// without the end token.
 	sample(prompt []int, k int, so hf.SampleOptions, rng *rand.Rand) ([][]int, error)
@@ -214,6 +220,8 @@ func (n hfNet[F]) describe() string {
 	return fmt.Sprintf("%s (hidden %d, %d layers, %d/%d heads, vocabulary %d; %T)",
 		c.ModelType, c.Hidden, c.Layers, c.Heads, c.KVHeads, c.VocabSize, zero)
 }
+
+func (n hfNet[F]) loggedAction([]int) error { return nil }
 
 func (n hfNet[F]) maxTokens() (int, string) {
 	return n.m.Config().MaxPositions, "max_position_embeddings"
@@ -245,6 +253,13 @@ func (n gpt2Net) describe() string {
 	c := n.m.Config()
 	return fmt.Sprintf("gpt2 (d %d, %d layers, %d heads, MLP %d, context %d, vocabulary %d; float64)",
 		c.Dim, c.Layers, c.Heads, c.Inner(), c.Context, c.VocabSize)
+}
+
+func (n gpt2Net) loggedAction(ids []int) error {
+	if eos := n.m.Config().EOS; ids[len(ids)-1] != eos {
+		return fmt.Errorf("the GPT-2 network scores an action with its end token: the logged ids end with %d, not %d", ids[len(ids)-1], eos)
+	}
+	return nil
 }
 
 // maxTokens leaves one of n_positions for the verdict marker the network
@@ -316,7 +331,7 @@ func openTextActor(dir, kind string, opts ActorOptions) (*textActor, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.tok = tok
+	s.tok, s.vocab = tok, vocab
 	if opts.Prompt == PromptChat {
 		if s.tmpl, err = chat.Load(dir); err != nil {
 			return nil, err
@@ -354,9 +369,48 @@ func (s *textActor) promptTokens(prompt string) ([]int, error) {
 	return ids, nil
 }
 
+// loggedIDs checks token ids from a log against the model's vocabulary.
+func (s *textActor) loggedIDs(ids []int32) ([]int, error) {
+	out := make([]int, len(ids))
+	for i, id := range ids {
+		if int(id) >= s.vocab {
+			return nil, fmt.Errorf("token id %d at position %d is outside the model's vocabulary of %d", id, i, s.vocab)
+		}
+		out[i] = int(id)
+	}
+	return out, nil
+}
+
+// encode tokenizes a record: its logged token ids when it has them (the
+// exact input, scored as logged: the action's ids include whatever end
+// token the model generated), else its text (PromptRaw or PromptChat, and
+// the end token after the action unless NoEnd).
 func (s *textActor) encode(file string, row int64, r *trajlog.Record) (scorePair, error) {
 	bad := func(field string, err error) error {
 		return &trajlog.ValidationError{File: file, Row: row, Field: field, Msg: err.Error(), Err: err}
+	}
+	if len(r.PromptIDs) > 0 {
+		prompt, err := s.loggedIDs(r.PromptIDs)
+		if err != nil {
+			return scorePair{}, bad("prompt_ids", err)
+		}
+		action, err := s.loggedIDs(r.ActionIDs)
+		if err != nil {
+			return scorePair{}, bad("action_ids", err)
+		}
+		if err := s.net.loggedAction(action); err != nil {
+			return scorePair{}, bad("action_ids", err)
+		}
+		if max, field := s.net.maxTokens(); len(prompt)+len(action) > max {
+			return scorePair{}, bad("prompt_ids, action_ids", fmt.Errorf("%d tokens, more than %s %d", len(prompt)+len(action), field, max))
+		}
+		n := len(action)
+		if slices.Contains(s.eos, action[n-1]) {
+			n-- // the end token is scored but not counted as the action's
+		}
+		s.tot.Tokens += int64(len(prompt) + n)
+		s.tot.LoggedIDs++
+		return scorePair{hseq: hf.Seq{Prompt: prompt, Action: action}, prompt: len(prompt), action: n, predicted: len(action)}, nil
 	}
 	prompt, err := s.promptTokens(r.Prompt)
 	if err != nil {
@@ -392,8 +446,14 @@ func (s *textActor) score(dst []float64, pairs []scorePair) error {
 
 func (s *textActor) stats() TokenStats { return s.tot }
 
-func (s *textActor) sample(prompt string, k int, opt DrawOptions, rng *rand.Rand) ([]string, error) {
-	ids, err := s.promptTokens(prompt)
+func (s *textActor) sample(prompt string, logged []int32, k int, opt DrawOptions, rng *rand.Rand) ([]string, error) {
+	var ids []int
+	var err error
+	if len(logged) > 0 {
+		ids, err = s.loggedIDs(logged)
+	} else {
+		ids, err = s.promptTokens(prompt)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -416,7 +476,7 @@ func (s *textActor) sample(prompt string, k int, opt DrawOptions, rng *rand.Rand
 	return out, nil
 }
 
-func (a *bundledActor) sample(prompt string, k int, opt DrawOptions, rng *rand.Rand) ([]string, error) {
+func (a *bundledActor) sample(prompt string, _ []int32, k int, opt DrawOptions, rng *rand.Rand) ([]string, error) {
 	got, err := a.m.Sample(a.enc.tok.Encode(prompt), k, nil, policy.SampleOptions{Temperature: opt.Temperature, MaxTokens: opt.MaxTokens}, rng)
 	if err != nil {
 		return nil, err

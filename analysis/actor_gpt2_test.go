@@ -123,10 +123,10 @@ func TestScoreGPT2(t *testing.T) {
 		if _, err := OpenActor(dir, ActorOptions{NoEnd: true}); err == nil || !strings.Contains(err.Error(), "end token") {
 			t.Errorf("NoEnd: %v", err)
 		}
-		if _, err := actor.sample(recs[0].Prompt, 2, DrawOptions{TopP: 0.9, MaxTokens: 3}, rand.New(rand.NewPCG(1, 2))); err == nil {
+		if _, err := actor.sample(recs[0].Prompt, nil, 2, DrawOptions{TopP: 0.9, MaxTokens: 3}, rand.New(rand.NewPCG(1, 2))); err == nil {
 			t.Error("top-p accepted")
 		}
-		got, err := actor.sample(recs[0].Prompt, 2, DrawOptions{MaxTokens: 3}, rand.New(rand.NewPCG(1, 2)))
+		got, err := actor.sample(recs[0].Prompt, nil, 2, DrawOptions{MaxTokens: 3}, rand.New(rand.NewPCG(1, 2)))
 		if err != nil || len(got) != 2 {
 			t.Errorf("sample: %q, %v", got, err)
 		}

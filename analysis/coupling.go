@@ -299,8 +299,6 @@ func checkBudget(n, dim int, opts CouplingOptions) error {
 // prompt similarity, and the gradient cosine of the probe set's pairs.
 func gramStats(row *CouplingRow, g []float32, n, dim int, meta sampleMeta, opts CouplingOptions) ([]SimilarityRow, error) {
 	gs := coupling.GroupMeans(g, n, dim, coupling.GoodBadGroups(nil, meta.labels), 2)
-	row.CosGood, row.CosBad, row.CosGoodBad = gs.Mean(coupling.GroupGood, coupling.GroupGood), gs.Mean(coupling.GroupBad, coupling.GroupBad), gs.Mean(coupling.GroupGood, coupling.GroupBad)
-	row.InnerGood, row.InnerBad, row.InnerGoodBd = gs.Inner[0], gs.Inner[3], gs.Inner[1]
 	gc := coupling.GramConfig{MaxBytes: opts.maxBytes(), Workers: opts.Workers}
 	k, err := coupling.Gram(nil, g, n, dim, gc)
 	if err != nil {
@@ -309,7 +307,15 @@ func gramStats(row *CouplingRow, g []float32, n, dim int, meta sampleMeta, opts 
 		}
 		return nil, err
 	}
-	norms := coupling.SquaredNorms(nil, g, n, dim)
+	return kernelStats(row, k, coupling.SquaredNorms(nil, g, n, dim), gs, n, meta, opts), nil
+}
+
+// kernelStats fills the statistics of row from the n x n kernel matrix k
+// (inner products of the samples' gradients), the squared norms (its
+// diagonal, in float64 when the rows were at hand) and the group means gs.
+func kernelStats(row *CouplingRow, k []float32, norms []float64, gs coupling.GroupStats, n int, meta sampleMeta, opts CouplingOptions) []SimilarityRow {
+	row.CosGood, row.CosBad, row.CosGoodBad = gs.Mean(coupling.GroupGood, coupling.GroupGood), gs.Mean(coupling.GroupBad, coupling.GroupBad), gs.Mean(coupling.GroupGood, coupling.GroupBad)
+	row.InnerGood, row.InnerBad, row.InnerGoodBd = gs.Inner[0], gs.Inner[3], gs.Inner[1]
 	hc := coupling.HarmfulConfig{Eta: opts.eta(), Advantages: meta.adv, Labels: meta.labels, States: meta.states}
 	if meta.sim != nil {
 		hc.Similarity, hc.Edges = meta.sim, opts.edges()
@@ -329,7 +335,7 @@ func gramStats(row *CouplingRow, g []float32, n, dim int, meta sampleMeta, opts 
 		return float64(k[a*n+b]) / math.Sqrt(norms[a]*norms[b])
 	}
 	row.PairCosJaccard, row.PairCosHidden = meanPairs(meta.pairs, "jaccard", cos), meanPairs(meta.pairs, "hidden", cos)
-	return bins, nil
+	return bins
 }
 
 // meanPairs is the mean of f over the pairs of a kind (NaN without any).

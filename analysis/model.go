@@ -96,6 +96,7 @@ func InitModel(dir string, cfg ModelInitConfig) (ModelSummary, error) {
 // TokenStats counts the tokens a model read from a log.
 type TokenStats struct {
 	Tokens    int64 // prompt and action tokens
+	LoggedIDs int64 // records read from their logged token ids, not their text
 	Unknown   int64 // of which out of the vocabulary (<unk>)
 	UnknownIn int64 // records with at least one <unk>
 }

@@ -82,6 +82,7 @@ type LogResampleReport struct {
 // logState gathers one state of the log.
 type logState struct {
 	key, prompt string
+	promptIDs   []int32 // the first record's logged prompt ids, if any
 	n           int
 	actions     map[string]*[2]int // good, bad votes per logged action
 	count       map[string]int
@@ -108,7 +109,7 @@ func ResampleLog(ctx context.Context, actor Actor, patterns []string, opts LogRe
 		}
 		s := states[key]
 		if s == nil {
-			s = &logState{key: key, prompt: r.Prompt, actions: map[string]*[2]int{}, count: map[string]int{}}
+			s = &logState{key: key, prompt: r.Prompt, promptIDs: r.PromptIDs, actions: map[string]*[2]int{}, count: map[string]int{}}
 			states[key] = s
 		}
 		s.n++
@@ -140,7 +141,7 @@ func ResampleLog(ctx context.Context, actor Actor, patterns []string, opts LogRe
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
-		drawn, err := actor.sample(s.prompt, opts.K, opts.Draw, rand.New(rand.NewPCG(opts.Seed, uint64(p))))
+		drawn, err := actor.sample(s.prompt, s.promptIDs, opts.K, opts.Draw, rand.New(rand.NewPCG(opts.Seed, uint64(p))))
 		if err != nil {
 			return rep, fmt.Errorf("probe state %d (%.60q): %w", p, s.key, err)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/gradcouple/gradcouple/checkpoint"
 	"github.com/gradcouple/gradcouple/coupling"
 	"github.com/gradcouple/gradcouple/internal/table"
+	"github.com/gradcouple/gradcouple/policy/hf"
 	ucli "github.com/urfave/cli/v2"
 )
 
@@ -26,6 +27,15 @@ type CouplingOptions struct {
 	// Preconditioner is a file with the diagonal of P over the store's
 	// columns (--preconditioner).
 	Preconditioner string
+	// Model mode: Runs are logs, the gradients those of a Hugging Face
+	// model (qwen2, qwen3, llama) over Modules; Exact computes the inner
+	// products from per-position factors, Project (> 0) stores Bergson's
+	// per-module projections.
+	Model   string
+	Modules []string
+	Exact   bool
+	Limit   int
+	Actor   analysis.ActorOptions
 	// Probe set.
 	Probes, ProbesOut string
 	NumProbes         int
@@ -87,6 +97,13 @@ func newCouplingCommand(e *Env) *ucli.Command {
 			"--strata-out the statistics per pair stratum (twins, same state, same action and label,\n" +
 			"random, all) with bootstrap intervals, permutation-null means and p-values; --bands-out\n" +
 			"harmful coupling by token edit similarity and hidden-state cosine bands.\n\n" +
+			"With --model DIR (a Hugging Face qwen2, qwen3 or llama directory) the arguments are logs\n" +
+			"(converted step records): every record's gradient under the model over --modules (globs over\n" +
+			"its module and tensor names, e.g. model.layers.23.*,lm_head), labelled by the record (label,\n" +
+			"advantage, state_key or prompt), with the sgd kernel; --exact computes <g_i, g_j> from\n" +
+			"per-position factors without materialising the gradients, --project P keeps Bergson's P x P\n" +
+			"projection per linear module, neither keeps dense rows. The expected time and memory are\n" +
+			"printed before starting. To shard, write a store with `model grads` and use --grads.\n\n" +
 			"With --grads STORE --samples TABLE the same gradient statistics come from per-sample gradients\n" +
 			"computed elsewhere: a Bergson index directory (gradients.bin + info.json, or its shards/), a\n" +
 			"NumPy .npy (float32/float16, C order) or a .safetensors (tensor \"grads\" [N, D], or\n" +
@@ -96,6 +113,12 @@ func newCouplingCommand(e *Env) *ucli.Command {
 			"--shard i/n writes the Gram tiles of shard i to --shard-dir instead; `gradcouple merge` joins them.",
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "grads", Usage: "analyse the external gradient store `STORE` (Bergson dir, .npy, .safetensors)"},
+			&ucli.StringFlag{Name: "model", Usage: "the arguments are logs, the gradients those of the Hugging Face model in `DIR` (qwen2, qwen3, llama)"},
+			&ucli.StringFlag{Name: "modules", Usage: "--model: tensors and modules `GLOB,...` (e.g. model.layers.23.*,lm_head; default all)"},
+			&ucli.BoolFlag{Name: "exact", Usage: "--model: exact inner products from per-position factors, without dense rows"},
+			&ucli.IntFlag{Name: "limit", Usage: "--model: use only the first `N` step records (0: all)"},
+			&ucli.StringFlag{Name: "prompt", Value: analysis.PromptRaw, Usage: "--model: the logged prompt is `FORMAT` raw or chat"},
+			&ucli.StringFlag{Name: "precision", Value: "float32", Usage: "--model: compute in `TYPE` float32 or float64"},
 			&ucli.StringFlag{Name: "samples", Usage: "sample `TABLE` labelling the rows of --grads (.parquet, .csv, .jsonl)"},
 			&ucli.StringFlag{Name: "preconditioner", Usage: "with --grads: `FILE` (.npy or .safetensors vector of D entries) with the diagonal of the optimizer's preconditioner P, e.g. Adam's 1/(sqrt(v_hat)+eps); the kernel becomes <g_i, P g_j> (kernel column: diag). Default: the rows as stored (sgd)"},
 			&ucli.StringFlag{Name: "grads-tensor", Usage: "the `NAME` of the matrix in a .safetensors store (default grads)"},
@@ -135,7 +158,13 @@ func newCouplingCommand(e *Env) *ucli.Command {
 			&ucli.Float64Flag{Name: "twin-distance", Value: 0.1, Usage: "largest normalised token edit distance `D` of twin prompts"},
 		},
 		Action: func(c *ucli.Context) error {
+			prec := c.String("precision")
+			if prec != "float32" && prec != "float64" {
+				return &UsageError{Msg: fmt.Sprintf("coupling: --precision %q: want float32 or float64", prec)}
+			}
 			o := CouplingOptions{Runs: c.Args().Slice(), Grads: c.String("grads"), Samples: c.String("samples"),
+				Model: c.String("model"), Modules: splitList(c.String("modules")), Exact: c.Bool("exact"), Limit: c.Int("limit"),
+				Actor:       analysis.ActorOptions{Prompt: c.String("prompt"), Float64: prec == "float64"},
 				GradsTensor: c.String("grads-tensor"), Name: c.String("name"), Preconditioner: c.String("preconditioner"),
 				Probes: c.String("probes"), ProbesOut: c.String("probes-out"), NumProbes: c.Int("num-probes"),
 				Pairs: c.Int("pairs"), Heat: c.Int("heat"), PositiveGood: c.Float64("positive-good"), ProbeSplit: c.String("probe-split"), Seed: c.Uint64("seed"),
@@ -227,7 +256,30 @@ func (o CouplingOptions) check() error {
 	default:
 		return &UsageError{Msg: fmt.Sprintf("--logprob %q: want trained or full", o.LogProb)}
 	}
-	if o.Grads != "" {
+	if o.Model == "" && (len(o.Modules) > 0 || o.Exact || o.Limit != 0) {
+		return &UsageError{Msg: "coupling: --modules, --exact and --limit apply with --model DIR"}
+	}
+	if o.Model != "" {
+		switch {
+		case o.Grads != "":
+			return &UsageError{Msg: "coupling: give either --model DIR with logs or --grads STORE --samples TABLE, not both"}
+		case len(o.Runs) == 0:
+			return &UsageError{Msg: "coupling --model: want the logs LOG... (converted step records) as arguments"}
+		case o.Kernel == "adam":
+			return &UsageError{Msg: "coupling --model: a Hugging Face directory carries no Adam moments; the kernel is sgd (write a store with model grads and use --grads --preconditioner FILE for a diagonal P)"}
+		case o.Samples != "" || o.Preconditioner != "" || o.Probes != "" || o.Export != "":
+			return &UsageError{Msg: "coupling --model: --samples, --preconditioner, --probes and --export apply to stores and runs; the records of the logs are the samples"}
+		case o.Shard != "":
+			return &UsageError{Msg: "coupling --model: to shard, write a store with `gradcouple model grads` and run coupling --grads STORE --shard i/n"}
+		case o.Exact && o.Project > 0:
+			return &UsageError{Msg: "coupling --model: --exact and --project exclude each other"}
+		case o.Limit < 0:
+			return &UsageError{Msg: fmt.Sprintf("coupling: --limit %d: want 0 or more", o.Limit)}
+		}
+		if o.LogProb == analysis.LogProbFull {
+			return &UsageError{Msg: "coupling --model: --logprob does not apply: a Hugging Face model's log pi is its full softmax"}
+		}
+	} else if o.Grads != "" {
 		if o.Kernel == "adam" {
 			return &UsageError{Msg: "coupling --grads: --kernel adam needs a checkpoint's Adam moments; give the preconditioner's diagonal with --preconditioner FILE (or precondition the rows before export, e.g. Bergson's Adam normalizers)"}
 		}
@@ -242,7 +294,7 @@ func (o CouplingOptions) check() error {
 		}
 	} else {
 		if len(o.Runs) == 0 {
-			return &UsageError{Msg: "coupling: want RUN... (run directories with checkpoints/) or --grads STORE --samples TABLE; see 'gradcouple coupling --help'"}
+			return &UsageError{Msg: "coupling: want RUN... (run directories with checkpoints/), --grads STORE --samples TABLE, or --model DIR LOG...; see 'gradcouple coupling --help'"}
 		}
 		if o.Samples != "" {
 			return &UsageError{Msg: "coupling: --samples labels an external store (--grads); the probes of a run come from its logs (--num-probes)"}
@@ -296,7 +348,7 @@ func (o CouplingOptions) check() error {
 	if o.Shard != "" {
 		outs = append(outs, output{flag: "shard-dir", path: o.ShardDir, shared: true})
 	}
-	return guardOutputs(append([]string{o.Grads, o.Samples, o.Probes}, o.Runs...), outs...)
+	return guardOutputs(append([]string{o.Grads, o.Samples, o.Probes, o.Model}, o.Runs...), outs...)
 }
 
 func runCoupling(ctx context.Context, o CouplingOptions, e *Env) (err error) {
@@ -343,7 +395,13 @@ func runCoupling(ctx context.Context, o CouplingOptions, e *Env) (err error) {
 	}
 	w := e.Stdout
 	var rep *analysis.CouplingReport
-	if o.Grads != "" {
+	if o.Model != "" {
+		r, err := runCouplingModel(ctx, o, opts, e)
+		if err != nil {
+			return couplingError(err)
+		}
+		rep = r
+	} else if o.Grads != "" {
 		var pre []float32
 		if o.Preconditioner != "" {
 			var err error
@@ -530,4 +588,56 @@ func emitStrata(w io.Writer, o CouplingOptions, rep *analysis.CouplingReport, wr
 		*written = append(*written, f.path)
 	}
 	return nil
+}
+
+// runCouplingModel computes coupling on the records of logs under a
+// Hugging Face model.
+func runCouplingModel(ctx context.Context, o CouplingOptions, opts analysis.CouplingOptions, e *Env) (*analysis.CouplingReport, error) {
+	a, err := analysis.OpenActor(o.Model, o.Actor)
+	if err != nil {
+		return nil, badInput(err)
+	}
+	if _, ok := analysis.HFModelType(o.Model); !ok {
+		return nil, &UsageError{Msg: fmt.Sprintf("coupling --model %s: not a Hugging Face qwen2, qwen3 or llama directory (a run of the bundled trainer is an argument: coupling RUN)", o.Model)}
+	}
+	hopts := analysis.HFGradOptions{Modules: o.Modules}
+	switch {
+	case o.Exact:
+		hopts.Form = analysis.GradExact
+	case o.Project > 0:
+		hopts.Form, hopts.Project = analysis.GradBergson, o.Project
+		opts.Project = 0 // the projection is Bergson's, per module
+	}
+	name := o.Name
+	if name == "" {
+		name = filepath.Base(filepath.Clean(o.Model))
+	}
+	prog, done := progress(e, "gradients")
+	defer done()
+	rep, err := analysis.CouplingHF(ctx, a, o.Runs, analysis.CouplingHFOptions{CouplingOptions: opts, HFGradOptions: hopts,
+		Limit: o.Limit, Name: name, Samples: prog, Estimate: func(est analysis.HFGradsEstimate) { printEstimate(e, a.Describe(), est) }})
+	if err != nil {
+		if errors.Is(err, hf.ErrNoTensor) {
+			return nil, &UsageError{Msg: "coupling --modules: " + err.Error()}
+		}
+		return nil, err
+	}
+	form := "dense rows"
+	switch hopts.Form {
+	case analysis.GradExact:
+		form = "exact inner products from per-position factors"
+	case analysis.GradBergson:
+		form = fmt.Sprintf("Bergson's per-module projection, P = %d", o.Project)
+	}
+	r := rep.Rows[0]
+	fmt.Fprintf(e.Stdout, "%d step records of %s under %s: gradients over %s, %s; kernel sgd\n", r.N, strings.Join(o.Runs, " "), a.Describe(), moduleList(o.Modules), form)
+	return rep, nil
+}
+
+// moduleList names the selected modules for a message.
+func moduleList(globs []string) string {
+	if len(globs) == 0 {
+		return "every tensor"
+	}
+	return strings.Join(globs, ",")
 }

@@ -39,10 +39,39 @@ func TestHFModelEndToEnd(t *testing.T) {
 		t.Fatalf("consistency --model: exit %d\n%s%s", code, out, errOut)
 	}
 
-	// commands that run only the bundled actor say so
-	_, errOut, code = run(t, "model", "grads", "--checkpoint", model, "--samples", log, "--out", filepath.Join(tmp, "g.safetensors"))
-	if code != ExitBadInput || !strings.Contains(errOut, "Hugging Face qwen2 model; this command runs the bundled actor only") {
-		t.Errorf("model grads on a Hugging Face model: exit %d, %q", code, errOut)
+	// Per-sample gradients: a dense store and Bergson's projection, both
+	// read back by coupling --grads, and coupling --model on a labelled log.
+	labelled := filepath.Join(tmp, "labelled.parquet")
+	if _, errOut, code := run(t, "convert", "../../testdata/adapters/verl/1.jsonl", "--label-column", "acc", "--out", labelled); code != 0 {
+		t.Fatalf("convert --label-column: exit %d: %s", code, errOut)
+	}
+	dense := filepath.Join(tmp, "g.safetensors")
+	out, errOut, code = run(t, "model", "grads", "--checkpoint", model, "--samples", labelled, "--out", dense, "--modules", "model.layers.1.mlp.down_proj,lm_head")
+	if code != 0 || !strings.Contains(out, "8 x 4864000 F32") || !strings.Contains(errOut, "expected about") {
+		t.Fatalf("model grads: exit %d\n%s%s", code, out, errOut)
+	}
+	proj := filepath.Join(tmp, "bergson")
+	out, errOut, code = run(t, "model", "grads", "--checkpoint", model, "--samples", labelled, "--out", proj, "--format", "bergson", "--project", "4", "--modules", "model.layers.1.*,lm_head")
+	if code != 0 || !strings.Contains(out, "8 x 128 F32") || !strings.Contains(out, "model.layers.1.self_attn.q_proj") {
+		t.Fatalf("model grads --project: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, store := range []string{dense, proj} {
+		samples := strings.TrimSuffix(store, ".safetensors") + ".samples.parquet"
+		if store == proj {
+			samples = filepath.Join(proj, "samples.parquet")
+		}
+		out, errOut, code = run(t, "coupling", "--grads", store, "--samples", samples)
+		if code != 0 || !strings.Contains(out, "8 samples from") || !strings.Contains(out, "(5 good, 3 bad, 0 unknown)") {
+			t.Fatalf("coupling --grads %s: exit %d\n%s%s", store, code, out, errOut)
+		}
+	}
+	out, errOut, code = run(t, "coupling", labelled, "--model", model, "--modules", "model.layers.1.*,lm_head", "--exact")
+	if code != 0 || !strings.Contains(out, "8 step records of "+labelled) || !strings.Contains(out, "exact inner products") {
+		t.Fatalf("coupling --model --exact: exit %d\n%s%s", code, out, errOut)
+	}
+	_, errOut, code = run(t, "coupling", labelled, "--model", model, "--modules", "model.layers.9.*")
+	if code != ExitBadInput || !strings.Contains(errOut, "model.layers.9.*") {
+		t.Errorf("coupling --modules matching nothing: exit %d, %q", code, errOut)
 	}
 
 	// an unsupported config is bad input naming the field

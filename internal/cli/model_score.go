@@ -79,7 +79,11 @@ func runModelScore(ctx context.Context, opts ModelScoreOptions, e *Env) error {
 	w := e.Stdout
 	fmt.Fprintf(w, "%d step records from %d file(s) scored by %s: %s\n",
 		len(rep.Rows), len(rep.Sources.Files), opts.Checkpoint, sc.Describe())
-	fmt.Fprintf(w, "%d tokens read, %d out of the vocabulary (<unk>) in %d records\n", rep.Tokens.Tokens, rep.Tokens.Unknown, rep.Tokens.UnknownIn)
+	fmt.Fprintf(w, "%d tokens read, %d out of the vocabulary (<unk>) in %d records", rep.Tokens.Tokens, rep.Tokens.Unknown, rep.Tokens.UnknownIn)
+	if n := rep.Tokens.LoggedIDs; n > 0 {
+		fmt.Fprintf(w, "; %d of %d records scored on their logged token ids (prompt_ids, action_ids), not their text", n, len(rep.Rows))
+	}
+	fmt.Fprintln(w)
 	if len(rep.Rows) > 0 {
 		fmt.Fprintf(w, "mean log pi(action | prompt) %.4f; per predicted token (action and end token) %.4f\n", rep.MeanLogProb, rep.MeanTokenLogProb)
 	}
