@@ -112,15 +112,27 @@ func mustSelect[F float](t testing.TB, m *Model[F], globs ...string) []Tensor {
 
 // gradCases are the configurations of the finite-difference and
 // consistency tests.
-var gradCases = []struct {
-	name string
-	typ  string
-	tied bool
-}{
-	{"qwen2-tied", Qwen2, true},
-	{"qwen2-untied", Qwen2, false},
-	{"qwen3-tied", Qwen3, true},
-	{"llama-untied", Llama, false},
+var gradCases = []gradCase{
+	{"qwen2-tied", Qwen2, true, 0},
+	{"qwen2-untied", Qwen2, false, 0},
+	{"qwen3-tied", Qwen3, true, 0},
+	{"llama-untied", Llama, false, 0},
+	{"llama-1-layer", Llama, true, 1},
+}
+
+type gradCase struct {
+	name   string
+	typ    string
+	tied   bool
+	layers int // 0: gradConfig's 3
+}
+
+func (gc gradCase) config() Config {
+	c := gradConfig(gc.typ, gc.tied)
+	if gc.layers > 0 {
+		c.Layers = gc.layers
+	}
+	return c
 }
 
 // TestGradFiniteDifferences checks every tensor kind's gradient (all
@@ -138,12 +150,13 @@ func TestGradFiniteDifferences(t *testing.T) {
 	for ci, gc := range gradCases {
 		t.Run(gc.name, func(t *testing.T) {
 			t.Parallel()
-			c := gradConfig(gc.typ, gc.tied)
+			c := gc.config()
 			m := randomModel(c, uint64(10+ci))
 			rng := rand.New(rand.NewPCG(uint64(ci), 3))
 			seqs := []Seq{
 				{Prompt: randomTokens(rng, 150, c.VocabSize), Action: randomTokens(rng, 4, c.VocabSize)},
 				{Prompt: randomTokens(rng, 3, c.VocabSize), Action: randomTokens(rng, 1, c.VocabSize)},
+				{Prompt: randomTokens(rng, 1, c.VocabSize), Action: randomTokens(rng, 3, c.VocabSize)},
 			}
 			sel := mustSelect(t, m)
 			worst := 0.0
@@ -258,9 +271,12 @@ func groupCase(c Config, seed uint64) ([]int, [][]int) {
 // products).
 func TestGradFactors(t *testing.T) {
 	for ci, gc := range gradCases {
+		if gc.layers != 0 {
+			continue // the selections below name layers 1 and 2
+		}
 		t.Run(gc.name, func(t *testing.T) {
 			t.Parallel()
-			m64 := randomModel(gradConfig(gc.typ, gc.tied), uint64(20+ci))
+			m64 := randomModel(gc.config(), uint64(20+ci))
 			prompt, actions := groupCase(m64.Config(), uint64(ci))
 			checkFactors(t, m64, prompt, actions, 1e-13, 1e-12)
 			checkFactors(t, Convert[float32](m64), prompt, actions, 1e-6, 1e-5)
@@ -338,9 +354,12 @@ func checkFactors[F float](t *testing.T, m *Model[F], prompt []int, actions [][]
 // bit: the backward pass of a layer is the same whatever lies below it).
 func TestGroupGradsSharing(t *testing.T) {
 	for ci, gc := range gradCases {
+		if gc.layers != 0 {
+			continue // the selections below name layers 1 and 2
+		}
 		t.Run(gc.name, func(t *testing.T) {
 			t.Parallel()
-			m64 := randomModel(gradConfig(gc.typ, gc.tied), uint64(30+ci))
+			m64 := randomModel(gc.config(), uint64(30+ci))
 			prompt, actions := groupCase(m64.Config(), uint64(ci))
 			checkSharing(t, m64, prompt, actions)
 			checkSharing(t, Convert[float32](m64), prompt, actions)
@@ -350,11 +369,15 @@ func TestGroupGradsSharing(t *testing.T) {
 
 func checkSharing[F float](t *testing.T, m *Model[F], prompt []int, actions [][]int) {
 	t.Helper()
-	params := slices.Clone(m.Params)
+	params, p0 := slices.Clone(m.Params), slices.Clone(prompt)
+	var a0 [][]int
+	for _, a := range actions {
+		a0 = append(a0, slices.Clone(a))
+	}
 	all := mustSelect(t, m)
 	sums, group := collectGrads(t, m, prompt, actions, all, GradOptions{})
-	if !sameBits(m.Params, params) {
-		t.Fatal("GroupGrads changed the parameters")
+	if !sameBits(m.Params, params) || !slices.Equal(prompt, p0) || !slices.EqualFunc(actions, a0, slices.Equal) {
+		t.Fatal("GroupGrads changed its inputs")
 	}
 	want, _, err := m.GroupLogProbs(prompt, actions)
 	if err != nil {
