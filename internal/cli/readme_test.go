@@ -230,3 +230,53 @@ func adapterWord(format string) string {
 	}
 	return fmt.Sprintf("a %s", format)
 }
+
+// TestReadmeOwnModel runs the README's "your own model" block as written,
+// in a scratch directory (testdata/ paths point at the repository's), and
+// checks what each command says it did.
+func TestReadmeOwnModel(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i, j := strings.Index(s, "<!-- own-model"), strings.Index(s, "<!-- /own-model -->")
+	if i < 0 || j < i {
+		t.Fatal("README.md has no own-model block")
+	}
+	testdata, err := filepath.Abs("../../testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	want := []string{"wrote qwen-tiny", "wrote rollouts.parquet", "scored by qwen-tiny: qwen2", "probe states from 14 step records",
+		"wrote labelled.parquet", "exact inner products from per-position factors", "Bergson's per-module projection, P = 16"}
+	n := 0
+	for _, l := range strings.Split(s[i:j], "\n") {
+		w := shellWords(l)
+		if len(w) < 2 || w[0] != "gradcouple" {
+			continue
+		}
+		for k, a := range w {
+			if rest, ok := strings.CutPrefix(a, "testdata/"); ok {
+				w[k] = filepath.Join(testdata, rest)
+			}
+		}
+		out, errOut, code := run(t, w[1:]...)
+		if code != 0 {
+			t.Fatalf("%s: exit %d\n%s%s", l, code, out, errOut)
+		}
+		if n < len(want) && !strings.Contains(out, want[n]) {
+			t.Errorf("%s: output lacks %q:\n%s", l, want[n], out)
+		}
+		n++
+	}
+	if n != len(want) {
+		t.Fatalf("%d commands in the own-model block, want %d", n, len(want))
+	}
+	for _, f := range []string{"grads-bergson/info.json", "grads-bergson/gradients.bin", "grads-bergson/samples.parquet"} {
+		if _, err := os.Stat(f); err != nil {
+			t.Error(err)
+		}
+	}
+}
