@@ -155,6 +155,12 @@ type CouplingHFOptions struct {
 	// Estimate, if not nil, is told the expected cost before the first
 	// gradient.
 	Estimate func(HFGradsEstimate)
+	// Preconditioner is the diagonal of the optimizer's preconditioner P
+	// over the dense columns (the selected tensors in GradTensors order;
+	// e.g. Adam's 1/(sqrt(v_hat)+eps) exported from the trainer's
+	// optimizer state): the kernel is then <g_i, P g_j> (kernel "diag").
+	// GradRows only; nil means the sgd kernel.
+	Preconditioner []float32
 }
 
 // CouplingHF computes the coupling statistics of a Hugging Face model on
@@ -184,6 +190,13 @@ func CouplingHF(ctx context.Context, a Actor, patterns []string, opts CouplingHF
 		if err := checkBudget(n, dim, opts.CouplingOptions); err != nil {
 			return nil, err
 		}
+	}
+	if opts.Preconditioner != nil && opts.Form != GradRows {
+		return nil, &OptionsError{Msg: "a diagonal preconditioner applies to dense rows (no --exact or --project): it scales every coordinate of the gradient"}
+	}
+	scale, err := preconditionerScale(opts.Preconditioner, dim, "the selected tensors")
+	if err != nil {
+		return nil, err
 	}
 	est := estimateHF(g, in.pairs, opts.HFGradOptions)
 	if b := opts.maxBytes(); b >= 0 && opts.Form == GradExact && est.Bytes > b {
@@ -224,7 +237,11 @@ func CouplingHF(ctx context.Context, a Actor, patterns []string, opts CouplingHF
 		if h != nil {
 			held[i] = h
 		} else {
-			copy(rows[i*dim:(i+1)*dim], row)
+			dst := rows[i*dim : (i+1)*dim]
+			copy(dst, row)
+			for c, s := range scale {
+				dst[c] *= s
+			}
 		}
 		if opts.Samples != nil {
 			opts.Samples(i+1, n)
@@ -240,6 +257,9 @@ func CouplingHF(ctx context.Context, a Actor, patterns []string, opts CouplingHF
 	}
 	row := emptyRow(name, 0, n, dim)
 	row.Kernel = string(coupling.KernelSGD)
+	if scale != nil {
+		row.Kernel = KernelDiag
+	}
 	rep := &CouplingReport{}
 	var bins []SimilarityRow
 	if opts.Form == GradExact {

@@ -215,4 +215,30 @@ func TestCouplingHFExact(t *testing.T) {
 	if dense.Pairs == 0 || dense.Pairs != exact.Pairs {
 		t.Errorf("pairs %d dense, %d exact", dense.Pairs, exact.Pairs)
 	}
+
+	// A diagonal preconditioner P = 4 I multiplies every inner product by 4
+	// and leaves the cosines.
+	g, err := newHFGrads(a, HFGradOptions{Modules: globs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := make([]float32, g.cols())
+	for i := range p {
+		p[i] = 4
+	}
+	rep, err := CouplingHF(context.Background(), a, []string{f}, CouplingHFOptions{
+		HFGradOptions: HFGradOptions{Modules: globs}, Preconditioner: p,
+		CouplingOptions: CouplingOptions{Strata: StrataOptions{Off: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	diag := rep.Rows[0]
+	if diag.Kernel != KernelDiag || math.Abs(diag.InnerGood-4*dense.InnerGood) > 1e-5*math.Abs(4*dense.InnerGood) ||
+		math.Abs(diag.CosGoodBad-dense.CosGoodBad) > 1e-6 {
+		t.Errorf("P = 4: kernel %s, inner_good %v (4 x %v), cos_good_bad %v (%v)", diag.Kernel, diag.InnerGood, dense.InnerGood, diag.CosGoodBad, dense.CosGoodBad)
+	}
+	if _, err := CouplingHF(context.Background(), a, []string{f}, CouplingHFOptions{
+		HFGradOptions: HFGradOptions{Modules: globs, Form: GradExact}, Preconditioner: p}); err == nil {
+		t.Error("a preconditioner with exact inner products was accepted")
+	}
 }

@@ -266,9 +266,11 @@ func (o CouplingOptions) check() error {
 		case len(o.Runs) == 0:
 			return &UsageError{Msg: "coupling --model: want the logs LOG... (converted step records) as arguments"}
 		case o.Kernel == "adam":
-			return &UsageError{Msg: "coupling --model: a Hugging Face directory carries no Adam moments; the kernel is sgd (write a store with model grads and use --grads --preconditioner FILE for a diagonal P)"}
-		case o.Samples != "" || o.Preconditioner != "" || o.Probes != "" || o.Export != "":
-			return &UsageError{Msg: "coupling --model: --samples, --preconditioner, --probes and --export apply to stores and runs; the records of the logs are the samples"}
+			return &UsageError{Msg: "coupling --model: a Hugging Face directory carries no Adam moments; give the diagonal of P (e.g. 1/(sqrt(v_hat)+eps) exported from the trainer's optimizer state) with --preconditioner FILE"}
+		case o.Samples != "" || o.Probes != "" || o.Export != "":
+			return &UsageError{Msg: "coupling --model: --samples, --probes and --export apply to stores and runs; the records of the logs are the samples"}
+		case o.Preconditioner != "" && (o.Exact || o.Project > 0):
+			return &UsageError{Msg: "coupling --model: --preconditioner scales dense rows; it does not combine with --exact or --project"}
 		case o.Shard != "":
 			return &UsageError{Msg: "coupling --model: to shard, write a store with `gradcouple model grads` and run coupling --grads STORE --shard i/n"}
 		case o.Exact && o.Project > 0:
@@ -614,7 +616,13 @@ func runCouplingModel(ctx context.Context, o CouplingOptions, opts analysis.Coup
 	}
 	prog, done := progress(e, "gradients")
 	defer done()
-	rep, err := analysis.CouplingHF(ctx, a, o.Runs, analysis.CouplingHFOptions{CouplingOptions: opts, HFGradOptions: hopts,
+	var pre []float32
+	if o.Preconditioner != "" {
+		if pre, err = checkpoint.ReadVector(o.Preconditioner, ""); err != nil {
+			return nil, err
+		}
+	}
+	rep, err := analysis.CouplingHF(ctx, a, o.Runs, analysis.CouplingHFOptions{CouplingOptions: opts, HFGradOptions: hopts, Preconditioner: pre,
 		Limit: o.Limit, Name: name, Samples: prog, Estimate: func(est analysis.HFGradsEstimate) { printEstimate(e, a.Describe(), est) }})
 	if err != nil {
 		if errors.Is(err, hf.ErrNoTensor) {
@@ -630,7 +638,7 @@ func runCouplingModel(ctx context.Context, o CouplingOptions, opts analysis.Coup
 		form = fmt.Sprintf("Bergson's per-module projection, P = %d", o.Project)
 	}
 	r := rep.Rows[0]
-	fmt.Fprintf(e.Stdout, "%d step records of %s under %s: gradients over %s, %s; kernel sgd\n", r.N, strings.Join(o.Runs, " "), a.Describe(), moduleList(o.Modules), form)
+	fmt.Fprintf(e.Stdout, "%d step records of %s under %s: gradients over %s, %s; kernel %s\n", r.N, strings.Join(o.Runs, " "), a.Describe(), moduleList(o.Modules), form, r.Kernel)
 	return rep, nil
 }
 
