@@ -12,7 +12,10 @@ const (
 	Lab       = "lab"       // ScienceWorld-like rooms, devices and multi-stage procedures
 )
 
-// Names returns the names of the bundled environments.
+// Names returns the names of the two bundled worlds. The bandit testbed
+// (Bandit, bandit.go) is not among them: "every environment" (vocabulary
+// unions, env stats) means these two; New, NewTask, ParseTaskID and Words
+// take bandit names as well.
 func Names() []string { return []string{Household, Lab} }
 
 // Splits returns the task splits in their canonical order.
@@ -69,7 +72,8 @@ type Env interface {
 	Clone() Env
 }
 
-// New returns an Env of the named environment, not yet Reset.
+// New returns an Env of the named environment, not yet Reset: Household,
+// Lab or a bandit name (Bandit; its Name is the canonical spelling).
 func New(name string) (Env, error) {
 	switch name {
 	case Household:
@@ -77,13 +81,20 @@ func New(name string) (Env, error) {
 	case Lab:
 		return &lab{}, nil
 	}
-	return nil, fmt.Errorf("%w %q (want %s or %s)", ErrUnknownEnv, name, Household, Lab)
+	if IsBandit(name) {
+		o, err := ParseBandit(name)
+		if err != nil {
+			return nil, err
+		}
+		return &bandit{name: o.Name()}, nil
+	}
+	return nil, fmt.Errorf("%w %q (want %s, %s or %s[-kK][-fL][-dD][-alias])", ErrUnknownEnv, name, Household, Lab, Bandit)
 }
 
 // Start returns an Env Reset to task and its first observation. It fails for
 // a Task that was not made by NewTask, Tasks or ParseTaskID.
 func Start(task Task) (Env, string, error) {
-	if task.hh == nil && task.lab == nil {
+	if task.hh == nil && task.lab == nil && task.bandit == nil {
 		return nil, "", fmt.Errorf("env: starting task %q: %w", task.ID, ErrNoTask)
 	}
 	e, err := New(task.Env)

@@ -20,9 +20,10 @@ type Task struct {
 	Layout string // layout template the world was built from
 	Goal   string // goal text
 
-	fp  uint64
-	hh  *hhWorld
-	lab *labWorld
+	fp     uint64
+	hh     *hhWorld
+	lab    *labWorld
+	bandit *banditWorld
 }
 
 // Fingerprint identifies the task instance by its content (layout, objects
@@ -56,6 +57,9 @@ const maxCandidates = 10000
 //     held-out goal object, substance, plant, colour or component types that
 //     no train or eval-in task contains (see the README of this package).
 func NewTask(envName, split string, seed uint64) (Task, error) {
+	if IsBandit(envName) {
+		return newBanditTask(envName, split, seed) // bandit.go
+	}
 	if envName != Household && envName != Lab {
 		return Task{}, fmt.Errorf("%w %q (want %s or %s)", ErrUnknownEnv, envName, Household, Lab)
 	}

@@ -56,6 +56,9 @@ var labLiterals = []string{
 // actions, which for a word-level actor are made of these words too. Words
 // returns nil for an unknown environment.
 func Words(envName string) []string {
+	if IsBandit(envName) {
+		return banditWords(envName) // bandit.go
+	}
 	texts := append(slices.Clone(promptLiterals), promptHeaders[envName])
 	var maxNumber int
 	switch envName {

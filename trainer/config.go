@@ -38,7 +38,7 @@ type Config struct {
 	// Run names the run in every step record (default: the run
 	// directory's base name).
 	Run  string `yaml:"run" json:"run"`
-	Env  string `yaml:"env" json:"env"`   // env.Household or env.Lab
+	Env  string `yaml:"env" json:"env"`   // env.Household, env.Lab or a bandit name (env.Bandit, canonical spelling)
 	Algo string `yaml:"algo" json:"algo"` // AlgoGRPO or AlgoGCD
 	Seed uint64 `yaml:"seed" json:"seed"`
 	// Iterations is the number of GRPO updates. Iteration i collects
@@ -118,6 +118,13 @@ type RolloutConfig struct {
 	// InvalidPenalty is subtracted from the outcome for every invalid step:
 	// outcome = success - InvalidPenalty * invalid steps.
 	InvalidPenalty float64 `yaml:"invalid_penalty" json:"invalid_penalty"`
+	// TwinShare, in environments with twin tasks (env.HasTwins: the
+	// bandit), is the probability that a drawn train task's twin
+	// (env.TwinSeed) is drawn into the same batch too, when it is in the
+	// pool and the batch has room. 0 (the default, omitted from run.json
+	// and YAML) draws Tasks tasks uniformly as before, so twins meet only
+	// by chance; 1 fills the batch with whole twin pairs.
+	TwinShare float64 `yaml:"twin_share,omitempty" json:"twin_share,omitzero"`
 }
 
 // UpdateConfig is the PPO-clip update and its Adam optimizer.
@@ -238,8 +245,8 @@ func (c Config) Validate() error {
 	}
 	finite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 	switch {
-	case c.Env != env.Household && c.Env != env.Lab:
-		return bad("env", c.Env, "household or lab")
+	case !knownEnv(c.Env):
+		return bad("env", c.Env, "household, lab or a bandit name in canonical spelling (bandit[-kK][-fL][-dD][-alias], options that differ from the defaults only, in this order)")
 	case c.Algo != AlgoGRPO && c.Algo != AlgoGCD:
 		return bad("algo", c.Algo, "grpo or gcd")
 	case c.Algo == AlgoGRPO && (c.GCD.Lambda != 0 || c.GCD.Correction || c.GCD.CorrectEval):
@@ -277,6 +284,10 @@ func (c Config) Validate() error {
 		return bad("rollout.max_action_tokens", c.Rollout.MaxActionTokens, ">= 1")
 	case !(c.Rollout.InvalidPenalty >= 0) || !finite(c.Rollout.InvalidPenalty):
 		return bad("rollout.invalid_penalty", c.Rollout.InvalidPenalty, "a finite value >= 0")
+	case !(c.Rollout.TwinShare >= 0 && c.Rollout.TwinShare <= 1):
+		return bad("rollout.twin_share", c.Rollout.TwinShare, "in [0, 1]")
+	case c.Rollout.TwinShare > 0 && !env.HasTwins(c.Env):
+		return bad("rollout.twin_share", c.Rollout.TwinShare, "0: "+c.Env+" has no twin tasks (the bandit has)")
 	case c.Update.Epochs < 1:
 		return bad("update.epochs", c.Update.Epochs, ">= 1")
 	case c.Update.MiniBatches < 1:
@@ -315,6 +326,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: eval.every %d with neither eval.greedy nor eval.sampled", ErrConfig, c.Eval.Every)
 	}
 	return nil
+}
+
+// knownEnv reports whether name is an environment the trainer runs on, in
+// its canonical spelling (so that run.json, the step records and the task
+// IDs name it alike).
+func knownEnv(name string) bool {
+	c, err := env.CanonicalName(name)
+	return err == nil && c == name
 }
 
 // DecodeConfig reads a configuration from r over base: keys present in the

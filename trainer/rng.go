@@ -12,6 +12,7 @@ const (
 	purposeInit      = "init"       // model initialisation (iteration -1)
 	purposeColdStart = "cold-start" // cold-start demonstrations and batches
 	purposeTasks     = "tasks"      // the B tasks of an iteration
+	purposeTwins     = "twins"      // whether a drawn task's twin joins the batch (rollout.twin_share)
 	purposeRollout   = "rollout"    // sampling of train rollout j
 	purposeJudge     = "judge"      // judge noise of train rollout j
 	purposeMinibatch = "minibatch"  // shuffling of epoch e

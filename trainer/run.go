@@ -564,10 +564,42 @@ func (t *trainer) playConfig(train bool) playConfig {
 	return pc
 }
 
+// drawTasks returns the train seeds of iteration i's B tasks: the first B
+// of a uniform permutation of the pool. With a twin share p > 0, the
+// permutation is walked instead, and after each task taken its twin
+// (env.TwinSeed) is taken too with probability p (one uniform of the twins
+// stream per task taken), if it is in the pool, not yet taken and the
+// batch has room. With p = 0 no twins stream is drawn: the batch is exactly
+// that of a trainer without the knob.
+func drawTasks(cfg Config, i int) []int {
+	r := cfg.Rollout
+	perm := stream(cfg.Seed, i, purposeTasks, 0).Perm(cfg.TrainTasks)
+	if r.TwinShare == 0 {
+		return perm[:r.Tasks]
+	}
+	coin := stream(cfg.Seed, i, purposeTwins, 0)
+	seeds := make([]int, 0, r.Tasks)
+	taken := make(map[int]bool, r.Tasks)
+	for _, s := range perm {
+		if len(seeds) == r.Tasks {
+			break
+		}
+		if taken[s] {
+			continue
+		}
+		seeds, taken[s] = append(seeds, s), true
+		pair := coin.Float64() < r.TwinShare
+		if tw := int(env.TwinSeed(uint64(s))); pair && tw < cfg.TrainTasks && !taken[tw] && len(seeds) < r.Tasks {
+			seeds, taken[tw] = append(seeds, tw), true
+		}
+	}
+	return seeds
+}
+
 // rollouts draws the iteration's B train tasks and plays G rollouts of each.
 func (t *trainer) rollouts(i int) ([]trajectory, error) {
 	r := t.cfg.Rollout
-	seeds := stream(t.cfg.Seed, i, purposeTasks, 0).Perm(t.cfg.TrainTasks)[:r.Tasks]
+	seeds := drawTasks(t.cfg, i)
 	pc := t.playConfig(true)
 	jobs := make([]playJob, 0, r.Tasks*r.GroupSize)
 	for b, seed := range seeds {

@@ -79,7 +79,7 @@ func presetDefault(get func(*trainer.Config) any) string {
 // trainConfigFlags are the flags that override configuration fields; each
 // applies only when given on the command line.
 var trainConfigFlags = []trainFlag{
-	{&ucli.StringFlag{Name: "env", Usage: "environment `NAME`: household or lab", DefaultText: "household"},
+	{&ucli.StringFlag{Name: "env", Usage: "environment `NAME`: household, lab, or the one-step bandit bandit[-kK][-fL][-dD][-alias] (env/README.md)", DefaultText: "household"},
 		func(c *ucli.Context, cfg *trainer.Config) { cfg.Env = c.String("env") }},
 	{&ucli.StringFlag{Name: "run", Usage: "run `NAME` in the step records", DefaultText: "the directory's name"},
 		func(c *ucli.Context, cfg *trainer.Config) { cfg.Run = c.String("run") }},
@@ -107,6 +107,7 @@ var trainConfigFlags = []trainFlag{
 	intF("max-action-tokens", "longest unconstrained action `N` in tokens", func(c *trainer.Config) *int { return &c.Rollout.MaxActionTokens }),
 	intF("max-steps", "end an episode unsolved after `N` steps; 0 for the environment's limit", func(c *trainer.Config) *int { return &c.Rollout.MaxSteps }),
 	floatF("invalid-penalty", "outcome penalty `P` per invalid step", func(c *trainer.Config) *float64 { return &c.Rollout.InvalidPenalty }),
+	floatF("twin-share", "bandit: probability `P` that a drawn task's twin joins its batch (0: uniform draw)", func(c *trainer.Config) *float64 { return &c.Rollout.TwinShare }),
 	intF("epochs", "PPO epochs `N` per iteration", func(c *trainer.Config) *int { return &c.Update.Epochs }),
 	intF("minibatches", "mini-batches `N` (Adam steps) per epoch", func(c *trainer.Config) *int { return &c.Update.MiniBatches }),
 	floatF("clip", "PPO clip `EPS`", func(c *trainer.Config) *float64 { return &c.Update.Clip }),
