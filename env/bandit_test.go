@@ -320,3 +320,53 @@ func TestBanditWords(t *testing.T) {
 		t.Errorf("random success %.3f", rate)
 	}
 }
+
+// TestBanditSampleStats: Sample and Stats take bandit names; eval-out
+// prompts use exactly the 24 held-out filler words that train never shows.
+func TestBanditSampleStats(t *testing.T) {
+	recs, _, err := Sample(SampleConfig{Env: "bandit-d3", Split: SplitTrain, Tasks: 10, GroupSize: 4, Policy: "random", Judge: Judge{J: 5}})
+	if err != nil || len(recs) != 40 || recs[0].Env != "bandit-d3" || recs[0].TaskID != "bandit-d3/train/0" {
+		t.Fatalf("Sample: %d records, %v", len(recs), err)
+	}
+	for _, r := range recs {
+		task, _ := ParseTaskID(r.TaskID)
+		e, _, _ := Start(task)
+		if (r.Label == 1) != IsOptimal(e, r.Action) || r.Turn != 0 {
+			t.Fatalf("record %+v", r)
+		}
+	}
+	_, splits, err := Stats(StatsConfig{Envs: []string{Bandit}, Tasks: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range splits {
+		wantNew := 0
+		if s.Split == SplitEvalOut {
+			wantNew = len(banditFillerOut)
+		}
+		if s.Distinct != 300 || s.Overlap != 0 || s.NewWords != wantNew || s.Vocab != len(Words(Bandit)) {
+			t.Errorf("split %+v", s)
+		}
+	}
+}
+
+// FuzzParseBandit: no input panics; an accepted name's canonical spelling
+// parses back to the same options and is its own canonical spelling.
+func FuzzParseBandit(f *testing.F) {
+	for _, s := range append(slices.Clone(banditVariants), "bandit-", "bandit-k", "bandit-d99", "bandit-alias-k2-f1-d1") {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		o, err := ParseBandit(name)
+		if err != nil {
+			return
+		}
+		p, err := ParseBandit(o.Name())
+		if err != nil || p != o {
+			t.Fatalf("%q -> %+v -> %q -> %+v, %v", name, o, o.Name(), p, err)
+		}
+		if c, err := CanonicalName(o.Name()); err != nil || c != o.Name() {
+			t.Fatalf("%q not canonical: %q %v", o.Name(), c, err)
+		}
+	})
+}
