@@ -310,6 +310,11 @@ type household struct {
 	acts   []hhAct  // admissible actions of st, valid when cached
 	texts  []string // their texts
 	cached bool
+	// seenAt[r] is the index of the last observation that described the
+	// contents of receptacle r (observation 0 is Reset's, i the one after
+	// step i), -1 if none did: what the observation history reveals
+	// (household_reveal.go).
+	seenAt [hhMaxRecep]int16
 }
 
 func (e *household) Name() string { return Household }
@@ -321,6 +326,9 @@ func (e *household) Reset(task Task) string {
 	e.task, e.w, e.st = task, task.hh, task.hh.init
 	e.steps, e.solved, e.cached = 0, hhSolved(task.hh, &task.hh.init), false
 	e.obs = e.w.initialObs()
+	for r := range e.seenAt {
+		e.seenAt[r] = -1
+	}
 	return e.obs
 }
 
@@ -354,6 +362,9 @@ func (e *household) Step(action string) (string, float64, bool) {
 		hhApply(&e.st, a)
 		e.cached = false
 		e.obs = hhRender(e.w, &e.st, a)
+		if (a.verb == hvGo || a.verb == hvOpen) && e.w.accessible(&e.st, a.rec) {
+			e.seenAt[a.rec] = int16(e.steps)
+		}
 		if hhSolved(e.w, &e.st) {
 			e.solved, reward = true, 1
 		}

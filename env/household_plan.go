@@ -175,10 +175,16 @@ func (e *household) optimal(dst []int) []int {
 		return dst
 	}
 	e.cache()
-	for i, a := range e.acts {
-		s := e.st
+	return hhOptimal(e.w, &e.st, d, e.acts, dst)
+}
+
+// hhOptimal appends to dst the indices of the actions of acts (admissible in
+// st) after which the distance d of st drops by one.
+func hhOptimal(w *hhWorld, st *hhState, d int, acts []hhAct, dst []int) []int {
+	for i, a := range acts {
+		s := *st
 		hhApply(&s, a)
-		if hhDist(e.w, &s) == d-1 {
+		if hhDist(w, &s) == d-1 {
 			dst = append(dst, i)
 		}
 	}

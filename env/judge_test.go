@@ -1,6 +1,9 @@
 package env
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -74,4 +77,49 @@ func TestJudgeNeedsRNG(t *testing.T) {
 		}
 	}()
 	(Judge{Eps: 0.1}).vote(true, nil)
+}
+
+// goldenLabels hashes, for 8 tasks per environment and split played by a
+// seeded eps = 0.3 mixture, every prompt (default config and history 1), the
+// optimal set, the plan length, and the verdicts of a perfect and a noisy
+// default-mode judge, plus each demonstration.
+func goldenLabels(t *testing.T, judge Judge) string {
+	t.Helper()
+	h := sha256.New()
+	for _, name := range Names() {
+		for _, split := range Splits() {
+			for _, task := range allTasks(t, name, split, 8) {
+				demo, err := Demonstration(task)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fmt.Fprintf(h, "%s demo %q\n", task.ID, demo)
+				e := start(t, task)
+				rng := rand.New(rand.NewPCG(task.Seed, 1))
+				jrng := rand.New(rand.NewPCG(task.Seed, 2))
+				var past []Turn
+				for !e.Done() {
+					fmt.Fprintf(h, "%s\n%s\n", Prompt(e, past, PromptConfig{}), Prompt(e, past, PromptConfig{History: 1}))
+					fmt.Fprintf(h, "%q %d\n", OptimalActions(e), PlanLength(e))
+					a := MixPolicy{Eps: 0.3}.Act(e, "", rng)
+					g0, v0 := (Judge{}).Verdict(e, a, nil)
+					g1, v1 := judge.Verdict(e, a, jrng)
+					fmt.Fprintf(h, "%s %v %d %v %d\n", a, g0, v0, g1, v1)
+					past = append(past, Turn{Observation: e.Observation(), Action: a})
+					e.Step(a)
+				}
+			}
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// TestDefaultLabelsGolden: the default judge and prompt give, bit for bit,
+// what they gave before identifiable labels existed (hash recorded at commit
+// 8ec141d).
+func TestDefaultLabelsGolden(t *testing.T) {
+	const want = "807ae9d352989448e454d4e0a0ca8461d5d2541949485a93ba645fe921a81fd7"
+	if got := goldenLabels(t, Judge{J: 5, Eps: 0.1}); got != want {
+		t.Errorf("default prompts and labels changed: hash %s, want %s", got, want)
+	}
 }

@@ -11,6 +11,7 @@ const (
 	labMaxItems = 12
 	labMaxWires = 2
 	labMaxFix   = 16 // labState.on and .wet are uint16
+	labMaxRooms = 8
 )
 
 type labFixture struct {
@@ -603,6 +604,12 @@ type lab struct {
 	acts   []labAct
 	texts  []string
 	cached bool
+	// seenAt[r] is the index of the last observation that described room r
+	// (observation 0 is Reset's, i the one after step i), -1 if none did;
+	// readAt that of the last thermometer reading of the measured object.
+	// They are what the observation history reveals (lab_reveal.go).
+	seenAt [labMaxRooms]int16
+	readAt int16
 }
 
 func (e *lab) Name() string { return Lab }
@@ -614,6 +621,10 @@ func (e *lab) Reset(task Task) string {
 	e.task, e.w, e.st = task, task.lab, task.lab.init
 	e.steps, e.solved, e.cached = 0, labSolved(task.lab, &task.lab.init), false
 	e.obs = e.w.lookObs(&e.st)
+	for r := range e.seenAt {
+		e.seenAt[r] = -1
+	}
+	e.seenAt[e.st.room], e.readAt = 0, -1
 	return e.obs
 }
 
@@ -647,6 +658,12 @@ func (e *lab) Step(action string) (string, float64, bool) {
 		labApply(e.w, &e.st, a)
 		e.cached = false
 		e.obs = labRender(e.w, &prev, &e.st, a)
+		switch {
+		case a.verb == lvGo || a.verb == lvLook:
+			e.seenAt[e.st.room] = int16(e.steps)
+		case a.verb == lvMeasure && e.w.family == labMeasure && a.a == e.w.subject:
+			e.readAt = int16(e.steps)
+		}
 		if labSolved(e.w, &e.st) {
 			e.solved, reward = true, 1
 		}

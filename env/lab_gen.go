@@ -199,7 +199,7 @@ func labGenerateWith(rng *rand.Rand, out bool, all []labLayout, distractors, max
 	for _, d := range pool[:distractors] {
 		ok = ok && addPlain(labItem{name: d, kind: ikPlain, temp: temp()}, 0, "")
 	}
-	if !ok || len(items) > labMaxItems || len(w.fixtures) > labMaxFix {
+	if !ok || len(items) > labMaxItems || len(w.fixtures) > labMaxFix || len(w.rooms) > labMaxRooms {
 		return Task{}, false
 	}
 

@@ -266,10 +266,16 @@ func (e *lab) optimal(dst []int) []int {
 		return dst
 	}
 	e.cache()
-	for i, a := range e.acts {
-		s := e.st
-		labApply(e.w, &s, a)
-		if labDist(e.w, &s) == d-1 {
+	return labOptimal(e.w, &e.st, d, e.acts, dst)
+}
+
+// labOptimal appends to dst the indices of the actions of acts (admissible
+// in st) after which the distance d of st drops by one.
+func labOptimal(w *labWorld, st *labState, d int, acts []labAct, dst []int) []int {
+	for i, a := range acts {
+		s := *st
+		labApply(w, &s, a)
+		if labDist(w, &s) == d-1 {
 			dst = append(dst, i)
 		}
 	}

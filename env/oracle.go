@@ -1,6 +1,9 @@
 package env
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // planner is implemented by the bundled environments.
 type planner interface {
@@ -92,4 +95,111 @@ func Demonstration(task Task) ([]string, error) {
 		return acts, fmt.Errorf("env: oracle demonstration of %s did not solve it in %d steps (internal error)", task.ID, e.Steps())
 	}
 	return acts, nil
+}
+
+// revealer is implemented by the bundled environments: the worlds their
+// observations leave possible (household_reveal.go, lab_reveal.go).
+type revealer interface {
+	// alternatives calls f with the optimal set (indices into Admissible())
+	// of each alternative world consistent with what the observations with
+	// index >= from reveal (observation 0 is Reset's, i the one after step
+	// i; from 0 means the whole history), until f returns false.
+	alternatives(from int, f func(opt []int) bool)
+}
+
+// Blind reports whether the label of the current step of e cannot be told
+// from what the observation history since Reset revealed: whether some world
+// consistent with those observations has another optimal set than the true
+// state (a blind search: the oracle goes to a place because of contents the
+// agent never saw). It is false when e is done and for an Env that is not
+// bundled.
+//
+// The consistent worlds considered are the true state with one hidden object
+// moved to another hidden place where the generator could have put it
+// (household: an object in a receptacle whose contents were never described,
+// moved to another such receptacle of its spawn types; lab: an item in a room
+// never described, moved to a fixture of another such room; lab
+// measure_temperature before the reading: the other answer box). A flagged
+// step is therefore truly non-identifiable; a step that is not flagged may
+// still be in a richer family of worlds (more or fewer hidden objects, two
+// objects moved), which this approximation does not enumerate. The household
+// and lab doc comments of alternatives give the rules.
+func Blind(e Env) bool { return blindFrom(e, 0) }
+
+// BlindInPrompt is Blind relative to what Prompt(e, past, cfg) shows instead
+// of the whole history: with cfg.Memory the prompt lists everything observed
+// (BlindInPrompt equals Blind); without it only the last cfg.History
+// observations, the current observation and the admissible actions reveal
+// anything, so a place described earlier counts as hidden again.
+func BlindInPrompt(e Env, cfg PromptConfig) bool {
+	from := 0
+	if !cfg.Memory {
+		n := e.Steps()
+		from = n - min(cfg.history(), n)
+	}
+	return blindFrom(e, from)
+}
+
+func blindFrom(e Env, from int) bool {
+	r, ok := e.(revealer)
+	if !ok || e.Done() {
+		return false
+	}
+	var buf [32]int
+	truth := e.(planner).optimal(buf[:0])
+	blind := false
+	r.alternatives(from, func(opt []int) bool {
+		blind = !slices.Equal(opt, truth)
+		return !blind
+	})
+	return blind
+}
+
+// RevealedOptimalActions returns the admissible actions of e, in the order of
+// Admissible(), that lie on a shortest plan in some world consistent with
+// what the observation history revealed: the union of OptimalActions over
+// the true state and the alternative worlds of Blind. It contains
+// OptimalActions(e) and equals it exactly when Blind(e) is false. It is the
+// truth of a judge with LabelsRevealed: searching a place the agent has not
+// seen is good when the hidden object could be there. Empty when e is done,
+// nil for an Env that is not bundled.
+func RevealedOptimalActions(e Env) []string {
+	if _, ok := e.(planner); !ok {
+		return nil
+	}
+	mask := revealedMask(e)
+	adm := e.Admissible()
+	out := []string{}
+	for i, ok := range mask {
+		if ok {
+			out = append(out, adm[i])
+		}
+	}
+	return out
+}
+
+// revealedMask is RevealedOptimalActions as a mask over Admissible().
+func revealedMask(e Env) []bool {
+	mask := OptimalMask(e, nil)
+	if r, ok := e.(revealer); ok && !e.Done() {
+		r.alternatives(0, func(opt []int) bool {
+			for _, i := range opt {
+				mask[i] = true
+			}
+			return true
+		})
+	}
+	return mask
+}
+
+// IsRevealedOptimal reports whether the action text (after ParseAction) is
+// one of RevealedOptimalActions(e).
+func IsRevealedOptimal(e Env, action string) bool {
+	a := ParseAction(action)
+	for _, o := range RevealedOptimalActions(e) {
+		if o == a {
+			return true
+		}
+	}
+	return false
 }

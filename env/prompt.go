@@ -14,6 +14,11 @@ type PromptConfig struct {
 	// History is the number of most recent (observation, action) pairs
 	// shown; 0 means DefaultHistory, a negative value shows none.
 	History int
+	// Memory adds a line after the goal with what the observations since
+	// Reset revealed, as it is now (MemoryLine): "Your observations: a mug 1
+	// in cabinet 2, nothing on countertop 1." false (the default) leaves the
+	// prompt as it was without the option, byte for byte.
+	Memory bool
 }
 
 func (c PromptConfig) history() int {
@@ -72,6 +77,12 @@ func Prompt(e Env, past []Turn, cfg PromptConfig) string {
 	b.WriteString("Your task is to: ")
 	b.WriteString(e.Goal())
 	b.WriteByte('\n')
+	if cfg.Memory {
+		if m := MemoryLine(e); m != "" {
+			b.WriteString(m)
+			b.WriteByte('\n')
+		}
+	}
 	n := e.Steps()
 	if n > 0 {
 		h := min(cfg.history(), len(past))
@@ -105,6 +116,32 @@ func Prompt(e Env, past []Turn, cfg PromptConfig) string {
 	b.WriteString(strings.Join(e.Admissible(), ", "))
 	b.WriteString("].\nYour action:")
 	return b.String()
+}
+
+// rememberer is implemented by the bundled environments.
+type rememberer interface{ memory() string }
+
+// MemoryLine is the memory line of PromptConfig.Memory: "Your observations: "
+// and what the observations since Reset revealed, as it is now (the agent's
+// own moves included), ending in a full stop. Household lists the objects of
+// every receptacle whose contents were described ("a mug 1 in cabinet 2,
+// nothing on countertop 1", "nothing" before any), lab every room that was
+// described with its fixtures that hold items or are on or wet, and the
+// thermometer reading of the measured object once taken ("kitchen: counter
+// holding solid chocolate, stove that is on; hallway: nothing; the
+// thermometer reads 36 degrees celsius on the milk"). The line uses only
+// words of Words(e.Name()). It is "" for an Env that is not bundled or not
+// Reset.
+func MemoryLine(e Env) string {
+	r, ok := e.(rememberer)
+	if !ok {
+		return ""
+	}
+	m := r.memory()
+	if m == "" {
+		return ""
+	}
+	return "Your observations: " + m + "."
 }
 
 // Jaccard is the token-set Jaccard similarity |A ∩ B| / |A ∪ B| of the Tokens

@@ -87,3 +87,42 @@ func TestJaccard(t *testing.T) {
 		}
 	}
 }
+
+// TestMemoryLineWords: the memory line is made of words of Words(env), so a
+// word-level actor's vocabulary needs nothing new, and it is the second line
+// of the prompt exactly when PromptConfig.Memory is set.
+func TestMemoryLineWords(t *testing.T) {
+	for _, name := range Names() {
+		vocab := map[string]bool{}
+		for _, w := range Words(name) {
+			vocab[w] = true
+		}
+		lines := 0
+		for _, split := range Splits() {
+			for _, task := range allTasks(t, name, split, 40) {
+				e := start(t, task)
+				rng := rand.New(rand.NewPCG(task.Seed, 3))
+				var past []Turn
+				for !e.Done() {
+					m := MemoryLine(e)
+					for _, tok := range Tokens(m) {
+						if !vocab[tok] {
+							t.Fatalf("%s: memory word %q not in Words: %s", task.ID, tok, m)
+						}
+					}
+					with, without := Prompt(e, past, PromptConfig{Memory: true}), Prompt(e, past, PromptConfig{})
+					if l := strings.Split(with, "\n"); l[1] != m || strings.Join(append(l[:1:1], l[2:]...), "\n") != without {
+						t.Fatalf("%s: prompt with memory:\n%s\nwithout:\n%s", task.ID, with, without)
+					}
+					lines++
+					a := MixPolicy{Eps: 0.3}.Act(e, "", rng)
+					past = append(past, Turn{Observation: e.Observation(), Action: a})
+					e.Step(a)
+				}
+			}
+		}
+		if lines == 0 {
+			t.Fatal("no prompts")
+		}
+	}
+}
