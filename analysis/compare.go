@@ -167,6 +167,122 @@ type ImprovementRow struct {
 	Note string `parquet:"note" json:"note"`
 }
 
+// PairedRow is the paired difference of group X over group Y on one
+// metric: runs of the two groups with the same environment and training
+// seed form a pair (with --init a shared cold start, the two arms then
+// start from one policy), d_i = x_i - y_i. Mean is the mean of d over the
+// pairs with a percentile bootstrap interval (pairs resampled, stratified
+// by environment), PBetter the share of bootstrap means above 0, and MDE
+// the smallest true mean difference this many pairs would detect with 80%
+// power in a two-sided test at level 0.05, (z_0.975 + z_0.8) sd(d) /
+// sqrt(n) (normal approximation; sd(d) holds the seed-to-seed and the
+// evaluation-task noise alike). NaN where there are fewer than 2 pairs.
+type PairedRow struct {
+	Metric  string  `parquet:"metric" json:"metric"`
+	X       string  `parquet:"x" json:"x"`
+	Y       string  `parquet:"y" json:"y"`
+	Pairs   int     `parquet:"pairs" json:"pairs"`
+	Mean    float64 `parquet:"mean_diff" json:"mean_diff"`
+	Lo      float64 `parquet:"ci_lo" json:"ci_lo"`
+	Hi      float64 `parquet:"ci_hi" json:"ci_hi"`
+	PBetter float64 `parquet:"p_better" json:"p_better"`
+	SD      float64 `parquet:"sd_diff" json:"sd_diff"`
+	MDE     float64 `parquet:"mde_80" json:"mde_80"`
+	Seed    uint64  `parquet:"seed" json:"seed"`
+	Note    string  `parquet:"note" json:"note"`
+}
+
+// mdeFactor is z_0.975 + z_0.8: the minimum detectable effect is this many
+// standard errors.
+const mdeFactor = 1.959963984540054 + 0.8416212335729143
+
+// pairedDiff computes a PairedRow's statistics from the differences d,
+// grouped by environment (the bootstrap strata).
+func pairedDiff(row *PairedRow, strata [][]float64, cfg metrics.BootstrapConfig, rng *rand.Rand) {
+	var all []float64
+	for _, s := range strata {
+		all = append(all, s...)
+	}
+	row.Pairs = len(all)
+	nan := math.NaN()
+	row.Mean, row.Lo, row.Hi, row.PBetter, row.SD, row.MDE = nan, nan, nan, nan, nan, nan
+	if len(all) == 0 {
+		return
+	}
+	mean := func(st [][]float64) float64 {
+		var s float64
+		n := 0
+		for _, v := range st {
+			for _, x := range v {
+				s += x
+				n++
+			}
+		}
+		return s / float64(n)
+	}
+	row.Mean = mean(strata)
+	if len(all) < 2 {
+		row.Note = "1 pair: no interval; run >= 10 paired seeds"
+		return
+	}
+	var ss float64
+	for _, d := range all {
+		ss += (d - row.Mean) * (d - row.Mean)
+	}
+	row.SD = math.Sqrt(ss / float64(len(all)-1))
+	row.MDE = mdeFactor * row.SD / math.Sqrt(float64(len(all)))
+	if cfg.Resamples == 0 {
+		cfg = metrics.BootstrapConfig{Resamples: 2000, Level: 0.95}
+	}
+	// The bootstrap means, to read the interval and P(mean > 0) from one
+	// set of draws.
+	means := make([]float64, cfg.Resamples)
+	buf := make([][]float64, len(strata))
+	for b := range means {
+		for k, st := range strata {
+			buf[k] = buf[k][:0]
+			for range st {
+				buf[k] = append(buf[k], st[rng.IntN(len(st))])
+			}
+		}
+		means[b] = mean(buf)
+	}
+	slices.Sort(means)
+	alpha := (1 - cfg.Level) / 2
+	row.Lo, row.Hi = quantileSorted(means, alpha), quantileSorted(means, 1-alpha)
+	above := 0
+	for _, m := range means {
+		if m > 0 {
+			above++
+		}
+	}
+	row.PBetter = float64(above) / float64(len(means))
+	if len(all) < 10 {
+		row.Note = fmt.Sprintf("%d pairs: the interval rests on %d values; the issue's standard is >= 10 paired seeds", len(all), len(all))
+	}
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// quantileSorted is the q-quantile of sorted v by linear interpolation.
+func quantileSorted(v []float64, q float64) float64 {
+	x := q * float64(len(v)-1)
+	i := int(x)
+	if i >= len(v)-1 {
+		return v[len(v)-1]
+	}
+	f := x - float64(i)
+	return v[i]*(1-f) + v[i+1]*f
+}
+
 // MinRuns is the number of runs per group below which Compare's final
 // performance and probability of improvement carry a note: with one run per
 // group P(X > Y) is 0 or 1 by construction and the IQM has no interval;
@@ -209,6 +325,9 @@ type Comparison struct {
 	// Improvements compare every later group with every earlier one:
 	// with groups A and B, P(B > A).
 	Improvements []ImprovementRow
+	// Paired compares the same pairs of groups run by run: B - A over the
+	// runs with equal environment and seed.
+	Paired []PairedRow
 	// Warnings are one line each, for stderr and the report: groups with
 	// fewer than MinRuns runs, whose final performance and probability of
 	// improvement carry a Note.
@@ -333,10 +452,18 @@ func Compare(st *Study, groups []RunGroup, opts CompareOptions) (*Comparison, er
 	}
 	type envVals map[string][]float64
 	byGroup := map[string]map[string]envVals{} // group -> metric -> env -> values
+	type envSeed struct {
+		env  string
+		seed uint64
+	}
+	bySeed := map[string]map[string]map[envSeed]float64{} // group -> metric -> (env, seed) -> value
 	for _, g := range groups {
 		byGroup[g.Name] = map[string]envVals{}
+		bySeed[g.Name] = map[string]map[envSeed]float64{}
 		for _, m := range final {
 			ev := envVals{}
+			es := map[envSeed]float64{}
+			bySeed[g.Name][m] = es
 			for _, rn := range g.Runs {
 				it, v, ok := lastValue(series[key{rn, m}])
 				if !ok {
@@ -344,6 +471,7 @@ func Compare(st *Study, groups []RunGroup, opts CompareOptions) (*Comparison, er
 				}
 				run, _ := st.Run(rn)
 				ev[run.Env] = append(ev[run.Env], v)
+				es[envSeed{run.Env, run.Seed}] = v
 				c.FinalRuns = append(c.FinalRuns, FinalRunRow{Group: g.Name, Run: rn, Env: run.Env, Metric: m, Iteration: it, Value: v})
 			}
 			byGroup[g.Name][m] = ev
@@ -396,6 +524,35 @@ func Compare(st *Study, groups []RunGroup, opts CompareOptions) (*Comparison, er
 				}
 				c.Improvements = append(c.Improvements, ImprovementRow{Metric: m, X: groups[j].Name, Y: groups[i].Name, Envs: len(xs),
 					RunsX: nx, RunsY: ny, P: iv.Point, Lo: iv.Lo, Hi: iv.Hi, Seed: st.Seed, Note: FewRunsNote(nx, ny)})
+
+				// Paired by (environment, seed).
+				px, py := bySeed[groups[j].Name][m], bySeed[groups[i].Name][m]
+				diffs := map[string][]float64{}
+				var keys []envSeed
+				for k := range px {
+					if _, ok := py[k]; ok {
+						keys = append(keys, k)
+					}
+				}
+				slices.SortFunc(keys, func(a, b envSeed) int {
+					if c := strings.Compare(a.env, b.env); c != 0 {
+						return c
+					}
+					return cmpUint(a.seed, b.seed)
+				})
+				for _, k := range keys {
+					diffs[k.env] = append(diffs[k.env], px[k]-py[k])
+				}
+				if len(keys) == 0 {
+					continue
+				}
+				var strata [][]float64
+				for _, e := range sortedKeys(diffs) {
+					strata = append(strata, diffs[e])
+				}
+				row := PairedRow{Metric: m, X: groups[j].Name, Y: groups[i].Name, Seed: st.Seed}
+				pairedDiff(&row, strata, opts.Bootstrap, streamRNG(st.Seed, "paired", groups[j].Name+"-"+groups[i].Name, m, 0))
+				c.Paired = append(c.Paired, row)
 			}
 		}
 	}

@@ -1,6 +1,8 @@
 package analysis
 
 import (
+	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -90,5 +92,58 @@ func TestFewRunsNoteValues(t *testing.T) {
 	}
 	if FewRunsNote(3, 0) != "" || FewRunsNote(3, 4) != "" {
 		t.Error("notes with enough runs")
+	}
+}
+
+// TestComparePaired: runs of two groups with equal environment and seed
+// are paired; the paired mean, its sd and the minimum detectable effect
+// follow their closed forms, the interval holds the mean, P(mean > 0) is
+// 1 when every difference is positive, and an unpaired run is left out.
+func TestComparePaired(t *testing.T) {
+	st := &Study{Seed: 5, Options: StudyOptions{Bootstrap: metrics.BootstrapConfig{Resamples: 500, Level: 0.95}}}
+	diffs := []float64{0.1, 0.3, 0.2, 0.4, 0.05, 0.25, 0.15, 0.35, 0.3, 0.1, 0.2, 0.2}
+	for i, d := range diffs {
+		env := "household"
+		if i%2 == 1 {
+			env = "lab"
+		}
+		base := 0.1 + 0.03*float64(i)
+		for _, a := range []string{"grpo", "gcd"} {
+			v := base
+			if a == "gcd" {
+				v += d
+			}
+			name := fmt.Sprintf("%s-%s-%d", env, a, i)
+			st.Runs = append(st.Runs, StudyRun{Name: name, Env: env, Algo: a, Seed: uint64(i)})
+			st.Series = append(st.Series, SeriesRow{Run: name, Metric: MetricEvalOutGreedy, Iteration: 10, Value: v})
+		}
+	}
+	// A GCD run whose seed GRPO never ran: not paired.
+	st.Runs = append(st.Runs, StudyRun{Name: "extra", Env: "lab", Algo: "gcd", Seed: 99})
+	st.Series = append(st.Series, SeriesRow{Run: "extra", Metric: MetricEvalOutGreedy, Iteration: 10, Value: 0.9})
+	cmp, err := Compare(st, GroupByAlgo(st), CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cmp.Paired) != 1 {
+		t.Fatalf("paired rows %+v", cmp.Paired)
+	}
+	p := cmp.Paired[0]
+	var mean, ss float64
+	for _, d := range diffs {
+		mean += d
+	}
+	mean /= float64(len(diffs))
+	for _, d := range diffs {
+		ss += (d - mean) * (d - mean)
+	}
+	sd := math.Sqrt(ss / float64(len(diffs)-1))
+	mde := (1.959963984540054 + 0.8416212335729143) * sd / math.Sqrt(float64(len(diffs)))
+	if p.X != "gcd" || p.Y != "grpo" || p.Pairs != len(diffs) || math.Abs(p.Mean-mean) > 1e-12 ||
+		math.Abs(p.SD-sd) > 1e-12 || math.Abs(p.MDE-mde) > 1e-12 {
+		t.Errorf("paired %+v; want %d pairs, mean %v, sd %v, mde %v", p, len(diffs), mean, sd, mde)
+	}
+	if !(p.Lo < mean && mean < p.Hi) || p.Lo <= 0 || p.PBetter != 1 || p.Note != "" {
+		t.Errorf("interval [%v, %v], P(better) %v, note %q", p.Lo, p.Hi, p.PBetter, p.Note)
 	}
 }

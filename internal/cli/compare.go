@@ -221,7 +221,13 @@ func printFinal(w io.Writer, st *analysis.Study, cmp *analysis.Comparison) error
 	}
 	if len(cmp.Improvements) > 0 {
 		fmt.Fprintln(w, "\nProbability of improvement P(x > y) of final performance")
-		return emit(w, "", cmp.Improvements, nil)
+		if err := emit(w, "", cmp.Improvements, nil); err != nil {
+			return err
+		}
+	}
+	if len(cmp.Paired) > 0 {
+		fmt.Fprintln(w, "\nPaired difference x - y over runs with the same environment and seed: mean, bootstrap interval, P(mean > 0), minimum detectable effect (80% power, 5% two-sided)")
+		return emit(w, "", cmp.Paired, nil)
 	}
 	return nil
 }

@@ -456,7 +456,7 @@ func writeStudyTables(e *Env, dir, format string, st *analysis.Study, cmp *analy
 		tables = append(tables, []struct {
 			name string
 			rows any
-		}{{"compare", cmp.Rows}, {"final_runs", cmp.FinalRuns}, {"final", cmp.Final}, {"improvement", cmp.Improvements}}...)
+		}{{"compare", cmp.Rows}, {"final_runs", cmp.FinalRuns}, {"final", cmp.Final}, {"improvement", cmp.Improvements}, {"paired", cmp.Paired}}...)
 	}
 	for _, t := range tables {
 		path := filepath.Join(dir, t.name+"."+format)

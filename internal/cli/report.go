@@ -354,6 +354,9 @@ func buildReport(st *analysis.Study, cmp *analysis.Comparison, title, generated 
 	if len(cmp.Improvements) > 0 {
 		summary.Tables = append(summary.Tables, figure.Table{Caption: "probability of improvement P(x > y)", Rows: cmp.Improvements})
 	}
+	if len(cmp.Paired) > 0 {
+		summary.Tables = append(summary.Tables, figure.Table{Caption: "paired difference x - y (same environment and seed) with the minimum detectable effect at 80% power", Rows: cmp.Paired})
+	}
 	if len(cmp.Warnings) > 0 {
 		summary.Text += " Caveat: " + strings.Join(cmp.Warnings, " ")
 	}
@@ -585,7 +588,8 @@ func buildReport(st *analysis.Study, cmp *analysis.Comparison, title, generated 
 	}
 	finalText += "\n\nClaim tested: " + claimEvidence + " " + claimGCD
 	rep.Sections = append(rep.Sections, figure.Section{Title: "(i) Final performance", Figure: fig("i")[0].Fig, Text: finalText,
-		Tables: []figure.Table{{Caption: "final value per run", Rows: cmp.FinalRuns}, {Caption: "IQM per group", Rows: cmp.Final}, {Caption: "probability of improvement", Rows: cmp.Improvements}}})
+		Tables: []figure.Table{{Caption: "final value per run", Rows: cmp.FinalRuns}, {Caption: "IQM per group", Rows: cmp.Final}, {Caption: "probability of improvement", Rows: cmp.Improvements},
+			{Caption: "paired difference (same environment and seed)", Rows: cmp.Paired}}})
 
 	// (j) where coupling lives.
 	if ckpt {
