@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"cmp"
 	"fmt"
 	"hash/fnv"
 	"math"
@@ -260,16 +261,6 @@ func pairedDiff(row *PairedRow, strata [][]float64, cfg metrics.BootstrapConfig,
 	if len(all) < 10 {
 		row.Note = fmt.Sprintf("%d pairs: the interval rests on %d values; the issue's standard is >= 10 paired seeds", len(all), len(all))
 	}
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // quantileSorted is the q-quantile of sorted v by linear interpolation.
@@ -538,7 +529,7 @@ func Compare(st *Study, groups []RunGroup, opts CompareOptions) (*Comparison, er
 					if c := strings.Compare(a.env, b.env); c != 0 {
 						return c
 					}
-					return cmpUint(a.seed, b.seed)
+					return cmp.Compare(a.seed, b.seed)
 				})
 				for _, k := range keys {
 					diffs[k.env] = append(diffs[k.env], px[k]-py[k])

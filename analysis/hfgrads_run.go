@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -269,7 +270,7 @@ func CouplingHF(ctx context.Context, a Actor, patterns []string, opts CouplingHF
 		for i := range n {
 			norms[i] = float64(k[i*n+i])
 		}
-		gs := coupling.GroupMeansGram(k, n, coupling.GoodBadGroups(nil, meta.labels), 2)
+		gs := coupling.GramGroupMeans(k, n, coupling.GoodBadGroups(nil, meta.labels), 2)
 		bins = kernelStats(&row, k, norms, gs, n, meta, opts.CouplingOptions)
 	} else if bins, err = gramStats(&row, rows, n, dim, meta, opts.CouplingOptions); err != nil {
 		return nil, err
@@ -298,7 +299,7 @@ func estimateHF(g hfGrads, pairs []scorePair, opts HFGradOptions) HFGradsEstimat
 	maxT := 0
 	for i := 0; i < len(pairs); {
 		j := i + 1
-		for j < len(pairs) && j-i < opts.maxGroup() && equalInts(pairs[j].hseq.Prompt, pairs[i].hseq.Prompt) {
+		for j < len(pairs) && j-i < opts.maxGroup() && slices.Equal(pairs[j].hseq.Prompt, pairs[i].hseq.Prompt) {
 			j++
 		}
 		P := float64(len(pairs[i].hseq.Prompt))
@@ -336,18 +337,6 @@ func estimateHF(g hfGrads, pairs []scorePair, opts HFGradOptions) HFGradsEstimat
 		e.Bytes += int64(len(pairs))*int64(g.cols())*4 + int64(len(pairs))*int64(len(pairs))*4
 	}
 	return e
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // gemmRate measures kernel.Gemm's GFLOP/s on one goroutine at a precision

@@ -155,4 +155,3 @@ func seedSequence(seed uint64, n int) []uint32 {
 	}
 	return out
 }
-

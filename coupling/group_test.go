@@ -3,7 +3,6 @@ package coupling
 import (
 	"math"
 	"math/rand/v2"
-	"slices"
 	"testing"
 )
 
@@ -86,38 +85,5 @@ func TestGroupMeansEdgeCases(t *testing.T) {
 	s = GroupMeans(g, 3, 2, []int{0, 0, 1}, 2)
 	if !math.IsNaN(s.Cosine[0]) || !math.IsNaN(s.Cosine[1]) {
 		t.Errorf("NaN row: %v", s.Cosine)
-	}
-}
-
-// TestGroupMeansGram: the means from the Gram equal those from the rows,
-// zero rows and excluded rows included.
-func TestGroupMeansGram(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	n, d := 23, 17
-	g := make([]float32, n*d)
-	for i := range g {
-		g[i] = float32(rng.NormFloat64())
-	}
-	clear(g[5*d : 6*d]) // a zero row
-	group := make([]int, n)
-	for i := range group {
-		group[i] = rng.IntN(4) - 1 // -1 excludes
-	}
-	group[5] = 1
-	want := GroupMeans(g, n, d, group, 3)
-	k, err := Gram(nil, g, n, d, GramConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := GroupMeansGram(k, n, group, 3)
-	for i := range want.Cosine {
-		for _, p := range [][2]float64{{got.Cosine[i], want.Cosine[i]}, {got.Inner[i], want.Inner[i]}} {
-			if math.IsNaN(p[1]) != math.IsNaN(p[0]) || math.Abs(p[0]-p[1]) > 1e-5*(1+math.Abs(p[1])) {
-				t.Fatalf("entry %d: %v from the Gram, %v from the rows", i, p[0], p[1])
-			}
-		}
-	}
-	if !slices.Equal(got.Count, want.Count) || !slices.Equal(got.Nonzero, want.Nonzero) {
-		t.Fatalf("counts %v %v, want %v %v", got.Count, got.Nonzero, want.Count, want.Nonzero)
 	}
 }

@@ -152,17 +152,7 @@ func runModelGrads(ctx context.Context, opts ModelGradsOptions, e *Env) error {
 	}
 	fmt.Fprintf(w, "per-sample gradients g_n = grad log pi(a_n | s_n): %d x %d %s (%.1f MB, %s) over %s\n\n",
 		rep.N, rep.D, dt, float64(rep.Bytes)/1e6, format, scope)
-	rows := make([]GradParamRow, len(rep.Params))
-	for i, p := range rep.Params {
-		size := 1
-		dims := make([]string, len(p.Shape))
-		for j, d := range p.Shape {
-			size *= d
-			dims[j] = strconv.Itoa(d)
-		}
-		rows[i] = GradParamRow{Tensor: p.Name, Columns: fmt.Sprintf("%d-%d", p.Offset, p.Offset+size-1), Shape: "[" + strings.Join(dims, ", ") + "]"}
-	}
-	if err := emit(w, "", rows, nil); err != nil {
+	if err := emit(w, "", gradParamRows(rep.Params), nil); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "\nwrote %s\nwrote %s\n", opts.Out, rep.SamplesPath)
@@ -209,17 +199,7 @@ func runModelGradsHF(ctx context.Context, opts ModelGradsOptions, e *Env) error 
 	}
 	fmt.Fprintf(w, "%d step records from %d file(s), %d tokens: per-sample gradients g_n = grad log pi(a_n | s_n) of %s: %d x %d %s (%.1f MB, %s; %s) over %d tensors\n\n",
 		rep.N, len(rep.Sources.Files), rep.Tokens.Tokens, a.Describe(), rep.N, rep.D, opts.DType, float64(rep.Bytes)/1e6, format, what, len(rep.Params))
-	rows := make([]GradParamRow, len(rep.Params))
-	for i, p := range rep.Params {
-		size := 1
-		dims := make([]string, len(p.Shape))
-		for j, d := range p.Shape {
-			size *= d
-			dims[j] = strconv.Itoa(d)
-		}
-		rows[i] = GradParamRow{Tensor: p.Name, Columns: fmt.Sprintf("%d-%d", p.Offset, p.Offset+size-1), Shape: "[" + strings.Join(dims, ", ") + "]"}
-	}
-	if err := emit(w, "", rows, nil); err != nil {
+	if err := emit(w, "", gradParamRows(rep.Params), nil); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "\nwrote %s\nwrote %s\n", opts.Out, rep.SamplesPath)
@@ -244,4 +224,19 @@ func roundDuration(s float64) string {
 		return fmt.Sprintf("%.0f min", s/60)
 	}
 	return fmt.Sprintf("%.1f h", s/3600)
+}
+
+// gradParamRows lists where each tensor's gradient sits in a row.
+func gradParamRows(params []analysis.GradParam) []GradParamRow {
+	rows := make([]GradParamRow, len(params))
+	for i, p := range params {
+		size := 1
+		dims := make([]string, len(p.Shape))
+		for j, d := range p.Shape {
+			size *= d
+			dims[j] = strconv.Itoa(d)
+		}
+		rows[i] = GradParamRow{Tensor: p.Name, Columns: fmt.Sprintf("%d-%d", p.Offset, p.Offset+size-1), Shape: "[" + strings.Join(dims, ", ") + "]"}
+	}
+	return rows
 }
