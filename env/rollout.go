@@ -71,6 +71,7 @@ type Step struct {
 	Admissible  int     // number of admissible actions
 	Optimal     bool    // the action was optimal (ground truth of the judge)
 	Good        bool    // the judge's verdict (PlayConfig.Judge)
+	Excluded    bool    // the judge leaves the step unlabelled (Judge.Excludes)
 	Votes       int     // judgments that said good
 	Observation string  // observation after the action
 	Reward      float64 // step reward
@@ -111,7 +112,8 @@ func Play(task Task, p Policy, rng *rand.Rand, cfg PlayConfig) (Trajectory, erro
 		adm := e.Admissible()
 		st.Valid, st.Admissible = indexOf(adm, action) >= 0, len(adm)
 		st.Optimal = IsOptimal(e, action)
-		st.Good, st.Votes = cfg.Judge.vote(st.Optimal, cfg.JudgeRNG)
+		st.Excluded = cfg.Judge.Excludes(e)
+		st.Good, st.Votes = cfg.Judge.Verdict(e, action, cfg.JudgeRNG)
 		past = append(past, Turn{Observation: e.Observation(), Action: action})
 		st.Observation, st.Reward, _ = e.Step(action)
 		tr.Return += st.Reward

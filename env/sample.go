@@ -109,7 +109,10 @@ func Sample(cfg SampleConfig) ([]trajlog.Record, []SampleRow, error) {
 			traj := task.ID + "/" + strconv.Itoa(j)
 			for _, s := range tr.Steps {
 				label := trajlog.LabelBad
-				if s.Good {
+				switch {
+				case s.Excluded:
+					label = trajlog.LabelUnknown
+				case s.Good:
 					label = trajlog.LabelGood
 				}
 				recs = append(recs, trajlog.Record{

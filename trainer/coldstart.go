@@ -70,7 +70,7 @@ func (t *trainer) coldStart(ctx context.Context) (ColdStartStats, error) {
 				return st, fmt.Errorf("trainer: cold start %s: %w (raise model.context or lower model.history)", task.ID, err)
 			}
 			s := coldSample{seq: seq}
-			if verdict {
+			if verdict && !t.judge.Excludes(e) {
 				good, _ := t.judge.Verdict(e, a, judgeRNG)
 				s.verdict = verdictID(good)
 				var bad []string

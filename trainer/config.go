@@ -74,6 +74,10 @@ type ModelConfig struct {
 	Heads   int `yaml:"heads" json:"heads"`     // attention heads (divide dim)
 	Context int `yaml:"context" json:"context"` // positions: the longest prompt + action + 2
 	History int `yaml:"history" json:"history"` // past (observation, action) pairs in a prompt; 0: none
+	// Memory adds to every prompt a line with everything the observations
+	// so far have shown (env.PromptConfig.Memory), so that labels are
+	// identifiable from the prompt; prompts grow (raise context).
+	Memory bool `yaml:"memory,omitempty" json:"memory,omitempty"`
 }
 
 // ColdStartConfig is the supervised warm-up on oracle demonstrations
@@ -177,6 +181,14 @@ type GCDConfig struct {
 type JudgeConfig struct {
 	J   int     `yaml:"j" json:"j"`
 	Eps float64 `yaml:"eps" json:"eps"`
+	// Labels is what the judge's truth is relative to (env.ParseLabels):
+	// "" or "state", the full state (an action on a shortest plan);
+	// "revealed", what the observations so far have shown
+	// (env.IsRevealedOptimal); "identifiable", the full state, with the
+	// steps whose optimal set depends on something never shown (env.Blind)
+	// left unlabelled: label -1 in the logs, no verdict target in the
+	// update or the cold start.
+	Labels string `yaml:"labels,omitempty" json:"labels,omitempty"`
 }
 
 // EvalConfig is the evaluation on eval-in and eval-out.
@@ -306,6 +318,8 @@ func (c Config) Validate() error {
 		return bad("update.adam_eps", c.Update.AdamEps, "> 0")
 	case !(c.Update.GradClip >= 0) || !finite(c.Update.GradClip):
 		return bad("update.grad_clip", c.Update.GradClip, ">= 0")
+	case c.Judge.Labels != "" && !validLabels(c.Judge.Labels):
+		return fmt.Errorf("%w: judge.labels %q: want state, revealed or identifiable", ErrConfig, c.Judge.Labels)
 	case !(c.GCD.Lambda >= 0) || !finite(c.GCD.Lambda):
 		return bad("gcd.lambda", c.GCD.Lambda, "a finite value >= 0")
 	case !(c.GCD.Threshold >= 0 && c.GCD.Threshold <= 1):
@@ -407,4 +421,10 @@ func (c Config) WriteYAML(w io.Writer) error {
 		return err
 	}
 	return enc.Close()
+}
+
+// validLabels reports whether s names a judge truth (env.ParseLabels).
+func validLabels(s string) bool {
+	_, err := env.ParseLabels(s)
+	return err == nil
 }

@@ -75,7 +75,7 @@ func (t *trainer) evaluate(i int, m *Metrics) ([]trajlog.Record, error) {
 			m.EvalOutSampled = v
 		}
 	}
-	m.EvalVerdictAcc = ratio(all.vAgree, all.steps)
+	m.EvalVerdictAcc = ratio(all.vAgree, all.labelled)
 	return recs, nil
 }
 
@@ -84,7 +84,10 @@ func (t *trainer) appendRecords(recs []trajlog.Record, i int, split, group, traj
 	for k := range tr.steps {
 		s := &tr.steps[k]
 		label := trajlog.LabelBad
-		if s.good {
+		switch {
+		case s.excluded:
+			label = trajlog.LabelUnknown
+		case s.good:
 			label = trajlog.LabelGood
 		}
 		reward := s.reward

@@ -96,6 +96,7 @@ func ratio(num, den float64) *float64 {
 // trajectories.
 type rolloutStats struct {
 	trajs, solved, steps, invalid, optimal, goodLabel, corrected float64
+	labelled                                                     float64 // steps the judge labels (not Judge.Excludes)
 	outcome, entropy, entVocab, mass, entTokens                  float64
 	vAgree, vAgreeTrue, vGood, vGoodOK, vBad, vBadOK             float64
 	ce                                                           float64
@@ -131,6 +132,10 @@ func (r *rolloutStats) add(tr *trajectory) {
 		r.entVocab += s.entVocab
 		r.mass += s.mass
 		r.entTokens += float64(s.ntok)
+		if s.excluded {
+			continue // no label: out of the label and verdict statistics
+		}
+		r.labelled++
 		says := s.pGood > 0.5
 		if says == s.good {
 			r.vAgree++

@@ -61,6 +61,7 @@ type step struct {
 	valid                   bool
 	optimal                 bool // ground truth: the action is on a shortest plan
 	good                    bool // the judge's verdict
+	excluded                bool // the judge leaves this step unlabelled (env.Judge.Excludes)
 	votes                   int
 	corrected               bool
 	tries                   int // actions rejected by correction before this one
@@ -123,6 +124,7 @@ func (s *sampler) play(task env.Task, pc playConfig, rng, judgeRNG *rand.Rand) (
 		st.verdict, st.pGood = d.verdict, d.verdict.PGood()
 		st.valid = contains(adm, st.action)
 		st.optimal = env.IsOptimal(e, st.action)
+		st.excluded = pc.judge.Excludes(e)
 		st.good, st.votes = pc.judge.Verdict(e, st.action, judgeRNG)
 		past = append(past, env.Turn{Observation: e.Observation(), Action: st.action})
 		_, st.reward, _ = e.Step(st.action)

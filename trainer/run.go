@@ -274,8 +274,15 @@ func (o Options) now() string {
 // newTrainer builds the tokenizer, the initial model and the eval tasks.
 func newTrainer(cfg Config, opts Options) (*trainer, error) {
 	t := &trainer{cfg: cfg, opts: opts, dir: opts.Dir,
-		pcfg:  env.PromptConfig{History: cfg.Model.History},
+		pcfg:  env.PromptConfig{History: cfg.Model.History, Memory: cfg.Model.Memory},
 		judge: env.Judge{J: cfg.Judge.J, Eps: cfg.Judge.Eps}}
+	if cfg.Judge.Labels != "" {
+		l, err := env.ParseLabels(cfg.Judge.Labels)
+		if err != nil {
+			return nil, fmt.Errorf("%w: judge.labels: %v", ErrConfig, err)
+		}
+		t.judge.Labels = l
+	}
 	if cfg.Model.History == 0 {
 		t.pcfg.History = -1 // Config's 0 is no history; PromptConfig's 0 is the default
 	}
@@ -644,6 +651,9 @@ func (t *trainer) train(i int, trajs []trajectory, m *Metrics) []trajlog.Record 
 		for k := range tr.steps {
 			s := &tr.steps[k]
 			sm := &sample{seq: s.seq, oldLogp: s.conLogp, forced: s.forced, adv: adv[n], label: verdictID(s.good)}
+			if s.excluded {
+				sm.label = 0 // no label: no verdict target
+			}
 			if s.corrected && !cfg.GCD.TrainCorrected {
 				// verdict only: no token takes part in the PG and KL terms
 				sm.forced = make([]bool, len(s.conLogp))
@@ -673,7 +683,7 @@ func (t *trainer) train(i int, trajs []trajectory, m *Metrics) []trajlog.Record 
 	m.Samples = len(samples)
 	m.InvalidRate = ratio(rs.invalid, rs.steps)
 	m.OptimalRate = ratio(rs.optimal, rs.steps)
-	m.GoodLabelRate = ratio(rs.goodLabel, rs.steps)
+	m.GoodLabelRate = ratio(rs.goodLabel, rs.labelled)
 	m.CorrectionRate = ratio(rs.corrected, rs.steps)
 	multi := len(trajs) / G // groups of two or more
 	if G < 2 {
@@ -683,10 +693,10 @@ func (t *trainer) train(i int, trajs []trajectory, m *Metrics) []trajlog.Record 
 	m.Entropy = ratio(rs.entropy, rs.entTokens)
 	m.EntropyVocab = ratio(rs.entVocab, rs.entTokens)
 	m.AllowedMass = ratio(rs.mass, rs.entTokens)
-	m.VerdictAcc = ratio(rs.vAgree, rs.steps)
-	m.VerdictAccTrue = ratio(rs.vAgreeTrue, rs.steps)
+	m.VerdictAcc = ratio(rs.vAgree, rs.labelled)
+	m.VerdictAccTrue = ratio(rs.vAgreeTrue, rs.labelled)
 	m.VerdictBalAcc = rs.verdictBalAcc()
-	m.VerdictCE = ratio(rs.ce, rs.steps)
+	m.VerdictCE = ratio(rs.ce, rs.labelled)
 	m.TrainByFamily = rs.families()
 	if st.tokens > 0 {
 		pg := st.pg / float64(st.tokens)

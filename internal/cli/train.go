@@ -41,6 +41,11 @@ func floatF(name, usage string, field func(*trainer.Config) *float64) trainFlag 
 		func(c *ucli.Context, cfg *trainer.Config) { *field(cfg) = c.Float64(name) }}
 }
 
+func stringF(name, usage string, field func(*trainer.Config) *string) trainFlag {
+	return trainFlag{&ucli.StringFlag{Name: name, Usage: usage, DefaultText: presetDefault(func(c *trainer.Config) any { return *field(c) })},
+		func(c *ucli.Context, cfg *trainer.Config) { *field(cfg) = c.String(name) }}
+}
+
 func boolF(name, usage string, field func(*trainer.Config) *bool) trainFlag {
 	return trainFlag{&ucli.BoolFlag{Name: name, Usage: usage, DefaultText: presetDefault(func(c *trainer.Config) any { return *field(c) })},
 		func(c *ucli.Context, cfg *trainer.Config) { *field(cfg) = c.Bool(name) }}
@@ -95,6 +100,7 @@ var trainConfigFlags = []trainFlag{
 	intF("heads", "attention heads `H`", func(c *trainer.Config) *int { return &c.Model.Heads }),
 	intF("context", "model context `T` in tokens", func(c *trainer.Config) *int { return &c.Model.Context }),
 	intF("history", "past (observation, action) pairs `H` in the prompt; 0 for none", func(c *trainer.Config) *int { return &c.Model.History }),
+	boolF("memory", "add a line of everything the observations have shown to every prompt (raise --context)", func(c *trainer.Config) *bool { return &c.Model.Memory }),
 	intF("cold-start-demos", "demonstrated tasks `N` of the cold start; 0 turns it off", func(c *trainer.Config) *int { return &c.ColdStart.Demos }),
 	intF("cold-start-steps", "Adam steps `N` of the cold start", func(c *trainer.Config) *int { return &c.ColdStart.Steps }),
 	intF("cold-start-batch", "samples `N` per cold-start step", func(c *trainer.Config) *int { return &c.ColdStart.Batch }),
@@ -124,6 +130,7 @@ var trainConfigFlags = []trainFlag{
 	intF("max-tries", "GCD: corrections `N` per step at most", func(c *trainer.Config) *int { return &c.GCD.MaxTries }),
 	intF("judge-j", "judgments `J` per action", func(c *trainer.Config) *int { return &c.Judge.J }),
 	floatF("judge-eps", "probability `E` that one judgment is wrong", func(c *trainer.Config) *float64 { return &c.Judge.Eps }),
+	stringF("judge-labels", "the judge's truth `T`: state (full state), revealed (what was observed) or identifiable (full state, steps that depend on the unobserved unlabelled)", func(c *trainer.Config) *string { return &c.Judge.Labels }),
 	intF("eval-every", "evaluate every `K` iterations (and the last); 0 for never", func(c *trainer.Config) *int { return &c.Eval.Every }),
 	intF("eval-tasks", "tasks `N` per eval split", func(c *trainer.Config) *int { return &c.Eval.Tasks }),
 	boolF("eval-greedy", "evaluate greedy play", func(c *trainer.Config) *bool { return &c.Eval.Greedy }),
