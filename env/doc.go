@@ -48,7 +48,12 @@
 //
 // The judge: Judge{J, Eps}.Verdict(e, action, rng) returns the majority of J
 // judgments of "action is in OptimalActions(e)", each flipped with
-// probability Eps; it is deterministic given rng.
+// probability Eps; it is deterministic given rng. Judge.Labels sets what the
+// truth is relative to: the full state (default), what the observations
+// revealed (RevealedOptimalActions), or the full state with the blind steps
+// (Blind: the optimal set depends on what was never observed) left
+// unlabelled (Judge.Excludes). Identifiability measures how often steps are
+// blind or their prompts ambiguous.
 //
 // Prompts: Prompt(e, past, cfg) is the actor's prompt in the style of
 // verl-agent's ALFWorld prompt: goal, the last cfg.History (default 2)
