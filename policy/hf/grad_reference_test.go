@@ -391,7 +391,10 @@ func testGradsAgainstTorch(t *testing.T, tc tinyCase, live, update bool, committ
 					worst = max(worst, sketchErr(full["float64"][i][name], sk))
 				}
 			}
-			if worst > 1e-12 {
+			// 1e-10: the projections are sums over up to 4.9M elements,
+			// numpy's pairwise and sketchErr's sequential, which differ
+			// by ~5e-12 relative to the norm
+			if worst > 1e-10 {
 				t.Errorf("the committed sketches differ from the live torch gradients by %.2g", worst)
 			}
 		}
