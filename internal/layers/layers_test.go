@@ -37,6 +37,7 @@ var rank = map[string]int{
 	"coupling":            10,
 	"metrics":             10,
 	"internal/table":      5,
+	"internal/cluster":    5, // array-job engines: shard index, job files
 	"internal/atomicfile": 1,
 	"internal/buildinfo":  1,
 	"internal/cpuinfo":    1,
