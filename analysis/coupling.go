@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path/filepath"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -231,6 +232,8 @@ type CouplingReport struct {
 	Tensors []TensorRow
 	// Shards and Exports list the files written (shard and export modes).
 	Shards  []string
+	// Kept counts the shard files found finished and not computed again.
+	Kept int
 	Exports []string
 	// Unknown counts probe tokens out of a checkpoint's vocabulary.
 	Unknown int
@@ -393,6 +396,17 @@ func Coupling(ctx context.Context, runs []Run, ps *ProbeSet, opts CouplingOption
 func couplingCheckpoint(ctx context.Context, rep *CouplingReport, run Run, it int, ps *ProbeSet, meta sampleMeta, opts CouplingOptions) error {
 	start := time.Now()
 	dir := run.CheckpointDir(it)
+	if so := opts.Shard; so != nil && opts.Export == nil {
+		// A finished task is not done again: a re-submitted array task
+		// (or a whole re-submitted array) only computes what is missing.
+		path := filepath.Join(so.Dir, shardName(shardSource{Run: run.Name, Dir: run.Dir, Iteration: it, Checkpoint: dir}, so.Index, so.Count))
+		if shardComplete(path, so.Index, so.Count, meta.labels, meta.adv) {
+			opts.progress("%s iteration %d: shard %d of %d already written, kept", run.Name, it, so.Index, so.Count)
+			rep.Shards = append(rep.Shards, path)
+			rep.Kept++
+			return nil
+		}
+	}
 	m, tok, err := policy.Load(dir)
 	if err != nil {
 		return &RunError{Dir: run.Dir, Msg: fmt.Sprintf("checkpoint of iteration %d: %v", it, err), Err: err}

@@ -46,17 +46,6 @@ type ShardOptions struct {
 	TileRows int
 }
 
-// ParseShard parses "i/n" (0 <= i < n).
-func ParseShard(s string) (index, count int, err error) {
-	a, b, ok := strings.Cut(s, "/")
-	i, err1 := strconv.Atoi(strings.TrimSpace(a))
-	n, err2 := strconv.Atoi(strings.TrimSpace(b))
-	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
-		return 0, 0, fmt.Errorf("shard %q: want i/n with 0 <= i < n, e.g. 0/4 (a Slurm array index and size)", s)
-	}
-	return i, n, nil
-}
-
 // shardSource says what a Gram was computed from.
 type shardSource struct {
 	Run        string `json:"run"`
@@ -105,6 +94,41 @@ func shardName(src shardSource, shard, shards int) string {
 		return r
 	}, base)
 	return fmt.Sprintf("%s-iter-%06d.shard-%03d-of-%03d.safetensors", base, src.Iteration, shard, shards)
+}
+
+// shardComplete reports whether path holds a finished shard file of
+// shard index of count over samples with these labels and advantages:
+// written (atomically, so present means complete) with readable shard
+// metadata naming that shard. A file of another probe set under the same
+// name is not complete: it is computed again.
+func shardComplete(path string, index, count int, labels []int8, adv []float64) bool {
+	f, err := checkpoint.OpenFile(path, checkpoint.ReadOptions{})
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	md := f.Metadata()
+	var sm shardMeta
+	if md[shardFormatKey] != shardFormat || json.Unmarshal([]byte(md["shard"]), &sm) != nil {
+		return false
+	}
+	if sm.Shard != index || sm.Shards != count || sm.N != len(labels) {
+		return false
+	}
+	lt, err := f.Tensor("labels")
+	if err != nil || len(lt.Data) != len(labels) {
+		return false
+	}
+	for i, l := range labels {
+		if int8(lt.Data[i]) != l {
+			return false
+		}
+	}
+	at, err := f.Tensor("advantages")
+	if err != nil || len(at.Data) != 8*len(adv) {
+		return false
+	}
+	return bytes.Equal(at.Data, f64Bytes(adv))
 }
 
 // groupsJSON encodes group statistics with NaN as null.
@@ -258,6 +282,19 @@ type MergeOptions struct {
 	// GramDir, if not empty, receives each merged Gram as a safetensors file
 	// ("gram" F32 [N, N], with "labels", "advantages", "states", "sqnorms").
 	GramDir string
+	// Partial merges the matrices whose shards are all present and lists
+	// the missing shards of the others (MergeReport.Missing) instead of
+	// failing on the first one.
+	Partial bool
+}
+
+// MissingShard is a shard no file was given for: the task of an array job
+// that did not finish (task Shard of an array of Shards).
+type MissingShard struct {
+	Run       string `parquet:"run" json:"run"`
+	Iteration int    `parquet:"iteration" json:"iteration"`
+	Shard     int    `parquet:"shard" json:"shard"`
+	Shards    int    `parquet:"shards" json:"shards"`
 }
 
 // MergeReport is the result of MergeShards.
@@ -266,6 +303,10 @@ type MergeReport struct {
 	Grams []string // files written to GramDir
 	// Files counts the shard files of each merged matrix, in Rows order.
 	Files []int
+	// Missing lists, matrix by matrix, the shards no file was given for
+	// (with MergeOptions.Partial; otherwise a missing shard is an error
+	// listing them all).
+	Missing []MissingShard
 }
 
 // shardFile is one opened shard.
@@ -325,7 +366,13 @@ func MergeShards(paths []string, opts MergeOptions) (*MergeReport, error) {
 		groups[key] = append(groups[key], &shardFile{path: p, f: f, meta: sm})
 	}
 	rep := &MergeReport{}
+	var incomplete []string
 	for _, key := range order {
+		if miss := missingShards(groups[key]); len(miss) > 0 {
+			rep.Missing = append(rep.Missing, miss...)
+			incomplete = append(incomplete, fmt.Sprintf("%s iteration %d: shards %s of %d", miss[0].Run, miss[0].Iteration, shardList(miss), miss[0].Shards))
+			continue
+		}
 		row, gram, err := mergeGroup(groups[key], opts)
 		if err != nil {
 			return nil, err
@@ -336,7 +383,35 @@ func MergeShards(paths []string, opts MergeOptions) (*MergeReport, error) {
 			rep.Grams = append(rep.Grams, gram)
 		}
 	}
+	if len(incomplete) > 0 && !opts.Partial {
+		return nil, &TableError{File: paths[0], Msg: "missing shards (re-run those tasks of the array, or merge the complete matrices with --partial): " + strings.Join(incomplete, "; ")}
+	}
 	return rep, nil
+}
+
+// missingShards lists the shards of a matrix that no file holds.
+func missingShards(files []*shardFile) []MissingShard {
+	m := files[0].meta
+	have := map[int]bool{}
+	for _, f := range files {
+		have[f.meta.Shard] = true
+	}
+	var out []MissingShard
+	for i := range m.Shards {
+		if !have[i] {
+			out = append(out, MissingShard{Run: m.Source.Run, Iteration: m.Source.Iteration, Shard: i, Shards: m.Shards})
+		}
+	}
+	return out
+}
+
+// shardList formats the shard numbers of missing shards: "1, 3".
+func shardList(miss []MissingShard) string {
+	s := make([]string, len(miss))
+	for i, m := range miss {
+		s[i] = strconv.Itoa(m.Shard)
+	}
+	return strings.Join(s, ", ")
 }
 
 // mergeGroup merges the shards of one matrix.

@@ -93,9 +93,25 @@ func TestShardedEqualsUnsharded(t *testing.T) {
 			}
 		}
 	}
-	// A missing or repeated shard is refused, naming it.
-	if _, err := MergeShards(files[:2], MergeOptions{}); err == nil || !strings.Contains(err.Error(), "is missing") {
+	// A missing shard is refused, naming every missing one; with Partial
+	// the complete matrices are merged and the missing shards listed.
+	_, err = MergeShards(files[1:], MergeOptions{})
+	if err == nil || !strings.Contains(err.Error(), "missing shards") || !strings.Contains(err.Error(), "tiny iteration 1: shards 2 of 3") {
 		t.Errorf("missing shard: %v", err)
+	}
+	pr, err := MergeShards(files[1:], MergeOptions{Partial: true})
+	if err != nil || len(pr.Rows) != 0 || len(pr.Missing) != 1 || pr.Missing[0] != (MissingShard{Run: "tiny", Iteration: 1, Shard: 2, Shards: 3}) {
+		t.Errorf("partial merge: %+v, %v", pr, err)
+	}
+	// A task run again keeps its finished shard file (same name, same
+	// probes): nothing is computed, the file is unchanged.
+	before, _ := os.Stat(files[0])
+	again, err := Coupling(context.Background(), []Run{r}, ps, CouplingOptions{Checkpoints: []int{1}, LogProb: LogProbFull, Shard: &ShardOptions{Index: 2, Count: 3, Dir: dir, TileRows: 16}})
+	if err != nil || again.Kept != 1 || len(again.Shards) != 1 || again.Shards[0] != files[0] {
+		t.Errorf("re-run shard: %+v, %v", again, err)
+	}
+	if after, _ := os.Stat(files[0]); !after.ModTime().Equal(before.ModTime()) {
+		t.Error("a finished shard file was written again")
 	}
 	if _, err := MergeShards(append(files, files[0]), MergeOptions{}); err == nil || !strings.Contains(err.Error(), "given twice") {
 		t.Errorf("repeated shard: %v", err)

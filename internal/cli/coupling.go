@@ -14,6 +14,7 @@ import (
 	"github.com/gradcouple/gradcouple/analysis"
 	"github.com/gradcouple/gradcouple/checkpoint"
 	"github.com/gradcouple/gradcouple/coupling"
+	"github.com/gradcouple/gradcouple/internal/cluster"
 	"github.com/gradcouple/gradcouple/internal/table"
 	"github.com/gradcouple/gradcouple/policy/hf"
 	ucli "github.com/urfave/cli/v2"
@@ -141,7 +142,7 @@ func newCouplingCommand(e *Env) *ucli.Command {
 			&ucli.Uint64Flag{Name: "project-seed", Usage: "`SEED` of the projection"},
 			&ucli.StringFlag{Name: "max-bytes", Value: "4G", Usage: "memory budget `BYTES` of the dense rows and Gram (e.g. 512M, 16G; -1: none)"},
 			&ucli.StringFlag{Name: "sim-edges", Usage: "prompt Jaccard bins `EDGES` (default 0,0.5,0.6,0.7,0.8,0.9,1)"},
-			&ucli.StringFlag{Name: "shard", Usage: "compute only Gram shard `i/n` and write its tiles (see gradcouple merge)"},
+			&ucli.StringFlag{Name: "shard", Usage: "compute only Gram shard `i/n` and write its tiles (see gradcouple merge); auto (or auto/N) takes i and n from a Slurm job array (SLURM_ARRAY_TASK_ID, _MIN, _MAX) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX, N from auto/N or GRADCOUPLE_SHARDS)"},
 			&ucli.StringFlag{Name: "shard-dir", Value: "shards", Usage: "write shard files to `DIR`"},
 			&ucli.IntFlag{Name: "tile-rows", Usage: "Gram tile side `T` for --shard (default 512; the same for every shard)"},
 			&ucli.StringFlag{Name: "export", Usage: "also write each checkpoint's probe gradients as a store in `DIR`"},
@@ -382,7 +383,7 @@ func runCoupling(ctx context.Context, o CouplingOptions, e *Env) (err error) {
 		opts.Strata.Boot = -1
 	}
 	if o.Shard != "" {
-		i, n, err := analysis.ParseShard(o.Shard)
+		i, n, err := cluster.Shard(o.Shard, os.Getenv)
 		if err != nil {
 			return &UsageError{Msg: "--" + err.Error()}
 		}

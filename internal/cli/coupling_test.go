@@ -141,8 +141,11 @@ func TestCouplingCommand(t *testing.T) {
 			t.Errorf("merged %s = %s, unsharded %s", col, m[col], rows[1][col])
 		}
 	}
-	if _, stderr, code := run(t, append([]string{"merge"}, files[:2]...)...); code != ExitBadInput || !strings.Contains(stderr, "is missing") {
+	if _, stderr, code := run(t, append([]string{"merge"}, files[:2]...)...); code != ExitBadInput || !strings.Contains(stderr, "missing shards") || !strings.Contains(stderr, "--partial") {
 		t.Errorf("incomplete merge: exit %d: %s", code, stderr)
+	}
+	if out, stderr, code := run(t, append([]string{"merge", "--partial"}, files[:2]...)...); code != 0 || !strings.Contains(out, "1 shards missing") || !strings.Contains(out, "alpha") {
+		t.Errorf("merge --partial: exit %d: %s%s", code, out, stderr)
 	}
 
 	// Export in Bergson form, then analyse it as an external store.

@@ -14,6 +14,7 @@ type MergeOptions struct {
 	Out      string
 	GramDir  string
 	MaxBytes int64
+	Partial  bool
 }
 
 func newMergeCommand(e *Env) *ucli.Command {
@@ -27,11 +28,14 @@ func newMergeCommand(e *Env) *ucli.Command {
 			"is assembled bit for bit as the unsharded computation gives it, and the table reports the\n" +
 			"group cosines (computed from the rows by the shards) and harmful coupling from the Gram.\n" +
 			"Example (a Slurm array of 4): gradcouple coupling runs/grpo --probes p.parquet --shard $I/4;\n" +
-			"then gradcouple merge shards/*.safetensors --out coupling.csv",
+			"then gradcouple merge shards/*.safetensors --out coupling.csv. A missing shard (an array task\n" +
+			"that did not finish) is an error naming every missing one; --partial merges the complete\n" +
+			"matrices and lists the missing shards, so that re-submitting those tasks completes the set.",
 		Flags: []ucli.Flag{
 			outFlag,
 			&ucli.StringFlag{Name: "gram-dir", Usage: "also write each merged Gram (\"gram\" F32 [N, N]) to `DIR`"},
 			&ucli.StringFlag{Name: "max-bytes", Value: "4G", Usage: "memory budget `BYTES` of a dense Gram (e.g. 16G; -1: none)"},
+			&ucli.BoolFlag{Name: "partial", Usage: "merge the matrices whose shards are all there and list the missing shards"},
 		},
 		Action: func(c *ucli.Context) error {
 			if c.NArg() < 1 {
@@ -41,7 +45,7 @@ func newMergeCommand(e *Env) *ucli.Command {
 			if err != nil {
 				return err
 			}
-			return runMerge(c.Context, MergeOptions{Shards: c.Args().Slice(), Out: c.String("out"), GramDir: c.String("gram-dir"), MaxBytes: mb}, e)
+			return runMerge(c.Context, MergeOptions{Shards: c.Args().Slice(), Out: c.String("out"), GramDir: c.String("gram-dir"), MaxBytes: mb, Partial: c.Bool("partial")}, e)
 		},
 	}
 }
@@ -50,7 +54,7 @@ func runMerge(ctx context.Context, o MergeOptions, e *Env) error {
 	if err := firstErr(checkOut(o.Out), guardOutputs(o.Shards, output{flag: "out", path: o.Out}, output{flag: "gram-dir", path: o.GramDir})); err != nil {
 		return err
 	}
-	rep, err := analysis.MergeShards(o.Shards, analysis.MergeOptions{MaxBytes: o.MaxBytes, GramDir: o.GramDir})
+	rep, err := analysis.MergeShards(o.Shards, analysis.MergeOptions{MaxBytes: o.MaxBytes, GramDir: o.GramDir, Partial: o.Partial})
 	if err != nil {
 		return couplingError(err)
 	}
@@ -63,6 +67,10 @@ func runMerge(ctx context.Context, o MergeOptions, e *Env) error {
 	}
 	for _, g := range rep.Grams {
 		fmt.Fprintf(e.Stdout, "wrote %s\n", g)
+	}
+	if len(rep.Missing) > 0 {
+		fmt.Fprintf(e.Stdout, "\n%d shards missing (re-submit these array tasks, then merge again):\n", len(rep.Missing))
+		return emit(e.Stdout, "", rep.Missing, nil)
 	}
 	return nil
 }
