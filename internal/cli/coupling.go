@@ -32,11 +32,16 @@ type CouplingOptions struct {
 	// model (qwen2, qwen3, llama) over Modules; Exact computes the inner
 	// products from per-position factors, Project (> 0) stores Bergson's
 	// per-module projections.
-	Model   string
-	Modules []string
-	Exact   bool
-	Limit   int
-	Actor   analysis.ActorOptions
+	// Emit writes job files for an engine ("slurm" or "k8s") into EmitDir
+	// instead of computing: an array of Shards tasks of this coupling with
+	// --shard auto, and the merge after them.
+	Emit, EmitDir string
+	Cluster       cluster.Job // resources, image, claim (name, tasks and commands are set by emit)
+	Model         string
+	Modules       []string
+	Exact         bool
+	Limit         int
+	Actor         analysis.ActorOptions
 	// Probe set.
 	Probes, ProbesOut string
 	NumProbes         int
@@ -115,6 +120,16 @@ func newCouplingCommand(e *Env) *ucli.Command {
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "grads", Usage: "analyse the external gradient store `STORE` (Bergson dir, .npy, .safetensors)"},
 			&ucli.StringFlag{Name: "model", Usage: "the arguments are logs, the gradients those of the Hugging Face model in `DIR` (qwen2, qwen3, llama)"},
+			&ucli.StringFlag{Name: "emit", Usage: "write job files for `ENGINE` slurm or k8s into --emit-dir instead of computing: an array of --shards tasks (--shard auto) and the merge after them"},
+			&ucli.StringFlag{Name: "emit-dir", Value: "jobs", Usage: "--emit: the shared `DIR` for the job files, the probe set, the shards and the merged table"},
+			&ucli.IntFlag{Name: "shards", Value: 4, Usage: "--emit: array tasks `N` (one Gram shard each)"},
+			&ucli.IntFlag{Name: "parallel", Usage: "--emit: tasks `N` running at once (0: all)"},
+			&ucli.IntFlag{Name: "cpus", Value: 2, Usage: "--emit: cores `C` per task"},
+			&ucli.StringFlag{Name: "mem", Value: "8G", Usage: "--emit: memory `M` per task (e.g. 8G)"},
+			&ucli.StringFlag{Name: "time", Value: "04:00:00", Usage: "--emit slurm: time limit `T` per task"},
+			&ucli.StringFlag{Name: "partition", Usage: "--emit slurm: `PARTITION`"},
+			&ucli.StringFlag{Name: "image", Usage: "--emit k8s: container `IMAGE` holding gradcouple"},
+			&ucli.StringFlag{Name: "pvc", Usage: "--emit k8s: PersistentVolumeClaim `NAME` mounted at --emit-dir"},
 			&ucli.StringFlag{Name: "modules", Usage: "--model: tensors and modules `GLOB,...` (e.g. model.layers.23.*,lm_head; default all)"},
 			&ucli.BoolFlag{Name: "exact", Usage: "--model: exact inner products from per-position factors, without dense rows"},
 			&ucli.IntFlag{Name: "limit", Usage: "--model: use only the first `N` step records (0: all)"},
@@ -165,6 +180,9 @@ func newCouplingCommand(e *Env) *ucli.Command {
 			}
 			o := CouplingOptions{Runs: c.Args().Slice(), Grads: c.String("grads"), Samples: c.String("samples"),
 				Model: c.String("model"), Modules: splitList(c.String("modules")), Exact: c.Bool("exact"), Limit: c.Int("limit"),
+				Emit: c.String("emit"), EmitDir: c.String("emit-dir"),
+				Cluster: cluster.Job{Tasks: c.Int("shards"), Parallel: c.Int("parallel"), CPUs: c.Int("cpus"), Mem: c.String("mem"),
+					Time: c.String("time"), Partition: c.String("partition"), Image: c.String("image"), PVC: c.String("pvc")},
 				Actor:       analysis.ActorOptions{Prompt: c.String("prompt"), Float64: prec == "float64"},
 				GradsTensor: c.String("grads-tensor"), Name: c.String("name"), Preconditioner: c.String("preconditioner"),
 				Probes: c.String("probes"), ProbesOut: c.String("probes-out"), NumProbes: c.Int("num-probes"),
@@ -357,6 +375,9 @@ func (o CouplingOptions) check() error {
 func runCoupling(ctx context.Context, o CouplingOptions, e *Env) (err error) {
 	if err := o.check(); err != nil {
 		return err
+	}
+	if o.Emit != "" {
+		return emitCoupling(ctx, o, e)
 	}
 	// No partial output: every file this call writes is listed, and removed
 	// again if a later step fails (a later checkpoint, a bad --sim-out).
@@ -649,4 +670,124 @@ func moduleList(globs []string) string {
 		return "every tensor"
 	}
 	return strings.Join(globs, ",")
+}
+
+// emitCoupling draws the probe set once and writes the job files of a
+// sharded coupling over the runs' checkpoints: every task reads the same
+// probes, computes its shard of each checkpoint's Gram into EmitDir/shards
+// (keeping a finished one), and the merge writes EmitDir/coupling.csv.
+func emitCoupling(ctx context.Context, o CouplingOptions, e *Env) error {
+	switch {
+	case o.Emit != "slurm" && o.Emit != "k8s":
+		return &UsageError{Msg: fmt.Sprintf("coupling --emit %q: want slurm or k8s", o.Emit)}
+	case o.Grads != "" || o.Model != "" || len(o.Runs) == 0:
+		return &UsageError{Msg: "coupling --emit: give the run directories (RUN...); stores and --model are not sharded by --emit"}
+	case o.Shard != "" || o.Export != "" || o.Out != "" || o.SimOut != "" || o.HeatmapOut != "" || o.StrataOut != "" || o.BandsOut != "":
+		return &UsageError{Msg: "coupling --emit: the job files choose --shard and the outputs; drop --shard, --export and the --*-out flags"}
+	case o.Cluster.Tasks < 1:
+		return &UsageError{Msg: fmt.Sprintf("coupling --emit: --shards %d: want at least 1", o.Cluster.Tasks)}
+	}
+	dir, err := filepath.Abs(o.EmitDir)
+	if err != nil {
+		return err
+	}
+	var runs []analysis.Run
+	var abs []string
+	for _, d := range o.Runs {
+		r, err := analysis.OpenRun(d)
+		if err != nil {
+			return err
+		}
+		runs = append(runs, r)
+		a, err := filepath.Abs(d)
+		if err != nil {
+			return err
+		}
+		abs = append(abs, a)
+	}
+	probes := filepath.Join(dir, "probes.parquet")
+	if o.Probes == "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		po := o
+		po.ProbesOut = probes
+		ps, err := couplingProbes(ctx, po, runs, e)
+		if err != nil {
+			return err
+		}
+		if err := analysis.WriteProbes(probes, ps); err != nil {
+			return err
+		}
+	} else if probes, err = filepath.Abs(o.Probes); err != nil {
+		return err
+	}
+	task := append([]string{"gradcouple", "coupling"}, abs...)
+	task = append(task, "--probes", probes, "--shard", "auto", "--shard-dir", filepath.Join(dir, "shards"),
+		"--seed", strconv.FormatUint(o.Seed, 10), "--eta", strconv.FormatFloat(o.Eta, 'g', -1, 64))
+	if len(o.Checkpoints) > 0 {
+		task = append(task, "--checkpoints", joinInts(o.Checkpoints))
+	}
+	if len(o.Tensors) > 0 {
+		task = append(task, "--tensors", strings.Join(o.Tensors, ","))
+	}
+	if o.Kernel != "" {
+		task = append(task, "--kernel", o.Kernel)
+	}
+	if o.LogProb != "" {
+		task = append(task, "--logprob", o.LogProb)
+	}
+	if o.Project > 0 {
+		task = append(task, "--project", strconv.Itoa(o.Project), "--project-seed", strconv.FormatUint(o.ProjectSeed, 10))
+	}
+	if o.TileRows > 0 {
+		task = append(task, "--tile-rows", strconv.Itoa(o.TileRows))
+	}
+	task = append(task, "--max-bytes", strconv.FormatInt(o.MaxBytes, 10))
+	j := o.Cluster
+	j.Name = "coupling-" + jobName(filepath.Base(abs[0]))
+	j.Task, j.Workdir = task, dir
+	j.Merge = []string{"gradcouple", "merge", filepath.Join(dir, "shards"), "--out", filepath.Join(dir, "coupling.csv"), "--max-bytes", strconv.FormatInt(o.MaxBytes, 10)}
+	var files []string
+	if o.Emit == "slurm" {
+		files, err = cluster.WriteSlurm(dir, j)
+	} else {
+		files, err = cluster.WriteK8s(dir, j)
+	}
+	if err != nil {
+		return &UsageError{Msg: "coupling --emit: " + err.Error()}
+	}
+	for _, f := range files {
+		fmt.Fprintf(e.Stdout, "wrote %s\n", f)
+	}
+	fmt.Fprintf(e.Stdout, "%d tasks; %s must be shared by every node. Submit with %s; a task that failed is re-run alone (its finished shards are kept), then the merge.\n",
+		j.Tasks, dir, files[len(files)-1])
+	return nil
+}
+
+// jobName makes s a valid job name: lower case, [a-z0-9-], at most 40.
+func jobName(s string) string {
+	b := []byte(strings.ToLower(s))
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			b[i] = '-'
+		}
+	}
+	out := strings.Trim(string(b), "-")
+	if len(out) > 40 {
+		out = strings.Trim(out[:40], "-")
+	}
+	if out == "" {
+		out = "run"
+	}
+	return out
+}
+
+// joinInts formats a list flag.
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ",")
 }

@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/gradcouple/gradcouple/analysis"
 	ucli "github.com/urfave/cli/v2"
@@ -21,7 +23,7 @@ func newMergeCommand(e *Env) *ucli.Command {
 	return &ucli.Command{
 		Name:      "merge",
 		Usage:     "merge Gram shards of `coupling --shard i/n` and report their coupling statistics",
-		ArgsUsage: "SHARDS...",
+		ArgsUsage: "SHARDS... (files, or directories of them)",
 		Description: "Each shard file holds the tiles of one shard of the Gram K_ij = <g_i, g_j> of one checkpoint\n" +
 			"(or store), with the labels, advantages and states of its rows. Shards are grouped by the\n" +
 			"matrix they belong to; every group must have each of its shards exactly once. The dense Gram\n" +
@@ -50,7 +52,37 @@ func newMergeCommand(e *Env) *ucli.Command {
 	}
 }
 
+// shardFiles expands the arguments of merge: a directory stands for the
+// .safetensors files in it (what an array of coupling --shard tasks wrote).
+func shardFiles(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if err != nil {
+			return nil, badInput(err)
+		}
+		if !st.IsDir() {
+			out = append(out, a)
+			continue
+		}
+		m, err := filepath.Glob(filepath.Join(a, "*.safetensors"))
+		if err != nil {
+			return nil, err
+		}
+		if len(m) == 0 {
+			return nil, badInput(fmt.Errorf("merge: %s holds no shard files (*.safetensors)", a))
+		}
+		out = append(out, m...)
+	}
+	return out, nil
+}
+
 func runMerge(ctx context.Context, o MergeOptions, e *Env) error {
+	shards, err := shardFiles(o.Shards)
+	if err != nil {
+		return err
+	}
+	o.Shards = shards
 	if err := firstErr(checkOut(o.Out), guardOutputs(o.Shards, output{flag: "out", path: o.Out}, output{flag: "gram-dir", path: o.GramDir})); err != nil {
 		return err
 	}
