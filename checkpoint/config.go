@@ -87,7 +87,9 @@ type GradcoupleConfig struct {
 	FormatVersion int `json:"format_version"`
 	// Seed is the seed the weights were initialised from.
 	Seed int64 `json:"seed"`
-	// Tokenizer names the tokenizer ("word": gradcouple's word-level one).
+	// Tokenizer names the tokenizer: TokenizerWord ("word", gradcouple's
+	// word-level one; also what an absent key means) or TokenizerChar
+	// ("char", one token per character).
 	Tokenizer string `json:"tokenizer,omitempty"`
 	// VocabFile is the vocabulary's file name in the directory, "vocab.json".
 	VocabFile string `json:"vocab_file,omitempty"`

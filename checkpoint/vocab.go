@@ -10,6 +10,16 @@ import (
 	"unicode/utf8"
 )
 
+// Tokenizer kinds, the values of config.json's gradcouple.tokenizer. The
+// vocabulary file is vocab.json ({token: id}) for both; the kind says how
+// text becomes tokens (package policy documents the rules). An absent
+// tokenizer (a config written before the key existed, or by another tool)
+// means TokenizerWord.
+const (
+	TokenizerWord = "word" // gradcouple's word-level tokenizer: a token is a word, a number or one punctuation rune
+	TokenizerChar = "char" // gradcouple's character-level tokenizer: a token is one rune
+)
+
 // maxVocabBytes bounds the size of vocab.json that ReadVocab accepts.
 const maxVocabBytes = 256 << 20
 

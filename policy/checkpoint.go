@@ -7,12 +7,14 @@ import (
 	"github.com/gradcouple/gradcouple/checkpoint"
 )
 
-// TokenizerName is the tokenizer's name in config.json's gradcouple section.
-const TokenizerName = "word"
+// TokenizerName is the word tokenizer's name in config.json's gradcouple
+// section (TokenizerWord; the character tokenizer's is TokenizerChar).
+const TokenizerName = TokenizerWord
 
 // CheckpointConfig returns the HF GPT-2 config of a model of size c (which
 // must be normalized) with the special token ids of the word tokenizer:
-// bos and eos <eos> (2), pad <pad> (0).
+// bos and eos <eos> (2), pad <pad> (0). (The character tokenizer has the
+// same special ids; Model.Checkpoint records the tokenizer's kind.)
 func CheckpointConfig(c Config) checkpoint.Config {
 	cc := checkpoint.NewConfig(c.VocabSize, c.Context, c.Dim, c.Layers, c.Heads)
 	if c.Inner() != 4*c.Dim {
@@ -48,6 +50,7 @@ func (m *Model) Checkpoint(tok *Tokenizer) (*checkpoint.Checkpoint, error) {
 		return nil, fmt.Errorf("policy: tokenizer has %d tokens, model %d", tok.Size(), m.cfg.VocabSize)
 	}
 	c := &checkpoint.Checkpoint{Config: CheckpointConfig(m.cfg), Tensors: map[string][]float32{}, Vocab: tok.Tokens()}
+	c.Config.Gradcouple.Tokenizer = tok.Kind()
 	for _, t := range m.tensors {
 		v := make([]float32, t.Size)
 		for i, x := range m.Params[t.Offset : t.Offset+t.Size] {
@@ -59,15 +62,21 @@ func (m *Model) Checkpoint(tok *Tokenizer) (*checkpoint.Checkpoint, error) {
 }
 
 // FromCheckpoint builds the model and tokenizer of a loaded checkpoint. The
-// vocabulary must have the special tokens at their fixed ids (see
-// TokenizerFromTokens); every tensor of the model must be present with its
-// size.
+// tokenizer is the kind config.json's gradcouple.tokenizer names
+// (TokenizerOf: "word", absent, or "char"); the vocabulary must have the
+// special tokens at their fixed ids and fit that kind (see
+// TokenizerFromTokens, CharTokenizerFromTokens); every tensor of the model
+// must be present with its size.
 func FromCheckpoint(c *checkpoint.Checkpoint) (*Model, *Tokenizer, error) {
 	cfg, err := ConfigFromCheckpoint(c.Config)
 	if err != nil {
 		return nil, nil, err
 	}
-	tok, err := TokenizerFromTokens(c.Vocab)
+	kind := ""
+	if g := c.Config.Gradcouple; g != nil {
+		kind = g.Tokenizer
+	}
+	tok, err := TokenizerOf(kind, c.Vocab)
 	if err != nil {
 		return nil, nil, err
 	}

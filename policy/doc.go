@@ -1,9 +1,10 @@
-// Package policy is the actor: a word-level tokenizer and a GPT-2 causal
-// language model in pure Go (float64), with batched log-probabilities, a
-// key-value cache for sampling actions token by token (optionally
-// constrained to the admissible actions), the verdict distribution of GCD,
-// exact hand-written gradients of weighted sums of log-probabilities,
-// per-sample gradient vectors and hidden states (DESIGN.md §3.3, §4).
+// Package policy is the actor: a word-level (or character-level)
+// tokenizer and a GPT-2 causal language model in pure Go (float64), with
+// batched log-probabilities, a key-value cache for sampling actions token
+// by token (optionally constrained to the admissible actions), the verdict
+// distribution of GCD, exact hand-written gradients of weighted sums of
+// log-probabilities, per-sample gradient vectors and hidden states
+// (DESIGN.md §3.3, §4).
 //
 // Everything below is specified precisely enough that an independent
 // implementation (transformers.GPT2LMHeadModel loading a checkpoint written
@@ -36,6 +37,27 @@
 // ] and none after ( [, and none on either side of / and -; it inverts
 // Encode on every admissible action of the bundled environments.
 //
+// # Character tokenizer
+//
+// NewCharTokenizer is the alternative that lets new names compose: the
+// text is lowercased (strings.ToLower), every white-space rune other than
+// the newline becomes a space (CharNormalize), and every rune is a token.
+// The vocabulary is the same six special tokens at the same ids (good and
+// bad are verdict targets only; the text "good" is g o o d), then the
+// space, the newline and every other distinct rune of the given texts in
+// increasing byte order. Decode concatenates, so Decode(Encode(s)) ==
+// CharNormalize(s) for text within the vocabulary. Household and lab need
+// about 50 tokens each (the word tokenizer about 170 and 220), and every
+// character of an out-of-domain prompt also occurs in training prompts
+// (TestCharTokenizerEnv), so a held-out name is a new sequence of trained
+// rows instead of a row of its own that training never reached.
+// The price is length: prompts are ~4.4 characters per word token (up to
+// ~860 characters with one step of history), so the context must be
+// ~1024 instead of 320, and attention, whose cost grows with the square of
+// the length, dominates the forward and backward passes. Checkpoints
+// record the kind in config.json (gradcouple.tokenizer "word" or "char";
+// absent means word), and FromCheckpoint builds the tokenizer it names.
+//
 // # Sequences and log-probabilities
 //
 // A sample is a prompt s (P >= 1 tokens) and an action a (A >= 0 tokens).
@@ -67,7 +89,8 @@
 //
 // A pair must fit the context: P+A+2 <= Context. EncodePair reports an
 // error wrapping ErrTooLong otherwise; nothing is truncated silently. The
-// environments' prompts are at most ~235 tokens and actions at most 8.
+// environments' prompts are at most ~235 tokens and actions at most 8
+// (characters: ~1,000 and 39).
 //
 // # Architecture (HF GPT2LMHeadModel, no dropout)
 //

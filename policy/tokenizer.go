@@ -33,9 +33,13 @@ const (
 
 var specialTokens = [numSpecial]string{PadToken, UnkToken, EOSToken, VerdictToken, GoodToken, BadToken}
 
-// Tokenizer is the word-level tokenizer (see the package documentation for
-// the splitting rule). It is immutable and safe for concurrent use.
+// Tokenizer maps text to token ids and back: the word-level tokenizer
+// (NewTokenizer, TokenizerFromTokens) or the character-level one
+// (NewCharTokenizer, CharTokenizerFromTokens); Kind says which (see the
+// package documentation for both rules). Both put the special tokens at the
+// same fixed ids. It is immutable and safe for concurrent use.
 type Tokenizer struct {
+	kind   string         // TokenizerWord or TokenizerChar
 	tokens []string       // id -> token
 	ids    map[string]int // token -> id
 }
@@ -52,7 +56,7 @@ func NewTokenizer(texts []string) *Tokenizer {
 	}
 	slices.Sort(words)
 	words = slices.Compact(words)
-	tok := &Tokenizer{tokens: append([]string(nil), specialTokens[:]...), ids: map[string]int{}}
+	tok := &Tokenizer{kind: TokenizerWord, tokens: append([]string(nil), specialTokens[:]...), ids: map[string]int{}}
 	for i, s := range specialTokens {
 		tok.ids[s] = i
 	}
@@ -65,6 +69,10 @@ func NewTokenizer(texts []string) *Tokenizer {
 	}
 	return tok
 }
+
+// Kind is the tokenizer's kind, TokenizerWord or TokenizerChar, as
+// config.json's gradcouple.tokenizer records it.
+func (t *Tokenizer) Kind() string { return t.kind }
 
 // Size is the number of tokens (the model's VocabSize).
 func (t *Tokenizer) Size() int { return len(t.tokens) }
@@ -91,14 +99,19 @@ func Split(text string) []string { return appendSplit(nil, text) }
 
 func appendSplit(dst []string, text string) []string { return env.AppendTokens(dst, text) }
 
-// Encode returns the ids of the tokens of text (Split); a token not in the
-// vocabulary becomes UnkID. It never returns PadID, EOSID or VerdictID.
+// Encode returns the ids of the tokens of text (Split for the word
+// tokenizer, the characters of CharNormalize for the character one); a
+// token not in the vocabulary becomes UnkID. It never returns PadID, EOSID
+// or VerdictID, and the character tokenizer never GoodID or BadID either.
 func (t *Tokenizer) Encode(text string) []int {
 	return t.AppendEncode(nil, text)
 }
 
 // AppendEncode appends the ids of the tokens of text to dst.
 func (t *Tokenizer) AppendEncode(dst []int, text string) []int {
+	if t.kind == TokenizerChar {
+		return t.appendEncodeChars(dst, text)
+	}
 	for _, w := range Split(text) {
 		id, ok := t.ids[w]
 		if !ok || id == PadID || id == EOSID || id == VerdictID {
@@ -109,13 +122,23 @@ func (t *Tokenizer) AppendEncode(dst []int, text string) []int {
 	return dst
 }
 
-// Decode joins the tokens of ids into text: tokens are separated by one
-// space, except that no space is written before "." "," ":" ";" "!" "?" ")"
-// "]" or after "(" "[", nor on either side of "/" and "-". Special tokens
-// are written as their names. Decode(Encode(s)) == s for every admissible
-// action of the bundled environments (lowercase words, numbers and "in/on").
+// Decode joins the tokens of ids into text. The word tokenizer separates
+// tokens by one space, except that no space is written before "." "," ":"
+// ";" "!" "?" ")" "]" or after "(" "[", nor on either side of "/" and "-";
+// Decode(Encode(s)) == s for every admissible action of the bundled
+// environments (lowercase words, numbers and "in/on"). The character
+// tokenizer concatenates its characters, so Decode(Encode(s)) ==
+// CharNormalize(s) whenever every character is in the vocabulary (every
+// prompt and action of the environments it was built for). Special tokens
+// are written as their names.
 func (t *Tokenizer) Decode(ids []int) string {
 	var b strings.Builder
+	if t.kind == TokenizerChar {
+		for _, id := range ids {
+			b.WriteString(t.tokens[id])
+		}
+		return b.String()
+	}
 	prev := ""
 	for i, id := range ids {
 		s := t.tokens[id]
@@ -152,7 +175,8 @@ func (t *Tokenizer) WriteVocab(w io.Writer) error {
 }
 
 // ReadVocab reads a vocab.json (checkpoint.ReadVocab; name is the file
-// name used in errors) and builds its Tokenizer with TokenizerFromTokens.
+// name used in errors) and builds its word Tokenizer with
+// TokenizerFromTokens (TokenizerOf reads either kind's token list).
 func ReadVocab(r io.Reader, name string) (*Tokenizer, error) {
 	tokens, err := checkpoint.ReadVocab(r, name)
 	if err != nil {
@@ -165,11 +189,32 @@ func ReadVocab(r io.Reader, name string) (*Tokenizer, error) {
 	return tok, nil
 }
 
-// TokenizerFromTokens returns the tokenizer whose token of id i is
+// TokenizerFromTokens returns the word tokenizer whose token of id i is
 // tokens[i]. The special tokens must have their fixed ids 0-5, and every
 // other token must be distinct and a single token under Split (so that
 // Encode can produce it); otherwise the error names the token.
 func TokenizerFromTokens(tokens []string) (*Tokenizer, error) {
+	return tokenizerFromTokens(TokenizerWord, tokens)
+}
+
+// TokenizerOf returns the tokenizer of the given kind whose token of id i
+// is tokens[i]: TokenizerFromTokens for TokenizerWord or "" (a checkpoint
+// that does not name its tokenizer), CharTokenizerFromTokens for
+// TokenizerChar. Another kind is an error.
+func TokenizerOf(kind string, tokens []string) (*Tokenizer, error) {
+	switch kind {
+	case TokenizerWord, "":
+		return tokenizerFromTokens(TokenizerWord, tokens)
+	case TokenizerChar:
+		return tokenizerFromTokens(TokenizerChar, tokens)
+	}
+	return nil, fmt.Errorf("policy: unknown tokenizer %q (want %q or %q)", kind, TokenizerWord, TokenizerChar)
+}
+
+// tokenizerFromTokens checks tokens for a tokenizer of kind (the special
+// tokens at their ids, every other token distinct and a single token of
+// kind's rule) and builds it.
+func tokenizerFromTokens(kind string, tokens []string) (*Tokenizer, error) {
 	if len(tokens) < numSpecial {
 		return nil, fmt.Errorf("policy: vocabulary of %d tokens, want at least the %d special tokens", len(tokens), numSpecial)
 	}
@@ -181,7 +226,11 @@ func TokenizerFromTokens(tokens []string) (*Tokenizer, error) {
 	ids := make(map[string]int, len(tokens))
 	for id, s := range tokens {
 		if id >= numSpecial {
-			if sp := Split(s); len(sp) != 1 || sp[0] != s {
+			if kind == TokenizerChar {
+				if !isCharToken(s) {
+					return nil, fmt.Errorf("policy: vocabulary token %d %q is not a single character of the character tokenizer (lowercase, white space only space or newline)", id, s)
+				}
+			} else if sp := Split(s); len(sp) != 1 || sp[0] != s {
 				return nil, fmt.Errorf("policy: vocabulary token %d %q is not a single token of the splitting rule", id, s)
 			}
 		}
@@ -190,5 +239,5 @@ func TokenizerFromTokens(tokens []string) (*Tokenizer, error) {
 		}
 		ids[s] = id
 	}
-	return &Tokenizer{tokens: slices.Clone(tokens), ids: ids}, nil
+	return &Tokenizer{kind: kind, tokens: slices.Clone(tokens), ids: ids}, nil
 }
