@@ -78,6 +78,19 @@ type ModelConfig struct {
 	// so far have shown (env.PromptConfig.Memory), so that labels are
 	// identifiable from the prompt; prompts grow (raise context).
 	Memory bool `yaml:"memory,omitempty" json:"memory,omitempty"`
+	// Tokenizer is the actor's tokenizer: "word" (policy.NewTokenizer over
+	// the environment's words; "", the default, means word and is omitted
+	// from run.json) or "char" (policy.NewCharTokenizer: one token per
+	// character, so a new name is a new sequence of known tokens).
+	// Character prompts are ~4.4 tokens per word: over random rollouts of
+	// every split (1,200 episodes of 20 steps each), the longest is 553
+	// characters in household and 690 in lab without history, 818 and 863
+	// with history 1, 913 and 979 with history 2 (words: 226 at most with
+	// history 1). With char, household and lab need context >= 1024 (history
+	// 0 or 1; history 2 needs ~1,100), and unconstrained rollouts
+	// max_action_tokens >= 40 (actions are up to 39 characters). Attention
+	// costs grow with the square of the length (policy's documentation).
+	Tokenizer string `yaml:"tokenizer,omitempty" json:"tokenizer,omitempty"`
 }
 
 // ColdStartConfig is the supervised warm-up on oracle demonstrations
@@ -100,6 +113,16 @@ type ColdStartConfig struct {
 	// cold-start policy solves 0.25 of eval-in tasks greedily, with 0.2
 	// about as many as without verdict training).
 	VerdictWeight float64 `yaml:"verdict_weight" json:"verdict_weight"`
+	// FreezeUnseen keeps the embedding rows (wte, which is also the tied
+	// LM head) of the tokens that occur nowhere in the cold-start data
+	// fixed during the cold start: their gradient is zeroed before Adam, so
+	// their moments stay 0 and their values bit for bit what the
+	// initialisation drew. Without it the full softmax gives every row a
+	// small gradient (push the logits of tokens never seen down), which
+	// Adam's per-coordinate normalisation turns into steps of ~lr, the same
+	// for all unseen rows. RL updates all rows as before. false (the
+	// default) is omitted from run.json.
+	FreezeUnseen bool `yaml:"freeze_unseen,omitempty" json:"freeze_unseen,omitempty"`
 }
 
 // RolloutConfig is how training rollouts are collected.
@@ -276,6 +299,12 @@ func (c Config) Validate() error {
 		return bad("model.context", c.Model.Context, "32 to 4096")
 	case c.Model.History < 0:
 		return bad("model.history", c.Model.History, ">= 0")
+	case !knownTokenizer(c.Model.Tokenizer):
+		return bad("model.tokenizer", c.Model.Tokenizer, "word or char")
+	case charText(c) && c.Model.Context < minCharContext:
+		return bad("model.context", c.Model.Context, fmt.Sprintf(">= %d with model.tokenizer char on %s (prompts of up to ~1,000 characters)", minCharContext, c.Env))
+	case charText(c) && c.Rollout.Unconstrained && c.Rollout.MaxActionTokens < minCharActionTokens:
+		return bad("rollout.max_action_tokens", c.Rollout.MaxActionTokens, fmt.Sprintf(">= %d with model.tokenizer char on %s (actions of up to 39 characters)", minCharActionTokens, c.Env))
 	case c.ColdStart.Demos < 0:
 		return bad("cold_start.demos", c.ColdStart.Demos, ">= 0")
 	case c.ColdStart.Demos > 0 && (c.ColdStart.Steps < 0 || c.ColdStart.Batch < 1):

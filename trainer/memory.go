@@ -49,7 +49,7 @@ const trainingCopies = 8
 // permutation of the train-task pool and the step records of one iteration
 // (tasks x group size x steps, each with a prompt of up to context tokens).
 func (c Config) Bytes() float64 {
-	m := ModelBytes(policy.Config{VocabSize: Tokenizer(c.Env).Size(), Context: c.Model.Context, Dim: c.Model.Dim,
+	m := ModelBytes(policy.Config{VocabSize: RunTokenizer(c).Size(), Context: c.Model.Context, Dim: c.Model.Dim,
 		Layers: c.Model.Layers, Heads: c.Model.Heads}, trainingCopies)
 	steps := float64(c.Rollout.MaxSteps)
 	if steps == 0 {

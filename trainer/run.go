@@ -286,7 +286,7 @@ func newTrainer(cfg Config, opts Options) (*trainer, error) {
 	if cfg.Model.History == 0 {
 		t.pcfg.History = -1 // Config's 0 is no history; PromptConfig's 0 is the default
 	}
-	t.tok = Tokenizer(cfg.Env)
+	t.tok = RunTokenizer(cfg)
 	mc := policy.Config{VocabSize: t.tok.Size(), Context: cfg.Model.Context, Dim: cfg.Model.Dim,
 		Layers: cfg.Model.Layers, Heads: cfg.Model.Heads}
 	m, err := policy.NewModel(mc, stream(cfg.Seed, -1, purposeInit, 0))
