@@ -12,10 +12,11 @@ func newModelCommand(e *Env) *ucli.Command {
 	return &ucli.Command{
 		Name:  "model",
 		Usage: "the actor on its own: a seeded random checkpoint, log pi(action | prompt) and per-sample gradients of logged steps",
-		Description: "The actor is a GPT-2 causal language model over a word-level vocabulary (README: The actor).\n" +
+		Description: "The actor is a GPT-2 causal language model over a word-level (or, with the trainer's model.tokenizer\n" +
+			"char, character-level) vocabulary (README: The actor).\n" +
 			"A checkpoint directory holds config.json (HF GPT2Config), model.safetensors (F32, HF GPT-2\n" +
 			"tensor names) and vocab.json, and loads in PyTorch (scripts/torch/reference.py).",
-		Subcommands: []*ucli.Command{newModelInitCommand(e), newModelScoreCommand(e), newModelGradsCommand(e), newModelTokenizeCommand(e), newModelTinyCommand(e)},
+		Subcommands: []*ucli.Command{newModelInitCommand(e), newModelScoreCommand(e), newModelGradsCommand(e), newModelTokenizeCommand(e), newModelTinyCommand(e), newModelDriftCommand(e)},
 	}
 }
 
