@@ -197,25 +197,33 @@ func ParseBandit(name string) (BanditOptions, error) {
 }
 
 // CanonicalName returns the canonical spelling of an environment name:
-// household and lab as they are, a bandit name as BanditOptions.Name
-// spells it. Unknown names are an error wrapping ErrUnknownEnv.
+// household and lab and their variants (WorldOptions) as they are, a
+// bandit name as BanditOptions.Name spells it. Unknown names are an error
+// wrapping ErrUnknownEnv.
 func CanonicalName(name string) (string, error) {
-	switch {
-	case name == Household || name == Lab:
-		return name, nil
-	case IsBandit(name):
+	if IsBandit(name) {
 		o, err := ParseBandit(name)
 		if err != nil {
 			return "", err
 		}
 		return o.Name(), nil
 	}
-	return "", fmt.Errorf("%w %q (want %s, %s or %s[-kK][-fL][-dD][-alias])", ErrUnknownEnv, name, Household, Lab, Bandit)
+	if _, err := ParseWorld(name); err != nil {
+		return "", err
+	}
+	return name, nil
 }
 
-// HasTwins reports whether the tasks of the named environment come in twin
-// pairs (TwinSeed): true for the bandit.
-func HasTwins(envName string) bool { return IsBandit(envName) }
+// HasTwins reports whether the train tasks of the named environment come in
+// twin pairs (TwinSeed): true for the bandit and for household and lab
+// with the twin option (WorldOptions.Twin).
+func HasTwins(envName string) bool {
+	if IsBandit(envName) {
+		return true
+	}
+	o, err := ParseWorld(envName)
+	return err == nil && o.Twin
+}
 
 // TwinSeed is the seed of the twin of the task of seed s, in environments
 // with twins (HasTwins): seeds 2s and 2s+1 are twins.
@@ -316,7 +324,11 @@ func newBanditTask(name, split string, seed uint64) (Task, error) {
 			w.actions = append(w.actions, fmt.Sprintf(banditPressFmt, col))
 		}
 		id := o.Name() + "/" + split + "/" + strconv.FormatUint(seed, 10)
-		return Task{Env: o.Name(), Split: split, Seed: seed, ID: id, Type: banditType,
+		shift := "" // eval-out shifts the filler words only: held-out names
+		if out {
+			shift = ShiftNames
+		}
+		return Task{Env: o.Name(), Split: split, Seed: seed, ID: id, Type: banditType, Shift: shift,
 			Layout: banditLayout(o), Goal: banditGoal,
 			fp: fingerprint(o.Name(), w.obs, strconv.Itoa(w.correct)), bandit: w}, nil
 	}

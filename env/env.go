@@ -73,12 +73,13 @@ type Env interface {
 }
 
 // New returns an Env of the named environment, not yet Reset: Household,
-// Lab or a bandit name (Bandit; its Name is the canonical spelling).
+// Lab, one of their variants (WorldOptions; the Env's Name is the world's)
+// or a bandit name (Bandit; its Name is the canonical spelling).
 func New(name string) (Env, error) {
-	switch name {
-	case Household:
-		return &household{}, nil
-	case Lab:
+	if o, err := ParseWorld(name); err == nil {
+		if o.World == Household {
+			return &household{}, nil
+		}
 		return &lab{}, nil
 	}
 	if IsBandit(name) {
@@ -88,7 +89,7 @@ func New(name string) (Env, error) {
 		}
 		return &bandit{name: o.Name()}, nil
 	}
-	return nil, fmt.Errorf("%w %q (want %s, %s or %s[-kK][-fL][-dD][-alias])", ErrUnknownEnv, name, Household, Lab, Bandit)
+	return nil, fmt.Errorf("%w %q (want %s or %s[-twin[-alias]], or %s[-kK][-fL][-dD][-alias])", ErrUnknownEnv, name, Household, Lab, Bandit)
 }
 
 // Start returns an Env Reset to task and its first observation. It fails for

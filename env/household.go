@@ -320,7 +320,7 @@ type household struct {
 func (e *household) Name() string { return Household }
 
 func (e *household) Reset(task Task) string {
-	if task.Env != Household || task.hh == nil {
+	if task.hh == nil {
 		panic(fmt.Sprintf("env: household.Reset with task %q of environment %q", task.ID, task.Env))
 	}
 	e.task, e.w, e.st = task, task.hh, task.hh.init

@@ -70,8 +70,9 @@ type hhRecType struct {
 	device   uint8
 }
 
-// hhRecTypes lists every receptacle type of every split. The last four only
-// occur in held-out (eval-out) layouts.
+// hhRecTypes lists every receptacle type of every split. The last seven
+// only occur in eval-out: four in the held-out layouts of the layout shift,
+// three as the devices of the knowledge shift (hhKnowledge).
 var hhRecTypes = []hhRecType{
 	{"cabinet", true, devNone},
 	{"countertop", false, devNone},
@@ -90,11 +91,15 @@ var hhRecTypes = []hhRecType{
 	{"armchair", false, devNone},
 	{"coffeetable", false, devNone},
 	{"tvstand", false, devNone},
-	// held out
+	// held out: layout shift (ShiftLayout)
 	{"bathtubbasin", false, devSink},
 	{"toilet", false, devNone},
 	{"towelholder", false, devNone},
 	{"safe", true, devNone},
+	// held out: knowledge shift (ShiftKnowledge), devices of new types
+	{"washtub", false, devSink},
+	{"stoveburner", false, devMicrowave},
+	{"icebox", true, devFridge},
 }
 
 func hhRecTypeOf(name string) hhRecType {
@@ -107,50 +112,36 @@ func hhRecTypeOf(name string) hhRecType {
 }
 
 type hhObjType struct {
-	name    string
-	heldOut bool
-	props   uint8
-	spawn   []string // receptacle types it starts in (and may be asked to go to)
+	name  string
+	props uint8
+	spawn []string // receptacle types it starts in (and may be asked to go to)
 }
 
-// hhObjTypes lists the object types. Held-out types are goal objects only in
-// eval-out; eval-out distractors come from both lists.
+// hhObjTypes lists the object types of every split (the names shift renames
+// them, hhNamesObject). A receptacle type that only held-out layouts have
+// (safe) is at the end of a spawn list, where no in-domain draw sees it.
 var hhObjTypes = []hhObjType{
-	{"apple", false, pClean | pHeat | pCool, []string{"countertop", "diningtable", "fridge", "garbagecan"}},
-	{"potato", false, pClean | pHeat | pCool, []string{"countertop", "diningtable", "fridge", "cabinet", "garbagecan"}},
-	{"egg", false, pHeat | pCool, []string{"countertop", "diningtable", "fridge"}},
-	{"bread", false, pHeat | pCool, []string{"countertop", "diningtable", "cabinet"}},
-	{"mug", false, pClean | pHeat | pCool | pSmall, []string{"cabinet", "countertop", "shelf", "coffeetable", "desk", "sidetable", "diningtable"}},
-	{"plate", false, pClean | pHeat | pCool, []string{"cabinet", "countertop", "diningtable", "shelf"}},
-	{"bowl", false, pClean | pHeat | pCool | pSmall, []string{"cabinet", "countertop", "shelf", "diningtable", "desk"}},
-	{"knife", false, pClean, []string{"drawer", "countertop", "diningtable"}},
-	{"spoon", false, pClean, []string{"drawer", "countertop", "diningtable"}},
-	{"book", false, pSmall, []string{"desk", "shelf", "bed", "sidetable", "coffeetable", "sofa", "dresser", "drawer"}},
-	{"cellphone", false, pSmall, []string{"desk", "bed", "sidetable", "sofa", "dresser", "drawer", "armchair"}},
-	{"keychain", false, pSmall, []string{"drawer", "sidetable", "dresser", "coffeetable", "desk", "shelf", "tvstand"}},
-	{"pen", false, pSmall, []string{"desk", "drawer", "shelf", "sidetable"}},
-	{"pencil", false, pSmall, []string{"desk", "drawer", "shelf", "sidetable", "dresser"}},
-	{"cd", false, pSmall, []string{"desk", "drawer", "shelf", "tvstand"}},
-	{"alarmclock", false, pSmall, []string{"desk", "sidetable", "dresser", "shelf"}},
-	{"remotecontrol", false, pSmall, []string{"sofa", "coffeetable", "tvstand", "armchair", "sidetable"}},
-	{"pillow", false, 0, []string{"bed", "sofa", "armchair"}},
-	{"vase", false, 0, []string{"shelf", "coffeetable", "sidetable", "tvstand", "cabinet"}},
-	{"creditcard", false, pSmall, []string{"desk", "drawer", "sidetable", "countertop", "coffeetable", "dresser"}},
-	{"saltshaker", false, 0, []string{"countertop", "cabinet", "shelf", "diningtable"}},
-	// held out
-	{"tomato", true, pClean | pHeat | pCool, []string{"countertop", "fridge", "diningtable", "garbagecan"}},
-	{"cup", true, pClean | pHeat | pCool | pSmall, []string{"cabinet", "countertop", "shelf", "desk", "sidetable"}},
-	{"lettuce", true, pClean | pCool, []string{"fridge", "countertop", "diningtable"}},
-	{"pan", true, pClean | pHeat, []string{"countertop", "cabinet"}},
-	{"soapbar", true, pClean, []string{"bathtubbasin", "countertop", "sinkbasin", "toilet", "cabinet"}},
-	{"cloth", true, pClean, []string{"bathtubbasin", "countertop", "drawer", "towelholder", "cabinet"}},
-	{"watch", true, pSmall, []string{"desk", "drawer", "sidetable", "shelf", "dresser", "safe"}},
-	{"laptop", true, pSmall, []string{"desk", "bed", "sofa", "sidetable", "armchair"}},
-	{"candle", true, 0, []string{"toilet", "countertop", "shelf", "cabinet"}},
-	{"spraybottle", true, 0, []string{"toilet", "cabinet", "countertop", "garbagecan"}},
-	{"toiletpaper", true, 0, []string{"toilet", "cabinet", "countertop", "shelf"}},
-	{"statue", true, pSmall, []string{"shelf", "desk", "sidetable", "safe", "dresser"}},
-	{"newspaper", true, pSmall, []string{"desk", "sidetable", "armchair", "shelf"}},
+	{"apple", pClean | pHeat | pCool, []string{"countertop", "diningtable", "fridge", "garbagecan"}},
+	{"potato", pClean | pHeat | pCool, []string{"countertop", "diningtable", "fridge", "cabinet", "garbagecan"}},
+	{"egg", pHeat | pCool, []string{"countertop", "diningtable", "fridge"}},
+	{"bread", pHeat | pCool, []string{"countertop", "diningtable", "cabinet"}},
+	{"mug", pClean | pHeat | pCool | pSmall, []string{"cabinet", "countertop", "shelf", "coffeetable", "desk", "sidetable", "diningtable"}},
+	{"plate", pClean | pHeat | pCool, []string{"cabinet", "countertop", "diningtable", "shelf"}},
+	{"bowl", pClean | pHeat | pCool | pSmall, []string{"cabinet", "countertop", "shelf", "diningtable", "desk"}},
+	{"knife", pClean, []string{"drawer", "countertop", "diningtable"}},
+	{"spoon", pClean, []string{"drawer", "countertop", "diningtable"}},
+	{"book", pSmall, []string{"desk", "shelf", "bed", "sidetable", "coffeetable", "sofa", "dresser", "drawer"}},
+	{"cellphone", pSmall, []string{"desk", "bed", "sidetable", "sofa", "dresser", "drawer", "armchair", "safe"}},
+	{"keychain", pSmall, []string{"drawer", "sidetable", "dresser", "coffeetable", "desk", "shelf", "tvstand", "safe"}},
+	{"pen", pSmall, []string{"desk", "drawer", "shelf", "sidetable"}},
+	{"pencil", pSmall, []string{"desk", "drawer", "shelf", "sidetable", "dresser"}},
+	{"cd", pSmall, []string{"desk", "drawer", "shelf", "tvstand"}},
+	{"alarmclock", pSmall, []string{"desk", "sidetable", "dresser", "shelf"}},
+	{"remotecontrol", pSmall, []string{"sofa", "coffeetable", "tvstand", "armchair", "sidetable"}},
+	{"pillow", 0, []string{"bed", "sofa", "armchair"}},
+	{"vase", 0, []string{"shelf", "coffeetable", "sidetable", "tvstand", "cabinet"}},
+	{"creditcard", pSmall, []string{"desk", "drawer", "sidetable", "countertop", "coffeetable", "dresser", "safe"}},
+	{"saltshaker", 0, []string{"countertop", "cabinet", "shelf", "diningtable"}},
 }
 
 type hhCount struct {
@@ -160,29 +151,30 @@ type hhCount struct {
 
 type hhLayout struct {
 	name     string
-	heldOut  bool
+	shift    string // "" in-domain; ShiftLayout: eval-out of the layout shift only
 	receps   []hhCount
 	lampOn   string // receptacle type the desklamp stands on ("" for none)
 	families []int
 }
 
 // hhLayouts are the room templates. train and eval-in use the first four,
-// eval-out the last three.
+// as do the names and knowledge shifts of eval-out; the layout shift uses
+// the last three.
 var hhLayouts = []hhLayout{
-	{"kitchen", false, []hhCount{{"cabinet", 1, 3}, {"countertop", 1, 1}, {"drawer", 1, 1}, {"fridge", 1, 1}, {"microwave", 1, 1}, {"sinkbasin", 1, 1}, {"garbagecan", 1, 1}},
+	{"kitchen", "", []hhCount{{"cabinet", 1, 3}, {"countertop", 1, 1}, {"drawer", 1, 1}, {"fridge", 1, 1}, {"microwave", 1, 1}, {"sinkbasin", 1, 1}, {"garbagecan", 1, 1}},
 		"", []int{hhPick, hhClean, hhHeat, hhCool, hhTwo}},
-	{"diner", false, []hhCount{{"cabinet", 1, 2}, {"countertop", 1, 1}, {"diningtable", 1, 1}, {"drawer", 0, 1}, {"fridge", 1, 1}, {"microwave", 1, 1}, {"sinkbasin", 1, 1}, {"shelf", 0, 1}},
+	{"diner", "", []hhCount{{"cabinet", 1, 2}, {"countertop", 1, 1}, {"diningtable", 1, 1}, {"drawer", 0, 1}, {"fridge", 1, 1}, {"microwave", 1, 1}, {"sinkbasin", 1, 1}, {"shelf", 0, 1}},
 		"", []int{hhPick, hhClean, hhHeat, hhCool, hhTwo}},
-	{"bedroom", false, []hhCount{{"bed", 1, 1}, {"desk", 1, 1}, {"drawer", 1, 2}, {"shelf", 1, 2}, {"sidetable", 0, 1}, {"dresser", 1, 1}, {"garbagecan", 0, 1}},
+	{"bedroom", "", []hhCount{{"bed", 1, 1}, {"desk", 1, 1}, {"drawer", 1, 2}, {"shelf", 1, 2}, {"sidetable", 0, 1}, {"dresser", 1, 1}, {"garbagecan", 0, 1}},
 		"desk", []int{hhPick, hhExamine, hhTwo}},
-	{"livingroom", false, []hhCount{{"sofa", 1, 1}, {"armchair", 0, 1}, {"coffeetable", 1, 1}, {"sidetable", 1, 1}, {"cabinet", 1, 2}, {"drawer", 1, 1}, {"tvstand", 1, 1}, {"garbagecan", 0, 1}},
+	{"livingroom", "", []hhCount{{"sofa", 1, 1}, {"armchair", 0, 1}, {"coffeetable", 1, 1}, {"sidetable", 1, 1}, {"cabinet", 1, 2}, {"drawer", 1, 1}, {"tvstand", 1, 1}, {"garbagecan", 0, 1}},
 		"sidetable", []int{hhPick, hhExamine, hhTwo}},
-	// held out
-	{"bathroom", true, []hhCount{{"bathtubbasin", 1, 1}, {"sinkbasin", 1, 1}, {"toilet", 1, 1}, {"towelholder", 1, 1}, {"countertop", 1, 1}, {"cabinet", 1, 2}, {"drawer", 0, 1}, {"garbagecan", 0, 1}},
+	// held out (ShiftLayout)
+	{"bathroom", ShiftLayout, []hhCount{{"bathtubbasin", 1, 1}, {"sinkbasin", 1, 1}, {"toilet", 1, 1}, {"towelholder", 1, 1}, {"countertop", 1, 1}, {"cabinet", 1, 2}, {"drawer", 0, 1}, {"garbagecan", 0, 1}},
 		"", []int{hhPick, hhClean, hhTwo}},
-	{"studio", true, []hhCount{{"desk", 1, 1}, {"bed", 0, 1}, {"fridge", 1, 1}, {"microwave", 1, 1}, {"sinkbasin", 1, 1}, {"countertop", 1, 1}, {"cabinet", 1, 2}, {"shelf", 0, 1}},
+	{"studio", ShiftLayout, []hhCount{{"desk", 1, 1}, {"bed", 0, 1}, {"fridge", 1, 1}, {"microwave", 1, 1}, {"sinkbasin", 1, 1}, {"countertop", 1, 1}, {"cabinet", 1, 2}, {"shelf", 0, 1}},
 		"desk", []int{hhPick, hhClean, hhHeat, hhCool, hhExamine, hhTwo}},
-	{"office", true, []hhCount{{"desk", 1, 1}, {"shelf", 1, 2}, {"drawer", 1, 2}, {"sidetable", 1, 1}, {"armchair", 0, 1}, {"safe", 1, 1}, {"garbagecan", 0, 1}},
+	{"office", ShiftLayout, []hhCount{{"desk", 1, 1}, {"shelf", 1, 2}, {"drawer", 1, 2}, {"sidetable", 1, 1}, {"armchair", 0, 1}, {"safe", 1, 1}, {"garbagecan", 0, 1}},
 		"desk", []int{hhPick, hhExamine, hhTwo}},
 }
 
@@ -196,3 +188,13 @@ const hhCapacity = 3
 
 // hhStepLimit is the household episode length.
 const hhStepLimit = 30
+
+// hhKnowledge is the knowledge shift of a device family (clean, heat,
+// cool): the family's device type is replaced by a held-out one, and the
+// goal states what it does, likening it to the device every train task
+// uses.
+var hhKnowledge = map[int]struct{ device, heldOut, fact string }{
+	hhClean: {"sinkbasin", "washtub", "The washtub cleans like a sinkbasin."},
+	hhHeat:  {"microwave", "stoveburner", "The stoveburner heats like a microwave."},
+	hhCool:  {"fridge", "icebox", "The icebox cools like a fridge."},
+}

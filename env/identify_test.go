@@ -188,8 +188,10 @@ func TestIdentifiability(t *testing.T) {
 // TestMemoryReducesAmbiguity measures (on lab, where the prompt windows lose
 // readings and room contents) that the memory line lowers the share of steps
 // with an ambiguous prompt: without history 2.3% -> 0.4% on 60 train tasks,
-// 1.7% -> 0.4% eval-in, 0.45% -> 0% eval-out; with the default history 2 on
-// 200 eval-out tasks 1.72% -> 1.53%. On household (default history) the
+// 1.7% -> 0.4% eval-in, 0.8% -> 0% eval-out; with the default history 2 on
+// 200 eval-out tasks it does not raise it (0.37% both; 1.72% -> 1.53% on the
+// eval-out split before it was divided by shift type). On household
+// (default history) the
 // ambiguous prompts are almost all first steps, where nothing has been seen,
 // so the memory line does not change them: it is logged, not asserted.
 func TestMemoryReducesAmbiguity(t *testing.T) {
@@ -201,7 +203,7 @@ func TestMemoryReducesAmbiguity(t *testing.T) {
 		strict bool
 	}{
 		{Lab, nil, 60, PromptConfig{History: -1}, true},
-		{Lab, []string{SplitEvalOut}, 200, PromptConfig{}, true},
+		{Lab, []string{SplitEvalOut}, 200, PromptConfig{}, false},
 		{Household, []string{SplitTrain}, 100, PromptConfig{}, false},
 	} {
 		rows, err := Identifiability(IdentifiabilityConfig{Envs: []string{c.env}, Splits: c.splits, Tasks: c.tasks, Prompt: c.cfg})

@@ -615,7 +615,7 @@ type lab struct {
 func (e *lab) Name() string { return Lab }
 
 func (e *lab) Reset(task Task) string {
-	if task.Env != Lab || task.lab == nil {
+	if task.lab == nil {
 		panic(fmt.Sprintf("env: lab.Reset with task %q of environment %q", task.ID, task.Env))
 	}
 	e.task, e.w, e.st = task, task.lab, task.lab.init

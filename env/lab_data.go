@@ -37,17 +37,24 @@ type labFixSpec struct {
 
 type labLayout struct {
 	name     string
-	heldOut  bool
+	shift    string // "" in-domain; ShiftLayout or ShiftKnowledge: eval-out of that shift only
 	rooms    []string
 	edges    [][2]int
 	fixtures []labFixSpec
+	// A layout of the knowledge shift serves the families whose task needs
+	// what is new in it, and fact (appended to the goal) states it.
+	families []int
+	fact     string
 }
 
 // labLayouts are the world templates: train and eval-in use the first two,
-// eval-out the last two (other room graphs, new rooms, the heater in another
-// room or replaced by a furnace).
+// as do the names shift and the mix_paint tasks of the knowledge shift;
+// the layout shift uses loop and line (other room graphs of the same rooms
+// and fixtures, the stove in another room); the knowledge shift uses ring
+// (the answer boxes outside) for measure_temperature and foundry (a furnace
+// in a foundry heats instead of the stove) for melting and boiling.
 var labLayouts = []labLayout{
-	{"hub", false, []string{"hallway", "kitchen", "workshop", "greenhouse", "art studio"},
+	{"hub", "", []string{"hallway", "kitchen", "workshop", "greenhouse", "art studio"},
 		[][2]int{{0, 1}, {0, 2}, {0, 3}, {0, 4}},
 		[]labFixSpec{
 			{0, "red box", fkBox}, {0, "blue box", fkBox},
@@ -55,8 +62,8 @@ var labLayouts = []labLayout{
 			{2, "workbench", fkBench}, {2, "shelf", fkPlain},
 			{3, "flower pot", fkPot}, {3, "table", fkPlain},
 			{4, "bowl", fkBowl}, {4, "shelf", fkPlain},
-		}},
-	{"corridor", false, []string{"kitchen", "hallway", "workshop", "greenhouse", "art studio"},
+		}, nil, ""},
+	{"corridor", "", []string{"kitchen", "hallway", "workshop", "greenhouse", "art studio"},
 		[][2]int{{0, 1}, {1, 2}, {2, 3}, {2, 4}},
 		[]labFixSpec{
 			{0, "counter", fkPlain}, {0, "stove", fkHeater}, {0, "freezer", fkFreezer},
@@ -64,9 +71,28 @@ var labLayouts = []labLayout{
 			{2, "workbench", fkBench}, {2, "table", fkPlain},
 			{3, "flower pot", fkPot}, {3, "shelf", fkPlain},
 			{4, "bowl", fkBowl}, {4, "table", fkPlain},
-		}},
-	// held out
-	{"ring", true, []string{"kitchen", "workshop", "art studio", "greenhouse", "outside"},
+		}, nil, ""},
+	// held out: the layout shift
+	{"loop", ShiftLayout, []string{"kitchen", "hallway", "workshop", "art studio", "greenhouse"},
+		[][2]int{{0, 1}, {1, 2}, {2, 3}, {3, 4}, {4, 0}},
+		[]labFixSpec{
+			{0, "counter", fkPlain}, {0, "freezer", fkFreezer},
+			{1, "red box", fkBox}, {1, "blue box", fkBox}, {1, "bench", fkPlain},
+			{2, "stove", fkHeater}, {2, "workbench", fkBench},
+			{3, "bowl", fkBowl}, {3, "shelf", fkPlain},
+			{4, "flower pot", fkPot}, {4, "table", fkPlain},
+		}, nil, ""},
+	{"line", ShiftLayout, []string{"greenhouse", "kitchen", "workshop", "hallway", "art studio"},
+		[][2]int{{0, 1}, {1, 2}, {2, 3}, {3, 4}},
+		[]labFixSpec{
+			{0, "flower pot", fkPot}, {0, "shelf", fkPlain},
+			{1, "counter", fkPlain}, {1, "stove", fkHeater}, {1, "freezer", fkFreezer},
+			{2, "workbench", fkBench}, {2, "table", fkPlain},
+			{3, "red box", fkBox}, {3, "blue box", fkBox},
+			{4, "bowl", fkBowl}, {4, "table", fkPlain},
+		}, nil, ""},
+	// held out: the knowledge shift
+	{"ring", ShiftKnowledge, []string{"kitchen", "workshop", "art studio", "greenhouse", "outside"},
 		[][2]int{{0, 1}, {1, 2}, {2, 3}, {3, 0}, {3, 4}},
 		[]labFixSpec{
 			{0, "counter", fkPlain}, {0, "freezer", fkFreezer},
@@ -74,8 +100,8 @@ var labLayouts = []labLayout{
 			{2, "bowl", fkBowl}, {2, "table", fkPlain},
 			{3, "flower pot", fkPot}, {3, "shelf", fkPlain},
 			{4, "picnic table", fkPlain}, {4, "red box", fkBox}, {4, "blue box", fkBox},
-		}},
-	{"foundry", true, []string{"hallway", "kitchen", "foundry", "greenhouse", "art studio"},
+		}, []int{labMeasure}, "The red box and the blue box are outside."},
+	{"foundry", ShiftKnowledge, []string{"hallway", "kitchen", "foundry", "greenhouse", "art studio"},
 		[][2]int{{0, 1}, {0, 2}, {0, 3}, {0, 4}},
 		[]labFixSpec{
 			{0, "red box", fkBox}, {0, "blue box", fkBox},
@@ -83,7 +109,7 @@ var labLayouts = []labLayout{
 			{2, "furnace", fkHeater}, {2, "workbench", fkBench},
 			{3, "flower pot", fkPot}, {3, "table", fkPlain},
 			{4, "bowl", fkBowl}, {4, "shelf", fkPlain},
-		}},
+		}, []int{labChange}, "The furnace heats like a stove."},
 }
 
 // Item kinds.
@@ -96,7 +122,7 @@ const (
 	ikPaint                  // a paint of a base colour
 	ikMixture                // the paint made in the bowl (absent until mixed)
 	ikPower                  // the battery
-	ikLoad                   // a bulb, buzzer or motor
+	ikLoad                   // a bulb (or a load of the names shift)
 	ikWire                   // a wire with two ends
 )
 
@@ -121,19 +147,15 @@ var labChanges = []struct {
 	{"boil", phLiquid, phGas},
 }
 
-// Type lists: in-domain (seen) and held-out (eval-out only).
+// Type lists of every split (the names shift renames the goal's substance,
+// measured object, plant or load: labNamesSubstance and friends).
 var (
-	labSubstances     = []string{"water", "chocolate", "butter", "honey"}
-	labSubstancesOut  = []string{"wax", "tin", "caramel"}
-	labMeasured       = []string{"soup", "milk", "tea", "rock"}
-	labMeasuredOut    = []string{"coffee", "sand", "cocoa"}
-	labPlants         = []string{"pea", "bean", "apple", "orange"}
-	labPlantsOut      = []string{"pumpkin", "sunflower"}
-	labLoads          = []string{"red bulb", "green bulb", "blue bulb"}
-	labLoadsOut       = []string{"buzzer", "motor"}
-	labWires          = []string{"black wire", "orange wire", "gray wire", "yellow wire"}
-	labDistractors    = []string{"book", "pencil", "cup", "spoon", "ruler", "eraser", "notebook"}
-	labDistractorsOut = []string{"magnet", "feather", "shell", "marble"}
+	labSubstances  = []string{"water", "chocolate", "butter", "honey"}
+	labMeasured    = []string{"soup", "milk", "tea", "rock"}
+	labPlants      = []string{"pea", "bean", "apple", "orange"}
+	labLoads       = []string{"red bulb", "green bulb", "blue bulb"}
+	labWires       = []string{"black wire", "orange wire", "gray wire", "yellow wire"}
+	labDistractors = []string{"book", "pencil", "cup", "spoon", "ruler", "eraser", "notebook"}
 )
 
 // Paint colours: the first five are base paints, the rest are mixtures.
@@ -163,7 +185,8 @@ var labMixes = []struct{ a, b, out int8 }{
 	{colBlack, colWhite, colGray},
 }
 
-// Target colours of mix_paint per domain.
+// Target colours of mix_paint: in-domain, and of the knowledge shift, whose
+// goal states the recipe (labRecipe); black paint only occurs there.
 var (
 	labMixTargets    = []int8{colPurple, colGreen, colPink}
 	labMixTargetsOut = []int8{colOrange, colGray}

@@ -15,23 +15,103 @@ type labPending struct {
 	role  string // "subject", "thermo", "can", "paint", "power", "wire", "mixture" or ""
 }
 
-// labGenerate draws one lab task: a layout of the domain, a family, the
-// family's items of the domain's types, one distractor, a start room.
-// Candidates whose oracle plan is shorter than 2 steps are rejected.
-func labGenerate(rng *rand.Rand, out bool) (Task, bool) {
-	return labGenerateWith(rng, out, labLayouts, labDistractorsPerWorld, 2)
+// labGenerate draws one lab task of shift ("" for the in-domain generator,
+// else a Shift of eval-out): a layout, a family, the family's items, one
+// distractor, a start room. Candidates whose oracle plan is shorter than 2
+// steps are rejected. The names shift draws change_state,
+// measure_temperature, grow_plant or power_component in an in-domain layout
+// and names the goal's substance, object, plant or load with a held-out
+// generated word; the layout shift draws any family in a held-out room
+// graph of seen rooms and fixtures; the knowledge shift draws melting or
+// boiling in the foundry, measure_temperature in the ring or mix_paint of a
+// colour no train task mixes, and states the fact needed in the goal.
+func labGenerate(rng *rand.Rand, shift string) (Task, bool) {
+	return labGenerateWith(rng, shift, labLayouts, labDistractorsPerWorld, 2)
 }
 
 // labGenerateWith is labGenerate with other layouts, distractor count and
 // most extra paints (tests use tiny worlds).
-func labGenerateWith(rng *rand.Rand, out bool, all []labLayout, distractors, maxExtraPaints int) (Task, bool) {
-	var layouts []*labLayout
-	for i := range all {
-		if all[i].heldOut == out {
-			layouts = append(layouts, &all[i])
+func labGenerateWith(rng *rand.Rand, shift string, all []labLayout, distractors, maxExtraPaints int) (Task, bool) {
+	ws, ok := labDraw(rng, labSpec{shift: shift}, all, distractors, maxExtraPaints)
+	if !ok {
+		return Task{}, false
+	}
+	return labTask(ws[0]), true
+}
+
+// labGenerateTwins draws an in-domain twin pair of measure_temperature
+// (WorldOptions.Twin) and the pair's fingerprint.
+func labGenerateTwins(rng *rand.Rand, alias bool) ([2]Task, uint64, bool) {
+	return labGenerateTwinsWith(rng, alias, labLayouts, labDistractorsPerWorld)
+}
+
+// labGenerateTwinsWith is labGenerateTwins with other layouts and
+// distractor count (tests use tiny worlds).
+func labGenerateTwinsWith(rng *rand.Rand, alias bool, all []labLayout, distractors int) ([2]Task, uint64, bool) {
+	ws, ok := labDraw(rng, labSpec{twin: true}, all, distractors, 2)
+	if !ok {
+		return [2]Task{}, 0, false
+	}
+	// The pair's fingerprint is that of the twins with their cues, so the
+	// alias variant has the same pairs in the same splits.
+	var ts [2]Task
+	for i, w := range ws {
+		ts[i] = labTask(w, "twin", "box="+w.fixtures[w.box].name)
+	}
+	fp := pairFingerprint(ts[0].fp, ts[1].fp)
+	if alias {
+		for i, w := range ws {
+			aw := *w
+			aw.goal = labMeasureGoal(w.items[w.subject].name, banditAlias)
+			ts[i] = labTask(&aw, "twin", "box="+w.fixtures[w.box].name)
 		}
 	}
+	return ts, fp, true
+}
+
+// labSpec selects what labDraw draws.
+type labSpec struct {
+	shift string // "" in-domain, or a Shift
+	twin  bool   // an in-domain twin pair of measure_temperature
+}
+
+// labDraw draws the world of one task, or with spec.twin the two worlds of
+// a twin pair (see labGenerate and WorldOptions). The draws of the
+// in-domain generator are those of every earlier version of this package,
+// so train and eval-in tasks are unchanged.
+func labDraw(rng *rand.Rand, spec labSpec, all []labLayout, distractors, maxExtraPaints int) ([]*labWorld, bool) {
+	layoutsOf := func(shift string, fam int) []*labLayout {
+		var ls []*labLayout
+		for i := range all {
+			if all[i].shift == shift && (fam < 0 || slices.Contains(all[i].families, fam)) {
+				ls = append(ls, &all[i])
+			}
+		}
+		return ls
+	}
+	fam := -1
+	var layouts []*labLayout
+	switch spec.shift {
+	case ShiftLayout:
+		layouts = layoutsOf(ShiftLayout, -1)
+	case ShiftKnowledge:
+		fam = pick(rng, []int{labChange, labMeasure, labMix})
+		if fam == labMix {
+			layouts = layoutsOf("", -1)
+		} else {
+			layouts = layoutsOf(ShiftKnowledge, fam)
+		}
+	default:
+		layouts = layoutsOf("", -1)
+	}
+	if len(layouts) == 0 {
+		return nil, false
+	}
 	lay := pick(rng, layouts)
+	fact := "" // the knowledge shift's fact, appended to the goal
+	if lay.shift == ShiftKnowledge {
+		fact = lay.fact
+	}
 	w := &labWorld{layout: lay.name, rooms: lay.rooms, thermo: -1, can: -1, mixture: -1, power: -1,
 		heater: -1, freezer: -1, pot: -1, bowl: -1, bench: -1, box: -1}
 	w.adj = make([][]int8, len(lay.rooms))
@@ -84,8 +164,11 @@ func labGenerateWith(rng *rand.Rand, out bool, all []labLayout, distractors, max
 		return f, true
 	}
 	temp := func() int { return pick(rng, labTemps) }
+	names := spec.shift == ShiftNames
+	// domain is the type list of the goal's role: seen types, or held-out
+	// names in the names shift.
 	domain := func(in, held []string) []string {
-		if out {
+		if names {
 			return held
 		}
 		return in
@@ -97,12 +180,32 @@ func labGenerateWith(rng *rand.Rand, out bool, all []labLayout, distractors, max
 		return ok
 	}
 	ok := true
-	fam := rng.IntN(labFamilies)
+	if fam < 0 {
+		switch {
+		case spec.twin:
+			fam = labMeasure
+		case names:
+			fam = pick(rng, []int{labChange, labMeasure, labGrow, labPower})
+		default:
+			fam = rng.IntN(labFamilies)
+		}
+	}
 	w.family = fam
+	var twinGoals [2]string // the twins' goals
+	var twinBoxes [2]int8   // the twins' right boxes
 	switch fam {
 	case labChange:
-		ch := pick(rng, labChanges)
-		sub := pick(rng, domain(labSubstances, labSubstancesOut))
+		changes := labChanges
+		if spec.shift == ShiftKnowledge {
+			changes = nil // only heating needs the furnace
+			for _, c := range labChanges {
+				if c.target > c.start {
+					changes = append(changes, c)
+				}
+			}
+		}
+		ch := pick(rng, changes)
+		sub := pick(rng, domain(labSubstances, labNamesSubstance))
 		it := labItem{name: sub, kind: ikSubstance, temp: temp()}
 		if ch.start == phSolid && rng.IntN(2) == 0 {
 			items = append(items, labPending{it, w.freezer, ch.start, "subject"})
@@ -112,37 +215,61 @@ func labGenerateWith(rng *rand.Rand, out bool, all []labLayout, distractors, max
 		w.target = ch.target
 		w.goal = ch.verb + " the " + sub + ". First, focus on the " + sub + "."
 	case labMeasure:
-		obj := pick(rng, domain(labMeasured, labMeasuredOut))
-		t := temp()
-		var thresholds []int
-		for _, th := range labThresholds {
-			if t-th >= 5 || th-t >= 5 {
-				thresholds = append(thresholds, th)
+		obj := pick(rng, domain(labMeasured, labNamesMeasured))
+		boxOf := func(t, th int) int8 {
+			if t > th {
+				return boxes[0]
 			}
+			return boxes[1]
 		}
-		th := pick(rng, thresholds)
-		w.box = boxes[1]
-		if t > th {
-			w.box = boxes[0]
+		var t int
+		if spec.twin {
+			// One threshold below the temperature and one above it, each
+			// at least 5 degrees away; which twin gets which is drawn.
+			var temps []int
+			for _, x := range labTemps {
+				if below, above := labSides(x); len(below) > 0 && len(above) > 0 {
+					temps = append(temps, x)
+				}
+			}
+			t = pick(rng, temps)
+			below, above := labSides(t)
+			ths := [2]int{pick(rng, below), pick(rng, above)}
+			if rng.IntN(2) == 1 {
+				ths[0], ths[1] = ths[1], ths[0]
+			}
+			for i, th := range ths {
+				twinBoxes[i] = boxOf(t, th)
+				twinGoals[i] = labMeasureGoal(obj, strconv.Itoa(th))
+			}
+			w.box, w.goal = twinBoxes[0], twinGoals[0]
+		} else {
+			t = temp()
+			below, above := labSides(t)
+			th := pick(rng, slices.Concat(below, above))
+			w.box = boxOf(t, th)
+			w.goal = labMeasureGoal(obj, strconv.Itoa(th))
 		}
 		ok = addPlain(labItem{name: obj, kind: ikPlain, temp: t}, 0, "subject") &&
 			addPlain(labItem{name: "thermometer", kind: ikThermo, temp: 21}, 0, "thermo")
-		w.goal = "measure the temperature of the " + obj + ". First, focus on the thermometer. If it is above " +
-			strconv.Itoa(th) + " degrees celsius, focus on the red box; otherwise, focus on the blue box."
 	case labGrow:
-		plants := domain(labPlants, labPlantsOut)
+		plants := domain(labPlants, labNamesPlant)
 		plant := pick(rng, plants)
 		others := slices.DeleteFunc(slices.Concat(plants, labPlants), func(p string) bool { return p == plant })
+		if names {
+			others = labPlants // the wrong seed is of a seen plant
+		}
 		other := pick(rng, others)
 		ok = addPlain(labItem{name: plant, kind: ikSeed, temp: temp()}, 0, "subject") &&
 			addPlain(labItem{name: other, kind: ikSeed, temp: temp()}, 0, "") &&
 			addPlain(labItem{name: "watering can", kind: ikCan, temp: temp()}, 0, "can")
 		w.goal = "grow a " + plant + " plant from its seed. First, focus on the " + plant + " seed."
 	case labMix:
-		target := pick(rng, labMixTargets)
-		if out {
-			target = pick(rng, labMixTargetsOut)
+		targets := labMixTargets
+		if spec.shift == ShiftKnowledge {
+			targets = labMixTargetsOut
 		}
+		target := pick(rng, targets)
 		w.target = target
 		var need [2]int8
 		for _, m := range labMixes {
@@ -151,8 +278,9 @@ func labGenerateWith(rng *rand.Rand, out bool, all []labLayout, distractors, max
 			}
 		}
 		bases := []int8{colRed, colBlue, colYellow, colWhite}
-		if out {
+		if spec.shift == ShiftKnowledge {
 			bases = append(bases, colBlack)
+			fact = labRecipe(target)
 		}
 		var extra []int8
 		for _, c := range bases {
@@ -173,9 +301,12 @@ func labGenerateWith(rng *rand.Rand, out bool, all []labLayout, distractors, max
 		cn := labColors[target]
 		w.goal = "make " + cn + " paint by mixing two paints in the bowl. Then, focus on the " + cn + " paint."
 	case labPower:
-		loads := domain(labLoads, labLoadsOut)
+		loads := domain(labLoads, labNamesLoad)
 		ld := pick(rng, loads)
 		others := slices.DeleteFunc(slices.Concat(loads, labLoads), func(l string) bool { return l == ld })
+		if names {
+			others = labLoads // the other load is a seen one
+		}
 		other := pick(rng, others)
 		wires := slices.Clone(labWires)
 		rng.Shuffle(len(wires), func(i, j int) { wires[i], wires[j] = wires[j], wires[i] })
@@ -190,17 +321,16 @@ func labGenerateWith(rng *rand.Rand, out bool, all []labLayout, distractors, max
 		}
 		w.goal = "power the " + ld + " by wiring it to the battery. First, focus on the " + ld + "."
 	}
-	pool := labDistractors
-	if out {
-		pool = slices.Concat(labDistractors, labDistractorsOut)
-	}
-	pool = slices.Clone(pool)
+	pool := slices.Clone(labDistractors)
 	rng.Shuffle(len(pool), func(i, j int) { pool[i], pool[j] = pool[j], pool[i] })
 	for _, d := range pool[:distractors] {
 		ok = ok && addPlain(labItem{name: d, kind: ikPlain, temp: temp()}, 0, "")
 	}
 	if !ok || len(items) > labMaxItems || len(w.fixtures) > labMaxFix || len(w.rooms) > labMaxRooms {
-		return Task{}, false
+		return nil, false
+	}
+	if fact != "" {
+		w.goal += " " + fact
 	}
 
 	// Items are kept in name order, so that listings do not reveal roles.
@@ -242,11 +372,25 @@ func labGenerateWith(rng *rand.Rand, out bool, all []labLayout, distractors, max
 	default:
 		w.focusSeq = []labFocus{{false, w.subject}}
 	}
-	if labDist(w, &w.init) < 2 {
-		return Task{}, false
+	ws := []*labWorld{w}
+	if spec.twin {
+		tw := *w
+		tw.box, tw.goal = twinBoxes[1], twinGoals[1]
+		tw.focusSeq = []labFocus{{false, w.thermo}, {true, tw.box}}
+		ws = append(ws, &tw)
 	}
+	for _, x := range ws {
+		if labDist(x, &x.init) < 2 {
+			return nil, false
+		}
+	}
+	return ws, true
+}
 
-	parts := []string{Lab, w.layout, labFamilyNames[fam], w.goal, w.rooms[w.init.room]}
+// labTask makes the Task of a generated world; extra parts join its
+// fingerprint.
+func labTask(w *labWorld, extra ...string) Task {
+	parts := []string{Lab, w.layout, labFamilyNames[w.family], w.goal, w.rooms[w.init.room]}
 	for i, it := range w.items {
 		where := "inventory"
 		switch p := w.init.pos[i]; {
@@ -257,7 +401,41 @@ func labGenerateWith(rng *rand.Rand, out bool, all []labLayout, distractors, max
 		}
 		parts = append(parts, it.name+"@"+where+"/"+strconv.Itoa(int(w.init.phase[i]))+"/"+strconv.Itoa(it.temp))
 	}
-	return Task{Type: labFamilyNames[fam], Layout: w.layout, Goal: w.goal, fp: fingerprint(parts...), lab: w}, true
+	parts = append(parts, extra...)
+	return Task{Type: labFamilyNames[w.family], Layout: w.layout, Goal: w.goal, fp: fingerprint(parts...), lab: w}
+}
+
+// labMeasureGoal is the goal of measure_temperature of obj with threshold
+// th.
+func labMeasureGoal(obj, th string) string {
+	return "measure the temperature of the " + obj + ". First, focus on the thermometer. If it is above " +
+		th + " degrees celsius, focus on the red box; otherwise, focus on the blue box."
+}
+
+// labSides returns the thresholds (labThresholds) at least 5 degrees below
+// temperature t and those at least 5 degrees above it, in order.
+func labSides(t int) (below, above []int) {
+	for _, th := range labThresholds {
+		switch {
+		case t-th >= 5:
+			below = append(below, th)
+		case th-t >= 5:
+			above = append(above, th)
+		}
+	}
+	return below, above
+}
+
+// labRecipe states the two paints of mixture colour target ("Red paint
+// and yellow paint make orange paint.").
+func labRecipe(target int8) string {
+	for _, m := range labMixes {
+		if m.out == target {
+			a := labColors[m.a]
+			return strings.ToUpper(a[:1]) + a[1:] + " paint and " + labColors[m.b] + " paint make " + labColors[target] + " paint."
+		}
+	}
+	panic("env: no recipe for colour " + labColors[target])
 }
 
 // roomDistances is the all-pairs BFS distance of a room graph.

@@ -86,12 +86,28 @@ func exhaustiveDist[S comparable](init S, succ func(S, func(S)), terminal, solve
 // Tiny household layouts: every family, in- and out-of-domain types, small
 // enough for exhaustive search (with at most one distractor).
 var tinyHHLayouts = []hhLayout{
-	{"tiny-sink", false, []hhCount{{"cabinet", 1, 2}, {"countertop", 1, 1}, {"sinkbasin", 1, 1}}, "", []int{hhPick, hhClean, hhTwo}},
-	{"tiny-hot", false, []hhCount{{"countertop", 1, 1}, {"fridge", 1, 1}, {"microwave", 1, 1}}, "", []int{hhPick, hhHeat, hhCool}},
-	{"tiny-cold", false, []hhCount{{"cabinet", 2, 2}, {"countertop", 1, 1}, {"fridge", 1, 1}}, "", []int{hhCool, hhTwo}},
-	{"tiny-lamp", false, []hhCount{{"desk", 1, 1}, {"drawer", 1, 1}, {"shelf", 1, 2}}, "desk", []int{hhExamine, hhPick, hhTwo}},
-	{"tiny-bath", true, []hhCount{{"bathtubbasin", 1, 1}, {"cabinet", 1, 2}, {"countertop", 1, 1}}, "", []int{hhClean, hhTwo}},
-	{"tiny-office", true, []hhCount{{"desk", 1, 1}, {"safe", 1, 1}, {"sidetable", 1, 1}}, "desk", []int{hhExamine, hhPick}},
+	{"tiny-sink", "", []hhCount{{"cabinet", 1, 2}, {"countertop", 1, 1}, {"sinkbasin", 1, 1}}, "", []int{hhPick, hhClean, hhTwo}},
+	{"tiny-hot", "", []hhCount{{"countertop", 1, 1}, {"fridge", 1, 1}, {"microwave", 1, 1}}, "", []int{hhPick, hhHeat, hhCool}},
+	{"tiny-cold", "", []hhCount{{"cabinet", 2, 2}, {"countertop", 1, 1}, {"fridge", 1, 1}}, "", []int{hhCool, hhTwo}},
+	{"tiny-lamp", "", []hhCount{{"desk", 1, 1}, {"drawer", 1, 1}, {"shelf", 1, 2}}, "desk", []int{hhExamine, hhPick, hhTwo}},
+	{"tiny-bath", ShiftLayout, []hhCount{{"bathtubbasin", 1, 1}, {"cabinet", 1, 2}, {"countertop", 1, 1}}, "", []int{hhClean, hhTwo}},
+	{"tiny-office", ShiftLayout, []hhCount{{"desk", 1, 1}, {"safe", 1, 1}, {"sidetable", 1, 1}}, "desk", []int{hhExamine, hhPick}},
+}
+
+// tinyHHWorlds draws the n-th batch of tiny household worlds of
+// TestHouseholdDistExact: one world of each shift in turn ("" in-domain),
+// and every fifth time a twin pair as well.
+func tinyHHWorlds(rng *rand.Rand, n int) []*hhWorld {
+	var ws []*hhWorld
+	if task, ok := hhGenerateWith(rng, []string{"", ShiftNames, ShiftLayout, ShiftKnowledge}[n%4], tinyHHLayouts, 0, 1); ok {
+		ws = append(ws, task.hh)
+	}
+	if n%5 == 0 {
+		if ts, _, ok := hhGenerateTwinsWith(rng, n%10 == 0, tinyHHLayouts, 0, 1); ok {
+			ws = append(ws, ts[0].hh, ts[1].hh)
+		}
+	}
+	return ws
 }
 
 // TestHouseholdDistExact checks hhDist against exhaustive search: on every
@@ -107,37 +123,8 @@ func TestHouseholdDistExact(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	checked, states := map[int]int{}, 0
 	for n := 0; n < worlds; n++ {
-		task, ok := hhGenerateWith(rng, n%3 == 0, tinyHHLayouts, 0, 1)
-		if !ok {
-			continue
-		}
-		w := task.hh
-		var buf []hhAct
-		dist, ok := exhaustiveDist(w.init,
-			func(s hhState, yield func(hhState)) {
-				buf = hhActs(w, &s, buf[:0])
-				for _, a := range buf {
-					t := s
-					hhApply(&t, a)
-					yield(t)
-				}
-			},
-			func(s hhState) bool { return hhSolved(w, &s) },
-			func(s hhState) bool { return hhSolved(w, &s) },
-			400000)
-		if !ok {
-			continue
-		}
-		checked[w.family]++
-		for s, want := range dist {
-			got := hhDist(w, &s)
-			if want < 0 {
-				want = unreachable
-			}
-			if got != int(want) {
-				t.Fatalf("%s %s (%s): hhDist %d, exhaustive %d in state %s", w.layout, hhFamilyNames[w.family], w.goal, got, want, w.describe(&s))
-			}
-			states++
+		for _, w := range tinyHHWorlds(rng, n) {
+			checkHHDist(t, w, checked, &states)
 		}
 	}
 	for f := 0; f < hhFamilies; f++ {
@@ -148,20 +135,75 @@ func TestHouseholdDistExact(t *testing.T) {
 	t.Logf("checked %d states of worlds per family %v", states, checked)
 }
 
+// checkHHDist compares hhDist with exhaustive search on every reachable
+// state of w (if there are not too many).
+func checkHHDist(t *testing.T, w *hhWorld, checked map[int]int, states *int) {
+	t.Helper()
+	var buf []hhAct
+	dist, ok := exhaustiveDist(w.init,
+		func(s hhState, yield func(hhState)) {
+			buf = hhActs(w, &s, buf[:0])
+			for _, a := range buf {
+				t := s
+				hhApply(&t, a)
+				yield(t)
+			}
+		},
+		func(s hhState) bool { return hhSolved(w, &s) },
+		func(s hhState) bool { return hhSolved(w, &s) },
+		400000)
+	if !ok {
+		return
+	}
+	checked[w.family]++
+	for s, want := range dist {
+		got := hhDist(w, &s)
+		if want < 0 {
+			want = unreachable
+		}
+		if got != int(want) {
+			t.Fatalf("%s %s (%s): hhDist %d, exhaustive %d in state %s", w.layout, hhFamilyNames[w.family], w.goal, got, want, w.describe(&s))
+		}
+		*states++
+	}
+}
+
 // tinyLabLayouts are three-room worlds with every device.
 var tinyLabLayouts = []labLayout{
-	{"tiny-chain", false, []string{"kitchen", "hallway", "workshop"}, [][2]int{{0, 1}, {1, 2}},
+	{"tiny-chain", "", []string{"kitchen", "hallway", "workshop"}, [][2]int{{0, 1}, {1, 2}},
 		[]labFixSpec{
 			{0, "counter", fkPlain}, {0, "stove", fkHeater}, {0, "freezer", fkFreezer},
 			{1, "red box", fkBox}, {1, "blue box", fkBox},
 			{2, "workbench", fkBench}, {2, "flower pot", fkPot}, {2, "bowl", fkBowl}, {2, "table", fkPlain},
-		}},
-	{"tiny-ring", true, []string{"kitchen", "foundry", "greenhouse"}, [][2]int{{0, 1}, {1, 2}, {2, 0}},
+		}, nil, ""},
+	{"tiny-ring", ShiftKnowledge, []string{"kitchen", "foundry", "greenhouse"}, [][2]int{{0, 1}, {1, 2}, {2, 0}},
 		[]labFixSpec{
 			{0, "counter", fkPlain}, {0, "freezer", fkFreezer},
 			{1, "furnace", fkHeater}, {1, "workbench", fkBench}, {1, "red box", fkBox},
 			{2, "flower pot", fkPot}, {2, "bowl", fkBowl}, {2, "table", fkPlain}, {2, "blue box", fkBox},
-		}},
+		}, []int{labChange, labMeasure}, "The furnace heats like a stove."},
+	{"tiny-loop", ShiftLayout, []string{"kitchen", "foundry", "greenhouse"}, [][2]int{{0, 1}, {1, 2}, {2, 0}},
+		[]labFixSpec{
+			{0, "counter", fkPlain}, {0, "freezer", fkFreezer}, {0, "bowl", fkBowl},
+			{1, "furnace", fkHeater}, {1, "workbench", fkBench}, {1, "red box", fkBox}, {1, "blue box", fkBox},
+			{2, "flower pot", fkPot}, {2, "table", fkPlain},
+		}, nil, ""},
+}
+
+// tinyLabWorlds draws the n-th batch of tiny lab worlds of
+// TestLabDistExact: one world of each shift in turn ("" in-domain), and
+// every fifth time a twin pair as well.
+func tinyLabWorlds(rng *rand.Rand, n int) []*labWorld {
+	var ws []*labWorld
+	if task, ok := labGenerateWith(rng, []string{"", ShiftNames, ShiftLayout, ShiftKnowledge}[n%4], tinyLabLayouts, n%2, 1); ok {
+		ws = append(ws, task.lab)
+	}
+	if n%5 == 0 {
+		if ts, _, ok := labGenerateTwinsWith(rng, n%10 == 0, tinyLabLayouts, n%2); ok {
+			ws = append(ws, ts[0].lab, ts[1].lab)
+		}
+	}
+	return ws
 }
 
 // TestLabDistExact checks labDist against exhaustive search on every
@@ -174,37 +216,34 @@ func TestLabDistExact(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	checked, states := map[int]int{}, 0
 	for n := 0; n < worlds; n++ {
-		task, ok := labGenerateWith(rng, n%2 == 1, tinyLabLayouts, n%2, 1)
-		if !ok {
-			continue
-		}
-		w := task.lab
-		var buf []labAct
-		dist, ok := exhaustiveDist(w.init,
-			func(s labState, yield func(labState)) {
-				buf = labActs(w, &s, buf[:0])
-				for _, a := range buf {
-					t := s
-					labApply(w, &t, a)
-					yield(t)
+		for _, w := range tinyLabWorlds(rng, n) {
+			var buf []labAct
+			dist, ok := exhaustiveDist(w.init,
+				func(s labState, yield func(labState)) {
+					buf = labActs(w, &s, buf[:0])
+					for _, a := range buf {
+						t := s
+						labApply(w, &t, a)
+						yield(t)
+					}
+				},
+				func(s labState) bool { return s.failed || labSolved(w, &s) },
+				func(s labState) bool { return labSolved(w, &s) },
+				200000)
+			if !ok {
+				continue
+			}
+			checked[w.family]++
+			for s, want := range dist {
+				got := labDist(w, &s)
+				if want < 0 {
+					want = unreachable
 				}
-			},
-			func(s labState) bool { return s.failed || labSolved(w, &s) },
-			func(s labState) bool { return labSolved(w, &s) },
-			200000)
-		if !ok {
-			continue
-		}
-		checked[w.family]++
-		for s, want := range dist {
-			got := labDist(w, &s)
-			if want < 0 {
-				want = unreachable
+				if got != int(want) {
+					t.Fatalf("%s %s (%s): labDist %d, exhaustive %d in state %+v", w.layout, labFamilyNames[w.family], w.goal, got, want, s)
+				}
+				states++
 			}
-			if got != int(want) {
-				t.Fatalf("%s %s (%s): labDist %d, exhaustive %d in state %+v", w.layout, labFamilyNames[w.family], w.goal, got, want, s)
-			}
-			states++
 		}
 	}
 	for f := 0; f < labFamilies; f++ {

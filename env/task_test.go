@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -24,7 +25,7 @@ func allTasks(t *testing.T, name, split string, n int) []Task {
 // TestGenerationDeterministic: the same (env, split, seed) gives the same
 // world, generated twice; a different seed gives a different instance.
 func TestGenerationDeterministic(t *testing.T) {
-	for _, name := range Names() {
+	for _, name := range variantNames() {
 		for _, split := range Splits() {
 			for seed := uint64(0); seed < 50; seed++ {
 				a, err := NewTask(name, split, seed)
@@ -47,9 +48,19 @@ func TestGenerationDeterministic(t *testing.T) {
 	}
 }
 
+// variantNames lists the household and lab names with every option.
+func variantNames() []string {
+	var names []string
+	for _, w := range Names() {
+		names = append(names, w, w+"-twin", w+"-twin-alias")
+	}
+	return names
+}
+
 // TestSplitsDisjoint: over 1,000 seeds per split, no instance (fingerprint)
-// occurs in two splits; eval-in instances use only seen layouts and types,
-// eval-out only held-out layouts and held-out goal types.
+// occurs in two splits; train and eval-in instances use only in-domain
+// layouts, seen names and no stated fact; each eval-out task has what its
+// shift type says and nothing of the other two (shiftSignature).
 func TestSplitsDisjoint(t *testing.T) {
 	for _, name := range Names() {
 		owner := map[string]string{}
@@ -60,51 +71,76 @@ func TestSplitsDisjoint(t *testing.T) {
 					t.Fatalf("%s: instance %s is in %s and %s", task.ID, fp, o, split)
 				}
 				owner[fp] = split
-				if heldOutLayout(name, task.Layout) != (split == SplitEvalOut) {
-					t.Fatalf("%s: layout %s in split %s", task.ID, task.Layout, split)
+				want := shiftSig{}
+				switch task.Shift {
+				case ShiftNames:
+					want.name = true
+				case ShiftLayout:
+					want.layout = ShiftLayout
+				case ShiftKnowledge:
+					want.fact = true
+					if task.Type != "mix_paint" && name == Lab {
+						want.layout = ShiftKnowledge
+					}
 				}
-				if heldOutGoal(task) != (split == SplitEvalOut) {
-					t.Fatalf("%s: goal %q in split %s", task.ID, task.Goal, split)
+				if got := shiftSignature(task); got != want || (task.Shift == "") != (split != SplitEvalOut) {
+					t.Fatalf("%s (shift %q, goal %q): signature %+v, want %+v", task.ID, task.Shift, task.Goal, got, want)
 				}
 			}
 		}
 	}
 }
 
-func heldOutLayout(name, layout string) bool {
-	if name == Household {
-		for _, l := range hhLayouts {
-			if l.name == layout {
-				return l.heldOut
-			}
-		}
-	}
-	for _, l := range labLayouts {
-		if l.name == layout {
-			return l.heldOut
-		}
-	}
-	panic("unknown layout " + layout)
+// shiftSig is what a task has of each shift type: the shift of its layout
+// ("" in-domain), a held-out generated name in its goal, a stated fact.
+type shiftSig struct {
+	layout     string
+	name, fact bool
 }
 
-// heldOutGoal reports whether the task's goal names a held-out type.
-func heldOutGoal(task Task) bool {
+func shiftSignature(task Task) shiftSig {
+	var sig shiftSig
+	held := map[string]bool{}
+	for _, names := range heldOutNames(Household) {
+		for _, n := range names {
+			held[n] = true
+		}
+	}
+	for _, names := range heldOutNames(Lab) {
+		for _, n := range names {
+			held[n] = true
+		}
+	}
+	for _, tok := range Tokens(task.Goal) {
+		sig.name = sig.name || held[tok]
+	}
+	var facts []string
 	if w := task.hh; w != nil {
-		for _, ot := range hhObjTypes {
-			if ot.name == w.goalType {
-				return ot.heldOut
+		for _, l := range hhLayouts {
+			if l.name == w.layout {
+				sig.layout = l.shift
 			}
 		}
-		panic("unknown goal type " + w.goalType)
+		for _, k := range hhKnowledge {
+			facts = append(facts, k.fact)
+		}
+	} else {
+		for _, l := range labLayouts {
+			if l.name == task.lab.layout {
+				sig.layout = l.shift
+			}
+			if l.fact != "" {
+				facts = append(facts, l.fact)
+			}
+		}
+		for _, c := range labMixTargetsOut {
+			facts = append(facts, labRecipe(c))
+		}
 	}
-	w := task.lab
-	switch w.family {
-	case labMix:
-		return slices.Contains(labMixTargetsOut, w.target)
-	default:
-		name := w.items[w.subject].name
-		return slices.Contains(slices.Concat(labSubstancesOut, labMeasuredOut, labPlantsOut, labLoadsOut), name)
+	for _, f := range facts {
+		sig.fact = sig.fact || strings.Contains(task.Goal, f)
 	}
+	return sig
 }
 
 // TestSplitFamilies: every family occurs in every split.

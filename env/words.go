@@ -54,14 +54,32 @@ var labLiterals = []string{
 // word-level actor; a test checks that sampled prompts and actions of every
 // split use only these words. Prompts also echo the actor's own past
 // actions, which for a word-level actor are made of these words too. Words
-// returns nil for an unknown environment.
+// returns nil for an unknown environment. Every variant of a world
+// (WorldOptions) has the same words.
 func Words(envName string) []string {
 	if IsBandit(envName) {
 		return banditWords(envName) // bandit.go
 	}
-	texts := append(slices.Clone(promptLiterals), promptHeaders[envName])
+	o, err := ParseWorld(envName)
+	if err != nil {
+		return nil
+	}
+	// Every variant of a world has the world's words (the twin alias word
+	// included), so a checkpoint of one can start a run on another.
+	return worldWords(o.World, true)
+}
+
+// worldWords is Words of a world (Household or Lab), with or without the
+// held-out names of the names shift.
+func worldWords(world string, names bool) []string {
+	texts := append(slices.Clone(promptLiterals), promptHeaders[world], banditAlias)
+	if names {
+		for _, list := range heldOutNames(world) {
+			texts = append(texts, list...)
+		}
+	}
 	var maxNumber int
-	switch envName {
+	switch world {
 	case Household:
 		texts = append(texts, hhLiterals...)
 		for _, t := range hhRecTypes {
@@ -73,10 +91,14 @@ func Words(envName string) []string {
 		for _, g := range hhGoalTemplates {
 			texts = append(texts, g[0], g[1])
 		}
+		for _, k := range hhKnowledge {
+			texts = append(texts, k.fact)
+		}
 		maxNumber = max(hhStepLimit, hhMaxObj)
 	case Lab:
 		texts = append(texts, labLiterals...)
 		for _, l := range labLayouts {
+			texts = append(texts, l.fact)
 			texts = append(texts, l.rooms...)
 			for _, f := range l.fixtures {
 				texts = append(texts, f.name)
@@ -88,9 +110,11 @@ func Words(envName string) []string {
 		texts = append(texts, phaseNames[:]...)
 		texts = append(texts, stageNames[:]...)
 		texts = append(texts, labColors...)
-		for _, list := range [][]string{labSubstances, labSubstancesOut, labMeasured, labMeasuredOut, labPlants,
-			labPlantsOut, labLoads, labLoadsOut, labWires, labDistractors, labDistractorsOut} {
+		for _, list := range [][]string{labSubstances, labMeasured, labPlants, labLoads, labWires, labDistractors} {
 			texts = append(texts, list...)
+		}
+		for _, c := range labMixTargetsOut {
+			texts = append(texts, labRecipe(c))
 		}
 		for _, t := range slices.Concat(labTemps, labThresholds) {
 			texts = append(texts, strconv.Itoa(t))

@@ -146,7 +146,7 @@ type RolloutConfig struct {
 	// outcome = success - InvalidPenalty * invalid steps.
 	InvalidPenalty float64 `yaml:"invalid_penalty" json:"invalid_penalty"`
 	// TwinShare, in environments with twin tasks (env.HasTwins: the
-	// bandit), is the probability that a drawn train task's twin
+	// bandit, household-twin, lab-twin), is the probability that a drawn train task's twin
 	// (env.TwinSeed) is drawn into the same batch too, when it is in the
 	// pool and the batch has room. 0 (the default, omitted from run.json
 	// and YAML) draws Tasks tasks uniformly as before, so twins meet only
@@ -328,7 +328,7 @@ func (c Config) Validate() error {
 	case !(c.Rollout.TwinShare >= 0 && c.Rollout.TwinShare <= 1):
 		return bad("rollout.twin_share", c.Rollout.TwinShare, "in [0, 1]")
 	case c.Rollout.TwinShare > 0 && !env.HasTwins(c.Env):
-		return bad("rollout.twin_share", c.Rollout.TwinShare, "0: "+c.Env+" has no twin tasks (the bandit has)")
+		return bad("rollout.twin_share", c.Rollout.TwinShare, "0: "+c.Env+" has no twin tasks (the bandit, household-twin and lab-twin have)")
 	case c.Update.Epochs < 1:
 		return bad("update.epochs", c.Update.Epochs, ">= 1")
 	case c.Update.MiniBatches < 1:

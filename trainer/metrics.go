@@ -58,6 +58,12 @@ type Metrics struct {
 	EvalVerdictAcc *float64                      `json:"eval_verdict_acc,omitempty"` // over every eval step, against the judge
 	EvalByFamily   map[string]map[string]float64 `json:"eval_success_by_family,omitempty"`
 	EvalSteps      map[string]float64            `json:"eval_steps,omitempty"` // mean trajectory length per split/mode
+	// EvalBy holds the success rates of parts of the eval tasks, written
+	// as top-level keys of the line (MarshalJSON): per task family,
+	// "eval_in_greedy_success/<family>" (and eval_out, sampled), and per
+	// shift type of eval-out (env.Shifts), "eval_out_greedy_success/<shift>"
+	// (evalBreakdown).
+	EvalBy map[string]float64 `json:"-"`
 
 	// ColdStart is set on iteration 0 of a run with a cold start.
 	ColdStart *ColdStartStats `json:"cold_start,omitempty"`
