@@ -47,12 +47,14 @@ func newEnvStatsCommand(e *Env) *ucli.Command {
 			"                   different optimal set (it grows with --tasks: more prompts to collide with)\n" +
 			"  unidentifiable   blind_prompt or ambiguous\n" +
 			"  twin_pairs       pairs of distinct prompts at most --twin-edits word-token edits apart whose optimal\n" +
-			"                   sets differ (twin_edits)\n" +
+			"                   sets differ (twin_edits); with --env household-twin or lab-twin they include the\n" +
+			"                   designed twins (seeds 2s and 2s+1, one cue token apart) at their decision state; with\n" +
+			"                   -twin-alias those prompts are equal, so the decision steps are ambiguous instead\n" +
 			"  twinned          steps whose prompt is in such a pair\n" +
 			"  prompt_tokens_max  the longest prompt in word tokens\n" +
 			"A value of - is a value that is not defined (no steps).",
 		Flags: []ucli.Flag{
-			&ucli.StringFlag{Name: "env", Value: "all", Usage: "environment `NAME`: household, lab or all"},
+			&ucli.StringFlag{Name: "env", Value: "all", Usage: "environment `NAME`: household, lab, household-twin, lab-twin (-twin-alias: the cue hidden) or all"},
 			&ucli.IntFlag{Name: "tasks", Value: env.DefaultStatsTasks, Usage: "tasks `N` per split"},
 			&ucli.Uint64Flag{Name: "seed", Value: 0, Usage: "seed `S` of the first task of each split"},
 			envHistory,
@@ -83,8 +85,8 @@ func runEnvStats(opts EnvStatsOptions, e *Env) error {
 		return err
 	}
 	for _, name := range opts.Envs {
-		if err := checkEnvName(name); err != nil {
-			return &UsageError{Msg: fmt.Sprintf("--env %q: want household, lab or all", name)}
+		if _, err := env.ParseWorld(name); err != nil {
+			return &UsageError{Msg: fmt.Sprintf("--env %q: want household, lab (each optionally with -twin or -twin-alias) or all", name)}
 		}
 	}
 	if opts.Tasks < 1 {

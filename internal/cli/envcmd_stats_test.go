@@ -101,3 +101,16 @@ func TestEnvStatsHelpExplainsColumns(t *testing.T) {
 		}
 	}
 }
+
+// TestEnvStatsTwins: env stats takes the twin variants of household and lab
+// (whose identifiability table counts the designed twins) and refuses a
+// name that is none.
+func TestEnvStatsTwins(t *testing.T) {
+	out, stderr, code := run(t, "env", "stats", "--env", "household-twin-alias", "--tasks", "4")
+	if code != 0 || !strings.Contains(out, "household-twin-alias") || !strings.Contains(out, "twin_pairs") {
+		t.Fatalf("exit %d: %s\n%s", code, stderr, out)
+	}
+	if _, stderr, code := run(t, "env", "stats", "--env", "household-alias"); code != ExitBadInput || !strings.Contains(stderr, "-twin-alias") {
+		t.Errorf("household-alias: exit %d, %s", code, stderr)
+	}
+}
