@@ -742,7 +742,90 @@ func StudyRuns(ctx context.Context, dirs []string, opts StudyOptions) (*Study, e
 		st.Runs = append(st.Runs, sr.info)
 	}
 	st.Series = st.series()
+	for _, sr := range runs {
+		st.Series = append(st.Series, breakdownSeries(sr.info.Name, sr.lines)...)
+	}
 	return st, nil
+}
+
+// breakdownMetrics are the evaluation success rates whose breakdowns
+// METRIC/SUFFIX (per task family, per out-of-domain shift) a study picks
+// up from metrics.jsonl.
+var breakdownMetrics = []string{MetricEvalInGreedy, MetricEvalInSampled, MetricEvalOutGreedy, MetricEvalOutSampled}
+
+// breakdownSeries returns the series of a run's evaluation success
+// breakdowns: every metrics.jsonl value named METRIC/SUFFIX for METRIC one
+// of breakdownMetrics (a top-level key "eval_in_greedy_success/pick", or
+// an object "eval_in_greedy_success": {...} beside no scalar of that
+// name), and the trainer's per-family rates
+// eval_success_by_family/eval-in/greedy/FAMILY as
+// eval_in_greedy_success/FAMILY where the line has no such key. A run
+// without them has none; NaN values are left out.
+func breakdownSeries(run string, lines []MetricsLine) []SeriesRow {
+	var out []SeriesRow
+	for _, l := range lines {
+		vals := map[string]float64{}
+		for k, v := range l.Values {
+			base, suffix, ok := strings.Cut(k, "/")
+			if ok && suffix != "" && slices.Contains(breakdownMetrics, base) {
+				vals[k] = v
+			}
+		}
+		for k, v := range l.Values {
+			rest, ok := strings.CutPrefix(k, "eval_success_by_family/")
+			if !ok {
+				continue
+			}
+			parts := strings.SplitN(rest, "/", 3)
+			if len(parts) != 3 || parts[2] == "" {
+				continue
+			}
+			split := map[string]string{"eval-in": "in", "eval-out": "out"}[parts[0]]
+			if split == "" || (parts[1] != "greedy" && parts[1] != "sampled") {
+				continue
+			}
+			name := "eval_" + split + "_" + parts[1] + "_success/" + parts[2]
+			if _, ok := l.Values[name]; !ok {
+				vals[name] = v
+			}
+		}
+		keys := make([]string, 0, len(vals))
+		for k := range vals {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if !math.IsNaN(vals[k]) {
+				out = append(out, SeriesRow{Run: run, Metric: k, Iteration: l.Iteration, Value: vals[k]})
+			}
+		}
+	}
+	return out
+}
+
+// FinalMetrics are the final-performance metrics of a study: Compare's
+// default (evaluation success in-domain and out-of-domain, greedy when any
+// run has it, else sampled), each followed by its breakdowns METRIC/SUFFIX
+// per task family or out-of-domain shift that any run logged, in name
+// order. Pass it as CompareOptions.Final to compare the breakdowns too.
+func (st *Study) FinalMetrics() []string {
+	has := map[string]bool{}
+	for _, s := range st.Series {
+		has[s.Metric] = true
+	}
+	var out []string
+	for _, m := range defaultFinal(st) {
+		out = append(out, m)
+		var sub []string
+		for k := range has {
+			if strings.HasPrefix(k, m+"/") {
+				sub = append(sub, k)
+			}
+		}
+		slices.Sort(sub)
+		out = append(out, sub...)
+	}
+	return out
 }
 
 // absPath is path made absolute (path itself if that fails).

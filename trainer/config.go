@@ -25,6 +25,10 @@ const (
 	PresetDefault = "default" // the run of the README: GRPO or GCD on household in ~10 minutes on 2 cores
 	PresetQuick   = "quick"   // a smaller run for the quickstart: a few minutes on 2 cores
 	PresetStudy   = "study"   // the reference study's runs: 40 iterations, a few minutes each
+	// PresetPower is the study preset evaluated on 500 tasks per split
+	// (every 20 iterations, to bound the cost): the runs of `gradcouple
+	// study --preset power`, which trains 10 paired seeds per arm.
+	PresetPower = "power"
 )
 
 // Config is the complete, resolved configuration of a run. It is written to
@@ -227,7 +231,7 @@ type EvalConfig struct {
 }
 
 // Presets returns the preset names.
-func Presets() []string { return []string{PresetDefault, PresetQuick, PresetStudy} }
+func Presets() []string { return []string{PresetDefault, PresetQuick, PresetStudy, PresetPower} }
 
 // Defaults returns the configuration of a preset and algorithm. For GCD the
 // verdict loss, correction and cold-start verdict training are on; for GRPO
@@ -257,6 +261,11 @@ func Defaults(preset, algo string) (Config, error) {
 		c.CheckpointEvery = 10
 		c.ColdStart.Demos, c.ColdStart.Steps = 1000, 400
 		c.Eval.Every, c.Eval.Tasks = 10, 50
+	case PresetPower:
+		c.Iterations = 40
+		c.CheckpointEvery = 10
+		c.ColdStart.Demos, c.ColdStart.Steps = 1000, 400
+		c.Eval.Every, c.Eval.Tasks = 20, 500
 	default:
 		return Config{}, fmt.Errorf("%w: preset %q (want %s)", ErrConfig, preset, strings.Join(Presets(), " or "))
 	}

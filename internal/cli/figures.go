@@ -866,9 +866,15 @@ func finalTitle(m string) string {
 	return m
 }
 
+// finalFigure draws the overall final metrics; their breakdowns per task
+// family or shift (METRIC/SUFFIX, which a study compares too) are in the
+// tables, as a panel each would crowd the figure.
 func finalFigure(cmp *analysis.Comparison) *figure.Figure {
 	var scores []figure.ScorePanel
 	for _, m := range cmp.FinalMetrics() {
+		if strings.Contains(m, "/") {
+			continue
+		}
 		sp := figure.ScorePanel{Title: finalTitle(m), XLabel: "IQM of final success rate", Unit: true}
 		for _, f := range cmp.Final {
 			if f.Metric == m {
@@ -879,6 +885,9 @@ func finalFigure(cmp *analysis.Comparison) *figure.Figure {
 	}
 	var imps []figure.Improvement
 	for _, im := range cmp.Improvements {
+		if strings.Contains(im.Metric, "/") {
+			continue
+		}
 		imps = append(imps, figure.Improvement{X: im.X, Y: im.Y + ", " + finalTitle(im.Metric),
 			Interval: metrics.Interval{Point: im.P, Lo: im.Lo, Hi: im.Hi}, Note: im.Note})
 	}

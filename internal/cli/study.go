@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,10 +21,11 @@ import (
 // StudyOptions are the inputs of `gradcouple study` and `gradcouple
 // quickstart`: which runs to train, and where the analyses go.
 type StudyOptions struct {
-	Out    string // runs are trained into Out/ENV/ALGO-SEED
-	Envs   []string
-	Algos  []string
-	Seeds  []uint64
+	Out   string // runs are trained into Out/ENV/ARM-SEED, shared cold starts into Out/cold-start
+	Envs  []string
+	Arms  []studyArm
+	Seeds []uint64
+	// Preset is the trainer preset of every run.
 	Preset string
 	Jobs   int // runs trained at once
 	// Export, if not empty, receives every table as parquet and CSV; the
@@ -35,23 +38,31 @@ type StudyOptions struct {
 	tweak func(*trainer.Config) // tests: shrink the runs after the preset
 }
 
+// powerSeeds is the number of paired seeds of --preset power.
+const powerSeeds = 10
+
 func newStudyCommand(e *Env) *ucli.Command {
 	return &ucli.Command{
 		Name:      "study",
-		Usage:     "train GRPO and GCD over environments and seeds, analyse every run, compare the methods, export the tables",
+		Usage:     "train arms (GRPO, GCD, ablations, sweeps) over environments and seeds from shared cold starts, analyse every run, compare the arms, export the tables",
 		ArgsUsage: " ",
-		Description: "Trains every (environment, algorithm, seed) into OUT/ENV/ALGO-SEED with the preset's\n" +
-			"configuration (a finished run is kept, an interrupted one resumed: run the same command again\n" +
-			"after an interruption), then runs the analyses of `gradcouple report` on all of them with one\n" +
-			"probe set per environment, compares the algorithms within each environment over seeds, and\n" +
-			"writes the figures (OUT/figures), the report (OUT/report.html) and, with --export, every\n" +
-			"table as parquet and CSV. The reference study of the README is this command with its defaults.",
+		Description: "Trains every (environment, arm, seed) into OUT/ENV/ARM-SEED with the preset's configuration,\n" +
+			"every arm of an environment and seed starting from one shared cold start (OUT/cold-start/ENV/RECIPE/seed-N,\n" +
+			"trained first), so that arms differ only in RL. It states the estimated cost on 2 cores before it starts. A\n" +
+			"finished run is kept, an interrupted one resumed: run the same command again after an interruption. It\n" +
+			"then runs the analyses of `gradcouple report` on all runs with one probe set per environment, compares\n" +
+			"the arms within each environment over seeds (final performance with per-family and per-shift success when\n" +
+			"the runs log it, probability of improvement, paired differences by seed with bootstrap intervals,\n" +
+			"P(improvement) and the minimum detectable effect), and writes the figures (OUT/figures), the report\n" +
+			"(OUT/report.html) and, with --export, every table as parquet and CSV. The reference study of the README\n" +
+			"is this command with its defaults; --preset power trains 10 paired seeds evaluated on 500 tasks per split.\n\n" +
+			armsHelp(),
 		Flags: append([]ucli.Flag{
-			&ucli.StringFlag{Name: "out", Aliases: []string{"o"}, Value: "runs/study", Usage: "train the runs into `DIR`/ENV/ALGO-SEED and write figures and report there"},
+			&ucli.StringFlag{Name: "out", Aliases: []string{"o"}, Value: "runs/study", Usage: "train the runs into `DIR`/ENV/ARM-SEED and write figures and report there"},
 			&ucli.StringFlag{Name: "envs", Value: "household,lab", Usage: "environments `LIST`"},
-			&ucli.StringFlag{Name: "algos", Value: "grpo,gcd", Usage: "algorithms `LIST`"},
-			&ucli.StringFlag{Name: "seeds", Value: "1,2,3", Usage: "training seeds `LIST`"},
-			&ucli.StringFlag{Name: "preset", Value: trainer.PresetStudy, Usage: "training `PRESET` (see gradcouple train --help)"},
+			&ucli.StringFlag{Name: "arms", Aliases: []string{"algos"}, Value: "grpo,gcd", Usage: "arms `LIST`: named arms or ARM:KEY=VALUE,... (see ARMS below)"},
+			&ucli.StringFlag{Name: "seeds", Value: "1,2,3", Usage: "training seeds `LIST` (A-B for a range); --preset power: 1-10"},
+			&ucli.StringFlag{Name: "preset", Value: trainer.PresetStudy, Usage: "training `PRESET`: " + strings.Join(trainer.Presets(), ", ") + " (see gradcouple train --help)"},
 			&ucli.IntFlag{Name: "jobs", Value: 1, Usage: "train `N` runs at once (each uses every core for its rollouts)"},
 			&ucli.StringFlag{Name: "export", Usage: "also write every table as parquet and CSV into `DIR` (e.g. notebooks-data)"},
 		}, studyFlags()...),
@@ -67,10 +78,14 @@ func newStudyCommand(e *Env) *ucli.Command {
 			if o.Envs, err = parseNames("envs", c.String("envs"), env.Names()); err != nil {
 				return err
 			}
-			if o.Algos, err = parseNames("algos", c.String("algos"), []string{trainer.AlgoGRPO, trainer.AlgoGCD}); err != nil {
+			if o.Arms, err = parseArms("arms", c.String("arms")); err != nil {
 				return err
 			}
-			if o.Seeds, err = parseSeeds(c.String("seeds")); err != nil {
+			seeds := c.String("seeds")
+			if o.Preset == trainer.PresetPower && !c.IsSet("seeds") {
+				seeds = fmt.Sprintf("1-%d", powerSeeds)
+			}
+			if o.Seeds, err = parseSeeds(seeds); err != nil {
 				return err
 			}
 			return runStudy(c.Context, o, e)
@@ -84,8 +99,9 @@ func newQuickstartCommand(e *Env) *ucli.Command {
 		Usage:     "train small GRPO and GCD runs on household, run every analysis and write the HTML report (minutes on 2 cores)",
 		ArgsUsage: " ",
 		Description: "The tour in one command: `gradcouple study` with one seed of GRPO and of GCD on household\n" +
-			"at the quick preset. It writes DIR/household/{grpo-1,gcd-1} (run directories), DIR/figures,\n" +
-			"DIR/tables (parquet and CSV) and DIR/report.html. Run it again after an interruption to continue.",
+			"at the quick preset, both from one shared cold start. It writes DIR/household/{grpo-1,gcd-1} (run\n" +
+			"directories), DIR/cold-start (their cold start), DIR/figures, DIR/tables (parquet and CSV) and\n" +
+			"DIR/report.html. Run it again after an interruption to continue.",
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "out", Aliases: []string{"o"}, Value: "quickstart", Usage: "write everything into `DIR`"},
 		},
@@ -94,7 +110,11 @@ func newQuickstartCommand(e *Env) *ucli.Command {
 				return &UsageError{Msg: fmt.Sprintf("quickstart takes no arguments (got %q); use --out DIR", c.Args().First())}
 			}
 			out := c.String("out")
-			return runStudy(c.Context, StudyOptions{Out: out, Envs: []string{env.Household}, Algos: []string{trainer.AlgoGRPO, trainer.AlgoGCD},
+			arms, err := parseArms("arms", "grpo,gcd")
+			if err != nil {
+				return err
+			}
+			return runStudy(c.Context, StudyOptions{Out: out, Envs: []string{env.Household}, Arms: arms,
 				Seeds: []uint64{1}, Preset: trainer.PresetQuick, Jobs: 1, Export: filepath.Join(out, "tables"),
 				Title: "gradcouple quickstart: GRPO vs GCD on household", Study: defaultStudyFlags()}, e)
 		},
@@ -111,9 +131,23 @@ func runStudy(ctx context.Context, o StudyOptions, e *Env) error {
 		return &UsageError{Msg: err.Error()}
 	}
 	start := e.Now()
-	runs := planRuns(o.Out, o.Preset, o.Envs, o.Algos, o.Seeds, o.tweak)
+	plan, err := planRuns(o.Out, o.Preset, o.Envs, o.Arms, o.Seeds, o.tweak)
+	if err != nil {
+		return err
+	}
+	printCost(e.Stderr, plan, len(o.Arms), len(o.Envs), len(o.Seeds))
+	if o.Preset == trainer.PresetPower && len(o.Seeds) < powerSeeds {
+		warnf(e, "--preset power with %d seed(s): the paired differences rest on fewer than the %d paired seeds per arm the preset is made for", len(o.Seeds), powerSeeds)
+	}
+	if len(plan.ColdStarts) > 0 {
+		fmt.Fprintf(e.Stderr, "training %d shared cold start(s) (preset %s) into %s\n", len(plan.ColdStarts), o.Preset, filepath.Join(o.Out, "cold-start"))
+		if err := trainRuns(ctx, plan.ColdStarts, o.Jobs, "cold start ", e); err != nil {
+			return err
+		}
+	}
+	runs := plan.Runs
 	fmt.Fprintf(e.Stderr, "training %d runs (preset %s) into %s\n", len(runs), o.Preset, o.Out)
-	if err := trainRuns(ctx, runs, o.Jobs, e); err != nil {
+	if err := trainRuns(ctx, runs, o.Jobs, "", e); err != nil {
 		return err
 	}
 	dirs := make([]string, len(runs))
@@ -126,7 +160,7 @@ func runStudy(ctx context.Context, o StudyOptions, e *Env) error {
 		done()
 		return err
 	}
-	cmp, err := analysis.Compare(st, analysis.GroupByEnvAlgo(st), analysis.CompareOptions{})
+	cmp, err := analysis.Compare(st, armGroups(runs, len(o.Envs) > 1), analysis.CompareOptions{Final: st.FinalMetrics()})
 	if err != nil {
 		done()
 		return err
@@ -152,7 +186,7 @@ func runStudy(ctx context.Context, o StudyOptions, e *Env) error {
 	if err == nil {
 		title := o.Title
 		if title == "" {
-			title = fmt.Sprintf("gradcouple study: %s, %s, seeds %s", strings.Join(o.Algos, " vs "), strings.Join(o.Envs, " and "), seedList(o.Seeds))
+			title = fmt.Sprintf("gradcouple study: %s, %s, seeds %s", strings.Join(armNames(o.Arms), " vs "), strings.Join(o.Envs, " and "), seedList(o.Seeds))
 		}
 		report("rendering the report")
 		rep := buildReport(st, cmp, title, e.Now().UTC().Format(time.RFC3339), figOptionsOf(o.Study))
@@ -197,8 +231,17 @@ type studyChange struct {
 func printStudySummary(e *Env, st *analysis.Study, cmp *analysis.Comparison) error {
 	w := e.Stdout
 	fmt.Fprintln(w)
-	if err := printFinal(w, st, cmp); err != nil {
+	// The per-family and per-shift breakdowns (METRIC/SUFFIX) are in the
+	// tables and the report; stdout has the overall rates.
+	head := *cmp
+	head.Final = slices.DeleteFunc(slices.Clone(cmp.Final), func(r analysis.FinalRow) bool { return strings.Contains(r.Metric, "/") })
+	head.Improvements = slices.DeleteFunc(slices.Clone(cmp.Improvements), func(r analysis.ImprovementRow) bool { return strings.Contains(r.Metric, "/") })
+	head.Paired = slices.DeleteFunc(slices.Clone(cmp.Paired), func(r analysis.PairedRow) bool { return strings.Contains(r.Metric, "/") })
+	if err := printFinal(w, st, &head); err != nil {
 		return err
+	}
+	if n := len(cmp.FinalMetrics()) - len(head.FinalMetrics()); n > 0 {
+		fmt.Fprintf(w, "\n%d per-family and per-shift success metrics (METRIC/FAMILY): final performance, P(x > y) and paired differences in the report and the tables final, improvement and paired\n", n)
 	}
 	var rows []studyChange
 	for _, g := range cmp.Groups {
@@ -252,20 +295,67 @@ func parseNames(flag, s string, valid []string) ([]string, error) {
 	return out, nil
 }
 
-// parseSeeds parses a comma-separated list of seeds.
+// parseSeeds parses a comma-separated list of seeds and ranges A-B.
 func parseSeeds(s string) ([]uint64, error) {
-	ints, err := parseInts("seeds", s)
-	if err != nil {
-		return nil, err
-	}
-	seeds := make([]uint64, len(ints))
-	for k, v := range ints {
-		if v < 0 {
-			return nil, &UsageError{Msg: fmt.Sprintf("--seeds: %d is negative", v)}
+	var seeds []uint64
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		lo, hi, isRange := strings.Cut(f, "-")
+		if !isRange {
+			hi = lo
 		}
-		seeds[k] = uint64(v)
+		a, errA := strconv.ParseUint(strings.TrimSpace(lo), 10, 64)
+		b, errB := strconv.ParseUint(strings.TrimSpace(hi), 10, 64)
+		switch {
+		case errA != nil || errB != nil:
+			return nil, &UsageError{Msg: fmt.Sprintf("--seeds %q: %q is not a seed (a non-negative integer) or a range A-B", s, f)}
+		case b < a || b-a >= 10000:
+			return nil, &UsageError{Msg: fmt.Sprintf("--seeds %q: range %q is empty or longer than 10000 seeds", s, f)}
+		}
+		for v := a; ; v++ {
+			if slices.Contains(seeds, v) {
+				return nil, &UsageError{Msg: fmt.Sprintf("--seeds %q: seed %d is given twice", s, v)}
+			}
+			seeds = append(seeds, v)
+			if v == b {
+				break
+			}
+		}
 	}
 	return seeds, nil
+}
+
+// armNames are the names of the arms.
+func armNames(arms []studyArm) []string {
+	out := make([]string, len(arms))
+	for k, a := range arms {
+		out[k] = a.Name
+	}
+	return out
+}
+
+// armGroups groups the study's runs by arm, environment by environment,
+// in the order planned (the first arm, GRPO by default, is the baseline of
+// the probability of improvement and the paired differences: every later
+// group is compared with every earlier one of its environment). With
+// several environments a group is named "ENV ARM".
+func armGroups(runs []plannedRun, byEnv bool) []analysis.RunGroup {
+	var out []analysis.RunGroup
+	idx := map[string]int{}
+	for _, r := range runs {
+		name := r.Arm
+		if byEnv {
+			name = r.Env + " " + r.Arm
+		}
+		k, ok := idx[name]
+		if !ok {
+			k = len(out)
+			idx[name] = k
+			out = append(out, analysis.RunGroup{Name: name})
+		}
+		out[k].Runs = append(out[k].Runs, r.name())
+	}
+	return out
 }
 
 func seedList(seeds []uint64) string {
