@@ -77,8 +77,18 @@
 // object, substance, plant, colour and component types) and are partitioned
 // by the instance fingerprint: an instance whose fingerprint is 0 mod 5 is
 // eval-in, any other is train, so eval-in holds unseen instances of seen
-// types and layouts. eval-out comes from the out-of-domain generator: held-out
-// layouts (other rooms and receptacle types, other room graphs) and held-out
-// goal types that no train or eval-in task contains. README.md in this
-// directory lists exactly what differs.
+// types and layouts. eval-out comes from the out-of-domain generator of one
+// shift type per task (Task.Shift, Shifts: seed mod 3): names (generated
+// words for the goal's object and receptacle, substance, plant, ...),
+// layout (held-out rooms or room graphs) or knowledge (a fact no train task
+// needs, stated in the goal). README.md in this directory lists exactly
+// what differs.
+//
+// # Twin tasks
+//
+// "household-twin" and "lab-twin" (WorldOptions, ParseWorld) make train and
+// eval-in seeds 2s and 2s+1 twins (TwinSeed, HasTwins): one world, goals one
+// cue token apart (the target receptacle type; the measure threshold) that
+// change the optimal action at one decision state. "-twin-alias" hides the
+// cue (the negative control), as the bandit's "-alias" does.
 package env
