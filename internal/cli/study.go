@@ -27,6 +27,9 @@ type StudyOptions struct {
 	Seeds []uint64
 	// Preset is the trainer preset of every run.
 	Preset string
+	// ColdStart is the cold-start recipe of arms that do not set one:
+	// coldVerdict, coldPlain or coldOwn; "" means coldVerdict.
+	ColdStart string
 	Jobs   int // runs trained at once
 	// Export, if not empty, receives every table as parquet and CSV; the
 	// figures (PNG and SVG) go to Out/figures and the report to
@@ -60,9 +63,10 @@ func newStudyCommand(e *Env) *ucli.Command {
 		Flags: append([]ucli.Flag{
 			&ucli.StringFlag{Name: "out", Aliases: []string{"o"}, Value: "runs/study", Usage: "train the runs into `DIR`/ENV/ARM-SEED and write figures and report there"},
 			&ucli.StringFlag{Name: "envs", Value: "household,lab", Usage: "environments `LIST`"},
-			&ucli.StringFlag{Name: "arms", Aliases: []string{"algos"}, Value: "grpo,gcd", Usage: "arms `LIST`: named arms or ARM:KEY=VALUE,... (see ARMS below)"},
+			&ucli.StringFlag{Name: "arms", Aliases: []string{"algos"}, Value: "grpo,gcd", Usage: "arms `LIST`: named arms or ARM:KEY=VALUE,... (see ARMS above)"},
 			&ucli.StringFlag{Name: "seeds", Value: "1,2,3", Usage: "training seeds `LIST` (A-B for a range); --preset power: 1-10"},
 			&ucli.StringFlag{Name: "preset", Value: trainer.PresetStudy, Usage: "training `PRESET`: " + strings.Join(trainer.Presets(), ", ") + " (see gradcouple train --help)"},
+			&ucli.StringFlag{Name: "cold-start", Value: coldVerdict, Usage: "cold-start `RECIPE` of arms that set no cold key: verdict (shared, GCD's), plain (shared, imitation only) or own (each run its own, as before shared cold starts)"},
 			&ucli.IntFlag{Name: "jobs", Value: 1, Usage: "train `N` runs at once (each uses every core for its rollouts)"},
 			&ucli.StringFlag{Name: "export", Usage: "also write every table as parquet and CSV into `DIR` (e.g. notebooks-data)"},
 		}, studyFlags()...),
@@ -75,6 +79,9 @@ func newStudyCommand(e *Env) *ucli.Command {
 				return err
 			}
 			o := StudyOptions{Out: c.String("out"), Preset: c.String("preset"), Jobs: c.Int("jobs"), Export: c.String("export"), Study: sf}
+			if o.ColdStart, err = parseColdStart(c.String("cold-start")); err != nil {
+				return err
+			}
 			if o.Envs, err = parseNames("envs", c.String("envs"), env.Names()); err != nil {
 				return err
 			}
@@ -131,7 +138,11 @@ func runStudy(ctx context.Context, o StudyOptions, e *Env) error {
 		return &UsageError{Msg: err.Error()}
 	}
 	start := e.Now()
-	plan, err := planRuns(o.Out, o.Preset, o.Envs, o.Arms, o.Seeds, o.tweak)
+	cold := o.ColdStart
+	if cold == "" {
+		cold = coldVerdict
+	}
+	plan, err := planRuns(o.Out, o.Preset, o.Envs, o.Arms, o.Seeds, cold, o.tweak)
 	if err != nil {
 		return err
 	}
@@ -323,6 +334,15 @@ func parseSeeds(s string) ([]uint64, error) {
 		}
 	}
 	return seeds, nil
+}
+
+// parseColdStart checks the value of --cold-start.
+func parseColdStart(s string) (string, error) {
+	switch s {
+	case coldVerdict, coldPlain, coldOwn:
+		return s, nil
+	}
+	return "", &UsageError{Msg: fmt.Sprintf("--cold-start %q: want %s, %s or %s", s, coldVerdict, coldPlain, coldOwn)}
 }
 
 // armNames are the names of the arms.

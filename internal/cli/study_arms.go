@@ -137,7 +137,7 @@ var armKeys = []*armKey{
 		set: func(c *trainer.Config, v float64) { c.Rollout.GroupSize = int(v) }},
 	{name: "iterations", kind: "int", doc: "RL iterations (iterations)", check: nonNegative,
 		set: func(c *trainer.Config, v float64) { c.Iterations = int(v) }},
-	{name: "cold", kind: "cold", doc: "cold start: verdict (shared, GCD's recipe; the default), plain (shared, imitation only) or own (the arm's own, as its preset defines)"},
+	{name: "cold", kind: "cold", doc: "cold start: verdict (shared, GCD's recipe), plain (shared, imitation only) or own (the arm's own, as its preset defines); default --cold-start"},
 	{name: "verdict_weight", kind: "float", cold: true, doc: "verdict weight of the cold start (cold_start.verdict_weight)", check: nonNegative,
 		set: func(c *trainer.Config, v float64) { c.ColdStart.VerdictWeight = v }},
 	{name: "cold_demos", kind: "int", cold: true, doc: "demonstrated tasks of the cold start (cold_start.demos)", check: nonNegative,
@@ -180,7 +180,8 @@ func armsHelp() string {
 	b.WriteString("ARMS (--arms): a comma-separated list of named arms, or NAME:KEY=VALUE[,KEY=VALUE...] for a named\n" +
 		"arm with overrides, named after them (gcd:lambda=0.5,threshold=0.8 is the arm gcd-lambda0.5-threshold0.8).\n" +
 		"Every arm of an environment and seed starts from one shared cold start (OUT/cold-start/ENV/RECIPE/seed-N):\n" +
-		"GCD's recipe (imitation, verdict and warned imitation) unless an arm sets cold=plain or cold=own.\nNamed arms:\n")
+		"the --cold-start recipe (default verdict: GCD's, imitation, verdict and warned imitation) unless the arm\n" +
+		"sets cold=verdict, cold=plain (imitation only) or cold=own (its own cold start, as before shared ones).\nNamed arms:\n")
 	for _, a := range namedArms {
 		fmt.Fprintf(&b, "  %-20s %s\n", a.name, a.doc)
 	}
@@ -349,9 +350,9 @@ func (s armSet) apply(c *trainer.Config) {
 	s.key.set(c, v)
 }
 
-// cold is the arm's cold-start recipe.
-func (a studyArm) cold() string {
-	r := coldVerdict
+// cold is the arm's cold-start recipe: its cold key, else def.
+func (a studyArm) cold(def string) string {
+	r := def
 	for _, s := range a.sets {
 		if s.key.kind == "cold" {
 			r = s.value
@@ -378,7 +379,7 @@ func (a studyArm) config(preset, envName string, seed uint64, tweak func(*traine
 }
 
 // coldConfig is the configuration of the shared cold start of the arm's
-// run on envName with seed, and the name of its recipe with the overrides
+// run on envName with seed (recipe def unless the arm sets cold), and the name of its recipe with the overrides
 // that change it (verdict, plain, verdict-dim128-layers4): a run of no RL
 // iteration (its checkpoint 0 is the cold-start policy) without
 // evaluation (every arm evaluates it at its own iteration 0). The verdict
@@ -386,8 +387,8 @@ func (a studyArm) config(preset, envName string, seed uint64, tweak func(*traine
 // the arm's overrides that change a cold start (and tweak's changes to the
 // fields a cold start reads: the model, cold_start, the judge and Adam's
 // constants). ok is false for an arm with its own cold start.
-func (a studyArm) coldConfig(preset, envName string, seed uint64, tweak func(*trainer.Config)) (cfg trainer.Config, tag string, ok bool, err error) {
-	recipe := a.cold()
+func (a studyArm) coldConfig(preset, envName string, seed uint64, def string, tweak func(*trainer.Config)) (cfg trainer.Config, tag string, ok bool, err error) {
+	recipe := a.cold(def)
 	if recipe == coldOwn {
 		return cfg, "", false, nil
 	}

@@ -110,7 +110,7 @@ func TestParseArmsErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = planRuns(t.TempDir(), trainer.PresetStudy, []string{"household"}, arms, []uint64{1}, nil)
+	_, err = planRuns(t.TempDir(), trainer.PresetStudy, []string{"household"}, arms, []uint64{1}, coldVerdict, nil)
 	var ue *UsageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "grpo-dim90") || !strings.Contains(err.Error(), "dim 90") {
 		t.Errorf("dim 90 with 4 heads: %v", err)
@@ -126,7 +126,7 @@ func TestPlanRunsSharedColdStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := planRuns(out, trainer.PresetStudy, []string{"household", "lab"}, arms, []uint64{1, 2}, nil)
+	plan, err := planRuns(out, trainer.PresetStudy, []string{"household", "lab"}, arms, []uint64{1, 2}, coldVerdict, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,6 +182,25 @@ func TestPlanRunsSharedColdStart(t *testing.T) {
 			t.Errorf("%s: cold start %+v", c.Dir, c.Cfg.ColdStart)
 		}
 	}
+	// --cold-start own: every run its own cold start, configured exactly
+	// as before shared cold starts, so that such studies resume; an arm's
+	// cold key still wins.
+	arms, _ = parseArms("arms", "grpo,gcd,gcd:cold=verdict")
+	own, err := planRuns(out, trainer.PresetStudy, []string{"lab"}, arms, []uint64{3}, coldOwn, nil)
+	if err != nil || len(own.ColdStarts) != 1 || len(own.Runs) != 3 {
+		t.Fatalf("--cold-start own: %+v, %v", own, err)
+	}
+	for _, r := range own.Runs[:2] {
+		want, _ := trainer.Defaults(trainer.PresetStudy, r.Arm)
+		want.Env, want.Seed, want.Run = "lab", 3, "lab-"+r.Arm+"-3"
+		if r.Cfg != want || r.Cold != -1 {
+			t.Errorf("--cold-start own, %s: %+v\nwant %+v", r.Arm, r.Cfg, want)
+		}
+	}
+	if r := own.Runs[2]; r.Cold != 0 || r.Arm != "gcd-coldverdict" {
+		t.Errorf("gcd:cold=verdict under --cold-start own: %+v", r)
+	}
+
 	// A moved study is the same study.
 	r := plan.Runs[0]
 	moved := r.Cfg
@@ -212,7 +231,7 @@ func TestParseSeeds(t *testing.T) {
 // the runs' sizes, with the processor's name.
 func TestStudyCost(t *testing.T) {
 	arms, _ := parseArms("arms", "grpo,gcd")
-	plan, err := planRuns(t.TempDir(), trainer.PresetStudy, []string{"household", "lab"}, arms, []uint64{1, 2, 3}, nil)
+	plan, err := planRuns(t.TempDir(), trainer.PresetStudy, []string{"household", "lab"}, arms, []uint64{1, 2, 3}, coldVerdict, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -164,6 +164,7 @@ func TestStudyFlags(t *testing.T) {
 		{"study", "--arms", "grpo:dim=90"},
 		{"study", "--seeds", "x"},
 		{"study", "--seeds", "3-1"},
+		{"study", "--cold-start", "warm"},
 		{"study", "--preset", "huge"},
 		{"study", "extra"},
 		{"quickstart", "extra"},

@@ -51,9 +51,10 @@ func initDir(coldDir string) string { return filepath.Join(coldDir, trainer.Chec
 
 // planRuns lays out every (env, arm, seed) under out as out/env/arm-seed
 // with its configuration, and the shared cold starts they start from
-// (coldStartDir), one per environment, seed and cold-start configuration.
+// (coldStartDir), one per environment, seed and cold-start configuration;
+// coldDefault is the recipe of arms that do not set cold.
 // A configuration the trainer refuses is a usage error naming the arm.
-func planRuns(out, preset string, envs []string, arms []studyArm, seeds []uint64, tweak func(*trainer.Config)) (studyPlan, error) {
+func planRuns(out, preset string, envs []string, arms []studyArm, seeds []uint64, coldDefault string, tweak func(*trainer.Config)) (studyPlan, error) {
 	var plan studyPlan
 	cold := map[string]int{} // directory -> index in plan.ColdStarts
 	for _, e := range envs {
@@ -65,7 +66,7 @@ func planRuns(out, preset string, envs []string, arms []studyArm, seeds []uint64
 				}
 				cfg.Run = fmt.Sprintf("%s-%s-%d", e, a.Name, s)
 				p := plannedRun{Env: e, Arm: a.Name, Preset: preset, Seed: s, Dir: filepath.Join(out, e, fmt.Sprintf("%s-%d", a.Name, s)), Cold: -1, out: out}
-				ccfg, tag, shared, err := a.coldConfig(preset, e, s, tweak)
+				ccfg, tag, shared, err := a.coldConfig(preset, e, s, coldDefault, tweak)
 				if err != nil {
 					return plan, &UsageError{Msg: err.Error()}
 				}
