@@ -156,7 +156,7 @@ func TestCouplingCommand(t *testing.T) {
 	store := filepath.Join(exp, "alpha-iter-000001")
 	storeOut := filepath.Join(dir, "store.csv")
 	stdout, stderr, code = run(t, "coupling", "--grads", store, "--samples", filepath.Join(store, "samples.parquet"), "--eta", "1e-3", "--out", storeOut)
-	if code != 0 || !strings.Contains(stdout, "bergson store "+store+": 40 x 10016 F32") {
+	if code != 0 || !strings.Contains(stdout, "bergson store "+store+": 40 x 11984 F32") { // 16 columns per word of env.Words(household)
 		t.Fatalf("store: exit %d: %s\n%s", code, stderr, stdout)
 	}
 	s := readCSV(t, storeOut)[0]
