@@ -45,7 +45,7 @@ func TestDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 	if rep.Env != "household" || rep.Tokenizer != policy.TokenizerWord || rep.FreezeUnseen || len(rep.Unseen) == 0 ||
-		!slices.Contains(rep.Unseen, "laptop") || len(rep.Rows) != 2*3 {
+		!slices.Contains(rep.Unseen, "bodax") || len(rep.Rows) != 2*3 {
 		t.Fatalf("report %+v", rep)
 	}
 	row := func(model, group string) DriftRow {

@@ -24,7 +24,7 @@ func TestModelDrift(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"household, word tokenizer, cold_start.freeze_unseen no:", "laptop", "iter-000000", "unseen", "shift_cos"} {
+	for _, want := range []string{"household, word tokenizer, cold_start.freeze_unseen no:", "bodax", "iter-000000", "unseen", "shift_cos"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
