@@ -21,14 +21,14 @@ func newEnvCommand(e *Env) *ucli.Command {
 
 // Flags shared by the env subcommands.
 var (
-	envNameFlag = &ucli.StringFlag{Name: "env", Value: env.Household, Usage: "environment `NAME`: household or lab"}
+	envNameFlag = &ucli.StringFlag{Name: "env", Value: env.Household, Usage: "environment `NAME`: household or lab (or household-twin, lab-twin, bandit; see env/README.md)"}
 	envSplitArg = &ucli.StringFlag{Name: "split", Value: env.SplitTrain, Usage: "task split `SPLIT`: train, eval-in or eval-out"}
 	envHistory  = &ucli.IntFlag{Name: "history", Value: env.DefaultHistory, Usage: "past (observation, action) pairs `H` in the actor prompt; 0 for none"}
 )
 
 func checkEnvName(name string) error {
-	if name != env.Household && name != env.Lab {
-		return &UsageError{Msg: fmt.Sprintf("--env %q: want household or lab", name)}
+	if _, err := env.New(name); err != nil {
+		return &UsageError{Msg: fmt.Sprintf("--env %q: want household or lab, their twin variants (household-twin, lab-twin, -twin-alias) or bandit[-kK][-fL][-dD][-alias]", name)}
 	}
 	return nil
 }

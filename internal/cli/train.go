@@ -113,7 +113,7 @@ var trainConfigFlags = []trainFlag{
 	intF("max-action-tokens", "longest unconstrained action `N` in tokens", func(c *trainer.Config) *int { return &c.Rollout.MaxActionTokens }),
 	intF("max-steps", "end an episode unsolved after `N` steps; 0 for the environment's limit", func(c *trainer.Config) *int { return &c.Rollout.MaxSteps }),
 	floatF("invalid-penalty", "outcome penalty `P` per invalid step", func(c *trainer.Config) *float64 { return &c.Rollout.InvalidPenalty }),
-	floatF("twin-share", "bandit: probability `P` that a drawn task's twin joins its batch (0: uniform draw)", func(c *trainer.Config) *float64 { return &c.Rollout.TwinShare }),
+	floatF("twin-share", "twin environments (bandit, household-twin, lab-twin): probability `P` that a drawn task's twin joins its batch (0: uniform draw)", func(c *trainer.Config) *float64 { return &c.Rollout.TwinShare }),
 	intF("epochs", "PPO epochs `N` per iteration", func(c *trainer.Config) *int { return &c.Update.Epochs }),
 	intF("minibatches", "mini-batches `N` (Adam steps) per epoch", func(c *trainer.Config) *int { return &c.Update.MiniBatches }),
 	floatF("clip", "PPO clip `EPS`", func(c *trainer.Config) *float64 { return &c.Update.Clip }),
