@@ -47,8 +47,15 @@ func TestCouplingEmitSlurm(t *testing.T) {
 			t.Fatalf("task %d: exit %d: %s", i, code, stderr)
 		}
 	}
-	// A task submitted again keeps its shard.
+	// A task submitted again alone (sbatch --array=1: Slurm then says the
+	// array is 1-1; the script exports the shard count) keeps its shard.
+	if !strings.Contains(string(script), "GRADCOUPLE_SHARDS=3") {
+		t.Errorf("the array script does not export the shard count:\n%s", script)
+	}
+	t.Setenv("GRADCOUPLE_SHARDS", "3")
 	t.Setenv("SLURM_ARRAY_TASK_ID", "1")
+	t.Setenv("SLURM_ARRAY_TASK_MIN", "1")
+	t.Setenv("SLURM_ARRAY_TASK_MAX", "1")
 	files, _ := filepath.Glob(filepath.Join(dir, "shards", "*.safetensors"))
 	if len(files) != 3 {
 		t.Fatalf("shards %v", files)
@@ -59,6 +66,9 @@ func TestCouplingEmitSlurm(t *testing.T) {
 	}
 	if after, _ := os.Stat(files[1]); !after.ModTime().Equal(before.ModTime()) {
 		t.Error("a finished shard was computed again")
+	}
+	if again, _ := filepath.Glob(filepath.Join(dir, "shards", "*.safetensors")); len(again) != 3 {
+		t.Errorf("after the task alone: %v", again)
 	}
 	if _, stderr, code := run(t, command(merge)...); code != 0 {
 		t.Fatalf("merge: exit %d: %s", code, stderr)

@@ -107,8 +107,8 @@ func WriteSlurm(dir string, j Job) ([]string, error) {
 	}
 	header(&task, j.Name)
 	fmt.Fprintf(&task, "#SBATCH --array=0-%d%%%d\n#SBATCH --output=%s\n", j.Tasks-1, j.Parallel, filepath.Join(j.Workdir, "slurm", j.Name+"-%a.out"))
-	fmt.Fprintf(&task, "# Written by gradcouple: task $SLURM_ARRAY_TASK_ID of %d. Every task writes only its own\n# files, atomically; a finished one is skipped when the array (or a task) is submitted again.\nset -euo pipefail\nexport OMP_NUM_THREADS=%d GOMAXPROCS=%d\nexec %s\n",
-		j.Tasks, j.CPUs, j.CPUs, Shell(j.Task))
+	fmt.Fprintf(&task, "# Written by gradcouple: task $SLURM_ARRAY_TASK_ID of %d. Every task writes only its own\n# files, atomically; a finished one is skipped when the array (or a task, sbatch --array=K)\n# is submitted again. %s tells a task submitted alone the shard count.\nset -euo pipefail\nexport OMP_NUM_THREADS=%d GOMAXPROCS=%d %s=%d\nexec %s\n",
+		j.Tasks, ShardCountVar, j.CPUs, j.CPUs, ShardCountVar, j.Tasks, Shell(j.Task))
 	header(&merge, j.Name+"-merge")
 	fmt.Fprintf(&merge, "#SBATCH --output=%s\n", filepath.Join(j.Workdir, "slurm", j.Name+"-merge.out"))
 	fmt.Fprintf(&merge, "# Written by gradcouple: runs after every task of %s succeeded.\nset -euo pipefail\nexport GOMAXPROCS=%d\nexec %s\n", j.Name, j.CPUs, Shell(j.Merge))

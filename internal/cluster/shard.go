@@ -36,7 +36,10 @@ const (
 // the environment): under Slurm, SLURM_ARRAY_TASK_ID with the array's
 // SLURM_ARRAY_TASK_MIN and SLURM_ARRAY_TASK_MAX (index = id - min, count =
 // max - min + 1; SLURM_ARRAY_TASK_COUNT must agree when set), which asks
-// the array to be a contiguous range such as --array=0-7 or 1-8; under
+// the array to be a contiguous range such as --array=0-7 or 1-8; when the
+// count is known (auto/N, or GRADCOUPLE_SHARDS, which the scripts of
+// WriteSlurm export) and the array is not all of it, as when one task is
+// submitted again with sbatch --array=K, the index is the task id; under
 // Kubernetes, JOB_COMPLETION_INDEX with the count N of "auto/N" or of
 // GRADCOUPLE_SHARDS. A spec that names neither form, or "auto" outside an
 // engine, is an error naming what it looked for.
@@ -58,6 +61,15 @@ func Shard(spec string, getenv func(string) string) (index, count int, err error
 		return 0, 0, fmt.Errorf("shard %q: want auto, auto/N (N >= 1) or i/n", spec)
 	}
 	if id := getenv(SlurmTaskID); id != "" {
+		if hint == 0 {
+			if v := getenv(ShardCountVar); v != "" {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 1 {
+					return 0, 0, fmt.Errorf("shard auto: %s=%q is not a shard count", ShardCountVar, v)
+				}
+				hint = n
+			}
+		}
 		return slurmShard(id, getenv, hint)
 	}
 	if idx := getenv(K8sIndex); idx != "" {
@@ -111,10 +123,16 @@ func slurmShard(id string, getenv func(string) string, hint int) (int, int, erro
 			return 0, 0, fmt.Errorf("shard auto: %s=%s, but the array %d-%d has %d indices: use a contiguous --array range such as 0-%d", SlurmTaskCount, c, lo, hi, n, n-1)
 		}
 	}
-	if hint != 0 && hint != n {
-		return 0, 0, fmt.Errorf("shard auto/%d: the Slurm array %d-%d has %d tasks", hint, lo, hi, n)
+	switch {
+	case hint == 0 || hint == n:
+		return task - lo, n, nil
+	case task < hint:
+		// Part of the array submitted again (sbatch --array=K replaces the
+		// script's range): the task id is the shard, counted from 0 as
+		// the arrays --emit writes count.
+		return task, hint, nil
 	}
-	return task - lo, n, nil
+	return 0, 0, fmt.Errorf("shard auto: %s=%d is not below the shard count %d (the arrays --emit writes count from 0)", SlurmTaskID, task, hint)
 }
 
 // parseFixed parses "i/n".
