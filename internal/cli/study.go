@@ -30,7 +30,7 @@ type StudyOptions struct {
 	// ColdStart is the cold-start recipe of arms that do not set one:
 	// coldVerdict, coldPlain or coldOwn; "" means coldVerdict.
 	ColdStart string
-	Jobs   int // runs trained at once
+	Jobs      int // runs trained at once
 	// Export, if not empty, receives every table as parquet and CSV; the
 	// figures (PNG and SVG) go to Out/figures and the report to
 	// Out/report.html.
