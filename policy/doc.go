@@ -47,10 +47,11 @@
 // space, the newline and every other distinct rune of the given texts in
 // increasing byte order. Decode concatenates, so Decode(Encode(s)) ==
 // CharNormalize(s) for text within the vocabulary. Household and lab need
-// about 50 tokens each (the word tokenizer about 170 and 220), and every
-// character of an out-of-domain prompt also occurs in training prompts
-// (TestCharTokenizerEnv), so a held-out name is a new sequence of trained
-// rows instead of a row of its own that training never reached.
+// about 50 tokens each (the word tokenizer about 290 and 470), and the
+// characters of out-of-domain prompts occur in training prompts but for
+// one per environment that only held-out names use (household z, lab j;
+// TestCharTokenizerEnv), so a held-out name is a new sequence of mostly
+// trained rows instead of a row of its own that training never reached.
 // The price is length: prompts are ~4.4 characters per word token (up to
 // ~860 characters with one step of history), so the context must be
 // ~1024 instead of 320, and attention, whose cost grows with the square of
