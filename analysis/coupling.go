@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"path/filepath"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -231,9 +231,9 @@ type CouplingReport struct {
 	// (coupling_tensors.go; exact gradients only, not with Project).
 	Tensors []TensorRow
 	// Shards and Exports list the files written (shard and export modes).
-	Shards  []string
+	Shards []string
 	// Kept counts the shard files found finished and not computed again.
-	Kept int
+	Kept    int
 	Exports []string
 	// Unknown counts probe tokens out of a checkpoint's vocabulary.
 	Unknown int
