@@ -36,7 +36,8 @@ type CouplingOptions struct {
 	// instead of computing: an array of Shards tasks of this coupling with
 	// --shard auto, and the merge after them.
 	Emit, EmitDir string
-	Cluster       cluster.Job // resources, image, claim (name, tasks and commands are set by emit)
+	Shards        int         // array tasks
+	Cluster       cluster.Job // resources, image, claim (name, stages and commands are set by emit)
 	Model         string
 	Modules       []string
 	Exact         bool
@@ -117,19 +118,12 @@ func newCouplingCommand(e *Env) *ucli.Command {
 			"optionally advantage, state_key, prompt (for similarity bins) and row (the store row).\n\n" +
 			"Memory: the N x D rows and the N x N Gram must fit --max-bytes; --project K keeps N x K rows.\n" +
 			"--shard i/n writes the Gram tiles of shard i to --shard-dir instead; `gradcouple merge` joins them.",
-		Flags: []ucli.Flag{
+		Flags: append([]ucli.Flag{
 			&ucli.StringFlag{Name: "grads", Usage: "analyse the external gradient store `STORE` (Bergson dir, .npy, .safetensors)"},
 			&ucli.StringFlag{Name: "model", Usage: "the arguments are logs, the gradients those of the Hugging Face model in `DIR` (qwen2, qwen3, llama)"},
 			&ucli.StringFlag{Name: "emit", Usage: "write job files for `ENGINE` slurm or k8s into --emit-dir instead of computing: an array of --shards tasks (--shard auto) and the merge after them"},
 			&ucli.StringFlag{Name: "emit-dir", Value: "jobs", Usage: "--emit: the shared `DIR` for the job files, the probe set, the shards and the merged table"},
 			&ucli.IntFlag{Name: "shards", Value: 4, Usage: "--emit: array tasks `N` (one Gram shard each)"},
-			&ucli.IntFlag{Name: "parallel", Usage: "--emit: tasks `N` running at once (0: all)"},
-			&ucli.IntFlag{Name: "cpus", Value: 2, Usage: "--emit: cores `C` per task"},
-			&ucli.StringFlag{Name: "mem", Value: "8G", Usage: "--emit: memory `M` per task (e.g. 8G)"},
-			&ucli.StringFlag{Name: "time", Value: "04:00:00", Usage: "--emit slurm: time limit `T` per task"},
-			&ucli.StringFlag{Name: "partition", Usage: "--emit slurm: `PARTITION`"},
-			&ucli.StringFlag{Name: "image", Usage: "--emit k8s: container `IMAGE` holding gradcouple"},
-			&ucli.StringFlag{Name: "pvc", Usage: "--emit k8s: PersistentVolumeClaim `NAME` mounted at --emit-dir"},
 			&ucli.StringFlag{Name: "modules", Usage: "--model: tensors and modules `GLOB,...` (e.g. model.layers.23.*,lm_head; default all)"},
 			&ucli.BoolFlag{Name: "exact", Usage: "--model: exact inner products from per-position factors, without dense rows"},
 			&ucli.IntFlag{Name: "limit", Usage: "--model: use only the first `N` step records (0: all)"},
@@ -172,7 +166,7 @@ func newCouplingCommand(e *Env) *ucli.Command {
 			&ucli.IntFlag{Name: "boot", Value: 1000, Usage: "bootstrap draws `B` over probes for the 95% intervals (negative: none)"},
 			&ucli.IntFlag{Name: "twins", Usage: "oversample twin pairs into the probe set up to `N` pairs (0: uniform draw; the number available is printed)"},
 			&ucli.Float64Flag{Name: "twin-distance", Value: 0.1, Usage: "largest normalised token edit distance `D` of twin prompts"},
-		},
+		}, emitFlags()...),
 		Action: func(c *ucli.Context) error {
 			prec := c.String("precision")
 			if prec != "float32" && prec != "float64" {
@@ -181,8 +175,7 @@ func newCouplingCommand(e *Env) *ucli.Command {
 			o := CouplingOptions{Runs: c.Args().Slice(), Grads: c.String("grads"), Samples: c.String("samples"),
 				Model: c.String("model"), Modules: splitList(c.String("modules")), Exact: c.Bool("exact"), Limit: c.Int("limit"),
 				Emit: c.String("emit"), EmitDir: c.String("emit-dir"),
-				Cluster: cluster.Job{Tasks: c.Int("shards"), Parallel: c.Int("parallel"), CPUs: c.Int("cpus"), Mem: c.String("mem"),
-					Time: c.String("time"), Partition: c.String("partition"), Image: c.String("image"), PVC: c.String("pvc")},
+				Shards: c.Int("shards"), Cluster: emitJobOf(c),
 				Actor:       analysis.ActorOptions{Prompt: c.String("prompt"), Float64: prec == "float64"},
 				GradsTensor: c.String("grads-tensor"), Name: c.String("name"), Preconditioner: c.String("preconditioner"),
 				Probes: c.String("probes"), ProbesOut: c.String("probes-out"), NumProbes: c.Int("num-probes"),
@@ -684,8 +677,8 @@ func emitCoupling(ctx context.Context, o CouplingOptions, e *Env) error {
 		return &UsageError{Msg: "coupling --emit: give the run directories (RUN...); stores and --model are not sharded by --emit"}
 	case o.Shard != "" || o.Export != "" || o.Out != "" || o.SimOut != "" || o.HeatmapOut != "" || o.StrataOut != "" || o.BandsOut != "":
 		return &UsageError{Msg: "coupling --emit: the job files choose --shard and the outputs; drop --shard, --export and the --*-out flags"}
-	case o.Cluster.Tasks < 1:
-		return &UsageError{Msg: fmt.Sprintf("coupling --emit: --shards %d: want at least 1", o.Cluster.Tasks)}
+	case o.Shards < 1:
+		return &UsageError{Msg: fmt.Sprintf("coupling --emit: --shards %d: want at least 1", o.Shards)}
 	}
 	dir, err := filepath.Abs(o.EmitDir)
 	if err != nil {
@@ -746,8 +739,9 @@ func emitCoupling(ctx context.Context, o CouplingOptions, e *Env) error {
 	task = append(task, "--max-bytes", strconv.FormatInt(o.MaxBytes, 10))
 	j := o.Cluster
 	j.Name = "coupling-" + jobName(filepath.Base(abs[0]))
-	j.Task, j.Workdir = task, dir
-	j.Merge = []string{"gradcouple", "merge", filepath.Join(dir, "shards"), "--out", filepath.Join(dir, "coupling.csv"), "--max-bytes", strconv.FormatInt(o.MaxBytes, 10)}
+	j.Workdir = dir
+	j.Stages = []cluster.Stage{{Tasks: o.Shards, Argv: task},
+		{Name: "merge", Argv: []string{"gradcouple", "merge", filepath.Join(dir, "shards"), "--out", filepath.Join(dir, "coupling.csv"), "--max-bytes", strconv.FormatInt(o.MaxBytes, 10)}}}
 	var files []string
 	if o.Emit == "slurm" {
 		files, err = cluster.WriteSlurm(dir, j)
@@ -761,7 +755,7 @@ func emitCoupling(ctx context.Context, o CouplingOptions, e *Env) error {
 		fmt.Fprintf(e.Stdout, "wrote %s\n", f)
 	}
 	fmt.Fprintf(e.Stdout, "%d tasks; %s must be shared by every node. Submit with %s; a task that failed is re-run alone (its finished shards are kept), then the merge.\n",
-		j.Tasks, dir, files[len(files)-1])
+		o.Shards, dir, files[len(files)-1])
 	return nil
 }
 
@@ -790,4 +784,24 @@ func joinInts(v []int) string {
 		s[i] = strconv.Itoa(x)
 	}
 	return strings.Join(s, ",")
+}
+
+// emitFlags are the resource flags of the job files --emit writes (coupling
+// and study).
+func emitFlags() []ucli.Flag {
+	return []ucli.Flag{
+		&ucli.IntFlag{Name: "parallel", Usage: "--emit: array tasks `N` running at once (0: all)"},
+		&ucli.IntFlag{Name: "cpus", Value: 2, Usage: "--emit: cores `C` per task"},
+		&ucli.StringFlag{Name: "mem", Value: "8G", Usage: "--emit: memory `M` per task (e.g. 8G)"},
+		&ucli.StringFlag{Name: "time", Value: "04:00:00", Usage: "--emit slurm: time limit `T` per task"},
+		&ucli.StringFlag{Name: "partition", Usage: "--emit slurm: `PARTITION`"},
+		&ucli.StringFlag{Name: "image", Usage: "--emit k8s: container `IMAGE` holding gradcouple"},
+		&ucli.StringFlag{Name: "pvc", Usage: "--emit k8s: PersistentVolumeClaim `NAME` mounted at the shared directory"},
+	}
+}
+
+// emitJobOf reads the resource flags of emitFlags.
+func emitJobOf(c *ucli.Context) cluster.Job {
+	return cluster.Job{Parallel: c.Int("parallel"), CPUs: c.Int("cpus"), Mem: c.String("mem"),
+		Time: c.String("time"), Partition: c.String("partition"), Image: c.String("image"), PVC: c.String("pvc")}
 }

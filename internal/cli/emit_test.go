@@ -89,7 +89,7 @@ func TestCouplingEmitSlurm(t *testing.T) {
 		"--emit", "k8s", "--emit-dir", k8s, "--shards", "3", "--image", "gradcouple:test", "--pvc", "shared"); code != 0 {
 		t.Fatalf("emit k8s: exit %d: %s", code, stderr)
 	}
-	job, err := os.ReadFile(filepath.Join(k8s, "coupling-alpha-job.yaml"))
+	job, err := os.ReadFile(filepath.Join(k8s, "coupling-alpha.yaml"))
 	if err != nil || !strings.Contains(string(job), "completionMode: Indexed") || !strings.Contains(string(job), `"auto"`) {
 		t.Errorf("k8s job: %v\n%s", err, job)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/gradcouple/gradcouple/analysis"
 	"github.com/gradcouple/gradcouple/env"
 	"github.com/gradcouple/gradcouple/figure"
+	"github.com/gradcouple/gradcouple/internal/cluster"
 	"github.com/gradcouple/gradcouple/trainer"
 	ucli "github.com/urfave/cli/v2"
 )
@@ -37,6 +38,17 @@ type StudyOptions struct {
 	Export string
 	Title  string
 	Study  StudyFlags
+	// Stage, if not empty, does one stage of the study (stageCold,
+	// stageTrain or stageReport); Task, with the cold or train stage, one
+	// task of it ("i/n", or "auto" from the engine's array variables).
+	// Partial lets the report stage study the finished runs when others
+	// are missing.
+	Stage, Task string
+	Partial     bool
+	// Emit writes job files for an engine ("slurm" or "k8s") into OUT/jobs
+	// instead of training; Cluster holds the resources of one task.
+	Emit    string
+	Cluster cluster.Job
 
 	tweak func(*trainer.Config) // tests: shrink the runs after the preset
 }
@@ -59,17 +71,25 @@ func newStudyCommand(e *Env) *ucli.Command {
 			"P(improvement) and the minimum detectable effect), and writes the figures (OUT/figures), the report\n" +
 			"(OUT/report.html) and, with --export, every table as parquet and CSV. The reference study of the README\n" +
 			"is this command with its defaults; --preset power trains 10 paired seeds evaluated on 500 tasks per split.\n\n" +
+			"On a cluster: --emit slurm|k8s writes job files into OUT/jobs (an array of the cold starts, an array of the\n" +
+			"runs, then the report; OUT must be shared by every node) and a script that submits them. They run the\n" +
+			"stages of this command, which also work by hand: --stage cold|train [--task i/n|auto], --stage report\n" +
+			"[--partial]. See docs/cluster.md.\n\n" +
 			armsHelp(),
 		Flags: append([]ucli.Flag{
 			&ucli.StringFlag{Name: "out", Aliases: []string{"o"}, Value: "runs/study", Usage: "train the runs into `DIR`/ENV/ARM-SEED and write figures and report there"},
-			&ucli.StringFlag{Name: "envs", Value: "household,lab", Usage: "environments `LIST`"},
+			&ucli.StringFlag{Name: "envs", Value: "household,lab", Usage: "environments `LIST`: household, lab, their variants (household-twin, lab-twin-alias, ...) or bandits"},
 			&ucli.StringFlag{Name: "arms", Aliases: []string{"algos"}, Value: "grpo,gcd", Usage: "arms `LIST`: named arms or ARM:KEY=VALUE,... (see ARMS above)"},
 			&ucli.StringFlag{Name: "seeds", Value: "1,2,3", Usage: "training seeds `LIST` (A-B for a range); --preset power: 1-10"},
 			&ucli.StringFlag{Name: "preset", Value: trainer.PresetStudy, Usage: "training `PRESET`: " + strings.Join(trainer.Presets(), ", ") + " (see gradcouple train --help)"},
 			&ucli.StringFlag{Name: "cold-start", Value: coldVerdict, Usage: "cold-start `RECIPE` of arms that set no cold key: verdict (shared, GCD's), plain (shared, imitation only) or own (each run its own, as before shared cold starts)"},
 			&ucli.IntFlag{Name: "jobs", Value: 1, Usage: "train `N` runs at once (each uses every core for its rollouts)"},
 			&ucli.StringFlag{Name: "export", Usage: "also write every table as parquet and CSV into `DIR` (e.g. notebooks-data)"},
-		}, studyFlags()...),
+			&ucli.StringFlag{Name: "stage", Usage: "do one `STAGE` of the study: cold (the shared cold starts), train (the runs, from finished cold starts) or report (the analyses of the finished runs)"},
+			&ucli.StringFlag{Name: "task", Usage: "--stage cold or train: only task `SPEC` of the stage, i/n (0 <= i < n, n the stage's runs) or auto (from a Slurm array or Kubernetes Indexed Job)"},
+			&ucli.BoolFlag{Name: "partial", Usage: "--stage report: report the finished runs when others are missing (they are listed)"},
+			&ucli.StringFlag{Name: "emit", Usage: "write job files for `ENGINE` slurm or k8s into OUT/jobs instead of training: the cold starts' array, the runs' array and the report after them"},
+		}, append(emitFlags(), studyFlags()...)...),
 		Action: func(c *ucli.Context) error {
 			if c.Args().Len() > 0 {
 				return &UsageError{Msg: fmt.Sprintf("study takes no arguments (got %q); the runs go to --out", c.Args().First())}
@@ -78,11 +98,15 @@ func newStudyCommand(e *Env) *ucli.Command {
 			if err != nil {
 				return err
 			}
-			o := StudyOptions{Out: c.String("out"), Preset: c.String("preset"), Jobs: c.Int("jobs"), Export: c.String("export"), Study: sf}
+			o := StudyOptions{Out: c.String("out"), Preset: c.String("preset"), Jobs: c.Int("jobs"), Export: c.String("export"), Study: sf,
+				Task: c.String("task"), Partial: c.Bool("partial"), Emit: c.String("emit"), Cluster: emitJobOf(c)}
+			if o.Stage, err = parseStage(c.String("stage")); err != nil {
+				return err
+			}
 			if o.ColdStart, err = parseColdStart(c.String("cold-start")); err != nil {
 				return err
 			}
-			if o.Envs, err = parseNames("envs", c.String("envs"), env.Names()); err != nil {
+			if o.Envs, err = parseEnvs("envs", c.String("envs")); err != nil {
 				return err
 			}
 			if o.Arms, err = parseArms("arms", c.String("arms")); err != nil {
@@ -146,20 +170,40 @@ func runStudy(ctx context.Context, o StudyOptions, e *Env) error {
 	if err != nil {
 		return err
 	}
-	printCost(e.Stderr, plan, len(o.Arms), len(o.Envs), len(o.Seeds))
-	if o.Preset == trainer.PresetPower && len(o.Seeds) < powerSeeds {
-		warnf(e, "--preset power with %d seed(s): the paired differences rest on fewer than the %d paired seeds per arm the preset is made for", len(o.Seeds), powerSeeds)
+	if o.Task != "" && o.Stage != stageCold && o.Stage != stageTrain {
+		return &UsageError{Msg: "study --task: give --stage cold or --stage train (a task is one run of a training stage)"}
 	}
-	if len(plan.ColdStarts) > 0 {
-		fmt.Fprintf(e.Stderr, "training %d shared cold start(s) (preset %s) into %s\n", len(plan.ColdStarts), o.Preset, filepath.Join(o.Out, "cold-start"))
-		if err := trainRuns(ctx, plan.ColdStarts, o.Jobs, "cold start ", e); err != nil {
-			return err
+	if o.Partial && o.Stage != stageReport {
+		return &UsageError{Msg: "study --partial: only with --stage report (a whole study trains every run)"}
+	}
+	if o.Task == "" && o.Stage != stageReport {
+		printCost(e.Stderr, plan, len(o.Arms), len(o.Envs), len(o.Seeds))
+		if o.Preset == trainer.PresetPower && len(o.Seeds) < powerSeeds {
+			warnf(e, "--preset power with %d seed(s): the paired differences rest on fewer than the %d paired seeds per arm the preset is made for", len(o.Seeds), powerSeeds)
 		}
 	}
+	switch {
+	case o.Emit != "":
+		return emitStudy(o, plan, e)
+	case o.Stage == stageCold || o.Stage == stageTrain:
+		return trainStage(ctx, o, plan, e)
+	}
 	runs := plan.Runs
-	fmt.Fprintf(e.Stderr, "training %d runs (preset %s) into %s\n", len(runs), o.Preset, o.Out)
-	if err := trainRuns(ctx, runs, o.Jobs, "", e); err != nil {
-		return err
+	if o.Stage == stageReport {
+		if runs, err = finishedRuns(o, plan, e); err != nil {
+			return err
+		}
+	} else {
+		if len(plan.ColdStarts) > 0 {
+			fmt.Fprintf(e.Stderr, "training %d shared cold start(s) (preset %s) into %s\n", len(plan.ColdStarts), o.Preset, filepath.Join(o.Out, "cold-start"))
+			if err := trainRuns(ctx, plan.ColdStarts, o.Jobs, "cold start ", e); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(e.Stderr, "training %d runs (preset %s) into %s\n", len(runs), o.Preset, o.Out)
+		if err := trainRuns(ctx, runs, o.Jobs, "", e); err != nil {
+			return err
+		}
 	}
 	dirs := make([]string, len(runs))
 	for k, r := range runs {
@@ -299,6 +343,31 @@ func parseNames(flag, s string, valid []string) ([]string, error) {
 			return nil, &UsageError{Msg: fmt.Sprintf("--%s: %q is not one of %s", flag, f, strings.Join(valid, ", "))}
 		}
 		out = append(out, f)
+	}
+	if len(out) == 0 {
+		return nil, &UsageError{Msg: fmt.Sprintf("--%s: empty list", flag)}
+	}
+	return out, nil
+}
+
+// parseEnvs parses a comma-separated list of environment names: household,
+// lab, their variants (household-twin, lab-twin-alias, ...) and bandits,
+// each in its canonical spelling (env.CanonicalName) and given once.
+func parseEnvs(flag, s string) ([]string, error) {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		name, err := env.CanonicalName(f)
+		if err != nil {
+			return nil, &UsageError{Msg: fmt.Sprintf("--%s: %v", flag, err)}
+		}
+		if slices.Contains(out, name) {
+			return nil, &UsageError{Msg: fmt.Sprintf("--%s: %s is given twice", flag, name)}
+		}
+		out = append(out, name)
 	}
 	if len(out) == 0 {
 		return nil, &UsageError{Msg: fmt.Sprintf("--%s: empty list", flag)}

@@ -24,6 +24,8 @@ import (
 type studyArm struct {
 	Name string // directory and group name
 	Algo string // trainer.AlgoGRPO or trainer.AlgoGCD
+	// Spec is the arm as --arms gave it (NAME or NAME:KEY=VALUE,...).
+	Spec string
 	// sets are the overrides in the order applied: the named arm's own,
 	// then the given ones (a later value of a key wins).
 	sets []armSet
@@ -135,6 +137,8 @@ var armKeys = []*armKey{
 		set: func(c *trainer.Config, v float64) { c.Rollout.Tasks = int(v) }},
 	{name: "group_size", kind: "int", doc: "rollouts per task (rollout.group_size)", check: positive,
 		set: func(c *trainer.Config, v float64) { c.Rollout.GroupSize = int(v) }},
+	{name: "twin_share", kind: "float", doc: "probability that a train task's twin joins its batch (rollout.twin_share; twin environments)", check: unit,
+		set: func(c *trainer.Config, v float64) { c.Rollout.TwinShare = v }},
 	{name: "iterations", kind: "int", doc: "RL iterations (iterations)", check: nonNegative,
 		set: func(c *trainer.Config, v float64) { c.Iterations = int(v) }},
 	{name: "cold", kind: "cold", doc: "cold start: verdict (shared, GCD's recipe), plain (shared, imitation only) or own (the arm's own, as its preset defines); default --cold-start"},
@@ -236,7 +240,7 @@ func parseArms(flag, s string) ([]studyArm, error) {
 			return nil, usage("%q: unknown arm %q (want one of %s, or ARM:KEY=VALUE,...)", sp.text, sp.base, namedArmNames())
 		}
 		na := namedArms[i]
-		a := studyArm{Name: na.name, Algo: na.algo}
+		a := studyArm{Name: na.name, Algo: na.algo, Spec: sp.text}
 		for _, kv := range na.sets {
 			set, err := parseArmSet(kv, a.Algo)
 			if err != nil {

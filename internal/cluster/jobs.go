@@ -14,22 +14,24 @@ import (
 	"github.com/gradcouple/gradcouple/internal/atomicfile"
 )
 
-// Job is an array job and the job that follows it: Tasks tasks that each
-// run Task (every task runs the same command and finds its own index from
-// the engine: --shard auto), then, once all have succeeded, Merge. Every
-// path in the commands must lie in a directory all nodes share; each task
-// writes only its own files, atomically, so a re-submitted task or array
-// is idempotent.
+// Job is a pipeline of stages run one after the other on an engine: each
+// stage is an array of tasks that all run the same command and find their
+// own index from the engine (--shard auto, --task auto), or a single job
+// (a merge, a report), and starts once every task of the stage before it
+// has succeeded. A sharded coupling is an array and its merge; a study is
+// the array of its shared cold starts, the array of its runs and the
+// report. Every path in the commands must lie in a directory all nodes
+// share; each task writes only its own files, atomically, so a
+// re-submitted task or array is idempotent.
 type Job struct {
-	// Name names the job files and the engine's jobs ([a-z0-9-], at most
-	// 52 characters, as Kubernetes names allow with a pod suffix).
-	Name  string
-	Tasks int
-	// Parallel is how many tasks run at once (Slurm's %N, Kubernetes'
-	// parallelism); 0 means all.
+	// Name names the job files and the engine's jobs ([a-z0-9-]; with
+	// the longest stage suffix at most 52 characters, as Kubernetes names
+	// allow with a pod suffix).
+	Name   string
+	Stages []Stage
+	// Parallel is how many tasks of an array run at once (Slurm's %N,
+	// Kubernetes' parallelism); 0 means all.
 	Parallel int
-	Task     []string // one task's command line
-	Merge    []string // the command after every task succeeded
 	// Workdir is the shared directory the commands run in.
 	Workdir string
 	// Resources of one task.
@@ -43,17 +45,46 @@ type Job struct {
 	PVC   string
 }
 
+// Stage is one step of a Job.
+type Stage struct {
+	// Name is the suffix of the stage's engine job and files
+	// (Job.Name-Name); "" for the job's own name.
+	Name string
+	// Tasks is the number of array tasks; 0 makes the stage a single job.
+	Tasks int
+	Argv  []string // the command of a task (or of the job)
+}
+
+// job is the engine's name of the stage's job.
+func (j *Job) job(s Stage) string {
+	if s.Name == "" {
+		return j.Name
+	}
+	return j.Name + "-" + s.Name
+}
+
 var namePattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,50}[a-z0-9])?$`)
 
 func (j *Job) check() error {
-	switch {
-	case !namePattern.MatchString(j.Name):
-		return fmt.Errorf("job name %q: want lower-case letters, digits and '-', at most 52", j.Name)
-	case j.Tasks < 1:
-		return fmt.Errorf("job %s: %d tasks, want at least 1", j.Name, j.Tasks)
-	case len(j.Task) == 0 || len(j.Merge) == 0:
-		return errors.New("job " + j.Name + ": no task or merge command")
-	case !filepath.IsAbs(j.Workdir):
+	if len(j.Stages) == 0 {
+		return errors.New("job " + j.Name + ": no stages")
+	}
+	seen := map[string]bool{}
+	for _, s := range j.Stages {
+		name := j.job(s)
+		switch {
+		case !namePattern.MatchString(name):
+			return fmt.Errorf("job name %q: want lower-case letters, digits and '-', at most 52", name)
+		case seen[name]:
+			return fmt.Errorf("job %s: two stages named %q", j.Name, s.Name)
+		case s.Tasks < 0:
+			return fmt.Errorf("job %s: %d tasks, want at least 1 (or 0 for a single job)", name, s.Tasks)
+		case len(s.Argv) == 0:
+			return errors.New("job " + name + ": no command")
+		}
+		seen[name] = true
+	}
+	if !filepath.IsAbs(j.Workdir) {
 		return fmt.Errorf("job %s: the shared directory %q must be an absolute path", j.Name, j.Workdir)
 	}
 	if j.CPUs == 0 {
@@ -65,10 +96,15 @@ func (j *Job) check() error {
 	if j.Time == "" {
 		j.Time = "04:00:00"
 	}
-	if j.Parallel <= 0 || j.Parallel > j.Tasks {
-		j.Parallel = j.Tasks
-	}
 	return nil
+}
+
+// parallel is the number of tasks of s that run at once.
+func (j *Job) parallel(s Stage) int {
+	if j.Parallel <= 0 || j.Parallel > s.Tasks {
+		return s.Tasks
+	}
+	return j.Parallel
 }
 
 // Shell quotes argv for a POSIX shell.
@@ -86,45 +122,62 @@ func Shell(argv []string) string {
 	return strings.Join(q, " ")
 }
 
-// WriteSlurm writes the job as Slurm batch scripts into dir: NAME.sbatch,
-// an array of Tasks tasks (--array=0-(Tasks-1)%Parallel; each task runs
-// Task, which reads its index from SLURM_ARRAY_TASK_ID); NAME-merge.sbatch,
-// Merge; and NAME-submit.sh, which submits the array and the merge with
-// --dependency=afterok on it. A failed task fails the array, so the merge
-// does not run; re-submitting the array (or one task, sbatch --array=K)
-// redoes only what is missing. It returns the files written.
+// WriteSlurm writes the job as Slurm batch scripts into dir: one per
+// stage, NAME[-STAGE].sbatch: an array stage as --array=0-(Tasks-1)%Parallel
+// (each task runs the stage's command, which reads its index from
+// SLURM_ARRAY_TASK_ID; GRADCOUPLE_SHARDS tells a task submitted alone the
+// task count), a single stage as one job; and NAME-submit.sh, which submits
+// the stages in order, each with --dependency=afterok on the one before. A
+// failed task fails its array, so the stages after it do not run;
+// submitting the script again (or the failed task alone, sbatch --array=K,
+// then the stages after it) redoes only what is missing. It returns the
+// files written.
 func WriteSlurm(dir string, j Job) ([]string, error) {
 	if err := j.check(); err != nil {
 		return nil, err
 	}
-	var task, merge, submit bytes.Buffer
-	header := func(b *bytes.Buffer, name string) {
-		fmt.Fprintf(b, "#!/bin/bash\n#SBATCH --job-name=%s\n#SBATCH --chdir=%s\n#SBATCH --cpus-per-task=%d\n#SBATCH --mem=%s\n#SBATCH --time=%s\n",
+	files := map[string][]byte{}
+	var submit bytes.Buffer
+	fmt.Fprintf(&submit, "#!/bin/sh\n# Submits the %d stages of %s, each after the one before it succeeded (afterok).\n# Finished tasks are skipped: run it again to resume.\nset -eu\ncd %s\nmkdir -p slurm\ndep=\n",
+		len(j.Stages), j.Name, Shell([]string{j.Workdir}))
+	for k, s := range j.Stages {
+		var b bytes.Buffer
+		name := j.job(s)
+		fmt.Fprintf(&b, "#!/bin/bash\n#SBATCH --job-name=%s\n#SBATCH --chdir=%s\n#SBATCH --cpus-per-task=%d\n#SBATCH --mem=%s\n#SBATCH --time=%s\n",
 			name, j.Workdir, j.CPUs, j.Mem, j.Time)
 		if j.Partition != "" {
-			fmt.Fprintf(b, "#SBATCH --partition=%s\n", j.Partition)
+			fmt.Fprintf(&b, "#SBATCH --partition=%s\n", j.Partition)
 		}
+		if s.Tasks > 0 {
+			fmt.Fprintf(&b, "#SBATCH --array=0-%d%%%d\n#SBATCH --output=%s\n", s.Tasks-1, j.parallel(s), filepath.Join(j.Workdir, "slurm", name+"-%a.out"))
+			fmt.Fprintf(&b, "# Written by gradcouple: stage %d of %d, task $SLURM_ARRAY_TASK_ID of %d. Every task writes\n# only its own files, atomically; a finished one is skipped when the array (or a task,\n# sbatch --array=K) is submitted again. %s tells a task submitted alone the task count.\nset -euo pipefail\nexport OMP_NUM_THREADS=%d GOMAXPROCS=%d %s=%d\nexec %s\n",
+				k+1, len(j.Stages), s.Tasks, ShardCountVar, j.CPUs, j.CPUs, ShardCountVar, s.Tasks, Shell(s.Argv))
+		} else {
+			fmt.Fprintf(&b, "#SBATCH --output=%s\n", filepath.Join(j.Workdir, "slurm", name+".out"))
+			fmt.Fprintf(&b, "# Written by gradcouple: stage %d of %d", k+1, len(j.Stages))
+			if k > 0 {
+				fmt.Fprintf(&b, ", after every task of %s succeeded", j.job(j.Stages[k-1]))
+			}
+			fmt.Fprintf(&b, ".\nset -euo pipefail\nexport GOMAXPROCS=%d\nexec %s\n", j.CPUs, Shell(s.Argv))
+		}
+		files[name+".sbatch"] = b.Bytes()
+		fmt.Fprintf(&submit, "jid=$(sbatch --parsable ${dep:+--dependency=afterok:$dep} %s)\ndep=${jid%%%%;*}\necho \"%s: job $dep\"\n",
+			Shell([]string{filepath.Join(dir, name+".sbatch")}), name)
 	}
-	header(&task, j.Name)
-	fmt.Fprintf(&task, "#SBATCH --array=0-%d%%%d\n#SBATCH --output=%s\n", j.Tasks-1, j.Parallel, filepath.Join(j.Workdir, "slurm", j.Name+"-%a.out"))
-	fmt.Fprintf(&task, "# Written by gradcouple: task $SLURM_ARRAY_TASK_ID of %d. Every task writes only its own\n# files, atomically; a finished one is skipped when the array (or a task, sbatch --array=K)\n# is submitted again. %s tells a task submitted alone the shard count.\nset -euo pipefail\nexport OMP_NUM_THREADS=%d GOMAXPROCS=%d %s=%d\nexec %s\n",
-		j.Tasks, ShardCountVar, j.CPUs, j.CPUs, ShardCountVar, j.Tasks, Shell(j.Task))
-	header(&merge, j.Name+"-merge")
-	fmt.Fprintf(&merge, "#SBATCH --output=%s\n", filepath.Join(j.Workdir, "slurm", j.Name+"-merge.out"))
-	fmt.Fprintf(&merge, "# Written by gradcouple: runs after every task of %s succeeded.\nset -euo pipefail\nexport GOMAXPROCS=%d\nexec %s\n", j.Name, j.CPUs, Shell(j.Merge))
-	fmt.Fprintf(&submit, "#!/bin/sh\n# Submits %s (%d tasks) and its merge, which waits for the whole array to succeed.\nset -eu\ncd %s\nmkdir -p slurm\njid=$(sbatch --parsable %s)\njid=${jid%%%%;*}\nsbatch --parsable --dependency=afterok:$jid %s\n",
-		j.Name, j.Tasks, Shell([]string{j.Workdir}), Shell([]string{filepath.Join(dir, j.Name+".sbatch")}), Shell([]string{filepath.Join(dir, j.Name+"-merge.sbatch")}))
-	return writeFiles(dir, map[string][]byte{j.Name + ".sbatch": task.Bytes(), j.Name + "-merge.sbatch": merge.Bytes(), j.Name + "-submit.sh": submit.Bytes()})
+	files[j.Name+"-submit.sh"] = submit.Bytes()
+	return writeFiles(dir, files)
 }
 
-// WriteK8s writes the job as Kubernetes manifests into dir: NAME-job.yaml,
-// an Indexed Job (completionMode Indexed, completions Tasks, parallelism
-// Parallel, backoffLimitPerIndex 2) whose pods run Task with
-// GRADCOUPLE_SHARDS set to Tasks (each pod's JOB_COMPLETION_INDEX is its
-// task); NAME-merge.yaml, a Job running Merge; and NAME-submit.sh, which
-// applies the first, waits for it to complete and applies the second
-// (Kubernetes has no dependencies between Jobs). The PVC is mounted at
-// Workdir in every pod.
+// WriteK8s writes the job as Kubernetes manifests into dir: one Job per
+// stage, NAME[-STAGE].yaml, an array stage as an Indexed Job (completionMode
+// Indexed, completions Tasks, parallelism Parallel, backoffLimitPerIndex 2)
+// whose pods run the stage's command with GRADCOUPLE_SHARDS set to Tasks
+// (each pod's JOB_COMPLETION_INDEX is its task), a single stage as a Job;
+// and NAME-submit.sh, which applies them in order, waiting for each to
+// complete (Kubernetes has no dependencies between Jobs). It deletes a
+// Job of the same name first, so that running it again resumes a failed
+// pipeline (finished tasks are skipped). The PVC is mounted at Workdir in
+// every pod.
 func WriteK8s(dir string, j Job) ([]string, error) {
 	if err := j.check(); err != nil {
 		return nil, err
@@ -132,32 +185,52 @@ func WriteK8s(dir string, j Job) ([]string, error) {
 	if j.Image == "" || j.PVC == "" {
 		return nil, fmt.Errorf("job %s: Kubernetes needs an image holding gradcouple and a PersistentVolumeClaim for the shared directory", j.Name)
 	}
-	pod := func(b *bytes.Buffer, argv []string, indexed bool) {
-		fmt.Fprintf(b, "  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: gradcouple\n        image: %s\n        workingDir: %s\n",
-			yamlString(j.Image), yamlString(j.Workdir))
-		b.WriteString("        command:\n")
-		for _, a := range argv {
-			fmt.Fprintf(b, "        - %s\n", yamlString(a))
+	files := map[string][]byte{}
+	var submit bytes.Buffer
+	fmt.Fprintf(&submit, "#!/bin/sh\n# Runs the %d stages of %s in order, each once the one before completed.\n# Finished tasks are skipped: run it again to resume.\nset -eu\n", len(j.Stages), j.Name)
+	for k, s := range j.Stages {
+		var b bytes.Buffer
+		name := j.job(s)
+		fmt.Fprintf(&b, "# Written by gradcouple: stage %d of %d", k+1, len(j.Stages))
+		if s.Tasks > 0 {
+			fmt.Fprintf(&b, ", %d tasks; each pod's JOB_COMPLETION_INDEX is its task", s.Tasks)
 		}
-		b.WriteString("        env:\n")
-		fmt.Fprintf(b, "        - name: GOMAXPROCS\n          value: %s\n", yamlString(strconv.Itoa(j.CPUs)))
-		if indexed {
-			fmt.Fprintf(b, "        - name: %s\n          value: %s\n", ShardCountVar, yamlString(strconv.Itoa(j.Tasks)))
+		if k > 0 {
+			fmt.Fprintf(&b, "; apply once %s has completed (%s-submit.sh does)", j.job(j.Stages[k-1]), j.Name)
 		}
-		fmt.Fprintf(b, "        resources:\n          requests:\n            cpu: %s\n            memory: %s\n          limits:\n            memory: %s\n",
-			yamlString(strconv.Itoa(j.CPUs)), yamlString(k8sMem(j.Mem)), yamlString(k8sMem(j.Mem)))
-		fmt.Fprintf(b, "        volumeMounts:\n        - name: shared\n          mountPath: %s\n      volumes:\n      - name: shared\n        persistentVolumeClaim:\n          claimName: %s\n",
-			yamlString(j.Workdir), yamlString(j.PVC))
+		fmt.Fprintf(&b, ".\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: %s\nspec:\n", name)
+		if s.Tasks > 0 {
+			fmt.Fprintf(&b, "  completionMode: Indexed\n  completions: %d\n  parallelism: %d\n  backoffLimitPerIndex: 2\n  maxFailedIndexes: %d\n",
+				s.Tasks, j.parallel(s), s.Tasks)
+		} else {
+			b.WriteString("  backoffLimit: 1\n")
+		}
+		j.pod(&b, s)
+		files[name+".yaml"] = b.Bytes()
+		fmt.Fprintf(&submit, "kubectl delete job %s --ignore-not-found\nkubectl apply -f %s\nkubectl wait --for=condition=complete --timeout=-1s job/%s\n",
+			name, Shell([]string{filepath.Join(dir, name+".yaml")}), name)
 	}
-	var job, merge, submit bytes.Buffer
-	fmt.Fprintf(&job, "# Written by gradcouple: %d tasks; each pod's JOB_COMPLETION_INDEX is its task.\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: %s\nspec:\n  completionMode: Indexed\n  completions: %d\n  parallelism: %d\n  backoffLimitPerIndex: 2\n  maxFailedIndexes: %d\n",
-		j.Tasks, j.Name, j.Tasks, j.Parallel, j.Tasks)
-	pod(&job, j.Task, true)
-	fmt.Fprintf(&merge, "# Written by gradcouple: apply once %s has completed (%s-submit.sh does).\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: %s-merge\nspec:\n  backoffLimit: 1\n", j.Name, j.Name, j.Name)
-	pod(&merge, j.Merge, false)
-	fmt.Fprintf(&submit, "#!/bin/sh\n# Runs %s (%d tasks) and then its merge.\nset -eu\nkubectl apply -f %s\nkubectl wait --for=condition=complete --timeout=-1s job/%s\nkubectl apply -f %s\n",
-		j.Name, j.Tasks, Shell([]string{filepath.Join(dir, j.Name+"-job.yaml")}), j.Name, Shell([]string{filepath.Join(dir, j.Name+"-merge.yaml")}))
-	return writeFiles(dir, map[string][]byte{j.Name + "-job.yaml": job.Bytes(), j.Name + "-merge.yaml": merge.Bytes(), j.Name + "-submit.sh": submit.Bytes()})
+	files[j.Name+"-submit.sh"] = submit.Bytes()
+	return writeFiles(dir, files)
+}
+
+// pod writes the pod template of a stage's Job.
+func (j *Job) pod(b *bytes.Buffer, s Stage) {
+	fmt.Fprintf(b, "  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: gradcouple\n        image: %s\n        workingDir: %s\n",
+		yamlString(j.Image), yamlString(j.Workdir))
+	b.WriteString("        command:\n")
+	for _, a := range s.Argv {
+		fmt.Fprintf(b, "        - %s\n", yamlString(a))
+	}
+	b.WriteString("        env:\n")
+	fmt.Fprintf(b, "        - name: GOMAXPROCS\n          value: %s\n", yamlString(strconv.Itoa(j.CPUs)))
+	if s.Tasks > 0 {
+		fmt.Fprintf(b, "        - name: %s\n          value: %s\n", ShardCountVar, yamlString(strconv.Itoa(s.Tasks)))
+	}
+	fmt.Fprintf(b, "        resources:\n          requests:\n            cpu: %s\n            memory: %s\n          limits:\n            memory: %s\n",
+		yamlString(strconv.Itoa(j.CPUs)), yamlString(k8sMem(j.Mem)), yamlString(k8sMem(j.Mem)))
+	fmt.Fprintf(b, "        volumeMounts:\n        - name: shared\n          mountPath: %s\n      volumes:\n      - name: shared\n        persistentVolumeClaim:\n          claimName: %s\n",
+		yamlString(j.Workdir), yamlString(j.PVC))
 }
 
 // k8sMem turns a Slurm-style size (8G, 512M) into a Kubernetes quantity

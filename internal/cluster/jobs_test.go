@@ -12,9 +12,21 @@ import (
 )
 
 func testJob(dir string) Job {
-	return Job{Name: "coupling-grpo", Tasks: 4, Parallel: 2, Workdir: dir, CPUs: 2, Mem: "8G",
-		Task:  []string{"gradcouple", "coupling", "runs/grpo 1", "--shard", "auto", "--shard-dir", "shards", "--probes", "it's.parquet"},
-		Merge: []string{"gradcouple", "merge", "--out", "coupling.csv", "shards"}, Image: "ghcr.io/gradcouple/gradcouple:test", PVC: "shared"}
+	return Job{Name: "coupling-grpo", Parallel: 2, Workdir: dir, CPUs: 2, Mem: "8G",
+		Stages: []Stage{
+			{Tasks: 4, Argv: []string{"gradcouple", "coupling", "runs/grpo 1", "--shard", "auto", "--shard-dir", "shards", "--probes", "it's.parquet"}},
+			{Name: "merge", Argv: []string{"gradcouple", "merge", "--out", "coupling.csv", "shards"}}},
+		Image: "ghcr.io/gradcouple/gradcouple:test", PVC: "shared"}
+}
+
+// studyJob is a three-stage pipeline: two arrays, then one job.
+func studyJob(dir string) Job {
+	return Job{Name: "study-x", Parallel: 8, Workdir: dir, Mem: "8G",
+		Stages: []Stage{
+			{Name: "cold", Tasks: 2, Argv: []string{"gradcouple", "study", "--stage", "cold", "--task", "auto"}},
+			{Name: "train", Tasks: 8, Argv: []string{"gradcouple", "study", "--stage", "train", "--task", "auto"}},
+			{Name: "report", Argv: []string{"gradcouple", "study", "--stage", "report"}}},
+		Image: "ghcr.io/gradcouple/gradcouple:test", PVC: "shared"}
 }
 
 // TestWriteSlurm: the array script asks for one task per shard with the
@@ -37,9 +49,33 @@ func TestWriteSlurm(t *testing.T) {
 		}
 	}
 	submit, _ := os.ReadFile(filepath.Join(dir, "jobs", "coupling-grpo-submit.sh"))
-	if !strings.Contains(string(submit), "--dependency=afterok:$jid") {
+	if !strings.Contains(string(submit), "--dependency=afterok:$dep") {
 		t.Errorf("submit script:\n%s", submit)
 	}
+	// Three stages: each array and the report its own script, the
+	// submit script chains them in order.
+	files3, err := WriteSlurm(filepath.Join(dir, "study"), studyJob(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files3) != 4 {
+		t.Fatalf("files %v", files3)
+	}
+	for name, want := range map[string]string{"study-x-cold.sbatch": "#SBATCH --array=0-1%2\n", "study-x-train.sbatch": "#SBATCH --array=0-7%8\n"} {
+		b, _ := os.ReadFile(filepath.Join(dir, "study", name))
+		if !strings.Contains(string(b), want) || !strings.Contains(string(b), ShardCountVar) {
+			t.Errorf("%s lacks %q:\n%s", name, want, b)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "study", "study-x-report.sbatch")); strings.Contains(string(b), "--array") {
+		t.Errorf("the report is an array:\n%s", b)
+	}
+	submit3, _ := os.ReadFile(filepath.Join(dir, "study", "study-x-submit.sh"))
+	c, tr, r := strings.Index(string(submit3), "study-x-cold.sbatch"), strings.Index(string(submit3), "study-x-train.sbatch"), strings.Index(string(submit3), "study-x-report.sbatch")
+	if c < 0 || !(c < tr && tr < r) || strings.Count(string(submit3), "${dep:+--dependency=afterok:$dep}") != 3 {
+		t.Errorf("submit script does not chain cold, train, report:\n%s", submit3)
+	}
+	files = append(files, files3...)
 	if bash, err := exec.LookPath("bash"); err == nil {
 		for _, f := range files {
 			if out, err := exec.Command(bash, "-n", f).CombinedOutput(); err != nil {
@@ -47,11 +83,18 @@ func TestWriteSlurm(t *testing.T) {
 			}
 		}
 	}
-	if _, err := WriteSlurm(dir, Job{Name: "Bad_Name", Tasks: 1, Task: []string{"x"}, Merge: []string{"y"}, Workdir: dir}); err == nil {
+	two := []Stage{{Tasks: 1, Argv: []string{"x"}}, {Name: "merge", Argv: []string{"y"}}}
+	if _, err := WriteSlurm(dir, Job{Name: "Bad_Name", Stages: two, Workdir: dir}); err == nil {
 		t.Error("a bad job name was accepted")
 	}
-	if _, err := WriteSlurm(dir, Job{Name: "rel", Tasks: 1, Task: []string{"x"}, Merge: []string{"y"}, Workdir: "shared"}); err == nil {
+	if _, err := WriteSlurm(dir, Job{Name: "rel", Stages: two, Workdir: "shared"}); err == nil {
 		t.Error("a relative shared directory was accepted")
+	}
+	if _, err := WriteSlurm(dir, Job{Name: "twice", Stages: []Stage{two[1], two[1]}, Workdir: dir}); err == nil {
+		t.Error("two stages of one name were accepted")
+	}
+	if _, err := WriteSlurm(dir, Job{Name: strings.Repeat("a", 50), Stages: two, Workdir: dir}); err == nil {
+		t.Error("a stage name longer than 52 was accepted")
 	}
 }
 
@@ -115,7 +158,12 @@ func TestWriteK8s(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"coupling-grpo-job.yaml", "coupling-grpo-merge.yaml"} {
+	files3, err := WriteK8s(filepath.Join(dir, "k8s"), studyJob(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, files3...)
+	for _, name := range []string{"coupling-grpo.yaml", "coupling-grpo-merge.yaml", "study-x-cold.yaml", "study-x-train.yaml", "study-x-report.yaml"} {
 		b, err := os.ReadFile(filepath.Join(dir, "k8s", name))
 		if err != nil {
 			t.Fatal(err)
@@ -132,9 +180,20 @@ func TestWriteK8s(t *testing.T) {
 			c[0].VolumeMounts[0].MountPath != dir || c[0].Resources.Limits["memory"] != "8Gi" {
 			t.Errorf("%s: %+v", name, k)
 		}
-		if name == "coupling-grpo-job.yaml" {
+		if k.Metadata.Name+".yaml" != name {
+			t.Errorf("%s: job named %s", name, k.Metadata.Name)
+		}
+		if strings.HasSuffix(name, "merge.yaml") || strings.HasSuffix(name, "report.yaml") {
+			if k.Spec.CompletionMode != "" || k.Spec.Completions != nil {
+				t.Errorf("%s: the single job is indexed: %+v", name, k.Spec)
+			}
+		}
+		if name == "study-x-train.yaml" && (k.Spec.CompletionMode != "Indexed" || *k.Spec.Completions != 8) {
+			t.Errorf("%s: %+v", name, k.Spec)
+		}
+		if name == "coupling-grpo.yaml" {
 			if k.Spec.CompletionMode != "Indexed" || *k.Spec.Completions != 4 || *k.Spec.Parallelism != 2 ||
-				strings.Join(c[0].Command, "|") != strings.Join(j.Task, "|") {
+				strings.Join(c[0].Command, "|") != strings.Join(j.Stages[0].Argv, "|") {
 				t.Errorf("indexed job: %+v", k.Spec)
 			}
 			found := false
