@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
 )
 
 func testJob(dir string) Job {
@@ -98,59 +100,12 @@ func TestWriteSlurm(t *testing.T) {
 	}
 }
 
-// The subset of batch/v1 Job that WriteK8s emits, with the API's field
-// names: decoding with KnownFields refuses any field the API does not
-// have (a schema check where no cluster answers kubectl).
-type k8sJob struct {
-	APIVersion string `yaml:"apiVersion"`
-	Kind       string `yaml:"kind"`
-	Metadata   struct {
-		Name string `yaml:"name"`
-	} `yaml:"metadata"`
-	Spec struct {
-		CompletionMode       string `yaml:"completionMode"`
-		Completions          *int   `yaml:"completions"`
-		Parallelism          *int   `yaml:"parallelism"`
-		BackoffLimit         *int   `yaml:"backoffLimit"`
-		BackoffLimitPerIndex *int   `yaml:"backoffLimitPerIndex"`
-		MaxFailedIndexes     *int   `yaml:"maxFailedIndexes"`
-		Template             struct {
-			Spec struct {
-				RestartPolicy string `yaml:"restartPolicy"`
-				Containers    []struct {
-					Name       string   `yaml:"name"`
-					Image      string   `yaml:"image"`
-					WorkingDir string   `yaml:"workingDir"`
-					Command    []string `yaml:"command"`
-					Env        []struct {
-						Name  string `yaml:"name"`
-						Value string `yaml:"value"`
-					} `yaml:"env"`
-					Resources struct {
-						Requests map[string]string `yaml:"requests"`
-						Limits   map[string]string `yaml:"limits"`
-					} `yaml:"resources"`
-					VolumeMounts []struct {
-						Name      string `yaml:"name"`
-						MountPath string `yaml:"mountPath"`
-					} `yaml:"volumeMounts"`
-				} `yaml:"containers"`
-				Volumes []struct {
-					Name                  string `yaml:"name"`
-					PersistentVolumeClaim struct {
-						ClaimName string `yaml:"claimName"`
-					} `yaml:"persistentVolumeClaim"`
-				} `yaml:"volumes"`
-			} `yaml:"spec"`
-		} `yaml:"template"`
-	} `yaml:"spec"`
-}
-
-// TestWriteK8s: the Indexed Job and the merge Job decode strictly as
-// batch/v1 Jobs with the task count, the shard count in the pods'
-// environment, the command as given and the claim mounted at the shared
-// directory; with kubectl and a reachable cluster (GRADCOUPLE_KUBECTL=1)
-// kubectl apply --dry-run=client accepts both.
+// TestWriteK8s: every manifest decodes strictly (a field the API does not
+// have, or a value of the wrong type, is an error) into batch/v1 Job, the
+// Kubernetes API's own Go type (k8s.io/api), with the task count, the
+// shard count in the pods' environment, the command as given and the claim
+// mounted at the shared directory; with kubectl and a reachable cluster
+// (GRADCOUPLE_KUBECTL=1) kubectl apply --dry-run=client accepts them.
 func TestWriteK8s(t *testing.T) {
 	dir := t.TempDir()
 	j := testJob(dir)
@@ -168,31 +123,40 @@ func TestWriteK8s(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dec := yaml.NewDecoder(bytes.NewReader(b))
-		dec.KnownFields(true)
-		var k k8sJob
-		if err := dec.Decode(&k); err != nil {
+		var k batchv1.Job
+		if err := yaml.UnmarshalStrict(b, &k); err != nil {
 			t.Fatalf("%s: %v\n%s", name, err, b)
 		}
+		// The check can fail: a misspelt field or a string where the API
+		// has a number is refused.
+		for _, bad := range [][]byte{bytes.Replace(b, []byte("spec:\n"), []byte("spec:\n  completionz: 3\n"), 1),
+			bytes.Replace(b, []byte("backoffLimit"), []byte("backoffLimit: \"x\"\n  oldBackoffLimit"), 1)} {
+			var k batchv1.Job
+			if yaml.UnmarshalStrict(bad, &k) == nil {
+				t.Errorf("%s: strict decoding accepted\n%s", name, bad)
+			}
+		}
 		c := k.Spec.Template.Spec.Containers
-		if k.APIVersion != "batch/v1" || k.Kind != "Job" || len(c) != 1 || k.Spec.Template.Spec.RestartPolicy != "Never" ||
+		mem := c[0].Resources.Limits[corev1.ResourceMemory]
+		if k.APIVersion != "batch/v1" || k.Kind != "Job" || len(c) != 1 || k.Spec.Template.Spec.RestartPolicy != corev1.RestartPolicyNever ||
 			c[0].Image != j.Image || c[0].WorkingDir != dir || k.Spec.Template.Spec.Volumes[0].PersistentVolumeClaim.ClaimName != "shared" ||
-			c[0].VolumeMounts[0].MountPath != dir || c[0].Resources.Limits["memory"] != "8Gi" {
+			c[0].VolumeMounts[0].MountPath != dir || mem.Value() != 8<<30 {
 			t.Errorf("%s: %+v", name, k)
 		}
-		if k.Metadata.Name+".yaml" != name {
-			t.Errorf("%s: job named %s", name, k.Metadata.Name)
+		if k.Name+".yaml" != name {
+			t.Errorf("%s: job named %s", name, k.Name)
 		}
+		indexed := k.Spec.CompletionMode != nil && *k.Spec.CompletionMode == batchv1.IndexedCompletion
 		if strings.HasSuffix(name, "merge.yaml") || strings.HasSuffix(name, "report.yaml") {
-			if k.Spec.CompletionMode != "" || k.Spec.Completions != nil {
+			if indexed || k.Spec.Completions != nil {
 				t.Errorf("%s: the single job is indexed: %+v", name, k.Spec)
 			}
 		}
-		if name == "study-x-train.yaml" && (k.Spec.CompletionMode != "Indexed" || *k.Spec.Completions != 8) {
+		if name == "study-x-train.yaml" && (!indexed || *k.Spec.Completions != 8 || *k.Spec.BackoffLimitPerIndex != 2) {
 			t.Errorf("%s: %+v", name, k.Spec)
 		}
 		if name == "coupling-grpo.yaml" {
-			if k.Spec.CompletionMode != "Indexed" || *k.Spec.Completions != 4 || *k.Spec.Parallelism != 2 ||
+			if !indexed || *k.Spec.Completions != 4 || *k.Spec.Parallelism != 2 ||
 				strings.Join(c[0].Command, "|") != strings.Join(j.Stages[0].Argv, "|") {
 				t.Errorf("indexed job: %+v", k.Spec)
 			}
