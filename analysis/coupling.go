@@ -541,6 +541,10 @@ func couplingCheckpoint(ctx context.Context, rep *CouplingReport, run Run, it in
 	if err != nil {
 		return err
 	}
+	if pairs := meta.strata.twinSteps(meta); len(pairs) > 0 {
+		opts.progress("%s iteration %d: measured steps of %d twin pairs", run.Name, it, len(pairs))
+		meta.strata.measured(run.Name, it, measureSteps(m, seqs, terms, sel, opts.Tensors, pairs, meta.adv, logp, opts.eta(), kern))
+	}
 	for i := range heat {
 		heat[i].Run, heat[i].Iteration, heat[i].Kernel = run.Name, it, string(kern.name)
 	}
@@ -579,19 +583,17 @@ func heatmap(m *policy.Model, seqs []policy.Seq, terms []policy.Term, sel policy
 	}
 	D := m.SelectionDim(sel)
 	g := m.PerSampleGrads(nil, sub, sel)
-	st := newStepper(kern, m, tensors)
-	badSeqs := make([]policy.Seq, len(bad))
-	for k, j := range bad {
-		badSeqs[k] = seqs[j]
+	pairs := make([]coupling.SamplePair, 0, len(good)*len(bad))
+	for _, i := range good {
+		for _, j := range bad {
+			pairs = append(pairs, coupling.SamplePair{I: i, J: j})
+		}
 	}
-	clone := m.Clone()
-	after := make([]float64, len(bad))
+	measured := measureSteps(m, seqs, terms, sel, tensors, pairs, meta.adv, logp, eta, kern)
 	var rows []HeatRow
 	for a, i := range good {
 		gi := g[a*D : (a+1)*D]
 		step := eta * meta.adv[i]
-		st.apply(clone, gi, step)
-		clone.LogProbs(after, badSeqs)
 		for b, j := range bad {
 			gj := g[(len(good)+b)*D : (len(good)+b+1)*D]
 			k, ni, nj := kern.inner(gi, gj)
@@ -604,10 +606,51 @@ func heatmap(m *policy.Model, seqs []policy.Seq, terms []policy.Term, sel policy
 				jac = meta.sim(i, j)
 			}
 			rows = append(rows, HeatRow{I: i, J: j, GoodAction: ps.Probes[i].Action, BadAction: ps.Probes[j].Action,
-				AdvI: meta.adv[i], Jaccard: jac, Cosine: c, Inner: k, Predicted: step * kern.gain * k, Measured: after[b] - logp[j]})
+				AdvI: meta.adv[i], Jaccard: jac, Cosine: c, Inner: k, Predicted: step * kern.gain * k, Measured: measured[a*len(bad)+b]})
 		}
 	}
 	return rows, nil
+}
+
+// measureSteps returns, for each pair (i, j), the measured change of
+// log pi(a_j|s_j) after sample i's real step applied to a copy of the model
+// (stepper: theta + eta A_i g_i for sgd; for adam the change of the
+// trainer's Adam update that the sample's loss gradient -eta A_i g_i
+// causes; only the selected tensors move); logp holds log pi(a_j|s_j) at
+// theta. Pairs of one i share its step; i's gradient is computed once.
+func measureSteps(m *policy.Model, seqs []policy.Seq, terms []policy.Term, sel policy.Selection, tensors []string,
+	pairs []coupling.SamplePair, adv, logp []float64, eta float64, kern *probeKernel) []float64 {
+	var good []int
+	partners := map[int][]int{} // i -> indices into pairs
+	for k, p := range pairs {
+		if _, ok := partners[p.I]; !ok {
+			good = append(good, p.I)
+		}
+		partners[p.I] = append(partners[p.I], k)
+	}
+	sub := make([]policy.Term, len(good))
+	for k, i := range good {
+		sub[k] = terms[i]
+	}
+	D := m.SelectionDim(sel)
+	g := m.PerSampleGrads(nil, sub, sel)
+	st := newStepper(kern, m, tensors)
+	clone := m.Clone()
+	out := make([]float64, len(pairs))
+	for a, i := range good {
+		ks := partners[i]
+		js := make([]policy.Seq, len(ks))
+		for b, k := range ks {
+			js[b] = seqs[pairs[k].J]
+		}
+		after := make([]float64, len(ks))
+		st.apply(clone, g[a*D:(a+1)*D], eta*adv[i])
+		clone.LogProbs(after, js)
+		for b, k := range ks {
+			out[k] = after[b] - logp[pairs[k].J]
+		}
+	}
+	return out
 }
 
 // selectedRanges returns the (offset in Params, size) of the tensors that

@@ -20,6 +20,13 @@ import (
 // labels. It returns the directory.
 func tinyRun(t testing.TB, name string, seed uint64) string {
 	t.Helper()
+	return tinyRunOf(t, name, env.Household, 6, seed)
+}
+
+// tinyRunOf is tinyRun with its logs drawn from the environment envName
+// (household or a variant), tasks tasks per iteration.
+func tinyRunOf(t testing.TB, name, envName string, tasks int, seed uint64) string {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), name)
 	tok, err := policy.EnvTokenizer(env.Household)
 	if err != nil {
@@ -44,7 +51,7 @@ func tinyRun(t testing.TB, name string, seed uint64) string {
 		t.Fatal(err)
 	}
 	for it := range 2 {
-		recs, _, err := env.Sample(env.SampleConfig{Env: env.Household, Split: env.SplitTrain, Tasks: 6, Seed: seed*10 + uint64(it),
+		recs, _, err := env.Sample(env.SampleConfig{Env: envName, Split: env.SplitTrain, Tasks: tasks, Seed: seed*10 + uint64(it),
 			GroupSize: 4, Policy: "mix", Eps: 0.7, Judge: env.Judge{J: 5, Eps: 0.1}, Run: name, GRPOAdvantage: true})
 		if err != nil {
 			t.Fatal(err)
@@ -57,8 +64,8 @@ func tinyRun(t testing.TB, name string, seed uint64) string {
 			t.Fatal(err)
 		}
 	}
-	manifest := fmt.Sprintf(`{"format": 1, "run": %q, "env": "household", "algo": "grpo", "seed": %d,
-  "config": {"model": {"dim": 16, "layers": 1, "history": 2}, "rollout": {"temperature": 1}, "judge": {"j": 5, "eps": 0.1}}}`, name, seed)
+	manifest := fmt.Sprintf(`{"format": 1, "run": %q, "env": %q, "algo": "grpo", "seed": %d,
+  "config": {"model": {"dim": 16, "layers": 1, "history": 2}, "rollout": {"temperature": 1}, "judge": {"j": 5, "eps": 0.1}}}`, name, envName, seed)
 	if err := os.WriteFile(filepath.Join(dir, "run.json"), []byte(manifest), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 
 	"github.com/gradcouple/gradcouple/coupling"
 	"github.com/gradcouple/gradcouple/env"
+	"github.com/gradcouple/gradcouple/metrics"
+	"gonum.org/v1/gonum/stat"
 )
 
 // StrataOptions tune the per-stratum coupling table (DESIGN.md §4, pair
@@ -83,6 +85,19 @@ type StrataRow struct {
 	MassHi       float64 `parquet:"harmful_mass_hi" text:"-"`
 	MassNull     float64 `parquet:"harmful_mass_null" text:"-"`
 	MassP        float64 `parquet:"harmful_mass_p" text:"-"`
+	// The measured effect, twins only and only where the model is at
+	// hand (run directories, not stores or shards; NaN otherwise): over
+	// the harmful-rate pairs (i good with A_i > 0, j its bad twin), the
+	// change of log pi(a_j|s_j) after sample i's real step (eta A_i g_i
+	// under the run's kernel, as the heatmap measures it): its mean and
+	// the share of pairs where it is > 0, each with a 95% bootstrap
+	// interval over pairs.
+	Measured       float64 `parquet:"measured_delta"`
+	MeasuredLo     float64 `parquet:"measured_delta_lo" text:"-"`
+	MeasuredHi     float64 `parquet:"measured_delta_hi" text:"-"`
+	MeasuredRaised float64 `parquet:"measured_raised"`
+	RaisedLo       float64 `parquet:"measured_raised_lo" text:"-"`
+	RaisedHi       float64 `parquet:"measured_raised_hi" text:"-"`
 
 	Seed uint64 `parquet:"seed" text:"-"`
 	Null int    `parquet:"null_draws" text:"-"`
@@ -254,6 +269,7 @@ func (s *strataSink) add(row *CouplingRow, k []float32, norms []float64, meta sa
 			CosGoodBad: t[2].Value, CosGoodBadLo: t[2].Lo, CosGoodBadHi: t[2].Hi, CosGoodBadN: t[2].NullMean, CosGoodBadP: t[2].P,
 			HarmfulRate: t[3].Value, HarmfulLo: t[3].Lo, HarmfulHi: t[3].Hi, HarmfulNull: t[3].NullMean, HarmfulP: t[3].P,
 			HarmfulMass: t[4].Value, MassLo: t[4].Lo, MassHi: t[4].Hi, MassNull: t[4].NullMean, MassP: t[4].P,
+			Measured: nan, MeasuredLo: nan, MeasuredHi: nan, MeasuredRaised: nan, RaisedLo: nan, RaisedHi: nan,
 			Seed: s.seed, Null: drawsOr(s.opts.Null, 999), Boot: drawsOr(s.opts.Boot, 1000)}
 		s.rows = append(s.rows, r)
 	}
@@ -340,6 +356,58 @@ func probeStrata(meta sampleMeta, ps *ProbeSet, opts CouplingOptions) sampleMeta
 }
 
 // fill copies the collected rows into rep. A nil sink does nothing.
+// twinSteps are the twin pairs of the harmful rate, oriented (i good with
+// A_i > 0, j bad).
+func (s *strataSink) twinSteps(meta sampleMeta) []coupling.SamplePair {
+	if s == nil {
+		return nil
+	}
+	var out []coupling.SamplePair
+	for _, p := range s.found.Pairs[coupling.Twin] {
+		i, j := p.I, p.J
+		if meta.labels[i] == 0 {
+			i, j = j, i
+		}
+		if meta.labels[i] == 1 && meta.labels[j] == 0 && meta.adv[i] > 0 && meta.states[i] != meta.states[j] {
+			out = append(out, coupling.SamplePair{I: i, J: j})
+		}
+	}
+	return out
+}
+
+// measured fills the measured columns of the twins row of the checkpoint
+// (run, it) from the measured changes of the twinSteps pairs, with
+// percentile bootstrap intervals over pairs (Boot draws, stream seeded by
+// the sink's seed and the iteration).
+func (s *strataSink) measured(run string, it int, delta []float64) {
+	if s == nil || len(delta) == 0 {
+		return
+	}
+	for k := range s.rows {
+		r := &s.rows[k]
+		if r.Run != run || r.Iteration != it || r.Stratum != coupling.Twin.String() {
+			continue
+		}
+		mean := func(x [][]float64) float64 { return stat.Mean(x[0], nil) }
+		raised := func(x [][]float64) float64 {
+			n := 0
+			for _, v := range x[0] {
+				if v > 0 {
+					n++
+				}
+			}
+			return float64(n) / float64(len(x[0]))
+		}
+		cfg := metrics.BootstrapConfig{Resamples: drawsOr(s.opts.Boot, 1000)}
+		data := [][]float64{delta}
+		r.Measured, r.MeasuredRaised = mean(data), raised(data)
+		iv := metrics.StratifiedBootstrap(data, mean, cfg, rand.New(rand.NewPCG(s.seed, uint64(it)<<8|0x71)))
+		r.MeasuredLo, r.MeasuredHi = iv.Lo, iv.Hi
+		iv = metrics.StratifiedBootstrap(data, raised, cfg, rand.New(rand.NewPCG(s.seed, uint64(it)<<8|0x72)))
+		r.RaisedLo, r.RaisedHi = iv.Lo, iv.Hi
+	}
+}
+
 func (s *strataSink) fill(rep *CouplingReport) {
 	if s == nil {
 		return

@@ -153,3 +153,49 @@ func letters(i int) string {
 	}
 	return s
 }
+
+// TestStrataMeasuredTwins: on a run directory, the twins row carries the
+// measured effect of each good twin's real step on its bad twin (the
+// heatmap's measurement, over the harmful-rate pairs). In the linear regime
+// (SGD kernel, small eta) the share of pairs whose bad twin's log pi rose
+// is the predicted harmful rate (within one pair where a prediction is
+// near zero), and the intervals hold the estimates; other strata and
+// stores have none (NaN).
+func TestStrataMeasuredTwins(t *testing.T) {
+	r, err := OpenRun(tinyRunOf(t, "tiny", "household-twin", 16, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, _, err := SelectProbes(context.Background(), []Run{r}, ProbeOptions{Samples: 48, Heatmap: 4, Seed: 1, Twins: 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Coupling(context.Background(), []Run{r}, ps, CouplingOptions{Checkpoints: []int{1}, Eta: 1e-4, Kernel: "sgd",
+		Strata: StrataOptions{Null: 99, Boot: 200}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var twins *StrataRow
+	for k := range rep.Strata {
+		s := &rep.Strata[k]
+		if s.Stratum == "twins" {
+			twins = s
+			continue
+		}
+		if !math.IsNaN(s.Measured) || !math.IsNaN(s.MeasuredRaised) {
+			t.Errorf("%s: measured %v, raised %v; want NaN outside the twins", s.Stratum, s.Measured, s.MeasuredRaised)
+		}
+	}
+	if twins == nil || twins.Eligible < 3 {
+		t.Fatalf("twins row %+v: too few eligible pairs for the test", twins)
+	}
+	t.Logf("%d twin pairs, %d eligible: harmful rate %.3f, measured raised %.3f [%.3f, %.3f], mean measured %.3g [%.3g, %.3g]",
+		twins.Pairs, twins.Eligible, twins.HarmfulRate, twins.MeasuredRaised, twins.RaisedLo, twins.RaisedHi, twins.Measured, twins.MeasuredLo, twins.MeasuredHi)
+	if math.Abs(twins.MeasuredRaised-twins.HarmfulRate) > 1/float64(twins.Eligible)+1e-12 {
+		t.Errorf("measured raised %v, predicted harmful rate %v over %d pairs", twins.MeasuredRaised, twins.HarmfulRate, twins.Eligible)
+	}
+	if !(twins.RaisedLo <= twins.MeasuredRaised && twins.MeasuredRaised <= twins.RaisedHi) ||
+		!(twins.MeasuredLo <= twins.Measured && twins.Measured <= twins.MeasuredHi) {
+		t.Errorf("intervals do not hold their estimates: %+v", *twins)
+	}
+}
