@@ -20,13 +20,15 @@ type RunGroup struct {
 	Runs []string
 }
 
-// GroupByAlgo groups the study's runs by algorithm: GRPO, the baseline,
-// first, then the others in order of first appearance (so that Compare's
-// probability of improvement is that of a method over GRPO); runs without
-// an algorithm form the group "runs".
+// GroupByAlgo groups the study's runs by algorithm, or by arm where the
+// run names carry one (StudyRun.Arm: the runs of `gradcouple study
+// --arms grpo,gcd-lambda0` form the groups grpo and gcd-lambda0): GRPO,
+// the baseline, first, then the others in order of first appearance (so
+// that Compare's probability of improvement is that of a method over
+// GRPO); runs without an algorithm form the group "runs".
 func GroupByAlgo(st *Study) []RunGroup {
 	var out []RunGroup
-	algos := st.Algos()
+	algos := st.Arms()
 	if i := slices.Index(algos, "grpo"); i > 0 {
 		algos = append(append([]string{"grpo"}, algos[:i]...), algos[i+1:]...)
 	}

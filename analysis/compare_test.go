@@ -147,3 +147,37 @@ func TestComparePaired(t *testing.T) {
 		t.Errorf("interval [%v, %v], P(better) %v, note %q", p.Lo, p.Hi, p.PBetter, p.Note)
 	}
 }
+
+// TestStudyRunArm: the arm of a study run comes from its name ENV-ARM-SEED
+// when ARM starts with the algorithm; any other name gives the algorithm.
+func TestStudyRunArm(t *testing.T) {
+	for _, c := range []struct {
+		r    StudyRun
+		want string
+	}{
+		{StudyRun{Name: "household-grpo-1", Env: "household", Algo: "grpo", Seed: 1}, "grpo"},
+		{StudyRun{Name: "household-twin-grpo-twin_share0.5-2", Env: "household-twin", Algo: "grpo", Seed: 2}, "grpo-twin_share0.5"},
+		{StudyRun{Name: "lab-gcd-lambda0-10", Env: "lab", Algo: "gcd", Seed: 10}, "gcd-lambda0"},
+		{StudyRun{Name: "lab-grpo-lambda0-10", Env: "lab", Algo: "gcd", Seed: 10}, "gcd"},       // ARM not of the algorithm
+		{StudyRun{Name: "my-run", Env: "household", Algo: "grpo", Seed: 1}, "grpo"},             // not ENV-...
+		{StudyRun{Name: "household-grpo-x-1", Env: "household", Algo: "grpo", Seed: 2}, "grpo"}, // another seed
+		{StudyRun{Name: "household-grpo-1", Env: "household", Algo: "", Seed: 1}, ""},
+	} {
+		if got := c.r.Arm(); got != c.want {
+			t.Errorf("%s (%s %s seed %d): arm %q, want %q", c.r.Name, c.r.Env, c.r.Algo, c.r.Seed, got, c.want)
+		}
+	}
+	st := &Study{Runs: []StudyRun{
+		{Name: "bandit-gcd-1", Env: "bandit", Algo: "gcd", Seed: 1},
+		{Name: "bandit-grpo-twin_share1-1", Env: "bandit", Algo: "grpo", Seed: 1},
+		{Name: "bandit-grpo-1", Env: "bandit", Algo: "grpo", Seed: 1},
+		{Name: "bandit-grpo-twin_share1-2", Env: "bandit", Algo: "grpo", Seed: 2},
+	}}
+	var names []string
+	for _, g := range GroupByAlgo(st) {
+		names = append(names, fmt.Sprintf("%s%v", g.Name, g.Runs))
+	}
+	if got := strings.Join(names, " "); got != "grpo[bandit-grpo-1] gcd[bandit-gcd-1] grpo-twin_share1[bandit-grpo-twin_share1-1 bandit-grpo-twin_share1-2]" {
+		t.Errorf("groups %s", got)
+	}
+}

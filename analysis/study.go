@@ -1328,24 +1328,40 @@ func (st *Study) Run(name string) (StudyRun, bool) {
 func (st *Study) SeedString() string { return strconv.FormatUint(st.Seed, 10) }
 
 // runsOf returns the names of the runs whose algorithm is algo, in order.
-func (st *Study) runsOf(algo string) []string {
+func (st *Study) runsOf(arm string) []string {
 	var out []string
 	for _, r := range st.Runs {
-		if r.Algo == algo {
+		if r.Arm() == arm {
 			out = append(out, r.Name)
 		}
 	}
 	return out
 }
 
-// Algos returns the algorithms of the study's runs in order of first
-// appearance ("" for runs without one).
-func (st *Study) Algos() []string {
+// Arms returns the arms of the study's runs (StudyRun.Arm) in order of
+// first appearance.
+func (st *Study) Arms() []string {
 	var out []string
 	for _, r := range st.Runs {
-		if !slices.Contains(out, r.Algo) {
-			out = append(out, r.Algo)
+		if !slices.Contains(out, r.Arm()) {
+			out = append(out, r.Arm())
 		}
 	}
 	return out
+}
+
+// Arm is the run's arm of a study: ARM of a run named ENV-ARM-SEED (as
+// `gradcouple study` names them, e.g. household-grpo-twin_share0.5-2 is
+// arm grpo-twin_share0.5) when ARM starts with the run's algorithm, else
+// the algorithm ("" for runs without one).
+func (r StudyRun) Arm() string {
+	rest, ok := strings.CutPrefix(r.Name, r.Env+"-")
+	if !ok || r.Env == "" || r.Algo == "" {
+		return r.Algo
+	}
+	arm, ok := strings.CutSuffix(rest, "-"+strconv.FormatUint(r.Seed, 10))
+	if !ok || !(arm == r.Algo || strings.HasPrefix(arm, r.Algo+"-")) {
+		return r.Algo
+	}
+	return arm
 }

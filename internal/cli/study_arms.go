@@ -80,6 +80,9 @@ type armKey struct {
 	// check returns what a valid value is, or "" when v is one.
 	check func(v float64) string
 	set   func(c *trainer.Config, v float64)
+	// values and setString: a key of kind "string", one of values.
+	values    []string
+	setString func(c *trainer.Config, v string)
 }
 
 func positive(v float64) string {
@@ -125,6 +128,12 @@ var armKeys = []*armKey{
 		set: func(c *trainer.Config, v float64) { c.Model.Layers = int(v) }},
 	{name: "heads", kind: "int", cold: true, doc: "attention heads (model.heads)", check: positive,
 		set: func(c *trainer.Config, v float64) { c.Model.Heads = int(v) }},
+	{name: "tokenizer", kind: "string", cold: true, doc: "the actor's tokenizer, word or char (model.tokenizer; char needs a longer context)", values: []string{"word", "char"},
+		setString: func(c *trainer.Config, v string) { c.Model.Tokenizer = v }},
+	{name: "context", kind: "int", cold: true, doc: "model context in tokens (model.context)", check: positive,
+		set: func(c *trainer.Config, v float64) { c.Model.Context = int(v) }},
+	{name: "freeze_unseen", kind: "bool", cold: true, doc: "the cold start leaves rows of tokens it never sees as initialised (cold_start.freeze_unseen)",
+		set: func(c *trainer.Config, v float64) { c.ColdStart.FreezeUnseen = boolOf(v) }},
 	{name: "history", kind: "int", cold: true, doc: "past turns in a prompt (model.history)", check: nonNegative,
 		set: func(c *trainer.Config, v float64) { c.Model.History = int(v) }},
 	{name: "lr", kind: "float", doc: "RL learning rate (update.lr)", check: nonNegative,
@@ -295,6 +304,12 @@ func parseArmSet(kv, algo string) (armSet, error) {
 		}
 		set.value = val
 		return set, nil
+	case "string":
+		if !slices.Contains(k.values, val) {
+			return armSet{}, fmt.Errorf("key %s: %q is not one of %s", name, val, strings.Join(k.values, ", "))
+		}
+		set.value = val
+		return set, nil
 	case "bool":
 		b, err := strconv.ParseBool(val)
 		if err != nil {
@@ -339,6 +354,10 @@ func (s armSet) token() string {
 
 // apply sets the override's field in c (cold needs no field).
 func (s armSet) apply(c *trainer.Config) {
+	if s.key.setString != nil {
+		s.key.setString(c, s.value)
+		return
+	}
 	if s.key.set == nil {
 		return
 	}

@@ -23,6 +23,7 @@ func TestParseArms(t *testing.T) {
 		{"grpo,gcd:lambda=0.50,threshold=0.8,grpo:dim=128,layers=4", []string{"grpo", "gcd-lambda0.5-threshold0.8", "grpo-dim128-layers4"}},
 		{"gcd:correction=false,gcd:pg_corrected=1,gcd-nocorr:cold=own", []string{"gcd-nocorrection", "gcd-pg_corrected", "gcd-nocorr-coldown"}},
 		{"gcd:lambda=0,gcd:lambda=0.1,gcd:lambda=1e-3", []string{"gcd-lambda0", "gcd-lambda0.1", "gcd-lambda0.001"}},
+		{"grpo:twin_share=0.5,grpo:tokenizer=char,context=1024,freeze_unseen=true", []string{"grpo-twin_share0.5", "grpo-tokenizerchar-context1024-freeze_unseen"}},
 	} {
 		arms, err := parseArms("arms", tc.in)
 		if err != nil {
@@ -44,7 +45,8 @@ func TestParseArms(t *testing.T) {
 		c.Env, c.Seed = "lab", 7
 		return c
 	}
-	arms, err := parseArms("arms", "grpo,gcd,gcd-lambda0,gcd-nocorr,gcd-pg-corrected,gcd:lambda=0.5,threshold=0.8,grpo:dim=128,layers=4,gcd-noverdict-cold")
+	arms, err := parseArms("arms", "grpo,gcd,gcd-lambda0,gcd-nocorr,gcd-pg-corrected,gcd:lambda=0.5,threshold=0.8,grpo:dim=128,layers=4,gcd-noverdict-cold,"+
+		"grpo:twin_share=0.5,grpo:tokenizer=char,context=1024,freeze_unseen=true")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,6 +59,11 @@ func TestParseArms(t *testing.T) {
 		func(c *trainer.Config) { *c = base(trainer.AlgoGCD); c.GCD.Lambda, c.GCD.Threshold = 0.5, 0.8 },
 		func(c *trainer.Config) { *c = base(trainer.AlgoGRPO); c.Model.Dim, c.Model.Layers = 128, 4 },
 		func(c *trainer.Config) { *c = base(trainer.AlgoGCD) },
+		func(c *trainer.Config) { *c = base(trainer.AlgoGRPO); c.Rollout.TwinShare = 0.5 },
+		func(c *trainer.Config) {
+			*c = base(trainer.AlgoGRPO)
+			c.Model.Tokenizer, c.Model.Context, c.ColdStart.FreezeUnseen = "char", 1024, true
+		},
 	}
 	for k, a := range arms {
 		got, err := a.config(trainer.PresetStudy, "lab", 7, nil)
@@ -92,6 +99,8 @@ func TestParseArmsErrors(t *testing.T) {
 		{"grpo:dim=0", "key dim: 0: want an integer >= 1"},
 		{"gcd:correction=maybe", "key correction: \"maybe\" is not true or false"},
 		{"gcd:cold=warm", "key cold: \"warm\""},
+		{"grpo:tokenizer=bpe", "key tokenizer: \"bpe\" is not one of word, char"},
+		{"grpo:twin_share=2", "key twin_share: 2: want a value in [0, 1]"},
 		{"gcd:lambda", `"lambda": want KEY=VALUE`},
 		{"gcd:lambda=", "key lambda has no value"},
 		{"gcd:", "empty override"},
