@@ -264,6 +264,12 @@ func TestStudyCost(t *testing.T) {
 	if r := estimate(big, 0).CPU / estimate(small, 0).CPU; r < 4 || r > 8 {
 		t.Errorf("d 128 x 4 layers costs %.1fx d 64 x 2", r)
 	}
+	// Character tokens cost their length, measured 3.9-7.5x (docs/actor.md).
+	char := small
+	char.Model.Tokenizer, char.Model.Context = "char", 1024
+	if r := estimate(char, 0).CPU / estimate(small, 0).CPU; r < 3.9 || r > 7.5 {
+		t.Errorf("char tokens cost %.1fx word tokens", r)
+	}
 	// Iterations already committed are not counted again.
 	if a, b := estimate(small, 0), estimate(small, 20); !(b.CPU < a.CPU && b.Iterations == 20 && b.ColdStarts == 0) {
 		t.Errorf("from 0: %+v; from 20: %+v", a, b)

@@ -41,12 +41,23 @@ const (
 	costTokens      = 200       // tokens of a typical sample, for the size scaling
 )
 
-// costSize is the compute per token of a model relative to the reference
-// (d 64, 2 layers): L (12 d^2 + 2 T d), the matrix products of a block
-// and attention over T tokens.
+// costCharTokens is how many more tokens a sample has under the character
+// tokenizer: prompts are ~4.4 characters per word token (docs/actor.md,
+// where a character cold start took 3.9-5.9x and its evaluation 4.5-7.5x
+// the word one's time).
+const costCharTokens = 4.4
+
+// costSize is the compute per sample of a model relative to the reference
+// (d 64, 2 layers, word tokens): L (12 d^2 + 2 T d), the matrix products
+// of a block and attention over T tokens, per token, times the tokens of a
+// sample relative to word tokens (costCharTokens for char).
 func costSize(m trainer.ModelConfig) float64 {
 	f := func(d, l int) float64 { return float64(l) * (12*float64(d)*float64(d) + 2*costTokens*float64(d)) }
-	return f(m.Dim, m.Layers) / f(64, 2)
+	size := f(m.Dim, m.Layers) / f(64, 2)
+	if m.Tokenizer == "char" {
+		size *= costCharTokens
+	}
+	return size
 }
 
 // runCost is the estimated work of a run from iteration from on (its cold
