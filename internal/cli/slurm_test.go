@@ -109,11 +109,7 @@ func (c *slurmCluster) logs() string {
 
 // states are the JobState of every job (and array task) of id.
 func (c *slurmCluster) states(id string) []string {
-	var s []string
-	for _, l := range strings.Split(strings.TrimSpace(c.sh("scontrol", "show", "job", "-o", id)), "\n") {
-		s = append(s, l)
-	}
-	return s
+	return strings.Split(strings.TrimSpace(c.sh("scontrol", "show", "job", "-o", id)), "\n")
 }
 
 // wait polls scontrol until every job (and array task) of id has ended;

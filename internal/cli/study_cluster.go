@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -125,37 +126,23 @@ func finishedRuns(o StudyOptions, plan studyPlan, e *Env) ([]plannedRun, error) 
 		return plan.Runs, err
 	}
 	var list []string
-	for _, m := range missing {
-		for k, r := range plan.Runs {
-			if r.Dir == m.Dir {
-				list = append(list, fmt.Sprintf("task %d (%s)", k, r.name()))
-			}
+	var have []plannedRun
+	for k, r := range plan.Runs {
+		if slices.ContainsFunc(missing, func(m plannedRun) bool { return m.Dir == r.Dir }) {
+			list = append(list, fmt.Sprintf("task %d (%s)", k, r.name()))
+		} else {
+			have = append(have, r)
 		}
 	}
 	what := fmt.Sprintf("%d of the %d runs are not finished: %s", len(missing), len(plan.Runs), strings.Join(list, ", "))
 	if !o.Partial {
 		return nil, badInput(fmt.Errorf("study --stage report: %s; train them (--stage train --task K/%d, or the job file with sbatch --array=K) or pass --partial to report the others", what, len(plan.Runs)))
 	}
-	warnf(e, "--partial: %s; reporting the %d finished", what, len(plan.Runs)-len(missing))
-	var have []plannedRun
-	for _, r := range plan.Runs {
-		if !containsDir(missing, r.Dir) {
-			have = append(have, r)
-		}
-	}
+	warnf(e, "--partial: %s; reporting the %d finished", what, len(have))
 	if len(have) == 0 {
 		return nil, badInput(errors.New("study --stage report --partial: no run is finished"))
 	}
 	return have, nil
-}
-
-func containsDir(runs []plannedRun, dir string) bool {
-	for _, r := range runs {
-		if r.Dir == dir {
-			return true
-		}
-	}
-	return false
 }
 
 // studyArgs are the arguments that give another process this study's
