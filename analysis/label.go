@@ -131,7 +131,7 @@ func Label(ctx context.Context, patterns []string, opts LabelOptions) (*LabelRep
 			index[k] = i
 			pairs = append(pairs, judge.Pair{StateKey: r.StateKey, Action: r.Action, Prompt: r.Prompt})
 		}
-		if r.Env == env.Household || r.Env == env.Lab {
+		if _, err := env.CanonicalName(r.Env); err == nil { // a bundled world, its variants or a bandit
 			tk := labelTrajKey{r.Run, r.Iteration, r.TrajID}
 			t := trajs[tk]
 			if t == nil {
