@@ -18,6 +18,7 @@ func commands(env *Env) []*ucli.Command {
 		newModelCommand(env),
 		newCouplingCommand(env),
 		newMergeCommand(env),
+		newTwinsCommand(env),
 		newFiguresCommand(env),
 		newCompareCommand(env),
 		newReportCommand(env),
