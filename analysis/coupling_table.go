@@ -350,7 +350,7 @@ func (t *looseTable) readParquet(r io.ReaderAt, size int64) (err error) {
 				if errors.As(err, &re) {
 					return fmt.Errorf("reading %s: %w", t.file, err)
 				}
-				return &TableError{File: t.file, Column: strings.Join(leaves[ci], "."), Msg: fmt.Sprintf("corrupt parquet column chunk in row group %d: %v", gi, err)}
+				return &TableError{File: t.file, Column: strings.Join(leaves[ci], "."), Msg: pqguard.ChunkMessage(gi, err)}
 			}
 		}
 	}

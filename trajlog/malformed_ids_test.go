@@ -157,14 +157,19 @@ type recordNoIDs struct {
 	Advantage  float32 `parquet:"advantage"`
 }
 
-// leafIndex returns the leaf column index of the elements of list column name.
+// leafIndex returns the leaf column index of column name: itself, or the
+// elements of a list column.
 func leafIndex(t testing.TB, data []byte, name string) int {
 	t.Helper()
 	pf, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pf.Root().Column(name).Columns()[0].Columns()[0].Index()
+	c := pf.Root().Column(name)
+	for len(c.Columns()) > 0 {
+		c = c.Columns()[0]
+	}
+	return c.Index()
 }
 
 // editFooter returns data with its file metadata changed by edit.

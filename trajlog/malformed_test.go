@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/parquet-go/parquet-go"
 )
 
 var update = flag.Bool("update", false, "write the generated fixtures to testdata/malformed and testdata/trajlog")
@@ -111,6 +113,11 @@ func malformedCases(t testing.TB) []malformedCase {
 		{name: "corrupt-footer.parquet", data: corruptFooter, msg: "corrupt parquet footer", fixture: true},
 		{name: "huge-footer.parquet", data: hugeFooter, msg: "footer claims", fixture: true},
 		{name: "garbage-pages.parquet", data: garbagePages, msg: "corrupt", anyCol: true, fixture: true},
+		// LZ4_RAW (pyarrow's compression="lz4"): parquet-go v0.32 reads such
+		// pages as zeros, and loops on a corrupt one (pqguard.ErrLZ4Raw).
+		{name: "lz4.parquet", data: writeRawCodec(t, recs, version, &parquet.Lz4Raw), msg: "LZ4_RAW compression is not read", anyCol: true, fixture: true},
+		{name: "lz4-garbage-pages.parquet", data: garbleChunk(t, writeRawCodec(t, recs, version, &parquet.Lz4Raw), "action"),
+			msg: "LZ4_RAW compression is not read", anyCol: true},
 		{name: "not-parquet.parquet", data: []byte("this is not a parquet file at all\n"), msg: "not a parquet file", fixture: true},
 		{name: "empty.parquet", data: nil, msg: "empty file", fixture: true},
 		{name: "wrong-type.parquet", data: writeRaw(t, wt, version), field: "iteration", msg: "has type BYTE_ARRAY (STRING), want INT32", fixture: true},

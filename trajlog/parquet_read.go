@@ -553,7 +553,7 @@ func (p *parquetFile) chunkError(i int, name string, err error) error {
 	if errors.As(err, &re) {
 		return fmt.Errorf("reading step records from %s: column %s: %w", p.name, name, err)
 	}
-	msg := fmt.Sprintf("corrupt parquet column chunk in row group %d: %v", i, err)
+	msg := pqguard.ChunkMessage(i, err)
 	if errors.Is(err, pqguard.ErrPageLimit) {
 		msg += " (ReadOptions.MaxPageBytes)"
 	}

@@ -19,7 +19,9 @@
 //     compressed size, and page headers larger than 16 MiB (Chunk);
 //   - value counts that are negative, above MaxPageValues in one page, or, in
 //     a column that is not repeated, that differ from the row group's rows
-//     (Chunk).
+//     (Chunk);
+//   - column chunks compressed with LZ4_RAW, which parquet-go v0.32 reads as
+//     zeros or decodes into an ever-growing buffer (ErrLZ4Raw, Chunk).
 //
 // Errors about the file's content are plain errors that describe the fault
 // and its byte offset; callers add the file name and column (trajlog wraps them

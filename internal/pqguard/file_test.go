@@ -209,6 +209,8 @@ func TestChunk(t *testing.T) {
 		{name: "header claims a 4 GiB string", chunk: hugeString, rows: 3, flat: true, want: "binary claims 4294967295 bytes"},
 		{name: "header nested deep", chunk: bytes.Repeat([]byte{0x1c}, 100), rows: 3, flat: true, want: "nested more than 32 deep"},
 		{name: "header above 16 MiB", chunk: page(t, hugeHeader), rows: 3, flat: true, want: "continues past the end"},
+		{name: "LZ4_RAW", chunk: p3, cm: func(cm *format.ColumnMetaData) { cm.Codec = format.Lz4Raw }, rows: 3, flat: true, want: "LZ4_RAW compression is not read"},
+		{name: "zstd", chunk: p3, cm: func(cm *format.ColumnMetaData) { cm.Codec = format.Zstd }, rows: 3, flat: true},
 	} {
 		if testing.Short() && len(tc.chunk) > 1<<20 {
 			continue

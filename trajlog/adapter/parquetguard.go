@@ -55,7 +55,7 @@ func checkParquetPages(g *pqguard.File, f *parquet.File, name string) error {
 			case errors.As(err, &re):
 				return fmt.Errorf("reading parquet file %s: column %s: %w", name, leaves[ci][0], err)
 			default:
-				return invalid(name, 0, leaves[ci][0], "corrupt parquet column chunk in row group %d: %v", gi, err)
+				return invalid(name, 0, leaves[ci][0], "%s", pqguard.ChunkMessage(gi, err))
 			}
 		}
 	}
