@@ -174,8 +174,8 @@ func WriteSlurm(dir string, j Job) ([]string, error) {
 // whose pods run the stage's command with GRADCOUPLE_SHARDS set to Tasks
 // (each pod's JOB_COMPLETION_INDEX is its task), a single stage as a Job;
 // and NAME-submit.sh, which applies them in order, waiting for each to
-// complete (Kubernetes has no dependencies between Jobs). It deletes a
-// Job of the same name first, so that running it again resumes a failed
+// complete (Kubernetes has no dependencies between Jobs; a Failed one stops
+// the script with exit 1). It deletes a Job of the same name first, so that running it again resumes a failed
 // pipeline (finished tasks are skipped). The PVC is mounted at Workdir in
 // every pod.
 func WriteK8s(dir string, j Job) ([]string, error) {
@@ -188,6 +188,12 @@ func WriteK8s(dir string, j Job) ([]string, error) {
 	files := map[string][]byte{}
 	var submit bytes.Buffer
 	fmt.Fprintf(&submit, "#!/bin/sh\n# Runs the %d stages of %s in order, each once the one before completed.\n# Finished tasks are skipped: run it again to resume.\nset -eu\n", len(j.Stages), j.Name)
+	// A Job ends Complete or Failed; kubectl wait can wait for one
+	// condition only, so the script polls for both.
+	submit.WriteString("wait_job() {\n\twhile :; do\n\t\ts=$(kubectl get job \"$1\" -o 'jsonpath={.status.conditions[?(@.status==\"True\")].type}')\n" +
+		"\t\tcase \"$s\" in\n\t\t*Complete*) return 0 ;;\n" +
+		"\t\t*Failed*) echo \"$1 failed: see kubectl describe job $1; fix the cause and run this script again (finished tasks are skipped)\" >&2; exit 1 ;;\n" +
+		"\t\tesac\n\t\tsleep \"${GRADCOUPLE_POLL:-10}\"\n\tdone\n}\n")
 	for k, s := range j.Stages {
 		var b bytes.Buffer
 		name := j.job(s)
@@ -207,8 +213,8 @@ func WriteK8s(dir string, j Job) ([]string, error) {
 		}
 		j.pod(&b, s)
 		files[name+".yaml"] = b.Bytes()
-		fmt.Fprintf(&submit, "kubectl delete job %s --ignore-not-found\nkubectl apply -f %s\nkubectl wait --for=condition=complete --timeout=-1s job/%s\n",
-			name, Shell([]string{filepath.Join(dir, name+".yaml")}), name)
+		fmt.Fprintf(&submit, "kubectl delete job %s --ignore-not-found\nkubectl apply -f %s\nwait_job %s\necho \"%s: complete\"\n",
+			name, Shell([]string{filepath.Join(dir, name+".yaml")}), name, name)
 	}
 	files[j.Name+"-submit.sh"] = submit.Bytes()
 	return writeFiles(dir, files)

@@ -183,3 +183,49 @@ func TestWriteK8s(t *testing.T) {
 		t.Error("a Kubernetes job without a claim was accepted")
 	}
 }
+
+// TestK8sSubmitScript runs the emitted submit script against a fake
+// kubectl that records its calls and reports each Job's condition: all
+// Complete, the stages are applied in order, each after the one before
+// completed; the second Failed, the script stops there with exit 1.
+func TestK8sSubmitScript(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	dir := t.TempDir()
+	if _, err := WriteK8s(filepath.Join(dir, "k8s"), studyJob(dir)); err != nil {
+		t.Fatal(err)
+	}
+	for _, failAt := range []string{"", "study-x-train"} {
+		bin := t.TempDir()
+		log := filepath.Join(bin, "calls")
+		fake := "#!/bin/sh\necho \"$*\" >> " + log + "\n" +
+			"if [ \"$1\" = get ]; then if [ \"$3\" = \"" + failAt + "\" ]; then echo Failed; else echo Complete; fi; fi\n"
+		if err := os.WriteFile(filepath.Join(bin, "kubectl"), []byte(fake), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(sh, filepath.Join(dir, "k8s", "study-x-submit.sh"))
+		cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "GRADCOUPLE_POLL=0")
+		out, err := cmd.CombinedOutput()
+		calls, _ := os.ReadFile(log)
+		var verbs []string
+		for _, l := range strings.Split(strings.TrimSpace(string(calls)), "\n") {
+			f := strings.Fields(l)
+			verbs = append(verbs, f[0]+" "+strings.TrimSuffix(filepath.Base(f[len(f)-1]), ".yaml"))
+		}
+		got := strings.Join(verbs, ", ")
+		if failAt == "" {
+			want := "delete --ignore-not-found, apply study-x-cold, get jsonpath={.status.conditions[?(@.status==\"True\")].type}, " +
+				"delete --ignore-not-found, apply study-x-train, get jsonpath={.status.conditions[?(@.status==\"True\")].type}, " +
+				"delete --ignore-not-found, apply study-x-report, get jsonpath={.status.conditions[?(@.status==\"True\")].type}"
+			if err != nil || got != want {
+				t.Errorf("all complete: %v\n%s\ncalls: %s\nwant:  %s", err, out, got, want)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(string(out), "study-x-train failed") || strings.Contains(got, "study-x-report") {
+			t.Errorf("train failed: %v\n%s\ncalls: %s", err, out, got)
+		}
+	}
+}
