@@ -127,8 +127,9 @@ func Shell(argv []string) string {
 // (each task runs the stage's command, which reads its index from
 // SLURM_ARRAY_TASK_ID; GRADCOUPLE_SHARDS tells a task submitted alone the
 // task count), a single stage as one job; and NAME-submit.sh, which submits
-// the stages in order, each with --dependency=afterok on the one before. A
-// failed task fails its array, so the stages after it do not run;
+// the stages in order, each with --dependency=afterok on the one before
+// and --kill-on-invalid-dep=yes. A failed task fails its array, so Slurm
+// cancels the stages after it;
 // submitting the script again (or the failed task alone, sbatch --array=K,
 // then the stages after it) redoes only what is missing. It returns the
 // files written.
@@ -161,7 +162,7 @@ func WriteSlurm(dir string, j Job) ([]string, error) {
 			fmt.Fprintf(&b, ".\nset -euo pipefail\nexport GOMAXPROCS=%d\nexec %s\n", j.CPUs, Shell(s.Argv))
 		}
 		files[name+".sbatch"] = b.Bytes()
-		fmt.Fprintf(&submit, "jid=$(sbatch --parsable ${dep:+--dependency=afterok:$dep} %s)\ndep=${jid%%%%;*}\necho \"%s: job $dep\"\n",
+		fmt.Fprintf(&submit, "jid=$(sbatch --parsable ${dep:+--dependency=afterok:$dep --kill-on-invalid-dep=yes} %s)\ndep=${jid%%%%;*}\necho \"%s: job $dep\"\n",
 			Shell([]string{filepath.Join(dir, name+".sbatch")}), name)
 	}
 	files[j.Name+"-submit.sh"] = submit.Bytes()

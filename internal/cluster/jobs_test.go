@@ -74,7 +74,7 @@ func TestWriteSlurm(t *testing.T) {
 	}
 	submit3, _ := os.ReadFile(filepath.Join(dir, "study", "study-x-submit.sh"))
 	c, tr, r := strings.Index(string(submit3), "study-x-cold.sbatch"), strings.Index(string(submit3), "study-x-train.sbatch"), strings.Index(string(submit3), "study-x-report.sbatch")
-	if c < 0 || !(c < tr && tr < r) || strings.Count(string(submit3), "${dep:+--dependency=afterok:$dep}") != 3 {
+	if c < 0 || !(c < tr && tr < r) || strings.Count(string(submit3), "${dep:+--dependency=afterok:$dep --kill-on-invalid-dep=yes}") != 3 {
 		t.Errorf("submit script does not chain cold, train, report:\n%s", submit3)
 	}
 	files = append(files, files3...)
