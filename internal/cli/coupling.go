@@ -742,21 +742,36 @@ func emitCoupling(ctx context.Context, o CouplingOptions, e *Env) error {
 	j.Workdir = dir
 	j.Stages = []cluster.Stage{{Tasks: o.Shards, Argv: task},
 		{Name: "merge", Argv: []string{"gradcouple", "merge", filepath.Join(dir, "shards"), "--out", filepath.Join(dir, "coupling.csv"), "--max-bytes", strconv.FormatInt(o.MaxBytes, 10)}}}
+	submit, err := writeJobFiles("coupling", o.Emit, dir, j, e)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stdout, "%d tasks; %s must be shared by every node. Submit with %s; a task that failed is re-run alone (its finished shards are kept), then the merge.\n",
+		o.Shards, dir, submit)
+	return nil
+}
+
+// writeJobFiles writes the job files of j for engine ("slurm" or "k8s")
+// into dir, names each on stdout, and returns the submit script's path;
+// cmd names the command in errors.
+func writeJobFiles(cmd, engine, dir string, j cluster.Job, e *Env) (string, error) {
 	var files []string
-	if o.Emit == "slurm" {
+	var err error
+	switch engine {
+	case "slurm":
 		files, err = cluster.WriteSlurm(dir, j)
-	} else {
+	case "k8s":
 		files, err = cluster.WriteK8s(dir, j)
+	default:
+		return "", &UsageError{Msg: fmt.Sprintf("%s --emit %q: want slurm or k8s", cmd, engine)}
 	}
 	if err != nil {
-		return &UsageError{Msg: "coupling --emit: " + err.Error()}
+		return "", &UsageError{Msg: cmd + " --emit: " + err.Error()}
 	}
 	for _, f := range files {
 		fmt.Fprintf(e.Stdout, "wrote %s\n", f)
 	}
-	fmt.Fprintf(e.Stdout, "%d tasks; %s must be shared by every node. Submit with %s; a task that failed is re-run alone (its finished shards are kept), then the merge.\n",
-		o.Shards, dir, files[len(files)-1])
-	return nil
+	return filepath.Join(dir, j.Name+"-submit.sh"), nil
 }
 
 // jobName makes s a valid job name: lower case, [a-z0-9-], at most 40.

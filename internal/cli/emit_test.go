@@ -18,7 +18,7 @@ func TestCouplingEmitSlurm(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "jobs")
 	out, stderr, code := run(t, "coupling", run1, "--num-probes", "40", "--eta", "1e-3", "--checkpoints", "1", "--tile-rows", "8",
 		"--emit", "slurm", "--emit-dir", dir, "--shards", "3", "--mem", "2G")
-	if code != 0 || !strings.Contains(out, "3 tasks;") {
+	if code != 0 || !strings.Contains(out, "3 tasks;") || !strings.Contains(out, "Submit with "+filepath.Join(dir, "coupling-alpha-submit.sh")+";") {
 		t.Fatalf("emit: exit %d: %s\n%s", code, stderr, out)
 	}
 	script, err := os.ReadFile(filepath.Join(dir, "coupling-alpha.sbatch"))

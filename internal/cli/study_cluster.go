@@ -201,19 +201,10 @@ func emitStudy(o StudyOptions, plan studyPlan, e *Env) error {
 	}
 	j.Name, j.Stages, j.Workdir = "study-"+name, stages, out
 	dir := filepath.Join(out, "jobs")
-	var files []string
-	if o.Emit == "slurm" {
-		files, err = cluster.WriteSlurm(dir, j)
-	} else {
-		files, err = cluster.WriteK8s(dir, j)
-	}
+	submit, err := writeJobFiles("study", o.Emit, dir, j, e)
 	if err != nil {
-		return &UsageError{Msg: "study --emit: " + err.Error()}
+		return err
 	}
-	for _, f := range files {
-		fmt.Fprintf(e.Stdout, "wrote %s\n", f)
-	}
-	submit := filepath.Join(dir, j.Name+"-submit.sh")
 	fmt.Fprintf(e.Stdout, "%d shared cold starts, then %d runs, then the report; %s must be shared by every node.\n"+
 		"Submit with %s. Run it again to resume after a failure: finished cold starts and runs are skipped, an interrupted run resumes.\n",
 		len(plan.ColdStarts), len(plan.Runs), out, submit)
