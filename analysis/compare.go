@@ -321,6 +321,9 @@ type Comparison struct {
 	// Paired compares the same pairs of groups run by run: B - A over the
 	// runs with equal environment and seed.
 	Paired []PairedRow
+	// Claims tests the claims of DESIGN.md §1 on the study's runs
+	// (Claims), whatever the groups.
+	Claims []ClaimRow
 	// Warnings are one line each, for stderr and the report: groups with
 	// fewer than MinRuns runs, whose final performance and probability of
 	// improvement carry a Note.
@@ -549,6 +552,7 @@ func Compare(st *Study, groups []RunGroup, opts CompareOptions) (*Comparison, er
 			}
 		}
 	}
+	c.Claims = Claims(st, opts.Bootstrap)
 	c.Warnings = fewRunsWarnings(c)
 	return c, nil
 }

@@ -253,6 +253,20 @@ func printComparison(e *Env, st *analysis.Study, cmp *analysis.Comparison) error
 			return err
 		}
 	}
+	if err := printClaims(w, cmp); err != nil {
+		return err
+	}
 	fmt.Fprintln(w)
 	return nil
+}
+
+// printClaims prints the tests of the claims of DESIGN.md §1
+// (analysis.Claims), if the runs hold any.
+func printClaims(w io.Writer, cmp *analysis.Comparison) error {
+	if len(cmp.Claims) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "\nClaims of DESIGN.md §1: effect over seeds, 95% bootstrap interval, share of resamples on the claimed side, MDE (80% power); "+
+		"reproduced = interval on the claimed side of 0, not reproduced = on the other side or excluding every claimed effect >= MDE")
+	return emit(w, "", cmp.Claims, nil)
 }

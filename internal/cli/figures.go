@@ -456,7 +456,7 @@ func writeStudyTables(e *Env, dir, format string, st *analysis.Study, cmp *analy
 		tables = append(tables, []struct {
 			name string
 			rows any
-		}{{"compare", cmp.Rows}, {"final_runs", cmp.FinalRuns}, {"final", cmp.Final}, {"improvement", cmp.Improvements}, {"paired", cmp.Paired}}...)
+		}{{"compare", cmp.Rows}, {"final_runs", cmp.FinalRuns}, {"final", cmp.Final}, {"improvement", cmp.Improvements}, {"paired", cmp.Paired}, {"claims", cmp.Claims}}...)
 	}
 	for _, t := range tables {
 		path := filepath.Join(dir, t.name+"."+format)

@@ -357,6 +357,11 @@ func buildReport(st *analysis.Study, cmp *analysis.Comparison, title, generated 
 	if len(cmp.Paired) > 0 {
 		summary.Tables = append(summary.Tables, figure.Table{Caption: "paired difference x - y (same environment and seed) with the minimum detectable effect at 80% power", Rows: cmp.Paired})
 	}
+	if len(cmp.Claims) > 0 {
+		summary.Tables = append(summary.Tables, figure.Table{Caption: "the claims of DESIGN.md §1 tested on these runs: effect over seeds with its 95% bootstrap interval, " +
+			"the share of bootstrap means on the claimed side, the minimum detectable effect at 80% power and the verdict (reproduced: the interval lies on the claimed side of 0; " +
+			"not reproduced: it lies on the other side, or excludes every claimed effect as large as the MDE; else inconclusive)", Rows: cmp.Claims})
+	}
 	if len(cmp.Warnings) > 0 {
 		summary.Text += " Caveat: " + strings.Join(cmp.Warnings, " ")
 	}

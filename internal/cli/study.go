@@ -322,9 +322,11 @@ func printStudySummary(e *Env, st *analysis.Study, cmp *analysis.Comparison) err
 	}
 	if len(rows) > 0 {
 		fmt.Fprintln(w, "\nOver training: mean over runs at the first and last measurement (every iteration: the tables and the report)")
-		return emit(w, "", rows, nil)
+		if err := emit(w, "", rows, nil); err != nil {
+			return err
+		}
 	}
-	return nil
+	return printClaims(w, cmp)
 }
 
 // parseNames parses a comma-separated list of names, each one of valid.
