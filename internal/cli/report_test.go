@@ -5,10 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/gradcouple/gradcouple/analysis"
 	"github.com/gradcouple/gradcouple/trainer"
 	"github.com/gradcouple/gradcouple/trajlog"
 )
@@ -100,7 +102,7 @@ func TestStudyCommands(t *testing.T) {
 			t.Fatalf("exit %d\n%s", code, stderr)
 		}
 		for _, want := range []string{"group grpo: 2 run(s)", "group gcd: 2 run(s)", "Final performance", "eval_out_greedy_success",
-			"Probability of improvement", "p_x_gt_y", "harmful_rate", "seed 1;"} {
+			"Probability of improvement", "p_x_gt_y", "harmful_rate", "seed 1;", "Claims of DESIGN.md", "4 GCD reduces harmful coupling"} {
 			if !strings.Contains(stdout, want) {
 				t.Errorf("stdout lacks %q:\n%s", want, stdout)
 			}
@@ -117,6 +119,23 @@ func TestStudyCommands(t *testing.T) {
 		rows := readCSV(t, filepath.Join(out, "tables", "final.csv"))
 		if len(rows) != 4 || rows[0]["group"] != "grpo" || rows[0]["seed"] != "1" {
 			t.Errorf("final.csv: %v", rows)
+		}
+		// The claims: GRPO and GCD paired by seed (2 pairs) on household.
+		claims := readCSV(t, filepath.Join(out, "tables", "claims.csv"))
+		paired := 0
+		for _, r := range claims {
+			if !slices.Contains([]string{analysis.Reproduced, analysis.NotReproduced, analysis.Inconclusive}, r["verdict"]) {
+				t.Errorf("claims.csv: verdict %q", r["verdict"])
+			}
+			if strings.Contains(r["test"], "paired by seed") {
+				paired++
+				if r["seeds"] != "2" || r["env"] != "household" {
+					t.Errorf("claims.csv: paired test %v", r)
+				}
+			}
+		}
+		if paired != 2 {
+			t.Errorf("claims.csv: %d paired tests, want 2 (harmful rate, out-of-domain success): %v", paired, claims)
 		}
 	})
 
