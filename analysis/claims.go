@@ -237,7 +237,17 @@ func Claims(st *Study, cfg metrics.BootstrapConfig) []ClaimRow {
 				Verdict: ClaimVerdict(t.dir, t.d, t.d, nan), Seed: st.Seed})
 		}
 	}
-	slices.SortStableFunc(rows, func(a, b ClaimRow) int { return cmp.Compare(a.Claim[0], b.Claim[0]) })
+	// In the order of DESIGN.md §1, then by environment; the tests of a
+	// claim keep their order.
+	slices.SortStableFunc(rows, func(a, b ClaimRow) int {
+		if c := cmp.Compare(a.Claim[0], b.Claim[0]); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Claim, b.Claim); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Env, b.Env)
+	})
 	return rows
 }
 
