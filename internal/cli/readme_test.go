@@ -280,3 +280,48 @@ func TestReadmeOwnModel(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeReferenceStudy plans the README's reference study (the first
+// command of its section, the same as docs/figures.md's) without training
+// it: --emit writes the job files after printing the plan, which must be
+// the 40 runs and 20 shared cold starts the README describes.
+func TestReadmeReferenceStudy(t *testing.T) {
+	command := func(path, heading string) []string {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(b)
+		i := strings.Index(s, heading)
+		if i < 0 {
+			t.Fatalf("%s has no section %q", path, heading)
+		}
+		for _, l := range strings.Split(s[i:], "\n") {
+			if w := shellWords(l); len(w) > 1 && w[0] == "gradcouple" {
+				return w[1:]
+			}
+		}
+		t.Fatalf("%s: no command in section %q", path, heading)
+		return nil
+	}
+	readme := command("../../README.md", "## The reference study")
+	doc := command("../../docs/figures.md", "## The reference study")
+	if strings.Join(readme, " ") != strings.Join(doc, " ") {
+		t.Errorf("README runs %q, docs/figures.md %q", readme, doc)
+	}
+	work := t.TempDir()
+	args := append([]string{}, readme...)
+	for i, a := range args {
+		if i > 0 && (args[i-1] == "--out" || args[i-1] == "--export") {
+			args[i] = filepath.Join(work, a)
+		}
+	}
+	_, stderr, code := run(t, append(args, "--emit", "slurm")...)
+	if code != 0 {
+		t.Fatalf("%v: exit %d\n%s", args, code, stderr)
+	}
+	if !strings.Contains(stderr, "2 arm(s) x 2 environment(s) x 10 seed(s) = 40 runs and 20 shared cold start(s)") {
+		t.Errorf("the reference study's plan is not the README's 40 runs from 20 cold starts:\n%s", stderr)
+	}
+}
