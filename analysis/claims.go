@@ -83,9 +83,9 @@ func ClaimVerdict(dir int, lo, hi, mde float64) string {
 //     pairs (interval of r above 0) whose logged advantage mass is
 //     negative, minus 1/2 (a sign no better than chance), claimed > 0.
 //  2. Theorem 3.2, the squeezing simulator (one per study): the change of
-//     the total bad mass under the full expected GRPO update, claimed < 0,
-//     and under its negative-advantage part alone, claimed < 0 (the
-//     good action's change is in the squeeze table).
+//     the total bad mass, claimed < 0, and of the good action's
+//     probability, claimed > 0, under the full expected GRPO update and
+//     under its negative-advantage part alone.
 //  3. Coupling, GRPO runs at their last checkpoint: the harmful rate of
 //     good x bad pairs in different states minus 1/2 (a step that raises
 //     the bad action as often as it lowers it), claimed > 0; and the
