@@ -142,12 +142,40 @@ func TestClaims(t *testing.T) {
 			t.Errorf("claim 2 %q: %+v, want %s", c.test, r, c.want)
 		}
 	}
-	// The claims come in the order of DESIGN.md §1, each claim's tests
-	// together.
-	for k := 1; k < len(rows); k++ {
-		if rows[k].Claim < rows[k-1].Claim {
-			t.Errorf("claims out of order: %q after %q", rows[k].Claim, rows[k-1].Claim)
+	// With a second environment the claims still come in the order of
+	// DESIGN.md §1, each claim's tests together, then by environment.
+	lab := claimsStudy(n, shift(0.1, 0.01), shift(-0.05, 0.01), alt(0.02), shift(0.0093, 0.02))
+	rename := func(run string) string { return "lab" + strings.TrimPrefix(run, "household") }
+	for _, r := range lab.Runs {
+		r.Name, r.Env = rename(r.Name), "lab"
+		st.Runs = append(st.Runs, r)
+	}
+	for _, r := range lab.Series {
+		r.Run = rename(r.Run)
+		st.Series = append(st.Series, r)
+	}
+	for _, r := range lab.AdvantageSummary {
+		r.Run = rename(r.Run)
+		st.AdvantageSummary = append(st.AdvantageSummary, r)
+	}
+	for _, r := range lab.BySim {
+		r.Run = rename(r.Run)
+		st.BySim = append(st.BySim, r)
+	}
+	rows = Claims(st, metrics.BootstrapConfig{})
+	envs := map[string]int{}
+	for k, r := range rows {
+		envs[r.Env]++
+		if k == 0 {
+			continue
 		}
+		p := rows[k-1]
+		if r.Claim < p.Claim || (r.Claim == p.Claim && r.Env < p.Env) {
+			t.Errorf("claims out of order: %q %s after %q %s", r.Claim, r.Env, p.Claim, p.Env)
+		}
+	}
+	if envs["household"] != 6 || envs["lab"] != 6 || envs["simulator"] != 4 {
+		t.Errorf("tests per environment %v, want 6 household, 6 lab, 4 simulator", envs)
 	}
 
 	// A seed without its GCD run drops out of the paired tests only; with
