@@ -107,20 +107,31 @@ func Claims(st *Study, cfg metrics.BootstrapConfig) []ClaimRow {
 		env, arm string
 		seed     uint64
 	}
-	last := map[string]map[string]float64{}  // run -> metric -> value at the last iteration
-	first := map[string]map[string]float64{} // ... at the first
-	lastIt, firstIt := map[[2]string]int{}, map[[2]string]int{}
-	for _, s := range st.Series {
-		k := [2]string{s.Run, s.Metric}
-		if last[s.Run] == nil {
-			last[s.Run], first[s.Run] = map[string]float64{}, map[string]float64{}
+	// Each run's series by metric, read at its first and last iteration.
+	series := map[[2]string]map[int]float64{}
+	for _, r := range st.Series {
+		k := [2]string{r.Run, r.Metric}
+		if series[k] == nil {
+			series[k] = map[int]float64{}
 		}
-		if it, ok := lastIt[k]; !ok || s.Iteration > it {
-			lastIt[k], last[s.Run][s.Metric] = s.Iteration, s.Value
+		series[k][r.Iteration] = r.Value
+	}
+	at := func(run, metric string, first bool) (int, float64, bool) {
+		m := series[[2]string{run, metric}]
+		if !first {
+			return lastValue(m)
 		}
-		if it, ok := firstIt[k]; !ok || s.Iteration < it {
-			firstIt[k], first[s.Run][s.Metric] = s.Iteration, s.Value
+		it, ok := 0, false
+		for i := range m {
+			if !ok || i < it {
+				it, ok = i, true
+			}
 		}
+		return it, m[it], ok
+	}
+	last := func(run, metric string) (float64, bool) {
+		_, v, ok := at(run, metric, false)
+		return v, ok && !math.IsNaN(v)
 	}
 	runOf := map[runKey]string{}
 	var envs []string
@@ -170,10 +181,6 @@ func Claims(st *Study, cfg metrics.BootstrapConfig) []ClaimRow {
 		row.Verdict = ClaimVerdict(dir, row.Lo, row.Hi, row.MDE)
 		rows = append(rows, row)
 	}
-	value := func(m map[string]map[string]float64, run, metric string) (float64, bool) {
-		v, ok := m[run][metric]
-		return v, ok && !math.IsNaN(v)
-	}
 	for _, env := range envs {
 		var lemma, harm, gap, dHarm, rise, dEval []float64
 		for _, seed := range seedsOf(env) {
@@ -191,26 +198,26 @@ func Claims(st *Study, cfg metrics.BootstrapConfig) []ClaimRow {
 				lemma = append(lemma, float64(neg)/float64(flawed)-0.5)
 			}
 			if okB {
-				if v, ok := value(last, base, SeriesHarmfulRate); ok {
+				if v, ok := last(base, SeriesHarmfulRate); ok {
 					harm = append(harm, v-0.5)
 				}
 				if g, ok := sim[base]; ok {
 					gap = append(gap, g)
 				}
-				v1, ok1 := value(last, base, SeriesHighJudgeBad)
-				v0, ok0 := value(first, base, SeriesHighJudgeBad)
-				if ok1 && ok0 && lastIt[[2]string{base, SeriesHighJudgeBad}] > firstIt[[2]string{base, SeriesHighJudgeBad}] {
+				i1, v1, ok1 := at(base, SeriesHighJudgeBad, false)
+				i0, v0, ok0 := at(base, SeriesHighJudgeBad, true)
+				if ok1 && ok0 && i1 > i0 && !math.IsNaN(v1-v0) {
 					rise = append(rise, v1-v0)
 				}
 			}
 			if okB && okR {
-				if x, ok := value(last, rem, SeriesHarmfulRate); ok {
-					if y, ok := value(last, base, SeriesHarmfulRate); ok {
+				if x, ok := last(rem, SeriesHarmfulRate); ok {
+					if y, ok := last(base, SeriesHarmfulRate); ok {
 						dHarm = append(dHarm, x-y)
 					}
 				}
-				if x, ok := value(last, rem, eval); ok && eval != "" {
-					if y, ok := value(last, base, eval); ok {
+				if x, ok := last(rem, eval); ok && eval != "" {
+					if y, ok := last(base, eval); ok {
 						dEval = append(dEval, x-y)
 					}
 				}
